@@ -1,0 +1,54 @@
+# `make test` and `make local` are the front door (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Commands the tests and `make local` run, with the Debian package that provides each.
+SYSTEM_PACKAGES := nginx:nginx openssl:openssl envsubst:gettext-base shellcheck:shellcheck gzip:gzip
+SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/local docker/nginx/render.sh \
+	docker/nginx/precompress.sh
+PY_SOURCES := docker infra tests __main__.py
+
+export HTTP_PORT ?= 8080
+export HTTPS_PORT ?= 8443
+
+.PHONY: help test local lint typecheck pytest system venv clean
+
+help:
+	@echo "make test    install everything into $(VENV), then run every lint and test"
+	@echo "make local   run the node stack (gunicorn + nginx, edge mode) on https://127.0.0.1:$(HTTPS_PORT)/"
+
+$(STAMP): requirements.txt requirements-dev.txt docker/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(STAMP)
+
+system:
+	@scripts/require-system-packages $(SYSTEM_PACKAGES)
+
+lint: venv system
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	shellcheck $(SHELL_SCRIPTS)
+
+typecheck: venv
+	$(BIN)/mypy docker/app docker/run.py infra __main__.py
+
+pytest: venv system
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+local: venv system
+	@scripts/local
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

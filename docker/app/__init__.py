@@ -1,0 +1,79 @@
+"""The Flask application served by gunicorn behind nginx.
+
+``create_app()`` builds the app; ``run:app`` (see ``run.py``) is what gunicorn loads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+
+from app.proxy import TrustedProxyFix, parse_trusted_proxies
+
+#: Largest request body the app accepts. nginx refuses bigger bodies first (client_max_body_size 10M);
+#: this is the same limit, kept here so gunicorn exposed by mistake is not an open upload sink.
+MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    ``config`` overrides the defaults (tests pass ``{"TESTING": True}``). The trusted proxies, whose
+    ``X-Forwarded-For``/``X-Forwarded-Proto`` are believed, come from ``FORWARDED_ALLOW_IPS`` (the same
+    variable gunicorn reads), defaulting to the loopback nginx runs on.
+    """
+    app = Flask(__name__, static_folder="../static", static_url_path="/static")
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        APP_VERSION=os.environ.get("APP_VERSION", "dev"),
+        TRUSTED_PROXIES=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"),
+        JSON_SORT_KEYS=False,
+    )
+    if config is not None:
+        app.config.update(config)
+
+    trusted = parse_trusted_proxies(app.config["TRUSTED_PROXIES"])
+    app.wsgi_app = TrustedProxyFix(app.wsgi_app, trusted=trusted)  # type: ignore[method-assign]
+
+    hostname = socket.gethostname()
+
+    @app.get("/")
+    def index() -> str:
+        return render_template("index.html", version=app.config["APP_VERSION"])
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        # Liveness only: no database, no downstream call. If this answers, the worker can serve.
+        response = jsonify(status="ok")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get("/api/status")
+    def status() -> Response:
+        return jsonify(service="flask-app", version=app.config["APP_VERSION"], host=hostname)
+
+    @app.get("/api/request-info")
+    def request_info() -> Response:
+        # What the app believes about the client after the proxy headers were (or were not) trusted.
+        info = {
+            "remote_addr": request.remote_addr,
+            "scheme": request.scheme,
+            "host": request.host,
+            "request_id": request.headers.get("X-Request-ID"),
+        }
+        log.info("request-info remote_addr=%s scheme=%s", info["remote_addr"], info["scheme"])
+        return jsonify(info)
+
+    @app.post("/api/upload")
+    def upload() -> Response:
+        body = request.get_data(cache=False)
+        return jsonify(received_bytes=len(body))
+
+    return app

@@ -1,0 +1,61 @@
+"""Trust ``X-Forwarded-*`` headers only from the proxy in front of us."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_trusted_proxies(value: str) -> tuple[IPNetwork, ...]:
+    """Parse a comma-separated list of addresses or CIDRs (gunicorn's ``forwarded_allow_ips`` syntax).
+
+    Raises ``ValueError`` naming ``FORWARDED_ALLOW_IPS`` and the bad entry.
+    """
+    networks = []
+    for raw in value.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"FORWARDED_ALLOW_IPS: {entry!r} is not an IP address or CIDR "
+                "(expected a comma-separated list such as '127.0.0.1,::1' or '10.0.0.0/16')"
+            ) from None
+    return tuple(networks)
+
+
+class TrustedProxyFix:
+    """Apply werkzeug's ``ProxyFix`` (one proxy hop, ``X-Forwarded-For`` and ``-Proto``) only when the
+    connection comes from a trusted proxy. A client that reaches gunicorn directly cannot spoof its
+    address or scheme.
+    """
+
+    def __init__(self, app: WSGIApplication, *, trusted: Iterable[IPNetwork]) -> None:
+        self.app = app
+        self.trusted = tuple(trusted)
+        self.proxied = ProxyFix(app, x_for=1, x_proto=1)
+
+    def _is_trusted(self, remote_addr: str | None) -> bool:
+        if not remote_addr:
+            return False
+        try:
+            address = ipaddress.ip_address(remote_addr)
+        except ValueError:
+            return False
+        return any(address in network for network in self.trusted)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        if self._is_trusted(environ.get("REMOTE_ADDR")):
+            return self.proxied(environ, start_response)
+        # Untrusted peer: the forwarding headers it sent describe nothing we can believe.
+        return self.app(environ, start_response)

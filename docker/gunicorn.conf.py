@@ -1,0 +1,93 @@
+"""gunicorn settings: the seed article's, made correct for a container behind nginx.
+
+Every value can be overridden from the environment so one image serves every stack. gunicorn executes
+this file; the helpers are plain functions so the tests can load and check them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on: the affinity mask (cgroup cpusets, ``taskset``), not the host count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS has no sched_getaffinity
+        return os.cpu_count() or 1
+
+
+def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{key}={raw!r}: expected a whole number ≥ 1") from None
+    if value < 1:
+        raise ValueError(f"{key}={raw!r}: expected a whole number ≥ 1")
+    return value
+
+
+def worker_count(env: Mapping[str, str], cpus: int) -> int:
+    """``WEB_CONCURRENCY`` if set, else the seed's rule of thumb ``2 × CPUs + 1``."""
+    return _positive_int(env, "WEB_CONCURRENCY", 2 * cpus + 1)
+
+
+WORKER_CLASSES = ("gevent", "sync", "gthread")
+
+
+def worker_class_from(env: Mapping[str, str]) -> str:
+    """The worker class; gevent unless ``GUNICORN_WORKER_CLASS`` picks one of ``WORKER_CLASSES``."""
+    value = env.get("GUNICORN_WORKER_CLASS", "gevent")
+    if value not in WORKER_CLASSES:
+        raise ValueError(f"GUNICORN_WORKER_CLASS={value!r}: expected one of {', '.join(WORKER_CLASSES)}")
+    return value
+
+
+def log_targets(env: Mapping[str, str]) -> tuple[str, str]:
+    """Access and error log: stdout/stderr (for the container's log driver) unless ``GUNICORN_LOG_DIR``
+    names a directory, then the seed's ``access.log`` and ``error.log`` in it."""
+    log_dir = env.get("GUNICORN_LOG_DIR")
+    if not log_dir:
+        return "-", "-"
+    return os.path.join(log_dir, "access.log"), os.path.join(log_dir, "error.log")
+
+
+def tmp_dir() -> str | None:
+    """The heartbeat file on tmpfs: on a disk-backed /tmp, fchmod can block a worker (gunicorn FAQ)."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+# nginx proxies to this address; gunicorn is never exposed beyond the host.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5001")
+workers = worker_count(os.environ, available_cpus())
+worker_class = worker_class_from(os.environ)
+# gevent: concurrent connections per worker. gthread: threads per worker.
+worker_connections = _positive_int(os.environ, "GUNICORN_WORKER_CONNECTIONS", 1000)
+threads = _positive_int(os.environ, "GUNICORN_THREADS", 4 if worker_class == "gthread" else 1)
+
+# With gevent, timeout is a worker heartbeat (a worker blocked this long is killed), not a request limit;
+# nginx's proxy_read_timeout (90 s) bounds requests.
+timeout = 120
+# nginx keeps idle upstream connections for 4 s (upstream keepalive_timeout), less than these 5 s, so
+# nginx never sends a request on a connection gunicorn is closing.
+keepalive = 5
+# SIGTERM: stop accepting, let in-flight requests finish for up to this long. Below the container stop
+# timeout the instance user data sets (docker run --stop-timeout 45).
+graceful_timeout = 30
+# Recycle workers to bound slow leaks; jitter keeps them from restarting together.
+max_requests = _positive_int(os.environ, "GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = 200
+worker_tmp_dir = tmp_dir()
+accesslog, errorlog = log_targets(os.environ)
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+access_log_format = '%(h)s %({x-forwarded-for}i)s "%(r)s" %(s)s %(b)s %(M)sms "%({x-request-id}i)s" "%(a)s"'
+# Only the local nginx may set X-Forwarded-Proto/-For (the app's TrustedProxyFix reads the same list).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# No runtime control socket: the container is managed by signals, and $HOME may not be writable.
+control_socket_disable = True
+# Not preload_app: with gevent, importing the app in the master before workers monkey-patch breaks it.
+preload_app = False

@@ -1,0 +1,210 @@
+#!/bin/sh
+# Render the nginx configuration from the templates beside this script and the environment, then,
+# if a command is given, exec it (the image runs `render.sh nginx -g 'daemon off;' ...`).
+#
+# Environment (defaults in brackets):
+#   NGINX_MODE            edge | behind-alb [edge]
+#   SERVER_NAME           names this site answers to, space-separated [localhost]
+#   LISTEN_ADDRESS        address to listen on [0.0.0.0]
+#   HTTP_PORT             plain HTTP port, edge mode only [8080]
+#   HTTPS_PORT            TLS port [8443]
+#   PUBLIC_HTTPS_PORT     port clients reach HTTPS on, used in redirects [443]
+#   TLS_CERT, TLS_KEY     certificate chain and key [edge: Let's Encrypt's live/<first name>/ layout;
+#                         behind-alb: a certificate made at start in $NGINX_RUNTIME_DIR/tls]
+#   TLS_SELF_SIGNED       make a self-signed certificate at TLS_CERT/TLS_KEY if absent
+#                         [true in behind-alb mode, false in edge mode]
+#   TRUSTED_PROXY_CIDRS   comma-separated CIDRs whose X-Forwarded-For/-Proto are believed;
+#                         required in behind-alb mode (the VPC), unused in edge mode
+#   UPSTREAM              gunicorn's address [127.0.0.1:5001]
+#   STATIC_ROOT           directory served at /static/ [/srv/static]
+#   RATE_LIMIT            requests per second per client [20]
+#   RATE_LIMIT_BURST      requests above the rate absorbed before 429 [40]
+#   NGINX_RUNTIME_DIR     where the rendered config, pid and temp files go [/tmp/nginx]
+#   NGINX_ACCESS_LOG      [/dev/stdout]   NGINX_ERROR_LOG [stderr]
+#   NGINX_WORKER_PROCESSES [auto]         NGINX_WORKER_CONNECTIONS [4096]
+#   NGINX_MIME_TYPES      [/etc/nginx/mime.types]
+set -eu
+
+TEMPLATE_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+
+fail() {
+    echo "render.sh: $*" >&2
+    exit 64
+}
+
+is_port() {
+    case "$1" in
+        '' | *[!0-9]*) return 1 ;;
+    esac
+    [ "$1" -ge 1 ] && [ "$1" -le 65535 ]
+}
+
+is_positive_int() {
+    case "$1" in
+        '' | *[!0-9]* | 0*) return 1 ;;
+    esac
+}
+
+require_port() {
+    is_port "$2" || fail "$1='$2': expected a port number from 1 to 65535"
+}
+
+require_positive_int() {
+    is_positive_int "$2" || fail "$1='$2': expected a whole number >= 1"
+}
+
+is_cidr() {
+    case "$1" in
+        */*) ;;
+        *) return 1 ;;
+    esac
+    address=${1%/*}
+    bits=${1##*/}
+    case "$bits" in
+        '' | *[!0-9]*) return 1 ;;
+    esac
+    case "$address" in
+        *:*)
+            [ "$bits" -le 128 ] || return 1
+            case "$address" in *[!0-9A-Fa-f:.]*) return 1 ;; esac
+            ;;
+        *)
+            [ "$bits" -le 32 ] || return 1
+            echo "$address" | grep -Eq '^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}$'
+            ;;
+    esac
+}
+
+: "${NGINX_MODE:=edge}"
+: "${SERVER_NAME:=localhost}"
+: "${LISTEN_ADDRESS:=0.0.0.0}"
+: "${HTTP_PORT:=8080}"
+: "${HTTPS_PORT:=8443}"
+: "${PUBLIC_HTTPS_PORT:=443}"
+: "${UPSTREAM:=127.0.0.1:5001}"
+: "${STATIC_ROOT:=/srv/static}"
+: "${RATE_LIMIT:=20}"
+: "${RATE_LIMIT_BURST:=40}"
+: "${NGINX_RUNTIME_DIR:=/tmp/nginx}"
+: "${NGINX_ACCESS_LOG:=/dev/stdout}"
+: "${NGINX_ERROR_LOG:=stderr}"
+: "${NGINX_WORKER_PROCESSES:=auto}"
+: "${NGINX_WORKER_CONNECTIONS:=4096}"
+: "${NGINX_MIME_TYPES:=/etc/nginx/mime.types}"
+: "${TRUSTED_PROXY_CIDRS:=}"
+
+primary_name=${SERVER_NAME%% *}
+case "$NGINX_MODE" in
+    edge)
+        servers_template=edge.conf.template
+        : "${TLS_SELF_SIGNED:=false}"
+        : "${TLS_CERT:=/etc/letsencrypt/live/$primary_name/fullchain.pem}"
+        : "${TLS_KEY:=/etc/letsencrypt/live/$primary_name/privkey.pem}"
+        ;;
+    behind-alb)
+        servers_template=behind-alb.conf.template
+        : "${TLS_SELF_SIGNED:=true}"
+        : "${TLS_CERT:=$NGINX_RUNTIME_DIR/tls/node.crt}"
+        : "${TLS_KEY:=$NGINX_RUNTIME_DIR/tls/node.key}"
+        [ -n "$TRUSTED_PROXY_CIDRS" ] ||
+            fail "TRUSTED_PROXY_CIDRS is required in behind-alb mode: the CIDRs the ALB connects from (the VPC), e.g. 10.0.0.0/16"
+        ;;
+    *) fail "NGINX_MODE='$NGINX_MODE': expected 'edge' or 'behind-alb'" ;;
+esac
+
+[ -n "$primary_name" ] || fail "SERVER_NAME='$SERVER_NAME': expected one or more host names"
+case "$SERVER_NAME" in
+    *[!A-Za-z0-9.*\ _-]*) fail "SERVER_NAME='$SERVER_NAME': expected host names (letters, digits, '.', '-', '*') separated by spaces" ;;
+esac
+require_port HTTP_PORT "$HTTP_PORT"
+require_port HTTPS_PORT "$HTTPS_PORT"
+require_port PUBLIC_HTTPS_PORT "$PUBLIC_HTTPS_PORT"
+require_positive_int RATE_LIMIT "$RATE_LIMIT"
+require_positive_int RATE_LIMIT_BURST "$RATE_LIMIT_BURST"
+require_positive_int NGINX_WORKER_CONNECTIONS "$NGINX_WORKER_CONNECTIONS"
+[ "$NGINX_WORKER_PROCESSES" = auto ] || is_positive_int "$NGINX_WORKER_PROCESSES" ||
+    fail "NGINX_WORKER_PROCESSES='$NGINX_WORKER_PROCESSES': expected 'auto' or a whole number >= 1"
+case "$TLS_SELF_SIGNED" in
+    true | false) ;;
+    *) fail "TLS_SELF_SIGNED='$TLS_SELF_SIGNED': expected 'true' or 'false'" ;;
+esac
+[ -d "$STATIC_ROOT" ] || fail "STATIC_ROOT='$STATIC_ROOT': no such directory"
+
+if [ "$PUBLIC_HTTPS_PORT" = 443 ]; then
+    HTTPS_REDIRECT_PORT=''
+else
+    HTTPS_REDIRECT_PORT=":$PUBLIC_HTTPS_PORT"
+fi
+
+mkdir -p "$NGINX_RUNTIME_DIR"
+
+if [ "$TLS_SELF_SIGNED" = true ] && { [ ! -s "$TLS_CERT" ] || [ ! -s "$TLS_KEY" ]; }; then
+    mkdir -p "$(dirname -- "$TLS_CERT")" "$(dirname -- "$TLS_KEY")"
+    san="IP:127.0.0.1"
+    for name in $SERVER_NAME; do
+        san="$san,DNS:$name"
+    done
+    (
+        umask 077
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 -nodes -days 365 \
+            -subj "/CN=$primary_name" -addext "subjectAltName=$san" \
+            -keyout "$TLS_KEY" -out "$TLS_CERT" 2>/dev/null
+    ) || fail "could not create a self-signed certificate at TLS_CERT='$TLS_CERT' / TLS_KEY='$TLS_KEY'"
+    chmod 0644 "$TLS_CERT"
+fi
+[ -r "$TLS_CERT" ] || fail "TLS_CERT='$TLS_CERT': no readable certificate (set TLS_CERT, or TLS_SELF_SIGNED=true)"
+[ -r "$TLS_KEY" ] || fail "TLS_KEY='$TLS_KEY': no readable key (set TLS_KEY, or TLS_SELF_SIGNED=true)"
+
+# Trusted proxies: realip and the geo map that gates X-Forwarded-Proto. Empty in edge mode.
+trusted=$NGINX_RUNTIME_DIR/trusted-proxies.conf
+{
+    echo "# Rendered by render.sh: peers whose X-Forwarded-For/-Proto are believed."
+    if [ "$NGINX_MODE" = behind-alb ]; then
+        old_ifs=$IFS
+        IFS=', '
+        for cidr in $TRUSTED_PROXY_CIDRS; do
+            is_cidr "$cidr" || fail "TRUSTED_PROXY_CIDRS: '$cidr' is not a CIDR (expected e.g. 10.0.0.0/16 or fd00::/8)"
+            echo "set_real_ip_from $cidr;"
+        done
+        IFS=$old_ifs
+        echo "real_ip_header X-Forwarded-For;"
+        echo "real_ip_recursive on;"
+    fi
+    # shellcheck disable=SC2016 # nginx variables, written literally
+    echo 'geo $realip_remote_addr $from_trusted_proxy {'
+    echo '    default 0;'
+    if [ "$NGINX_MODE" = behind-alb ]; then
+        IFS=', '
+        for cidr in $TRUSTED_PROXY_CIDRS; do
+            echo "    $cidr 1;"
+        done
+        IFS=$old_ifs
+    fi
+    echo '}'
+} >"$trusted"
+
+export NGINX_MODE SERVER_NAME LISTEN_ADDRESS HTTP_PORT HTTPS_PORT HTTPS_REDIRECT_PORT UPSTREAM STATIC_ROOT \
+    RATE_LIMIT RATE_LIMIT_BURST NGINX_RUNTIME_DIR NGINX_ACCESS_LOG NGINX_ERROR_LOG NGINX_WORKER_PROCESSES \
+    NGINX_WORKER_CONNECTIONS NGINX_MIME_TYPES TLS_CERT TLS_KEY
+# Only these variables are substituted: nginx's own $variables pass through untouched.
+# shellcheck disable=SC2016 # envsubst's list of names, not an expansion
+variables='${NGINX_MODE} ${SERVER_NAME} ${LISTEN_ADDRESS} ${HTTP_PORT} ${HTTPS_PORT} ${HTTPS_REDIRECT_PORT}
+${UPSTREAM} ${STATIC_ROOT} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${NGINX_RUNTIME_DIR} ${NGINX_ACCESS_LOG}
+${NGINX_ERROR_LOG} ${NGINX_WORKER_PROCESSES} ${NGINX_WORKER_CONNECTIONS} ${NGINX_MIME_TYPES} ${TLS_CERT} ${TLS_KEY}'
+
+render() {
+    envsubst "$variables" <"$TEMPLATE_DIR/$1" >"$NGINX_RUNTIME_DIR/$2"
+}
+
+render nginx.conf.template nginx.conf
+render tls.conf.template tls.conf
+render security-headers.conf.template security-headers.conf
+render proxy.conf.template proxy.conf
+render locations.conf.template locations.conf
+render healthz.conf.template healthz.conf
+render "$servers_template" servers.conf
+
+if [ "$#" -gt 0 ]; then
+    exec "$@"
+fi
+echo "$NGINX_RUNTIME_DIR/nginx.conf"

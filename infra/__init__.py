@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources for the node stack on AWS, one module per concern."""
