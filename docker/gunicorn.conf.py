@@ -25,14 +25,14 @@ def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{key}={raw!r}: expected a whole number ≥ 1") from None
+        raise ValueError(f"{key}={raw!r}: expected a whole number >= 1") from None
     if value < 1:
-        raise ValueError(f"{key}={raw!r}: expected a whole number ≥ 1")
+        raise ValueError(f"{key}={raw!r}: expected a whole number >= 1")
     return value
 
 
 def worker_count(env: Mapping[str, str], cpus: int) -> int:
-    """``WEB_CONCURRENCY`` if set, else the seed's rule of thumb ``2 × CPUs + 1``."""
+    """``WEB_CONCURRENCY`` if set, else the seed's rule of thumb ``2 * CPUs + 1``."""
     return _positive_int(env, "WEB_CONCURRENCY", 2 * cpus + 1)
 
 
@@ -58,7 +58,7 @@ def log_targets(env: Mapping[str, str]) -> tuple[str, str]:
 
 def tmp_dir() -> str | None:
     """The heartbeat file on tmpfs: on a disk-backed /tmp, fchmod can block a worker (gunicorn FAQ)."""
-    return "/dev/shm" if os.path.isdir("/dev/shm") else None
+    return "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs, gunicorn's documented choice
 
 
 # nginx proxies to this address; gunicorn is never exposed beyond the host.

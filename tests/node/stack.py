@@ -1,0 +1,248 @@
+"""Start the node stack's real processes (gunicorn, nginx) on free loopback ports, and stop them.
+
+Used by the tests and the benchmarks. Everything runs with the configs the images ship: gunicorn with
+``docker/gunicorn.conf.py``, nginx rendered by ``docker/nginx/render.sh`` from its templates.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKER = REPO / "docker"
+RENDER = DOCKER / "nginx" / "render.sh"
+PRECOMPRESS = DOCKER / "nginx" / "precompress.sh"
+BIN = Path(sys.executable).parent
+STARTUP_TIMEOUT = 20.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def world_readable_tempdir(prefix: str) -> Path:
+    """A temporary directory nginx's unprivileged workers can traverse (when the tests run as root)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+def wait_until(predicate: object, what: str, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Poll ``predicate()`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def _healthy(url: str, context: ssl.SSLContext | None = None) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1, context=context) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@dataclass
+class Process:
+    """A started server process and where its output goes."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def check_running(self) -> None:
+        code = self.popen.poll()
+        if code is not None:
+            raise RuntimeError(f"{self.name} exited with {code}:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 35.0) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        return self.popen.returncode
+
+
+def _spawn(name: str, argv: list[str], env: Mapping[str, str], cwd: Path, log: Path) -> Process:
+    with log.open("wb") as sink:
+        popen = subprocess.Popen(
+            argv, cwd=cwd, env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT
+        )
+    return Process(name=name, popen=popen, log=log)
+
+
+@dataclass
+class Gunicorn:
+    """gunicorn serving an app with the shipped config."""
+
+    process: Process
+    port: int
+    access_log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_gunicorn(
+    workdir: Path,
+    *,
+    app: str = "run:app",
+    env: Mapping[str, str] | None = None,
+    pythonpath: tuple[Path, ...] = (),
+) -> Gunicorn:
+    """Start gunicorn on a free port with ``docker/gunicorn.conf.py`` and wait until /healthz answers."""
+    port = free_port()
+    log_dir = workdir / f"gunicorn-{port}"
+    log_dir.mkdir()
+    settings = {
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_LOG_DIR": str(log_dir),
+        "PYTHONPATH": os.pathsep.join(str(p) for p in (DOCKER, *pythonpath)),
+        **(env or {}),
+    }
+    argv = [str(BIN / "gunicorn"), "--config", str(DOCKER / "gunicorn.conf.py"), app]
+    process = _spawn("gunicorn", argv, settings, DOCKER, log_dir / "stdout.log")
+    server = Gunicorn(process=process, port=port, access_log=log_dir / "access.log")
+    try:
+        wait_until(lambda: process.check_running() or _healthy(f"{server.url}/healthz"), "gunicorn")
+    except (TimeoutError, RuntimeError):
+        process.stop(signal.SIGKILL)
+        raise
+    return server
+
+
+def prepare_static(workdir: Path) -> Path:
+    """The image's build step on a copy of docker/static: the files and their .gz twins."""
+    static = workdir / "static"
+    shutil.copytree(DOCKER / "static", static)
+    subprocess.run([str(PRECOMPRESS), str(static)], check=True)
+    for path in [static, *static.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return static
+
+
+def render_env(workdir: Path, mode: str, upstream_port: int, **overrides: str) -> dict[str, str]:
+    """render.sh's environment for an nginx on free loopback ports."""
+    http_port, https_port = free_port(), free_port()
+    runtime = Path(overrides.get("NGINX_RUNTIME_DIR", workdir / f"nginx-{mode}-{https_port}"))
+    return {
+        "NGINX_MODE": mode,
+        "SERVER_NAME": "localhost",
+        "LISTEN_ADDRESS": "127.0.0.1",
+        "HTTP_PORT": str(http_port),
+        "HTTPS_PORT": str(https_port),
+        "PUBLIC_HTTPS_PORT": str(https_port),
+        "UPSTREAM": f"127.0.0.1:{upstream_port}",
+        "STATIC_ROOT": str(workdir / "static"),
+        "NGINX_RUNTIME_DIR": str(runtime),
+        "NGINX_ACCESS_LOG": str(runtime / "access.log"),
+        "NGINX_ERROR_LOG": str(runtime / "error.log"),
+        "NGINX_WORKER_PROCESSES": "1",
+        "TLS_SELF_SIGNED": "true",
+        "TLS_CERT": str(workdir / "tls" / "localhost.crt"),
+        "TLS_KEY": str(workdir / "tls" / "localhost.key"),
+        "RATE_LIMIT": "1000",
+        "RATE_LIMIT_BURST": "1000",
+        **overrides,
+    }
+
+
+@dataclass
+class Nginx:
+    """nginx rendered by render.sh and started as the image starts it."""
+
+    process: Process
+    env: dict[str, str]
+    cafile: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cafile = self.env["TLS_CERT"]
+
+    @property
+    def http_port(self) -> int:
+        return int(self.env["HTTP_PORT"])
+
+    @property
+    def https_port(self) -> int:
+        return int(self.env["HTTPS_PORT"])
+
+    @property
+    def https_url(self) -> str:
+        return f"https://127.0.0.1:{self.https_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.cafile)
+
+    def worker_pids(self) -> set[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return {int(pid) for pid in children.read_text().split()}
+
+
+def start_nginx(env: dict[str, str], workdir: Path) -> Nginx:
+    """Render and start nginx (``render.sh nginx -g 'daemon off;'``, the image's entrypoint and command)."""
+    conf = str(Path(env["NGINX_RUNTIME_DIR"]) / "nginx.conf")
+    argv = [str(RENDER), "nginx", "-e", "stderr", "-c", conf, "-g", "daemon off;"]
+    process = _spawn("nginx", argv, env, workdir, workdir / f"nginx-{env['HTTPS_PORT']}.log")
+    server = Nginx(process=process, env=env)
+    try:
+        wait_until(
+            lambda: process.check_running() or _port_open(server.https_port),
+            f"nginx on {server.https_port}",
+        )
+    except (TimeoutError, RuntimeError):
+        process.stop(signal.SIGKILL)
+        raise
+    return server
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def running(*processes: Process) -> Iterator[None]:
+    """Stop the processes on exit (nginx gracefully with QUIT, gunicorn with TERM)."""
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.stop(signal.SIGQUIT if process.name == "nginx" else signal.SIGTERM)

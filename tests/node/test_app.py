@@ -1,0 +1,105 @@
+"""The Flask app on its own (Flask's test client): routes, limits and trust of proxy headers."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import MAX_CONTENT_LENGTH, create_app
+from app.proxy import parse_trusted_proxies
+
+
+@pytest.fixture
+def app() -> Flask:
+    return create_app({"TESTING": True, "APP_VERSION": "1.2.3"})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def test_index_loads_css_and_js_from_static(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    body = response.get_data(as_text=True)
+    assert 'href="/static/css/site.css"' in body
+    assert 'src="/static/js/site.js"' in body
+    assert "version 1.2.3" in body
+
+
+def test_healthz_is_liveness_and_not_cached(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_status_is_json(client: FlaskClient) -> None:
+    response = client.get("/api/status")
+    assert response.status_code == 200
+    payload = response.get_json()
+    assert payload["version"] == "1.2.3"
+    assert payload["service"] == "flask-app"
+
+
+def test_forwarded_headers_trusted_from_the_local_proxy(client: FlaskClient) -> None:
+    response = client.get(
+        "/api/request-info",
+        headers={"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    assert response.get_json()["remote_addr"] == "198.51.100.7"
+    assert response.get_json()["scheme"] == "https"
+
+
+def test_forwarded_headers_ignored_from_any_other_peer(client: FlaskClient) -> None:
+    response = client.get(
+        "/api/request-info",
+        headers={"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"},
+        environ_base={"REMOTE_ADDR": "203.0.113.50"},
+    )
+    assert response.get_json()["remote_addr"] == "203.0.113.50"
+    assert response.get_json()["scheme"] == "http"
+
+
+def test_only_the_last_hop_is_believed(client: FlaskClient) -> None:
+    # nginx appends the address it saw; anything before it came from the client and is not believed.
+    response = client.get(
+        "/api/request-info",
+        headers={"X-Forwarded-For": "6.6.6.6, 198.51.100.7"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    assert response.get_json()["remote_addr"] == "198.51.100.7"
+
+
+def test_trusted_proxies_come_from_config() -> None:
+    app = create_app({"TESTING": True, "TRUSTED_PROXIES": "10.0.0.0/8"})
+    response = app.test_client().get(
+        "/api/request-info",
+        headers={"X-Forwarded-For": "198.51.100.7"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    assert response.get_json()["remote_addr"] == "127.0.0.1"
+
+
+def test_upload_within_limit(client: FlaskClient) -> None:
+    response = client.post("/api/upload", data=b"x" * 1024)
+    assert response.get_json() == {"received_bytes": 1024}
+
+
+def test_upload_over_limit_is_413_even_without_nginx(client: FlaskClient) -> None:
+    response = client.post("/api/upload", data=b"x" * (MAX_CONTENT_LENGTH + 1))
+    assert response.status_code == 413
+
+
+def test_parse_trusted_proxies_accepts_addresses_and_cidrs() -> None:
+    networks = parse_trusted_proxies(" 127.0.0.1, ::1 ,10.0.0.0/16,")
+    assert [str(n) for n in networks] == ["127.0.0.1/32", "::1/128", "10.0.0.0/16"]
+
+
+def test_parse_trusted_proxies_names_the_variable_and_value() -> None:
+    with pytest.raises(ValueError, match=r"FORWARDED_ALLOW_IPS: 'nope' is not an IP address or CIDR"):
+        parse_trusted_proxies("127.0.0.1,nope")

@@ -1,0 +1,127 @@
+"""docker/Dockerfile, buildable by construction: no Docker engine here, so lint it, check its shape, and
+resolve every runtime requirement as a binary wheel for the image's platform."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.node.stack import BIN, DOCKER
+
+DOCKERFILE = DOCKER / "Dockerfile"
+# python:3.11-slim-bookworm is glibc 2.36 on x86_64 (the instances' linux/amd64).
+PLATFORMS = (
+    "manylinux_2_36_x86_64",
+    "manylinux_2_28_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+)
+
+
+def stages() -> dict[str, list[str]]:
+    """Instructions of each stage, by stage name (continuation lines joined)."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    result: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = re.match(r"FROM\s+(\S+)\s+AS\s+(\S+)", stripped, re.IGNORECASE)
+        if match:
+            current = result.setdefault(match.group(2), [f"FROM {match.group(1)}"])
+        else:
+            current.append(stripped)
+    return result
+
+
+def instruction(stage: list[str], keyword: str) -> list[str]:
+    return [line[len(keyword) :].strip() for line in stage if line.upper().startswith(keyword + " ")]
+
+
+def test_hadolint_is_clean() -> None:
+    result = subprocess.run(
+        [str(BIN / "hadolint"), "--no-color", str(DOCKERFILE)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_multi_stage_with_builder_app_and_proxy() -> None:
+    assert list(stages()) == ["builder", "app", "proxy"]
+
+
+def test_base_images_pinned_to_a_version() -> None:
+    text = DOCKERFILE.read_text()
+    default_python = re.search(r"ARG PYTHON_IMAGE=(\S+)", text)
+    assert default_python
+    images = [default_python.group(1), *re.findall(r"^FROM\s+(\S+)", text, re.MULTILINE)]
+    for image in images:
+        if image.startswith("${"):
+            continue
+        assert re.search(r":\d+\.\d+(\.\d+)?-", image), f"{image} is not pinned to a version"
+
+
+def test_app_stage() -> None:
+    app = stages()["app"]
+    assert instruction(app, "USER") == ["1001"]
+    assert instruction(app, "EXPOSE") == ["5001"]
+    (cmd,) = instruction(app, "CMD")
+    assert json.loads(cmd) == ["gunicorn", "--config", "gunicorn.conf.py", "run:app"]
+    (healthcheck,) = instruction(app, "HEALTHCHECK")
+    assert "/healthz" in healthcheck
+    # Wheels come from the builder stage, installed offline.
+    assert any("--no-index" in line and "from=builder" in line for line in instruction(app, "RUN"))
+
+
+def test_proxy_stage() -> None:
+    proxy = stages()["proxy"]
+    (user,) = instruction(proxy, "USER")
+    assert user not in {"0", "root"}
+    (healthcheck,) = instruction(proxy, "HEALTHCHECK")
+    assert "/healthz" in healthcheck
+    assert instruction(proxy, "STOPSIGNAL") == ["SIGQUIT"]
+    (entrypoint,) = instruction(proxy, "ENTRYPOINT")
+    assert json.loads(entrypoint) == ["/opt/nginx/render.sh"]
+    # The static files with their .gz twins, made in the builder.
+    assert "COPY --from=builder /build/static/ /srv/static/" in proxy
+    assert "RUN precompress static" in stages()["builder"]
+
+
+def test_files_the_images_copy_exist() -> None:
+    for stage in stages().values():
+        for source in instruction(stage, "COPY"):
+            if source.startswith("--from"):
+                continue
+            *sources, _ = source.split()
+            for pattern in sources:
+                assert list(DOCKER.glob(pattern.rstrip("/"))), f"COPY {pattern}: nothing in docker/"
+
+
+def test_every_runtime_requirement_is_a_binary_wheel_for_the_image(tmp_path: Path) -> None:
+    platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", *platforms,
+            "--python-version", "3.11", "--implementation", "cp",
+            "--abi", "cp311", "--abi", "abi3", "--abi", "none",
+            "--requirement", str(DOCKER / "requirements.txt"), "--dest", str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    wheels = sorted(path.name for path in tmp_path.iterdir())
+    pinned = [
+        line.split("==")[0].replace("-", "_").lower()
+        for line in (DOCKER / "requirements.txt").read_text().splitlines()
+        if "==" in line
+    ]
+    assert sorted(name.split("-")[0].lower() for name in wheels) == sorted(pinned)
+    for name in wheels:
+        # Pure-Python wheels, or compiled ones for CPython 3.11 on glibc x86_64: nothing to compile.
+        assert re.search(r"-(py3-none-any|cp311-cp311-.*manylinux.*x86_64)\.whl$", name), name
+    assert any("cp311-cp311" in name for name in wheels)  # gevent, greenlet... really are compiled

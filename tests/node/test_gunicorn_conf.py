@@ -1,0 +1,114 @@
+"""docker/gunicorn.conf.py: the seed's settings, made container-correct."""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.node.stack import DOCKER
+
+CONF = DOCKER / "gunicorn.conf.py"
+
+
+def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    """Execute the config file as gunicorn does, with ``env`` as the only gunicorn-related variables."""
+    for key in list(os.environ):
+        if key.startswith("GUNICORN_") or key in {"WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS"}:
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return runpy.run_path(str(CONF))
+
+
+def test_seed_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch)
+    assert conf["worker_class"] == "gevent"
+    assert conf["timeout"] == 120
+    assert conf["keepalive"] == 5
+    assert conf["bind"] == "127.0.0.1:5001"
+
+
+def test_workers_follow_cpu_affinity_not_host_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2})
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert load(monkeypatch)["workers"] == 7
+
+
+def test_web_concurrency_overrides_worker_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load(monkeypatch, WEB_CONCURRENCY="3")["workers"] == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many", "2.5"])
+def test_bad_web_concurrency_is_named(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    with pytest.raises(
+        ValueError, match=re.escape(f"WEB_CONCURRENCY={value!r}: expected a whole number >= 1")
+    ):
+        load(monkeypatch, WEB_CONCURRENCY=value)
+
+
+def test_unknown_worker_class_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = "GUNICORN_WORKER_CLASS='eventlet': expected one of gevent, sync, gthread"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        load(monkeypatch, GUNICORN_WORKER_CLASS="eventlet")
+
+
+def test_threads_only_for_gthread(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load(monkeypatch, GUNICORN_WORKER_CLASS="gthread")["threads"] == 4
+    # More than one thread would silently turn sync workers into gthread ones.
+    assert load(monkeypatch, GUNICORN_WORKER_CLASS="sync")["threads"] == 1
+
+
+def test_graceful_shutdown_and_recycling(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch)
+    assert 0 < conf["graceful_timeout"] < 45  # below the container stop timeout
+    assert conf["max_requests"] > 0
+    assert 0 < conf["max_requests_jitter"] < conf["max_requests"]
+    assert conf["preload_app"] is False  # gevent must patch before the app is imported
+
+
+def test_heartbeat_on_tmpfs_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - what the config must pick
+    assert load(monkeypatch)["worker_tmp_dir"] == expected
+
+
+def test_logs_to_stdout_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch)
+    assert (conf["accesslog"], conf["errorlog"]) == ("-", "-")
+
+
+def test_logs_to_the_seeds_files_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch, GUNICORN_LOG_DIR="/var/log/gunicorn")
+    assert conf["accesslog"] == "/var/log/gunicorn/access.log"
+    assert conf["errorlog"] == "/var/log/gunicorn/error.log"
+
+
+def test_only_local_nginx_may_forward(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load(monkeypatch)["forwarded_allow_ips"] == "127.0.0.1,::1"
+
+
+def _nginx_seconds(directive: str, template: str) -> int:
+    text = (DOCKER / "nginx" / template).read_text()
+    match = re.search(rf"^\s*{directive}\s+(\d+)s;", text, re.MULTILINE)
+    assert match, f"{directive} not found in {template}"
+    return int(match.group(1))
+
+
+def test_upstream_keepalive_closes_before_gunicorn_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # nginx must drop an idle upstream connection before gunicorn closes it, or a request can be
+    # written to a connection that is being closed.
+    text = (DOCKER / "nginx" / "nginx.conf.template").read_text()
+    upstream = re.search(r"upstream gunicorn \{(.*?)^    \}", text, re.DOTALL | re.MULTILINE)
+    assert upstream
+    idle = re.search(r"keepalive_timeout (\d+)s;", upstream.group(1))
+    assert idle
+    assert int(idle.group(1)) < load(monkeypatch)["keepalive"]
+
+
+def test_client_keepalive_outlasts_the_alb_idle_timeout() -> None:
+    alb_idle_timeout = 60
+    assert _nginx_seconds("keepalive_timeout", "nginx.conf.template") > alb_idle_timeout

@@ -1,0 +1,126 @@
+"""Shutdown and reload: in-flight requests finish, nothing is lost."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.node.stack import Gunicorn, Nginx, render_env, start_gunicorn, start_nginx, wait_until
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture
+def slow_gunicorn(workdir: Path) -> Iterator[Gunicorn]:
+    markers = workdir / f"markers-{uuid.uuid4().hex}"
+    markers.mkdir()
+    server = start_gunicorn(
+        workdir, app="slow_app:app", env={"SLOW_MARKER_DIR": str(markers)}, pythonpath=(TESTS,)
+    )
+    server.markers = markers  # type: ignore[attr-defined]
+    yield server
+    server.process.stop(signal.SIGKILL)
+
+
+def refused(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+def test_sigterm_lets_the_in_flight_request_finish(slow_gunicorn: Gunicorn) -> None:
+    request_id = uuid.uuid4().hex
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Connection: close, so the worker need not wait out the idle keep-alive (5 s) before exiting.
+        in_flight = pool.submit(
+            requests.get,
+            f"{slow_gunicorn.url}/slow?id={request_id}&seconds=3",
+            headers={"Connection": "close"},
+            timeout=20,
+        )
+        marker = slow_gunicorn.markers / request_id  # type: ignore[attr-defined]
+        wait_until(marker.exists, "the slow request to reach the app")
+
+        slow_gunicorn.process.popen.send_signal(signal.SIGTERM)
+        # New connections are refused while the in-flight request is still being served...
+        wait_until(lambda: refused(slow_gunicorn.port), "gunicorn to stop listening", timeout=5)
+        assert not in_flight.done()
+        # ...and that request still completes.
+        response = in_flight.result()
+    assert response.status_code == 200
+    assert response.json() == {"done": True}
+    assert slow_gunicorn.process.popen.wait(timeout=35) == 0
+
+
+class Load:
+    """Clients sending requests in a loop until stopped; every outcome counted."""
+
+    def __init__(self, nginx: Nginx, clients: int = 4, limit: int = 5000) -> None:
+        self.nginx = nginx
+        self.limit = limit
+        self.outcomes: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.threads = [threading.Thread(target=self._run) for _ in range(clients)]
+
+    def _run(self) -> None:
+        with requests.Session() as session:
+            while not self.stopped.is_set() and self.total < self.limit:
+                try:
+                    status = session.get(
+                        f"{self.nginx.https_url}/api/status",
+                        headers={"Host": "localhost"},
+                        verify=self.nginx.cafile,
+                        timeout=10,
+                    ).status_code
+                    outcome = str(status)
+                except requests.RequestException as error:
+                    outcome = type(error).__name__
+                with self.lock:
+                    self.outcomes[outcome] += 1
+
+    @property
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.outcomes.values())
+
+    def __enter__(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopped.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+
+@pytest.fixture
+def own_nginx(workdir: Path, gunicorn: Gunicorn) -> Iterator[Nginx]:
+    server = start_nginx(render_env(workdir, "edge", gunicorn.port, NGINX_WORKER_PROCESSES="2"), workdir)
+    yield server
+    server.process.stop()
+
+
+def test_nginx_reload_under_load_loses_no_request(own_nginx: Nginx) -> None:
+    old_workers = own_nginx.worker_pids()
+    with Load(own_nginx) as load:
+        wait_until(lambda: load.total >= 100, "load to start")
+        own_nginx.process.popen.send_signal(signal.SIGHUP)
+        # The reload is done when none of the old workers is left; keep the load on for a while after.
+        wait_until(lambda: not old_workers & own_nginx.worker_pids(), "old nginx workers to exit")
+        reloaded_at = load.total
+        wait_until(lambda: load.total >= reloaded_at + 100, "load after the reload")
+    assert own_nginx.worker_pids().isdisjoint(old_workers)
+    assert set(load.outcomes) == {"200"}, load.outcomes

@@ -1,0 +1,95 @@
+"""What the app sees through nginx: the real client and scheme, from trusted proxies only; Host routing."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import requests
+
+from tests.node.stack import Nginx
+
+
+def request_info(nginx: Nginx, **headers: str) -> dict[str, Any]:
+    response = requests.get(
+        f"{nginx.https_url}/api/request-info",
+        headers={"Host": "localhost", **headers},
+        verify=nginx.cafile,
+        timeout=5,
+    )
+    response.raise_for_status()
+    info: dict[str, Any] = response.json()
+    return info
+
+
+def test_edge_app_sees_the_client_and_https(edge: Nginx) -> None:
+    info = request_info(edge)
+    assert info["remote_addr"] == "127.0.0.1"
+    assert info["scheme"] == "https"
+    assert info["host"] == "localhost"
+    assert re.fullmatch(r"[0-9a-f]{32}", info["request_id"])
+
+
+def test_edge_ignores_forwarding_headers_sent_by_clients(edge: Nginx) -> None:
+    info = request_info(edge, **{"X-Forwarded-For": "203.0.113.66", "X-Forwarded-Proto": "http"})
+    assert info["remote_addr"] == "127.0.0.1"
+    assert info["scheme"] == "https"
+
+
+def test_behind_alb_app_sees_the_client_the_alb_saw(alb: Nginx) -> None:
+    info = request_info(alb, **{"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+    assert info["remote_addr"] == "203.0.113.9"
+    assert info["scheme"] == "https"
+
+
+def test_behind_alb_a_client_cannot_prepend_a_fake_address(alb: Nginx) -> None:
+    # The ALB appends the address it saw to whatever the client sent: only the last hop is real.
+    info = request_info(alb, **{"X-Forwarded-For": "198.51.100.1, 203.0.113.9"})
+    assert info["remote_addr"] == "203.0.113.9"
+
+
+def test_behind_alb_scheme_comes_from_the_alb(alb: Nginx) -> None:
+    # nginx's own scheme is https (the ALB connects over TLS); the client's is what the ALB reports.
+    info = request_info(alb, **{"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "http"})
+    assert info["scheme"] == "http"
+
+
+def test_behind_alb_untrusted_peer_cannot_spoof(alb_untrusted_peer: Nginx) -> None:
+    info = request_info(alb_untrusted_peer, **{"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "http"})
+    assert info["remote_addr"] == "127.0.0.1"
+    assert info["scheme"] == "https"
+
+
+@pytest.mark.parametrize("fixture", ["edge", "alb"])
+def test_unknown_host_is_refused(fixture: str, request: pytest.FixtureRequest) -> None:
+    nginx: Nginx = request.getfixturevalue(fixture)
+    for host in ("evil.example", "localhost.evil.example", f"127.0.0.1:{nginx.https_port}"):
+        response = requests.get(
+            f"{nginx.https_url}/api/status", headers={"Host": host}, verify=nginx.cafile, timeout=5
+        )
+        assert response.status_code == 421, host
+
+
+def test_unknown_host_on_http_is_refused_not_redirected(edge: Nginx) -> None:
+    response = requests.get(
+        f"{edge.http_url}/", headers={"Host": "evil.example"}, allow_redirects=False, timeout=5
+    )
+    assert response.status_code == 421
+    assert "Location" not in response.headers
+
+
+@pytest.mark.parametrize("fixture", ["edge", "alb"])
+def test_health_check_by_instance_address_reaches_the_app(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    # The ALB health-checks each target with its IP address as Host, over TLS, without SNI.
+    nginx: Nginx = request.getfixturevalue(fixture)
+    response = requests.get(f"{nginx.https_url}/healthz", verify=nginx.cafile, timeout=5)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_health_check_over_plain_http_by_address(edge: Nginx) -> None:
+    response = requests.get(f"{edge.http_url}/healthz", allow_redirects=False, timeout=5)
+    assert response.status_code == 200

@@ -1,0 +1,122 @@
+"""docker/nginx/render.sh: one template, two modes, and a clear error for every bad setting."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.node.stack import RENDER, render_env
+
+
+def render(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(RENDER)], env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+
+
+def nginx_syntax_ok(conf: Path) -> None:
+    result = subprocess.run(
+        ["nginx", "-e", "stderr", "-t", "-c", str(conf)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def env(workdir: Path, tmp_path: Path) -> dict[str, str]:
+    settings = render_env(workdir, "edge", 5001, NGINX_RUNTIME_DIR=str(tmp_path / "runtime"))
+    settings["TLS_CERT"] = str(tmp_path / "tls" / "site.crt")
+    settings["TLS_KEY"] = str(tmp_path / "tls" / "site.key")
+    return settings
+
+
+def test_edge_renders_a_valid_config(env: dict[str, str]) -> None:
+    result = render(env)
+    assert result.returncode == 0, result.stderr
+    conf = Path(result.stdout.strip())
+    nginx_syntax_ok(conf)
+    servers = (conf.parent / "servers.conf").read_text()
+    assert f"listen 127.0.0.1:{env['HTTP_PORT']} default_server;" in servers
+    assert f"return 301 https://$host:{env['HTTPS_PORT']}$request_uri;" in servers
+
+
+def test_edge_redirect_omits_the_default_port(env: dict[str, str]) -> None:
+    result = render({**env, "PUBLIC_HTTPS_PORT": "443"})
+    assert result.returncode == 0, result.stderr
+    servers = (Path(env["NGINX_RUNTIME_DIR"]) / "servers.conf").read_text()
+    assert "return 301 https://$host$request_uri;" in servers
+
+
+def test_edge_defaults_to_lets_encrypt_layout(env: dict[str, str]) -> None:
+    del env["TLS_CERT"], env["TLS_KEY"]
+    result = render({**env, "TLS_SELF_SIGNED": "false", "SERVER_NAME": "example.org www.example.org"})
+    assert result.returncode == 64
+    assert "TLS_CERT='/etc/letsencrypt/live/example.org/fullchain.pem'" in result.stderr
+
+
+def test_behind_alb_makes_its_own_certificate(env: dict[str, str]) -> None:
+    del env["TLS_CERT"], env["TLS_KEY"]
+    result = render({**env, "NGINX_MODE": "behind-alb", "TRUSTED_PROXY_CIDRS": "10.0.0.0/16, fd00::/8"})
+    assert result.returncode == 0, result.stderr
+    runtime = Path(env["NGINX_RUNTIME_DIR"])
+    key = runtime / "tls" / "node.key"
+    assert (runtime / "tls" / "node.crt").stat().st_size > 0
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    nginx_syntax_ok(runtime / "nginx.conf")
+    trusted = (runtime / "trusted-proxies.conf").read_text()
+    assert "set_real_ip_from 10.0.0.0/16;" in trusted
+    assert "set_real_ip_from fd00::/8;" in trusted
+    assert "real_ip_recursive on;" in trusted
+    servers = (runtime / "servers.conf").read_text()
+    assert "301" not in servers  # no plain-HTTP listener behind the ALB
+    assert env["HTTP_PORT"] not in servers
+
+
+def test_edge_trusts_no_proxy(env: dict[str, str]) -> None:
+    result = render({**env, "TRUSTED_PROXY_CIDRS": "10.0.0.0/16"})
+    assert result.returncode == 0, result.stderr
+    trusted = (Path(env["NGINX_RUNTIME_DIR"]) / "trusted-proxies.conf").read_text()
+    assert "set_real_ip_from" not in trusted
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"NGINX_MODE": "origin"}, "NGINX_MODE='origin': expected 'edge' or 'behind-alb'"),
+        ({"HTTPS_PORT": "70000"}, "HTTPS_PORT='70000': expected a port number from 1 to 65535"),
+        ({"HTTP_PORT": "http"}, "HTTP_PORT='http': expected a port number from 1 to 65535"),
+        ({"PUBLIC_HTTPS_PORT": "0"}, "PUBLIC_HTTPS_PORT='0': expected a port number from 1 to 65535"),
+        ({"RATE_LIMIT": "0"}, "RATE_LIMIT='0': expected a whole number >= 1"),
+        ({"RATE_LIMIT_BURST": "-1"}, "RATE_LIMIT_BURST='-1': expected a whole number >= 1"),
+        (
+            {"NGINX_WORKER_PROCESSES": "two"},
+            "NGINX_WORKER_PROCESSES='two': expected 'auto' or a whole number",
+        ),
+        ({"TLS_SELF_SIGNED": "yes"}, "TLS_SELF_SIGNED='yes': expected 'true' or 'false'"),
+        ({"SERVER_NAME": "evil.com;return"}, "SERVER_NAME='evil.com;return': expected host names"),
+        ({"STATIC_ROOT": "/nonexistent/static"}, "STATIC_ROOT='/nonexistent/static': no such directory"),
+        ({"NGINX_MODE": "behind-alb", "TRUSTED_PROXY_CIDRS": ""}, "TRUSTED_PROXY_CIDRS is required"),
+        (
+            {"NGINX_MODE": "behind-alb", "TRUSTED_PROXY_CIDRS": "10.0.0.0/16,10.0.0.300/32"},
+            "TRUSTED_PROXY_CIDRS: '10.0.0.300/32' is not a CIDR",
+        ),
+        (
+            {"NGINX_MODE": "behind-alb", "TRUSTED_PROXY_CIDRS": "10.0.0.0"},
+            "TRUSTED_PROXY_CIDRS: '10.0.0.0' is not a CIDR",
+        ),
+        (
+            {"TLS_SELF_SIGNED": "false", "TLS_CERT": "/nonexistent/cert.pem"},
+            "TLS_CERT='/nonexistent/cert.pem': no readable certificate",
+        ),
+    ],
+)
+def test_bad_settings_are_refused_by_name(
+    env: dict[str, str], overrides: dict[str, str], message: str
+) -> None:
+    result = render({**env, **overrides})
+    assert result.returncode == 64
+    assert message in result.stderr
+    assert not (Path(env["NGINX_RUNTIME_DIR"]) / "nginx.conf").exists()

@@ -1,0 +1,111 @@
+"""/static/ is served by nginx from disk: caching headers, precompressed twins, nothing hidden leaks."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.node.conftest import AppLog
+from tests.node.stack import DOCKER, Nginx
+
+CSS = DOCKER / "static" / "css" / "site.css"
+SECRET = b"do-not-serve-this"
+
+
+def get(nginx: Nginx, path: str, **headers: str) -> requests.Response:
+    return requests.get(
+        f"{nginx.https_url}{path}",
+        headers={"Host": "localhost", **headers},
+        verify=nginx.cafile,
+        stream=True,
+        timeout=5,
+    )
+
+
+def test_cache_headers(edge: Nginx) -> None:
+    response = get(edge, "/static/css/site.css")
+    assert response.status_code == 200
+    cache_control = response.headers["Cache-Control"]
+    for directive in ("public", "no-transform", "max-age=2592000"):
+        assert directive in cache_control
+    expires = parsedate_to_datetime(response.headers["Expires"])
+    served = parsedate_to_datetime(response.headers["Date"])
+    assert expires - served == timedelta(days=30)
+    assert served - datetime.now(UTC) < timedelta(minutes=1)
+
+
+def test_gzip_twin_for_clients_that_accept_gzip(edge: Nginx) -> None:
+    response = get(edge, "/static/css/site.css", **{"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.headers["Vary"] == "Accept-Encoding"
+    raw = response.raw.read(decode_content=False)
+    assert gzip.decompress(raw) == CSS.read_bytes()
+    assert len(raw) < CSS.stat().st_size
+
+
+def test_plain_file_for_other_clients(edge: Nginx) -> None:
+    response = get(edge, "/static/css/site.css", **{"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in response.headers
+    assert response.raw.read(decode_content=False) == CSS.read_bytes()
+
+
+def test_served_by_nginx_not_the_app(edge: Nginx, app_log: AppLog) -> None:
+    marker = f"static-{uuid.uuid4().hex}"
+    assert get(edge, f"/static/js/site.js?{marker}").status_code == 200
+    assert not app_log.reached_app(marker)
+    assert get(edge, f"/api/status?{marker}").status_code == 200
+    assert app_log.reached_app(marker)
+
+
+@pytest.fixture(scope="module")
+def hidden_files(workdir: Path) -> Iterator[list[str]]:
+    """Files that exist on disk under the static root and must never be served."""
+    static = workdir / "static"
+    names = [".env", "css/.git-credentials", "css/site.css~", "js/site.js.bak", "js/site.js.swp", "app.orig"]
+    for name in names:
+        path = static / name
+        path.write_bytes(SECRET)
+        path.chmod(0o644)
+    yield names
+    for name in names:
+        (static / name).unlink()
+
+
+def test_dot_files_and_backups_are_refused(edge: Nginx, hidden_files: list[str]) -> None:
+    for name in hidden_files:
+        response = get(edge, f"/static/{name}")
+        assert response.status_code == 403, name
+        assert SECRET not in response.content
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../run.py",
+        "/static/..%2frun.py",
+        "/static/%2e%2e/%2e%2e/docker/run.py",
+        "/static../run.py",
+        "/static/../../../../etc/passwd",
+        "/static/css/../../gunicorn.conf.py",
+    ],
+)
+def test_no_escape_from_the_static_root(edge: Nginx, path: str) -> None:
+    connection = http.client.HTTPSConnection("127.0.0.1", edge.https_port, context=edge.ssl_context())
+    try:
+        # http.client sends the path as given: no client-side normalisation of the dot segments.
+        connection.request("GET", path, headers={"Host": "localhost"})
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    assert response.status in {400, 403, 404}, path
+    assert b"create_app" not in body
+    assert b"root:" not in body
