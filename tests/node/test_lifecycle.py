@@ -78,9 +78,13 @@ class Load:
         with requests.Session() as session:
             while not self.stopped.is_set() and self.total < self.limit:
                 try:
+                    # A new connection per request: on reload the old workers close their idle
+                    # keep-alive connections, and a request racing that close on a reused connection is
+                    # the client's to retry (RFC 9112, 9.3.1). What must never fail is a connection
+                    # nginx accepted, or one it should have accepted.
                     status = session.get(
                         f"{self.nginx.https_url}/api/status",
-                        headers={"Host": "localhost"},
+                        headers={"Host": "localhost", "Connection": "close"},
                         verify=self.nginx.cafile,
                         timeout=10,
                     ).status_code
