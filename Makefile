@@ -9,14 +9,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Commands the tests and `make local` run, with the Debian package that provides each.
 SYSTEM_PACKAGES := nginx:nginx openssl:openssl envsubst:gettext-base shellcheck:shellcheck gzip:gzip
-SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/local docker/nginx/render.sh \
-	docker/nginx/precompress.sh
+SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/local scripts/sast \
+	docker/nginx/render.sh docker/nginx/precompress.sh
 PY_SOURCES := docker infra tests __main__.py
 
 export HTTP_PORT ?= 8080
 export HTTPS_PORT ?= 8443
 
-.PHONY: help test local lint typecheck pytest system venv clean
+.PHONY: help test local lint typecheck pytest sast system venv clean
 
 help:
 	@echo "make test    install everything into $(VENV), then run every lint and test"
@@ -45,7 +45,11 @@ typecheck: venv
 pytest: venv system
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# Static security testing and supply chain: workflows, Python, Dockerfile, rendered nginx, pinned packages.
+sast: venv system
+	scripts/sast
+
+test: lint typecheck pytest sast
 
 local: venv system
 	@scripts/local

@@ -1,5 +1,5 @@
-"""docker/Dockerfile, buildable by construction: no Docker engine here, so lint it, check its shape, and
-resolve every runtime requirement as a binary wheel for the image's platform."""
+"""docker/Dockerfile, buildable by construction: no Docker engine here, so check its shape and resolve every
+runtime requirement as a binary wheel for the image's platform (hadolint and trivy run in scripts/sast)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.node.stack import BIN, DOCKER
+from tests.node.stack import DOCKER
 
 DOCKERFILE = DOCKER / "Dockerfile"
 # python:3.11-slim-bookworm is glibc 2.36 on x86_64 (the instances' linux/amd64).
@@ -40,13 +40,6 @@ def stages() -> dict[str, list[str]]:
 
 def instruction(stage: list[str], keyword: str) -> list[str]:
     return [line[len(keyword) :].strip() for line in stage if line.upper().startswith(keyword + " ")]
-
-
-def test_hadolint_is_clean() -> None:
-    result = subprocess.run(
-        [str(BIN / "hadolint"), "--no-color", str(DOCKERFILE)], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_multi_stage_with_builder_app_and_proxy() -> None:
