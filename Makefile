@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 SYSTEM_PACKAGES := nginx:nginx openssl:openssl envsubst:gettext-base shellcheck:shellcheck gzip:gzip
 SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/local scripts/sast \
 	docker/nginx/render.sh docker/nginx/precompress.sh
-PY_SOURCES := docker infra tests __main__.py
+PY_SOURCES := docker infra policy tests __main__.py
 
 export HTTP_PORT ?= 8080
 export HTTPS_PORT ?= 8443
@@ -40,7 +40,7 @@ lint: venv system
 	shellcheck $(SHELL_SCRIPTS)
 
 typecheck: venv
-	$(BIN)/mypy docker/app docker/run.py infra __main__.py
+	$(BIN)/mypy docker/app docker/run.py infra policy/policies.py __main__.py
 
 pytest: venv system
 	$(BIN)/pytest

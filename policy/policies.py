@@ -1,0 +1,307 @@
+"""Mandatory policies over the resources the program declares.
+
+Each validator is a plain function of pulumi-policy's arguments, so the tests call it directly. Properties
+are the resource's inputs with Pulumi's camelCase names, as the engine passes them. Every message says how
+to fix the violation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+#: ALB security policies allowing TLS 1.2 and 1.3 only (or 1.3 only).
+APPROVED_TLS_POLICIES = frozenset(
+    {
+        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-3-2021-06",
+        "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+    }
+)
+#: Ports that may be open to the whole internet: the ALB's listeners.
+PUBLIC_PORTS = frozenset({80, 443})
+WORLD = frozenset({"0.0.0.0/0", "::/0"})
+PRODUCTION_STACKS = ("prod",)
+PRODUCTION_MIN_SIZE = 2
+
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+INSTANCE = "aws:ec2/instance:Instance"
+VOLUME = "aws:ebs/volume:Volume"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+ECR_REPOSITORY = "aws:ecr/repository:Repository"
+BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_ENCRYPTION = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+)
+IAM_POLICY_DOCUMENTS = {
+    "aws:iam/policy:Policy": "policy",
+    "aws:iam/rolePolicy:RolePolicy": "policy",
+    "aws:iam/userPolicy:UserPolicy": "policy",
+    "aws:iam/groupPolicy:GroupPolicy": "policy",
+}
+AUTOSCALING_GROUP = "aws:autoscaling/group:Group"
+
+
+def _true(value: Any) -> bool:
+    """pulumi-aws takes some booleans as strings (launch template EBS ``encrypted``)."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _stack(urn: str) -> str:
+    """The stack of a URN: ``urn:pulumi:<stack>::<project>::<type>::<name>``."""
+    return urn.split("::", 1)[0].rsplit(":", 1)[-1]
+
+
+def imdsv2_required(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch templates require IMDSv2 tokens with a hop limit of 1."""
+    if args.resource_type != LAUNCH_TEMPLATE:
+        return
+    options = args.props.get("metadataOptions") or {}
+    if options.get("httpTokens") != "required":
+        report(
+            "IMDSv2 is not required: set metadata_options=LaunchTemplateMetadataOptionsArgs("
+            'http_tokens="required") so stolen IMDSv1 requests cannot read the instance role.',
+            None,
+        )
+    hop_limit = options.get("httpPutResponseHopLimit")
+    if hop_limit is not None and hop_limit > 1:
+        report(
+            f"metadata hop limit is {hop_limit}: set http_put_response_hop_limit=1 so containers on the "
+            "instance cannot reach the instance role's credentials.",
+            None,
+        )
+
+
+def root_volumes_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Every EBS volume an instance boots with, or that is declared, is encrypted."""
+    props = args.props
+    fix = "set encrypted=True (at-rest encryption is the default here, not an option)."
+    if args.resource_type == LAUNCH_TEMPLATE:
+        mappings = props.get("blockDeviceMappings") or []
+        if not mappings:
+            report(
+                f"the launch template declares no root volume, so it is not known to be encrypted: {fix}",
+                None,
+            )
+        for mapping in mappings:
+            ebs = mapping.get("ebs") or {}
+            if not _true(ebs.get("encrypted")):
+                report(f"volume {mapping.get('deviceName', '?')} is not encrypted: {fix}", None)
+    elif args.resource_type == INSTANCE:
+        if not _true((props.get("rootBlockDevice") or {}).get("encrypted")):
+            report(f"the instance's root volume is not encrypted: {fix}", None)
+    elif args.resource_type == VOLUME and not _true(props.get("encrypted")):
+        report(f"the volume is not encrypted: {fix}", None)
+
+
+def _ingress_rules(resource_type: str, props: Mapping[str, Any]) -> Iterable[tuple[set[str], Any, Any, Any]]:
+    """(CIDRs, protocol, from port, to port) of each ingress rule the resource declares."""
+    if resource_type == SECURITY_GROUP:
+        for rule in props.get("ingress") or []:
+            cidrs = {*(rule.get("cidrBlocks") or []), *(rule.get("ipv6CidrBlocks") or [])}
+            yield cidrs, rule.get("protocol"), rule.get("fromPort"), rule.get("toPort")
+    elif resource_type == SECURITY_GROUP_RULE and props.get("type") == "ingress":
+        cidrs = {*(props.get("cidrBlocks") or []), *(props.get("ipv6CidrBlocks") or [])}
+        yield cidrs, props.get("protocol"), props.get("fromPort"), props.get("toPort")
+    elif resource_type == INGRESS_RULE:
+        cidrs = {cidr for cidr in (props.get("cidrIpv4"), props.get("cidrIpv6")) if cidr}
+        yield cidrs, props.get("ipProtocol"), props.get("fromPort"), props.get("toPort")
+
+
+def no_public_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Nothing is open to the internet but TCP 80 and 443 (the ALB's listeners)."""
+    for cidrs, protocol, from_port, to_port in _ingress_rules(args.resource_type, args.props):
+        public = cidrs & WORLD
+        if not public:
+            continue
+        if str(protocol).lower() in {"tcp", "6"} and from_port == to_port and from_port in PUBLIC_PORTS:
+            continue
+        report(
+            f"ingress from {', '.join(sorted(public))} on {protocol} {from_port}-{to_port}: only the ALB's "
+            "TCP 80 and 443 may be open to the internet; admit other traffic from a security group "
+            "(e.g. the ALB's) instead of a CIDR.",
+            None,
+        )
+
+
+def listeners_https_only(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """ALB listeners are HTTPS with an approved TLS 1.2+/1.3 policy, or redirect to HTTPS."""
+    if args.resource_type not in LISTENERS:
+        return
+    props = args.props
+    protocol = props.get("protocol") or "HTTP"
+    if protocol == "HTTPS":
+        policy = props.get("sslPolicy")
+        if policy not in APPROVED_TLS_POLICIES:
+            report(
+                f"HTTPS listener with TLS policy {policy!r}: set ssl_policy to one of "
+                f"{', '.join(sorted(APPROVED_TLS_POLICIES))} (TLS 1.2 and 1.3 only).",
+                None,
+            )
+    elif protocol == "HTTP":
+        actions = props.get("defaultActions") or []
+        redirects = [a for a in actions if a.get("type") == "redirect"]
+        if (
+            not actions
+            or len(redirects) != len(actions)
+            or any((a.get("redirect") or {}).get("protocol") != "HTTPS" for a in redirects)
+        ):
+            report(
+                "plain HTTP listener that does not redirect: make its default action "
+                'type="redirect" with protocol="HTTPS" and status_code="HTTP_301", or use HTTPS.',
+                None,
+            )
+
+
+def alb_drops_invalid_headers(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Application load balancers drop header fields that are not valid HTTP (request smuggling)."""
+    if args.resource_type not in LOAD_BALANCERS:
+        return
+    if (args.props.get("loadBalancerType") or "application") != "application":
+        return
+    if not _true(args.props.get("dropInvalidHeaderFields")):
+        report("the ALB forwards invalid header fields: set drop_invalid_header_fields=True.", None)
+
+
+def ecr_scanned_and_immutable(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """ECR repositories scan every pushed image and never let a tag move."""
+    if args.resource_type != ECR_REPOSITORY:
+        return
+    if not _true((args.props.get("imageScanningConfiguration") or {}).get("scanOnPush")):
+        report(
+            "images are not scanned on push: set image_scanning_configuration="
+            "RepositoryImageScanningConfigurationArgs(scan_on_push=True).",
+            None,
+        )
+    if args.props.get("imageTagMutability") not in {"IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"}:
+        report('tags can be overwritten: set image_tag_mutability="IMMUTABLE".', None)
+
+
+def _statements(document: Any) -> list[Mapping[str, Any]]:
+    if isinstance(document, str):
+        document = json.loads(document)
+    statements = document.get("Statement", []) if isinstance(document, Mapping) else []
+    return [statements] if isinstance(statements, Mapping) else list(statements)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def iam_no_full_wildcard(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No IAM statement allows every action on every resource."""
+    documents = []
+    if args.resource_type in IAM_POLICY_DOCUMENTS:
+        documents.append(args.props.get(IAM_POLICY_DOCUMENTS[args.resource_type]))
+    elif args.resource_type == "aws:iam/role:Role":
+        documents.extend(p.get("policy") for p in args.props.get("inlinePolicies") or [])
+    for document in documents:
+        if document is None:
+            continue
+        for statement in _statements(document):
+            if statement.get("Effect", "Allow") != "Allow":
+                continue
+            if "*" in _as_list(statement.get("Action")) and "*" in _as_list(statement.get("Resource")):
+                report(
+                    'a statement allows Action "*" on Resource "*": grant the specific actions on the '
+                    "specific resources the role needs.",
+                    None,
+                )
+
+
+def asg_multi_az(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Autoscaling groups span at least two subnets (AZs) and keep two instances in production."""
+    if args.resource_type != AUTOSCALING_GROUP:
+        return
+    subnets = args.props.get("vpcZoneIdentifiers") or []
+    if len(subnets) < 2:
+        report(
+            f"the group spans {len(subnets)} subnet(s): give vpc_zone_identifiers at least two subnets in "
+            "different availability zones.",
+            None,
+        )
+    stack = _stack(args.urn)
+    min_size = args.props.get("minSize")
+    if stack in PRODUCTION_STACKS and (min_size is None or min_size < PRODUCTION_MIN_SIZE):
+        report(
+            f"stack {stack!r} keeps min_size={min_size}: production needs min_size >= {PRODUCTION_MIN_SIZE} "
+            "so losing one instance or AZ does not take the site down.",
+            None,
+        )
+
+
+def s3_encrypted_and_private(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Every bucket has default encryption and a public access block with all four settings on."""
+    resources = list(args.resources)
+    for bucket in (r for r in resources if r.resource_type in BUCKETS):
+
+        def depends_on_bucket(resource: Any, bucket: Any = bucket) -> bool:
+            return bucket in resource.property_dependencies.get("bucket", [])
+
+        blocks = [r for r in resources if r.resource_type == PUBLIC_ACCESS_BLOCK and depends_on_bucket(r)]
+        flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        if not any(all(_true(b.props.get(flag)) for flag in flags) for b in blocks):
+            report(
+                f"bucket {bucket.name} has no public access block with {', '.join(flags)} all true: add an "
+                "aws.s3.BucketPublicAccessBlock for it.",
+                bucket.urn,
+            )
+        encryption = [r for r in resources if r.resource_type in BUCKET_ENCRYPTION and depends_on_bucket(r)]
+        if not encryption:
+            report(
+                f"bucket {bucket.name} has no default encryption: add an "
+                "aws.s3.BucketServerSideEncryptionConfiguration for it (AES256 or aws:kms).",
+                bucket.urn,
+            )
+
+
+ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
+
+RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
+    "launch-template-imdsv2": ("IMDSv2 is required on launch templates", imdsv2_required),
+    "ebs-encrypted": ("Root and data volumes are encrypted", root_volumes_encrypted),
+    "no-public-ingress": ("Only the ALB's 80/443 are open to the internet", no_public_ingress),
+    "alb-listeners-https": ("ALB listeners are HTTPS (TLS 1.2+) or redirect to HTTPS", listeners_https_only),
+    "alb-drops-invalid-headers": ("ALBs drop invalid header fields", alb_drops_invalid_headers),
+    "ecr-scan-and-immutable": (
+        "ECR repositories scan on push and have immutable tags",
+        ecr_scanned_and_immutable,
+    ),
+    "iam-no-admin-wildcard": ('No IAM statement allows "*" on "*"', iam_no_full_wildcard),
+    "asg-multi-az": ("Autoscaling groups span two AZs, min 2 in production", asg_multi_az),
+}
+
+POLICIES: list[Policy] = [
+    *(
+        ResourceValidationPolicy(
+            name=name, description=description, validate=check, enforcement_level=EnforcementLevel.MANDATORY
+        )
+        for name, (description, check) in RESOURCE_CHECKS.items()
+    ),
+    StackValidationPolicy(
+        name="s3-encrypted-and-private",
+        description="S3 buckets are encrypted and block public access",
+        validate=s3_encrypted_and_private,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+]

@@ -1,0 +1,87 @@
+"""Run the policy pack's validators as plain functions, the way `pulumi preview --policy-pack` calls them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+
+from policies import RESOURCE_CHECKS, s3_encrypted_and_private
+
+PROJECT = "flask-nginx-aws"
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A resource as the program declared it: type, logical name, inputs (camelCase), and which
+    declared resources each input property was computed from."""
+
+    type: str
+    name: str
+    props: Mapping[str, Any]
+    depends_on: Mapping[str, list[str]] = field(default_factory=dict)
+
+
+def urn(stack: str, type_: str, name: str) -> str:
+    return f"urn:pulumi:{stack}::{PROJECT}::{type_}::{name}"
+
+
+def _options() -> PolicyResourceOptions:
+    return PolicyResourceOptions(
+        protect=False,
+        ignore_changes=[],
+        delete_before_replace=None,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
+    )
+
+
+def resource_violations(resource: Declared, stack: str = "prod") -> list[tuple[str, str]]:
+    """(policy name, message) of every resource policy the resource violates."""
+    args = ResourceValidationArgs(
+        resource_type=resource.type,
+        props=resource.props,
+        urn=urn(stack, resource.type, resource.name),
+        name=resource.name,
+        opts=_options(),
+        provider=None,
+    )
+    found: list[tuple[str, str]] = []
+    for name, (_, check) in RESOURCE_CHECKS.items():
+        check(args, lambda message, _urn=None, name=name: found.append((name, message)))
+    return found
+
+
+def stack_violations(resources: Iterable[Declared], stack: str = "prod") -> list[tuple[str, str]]:
+    """(URN, message) of every stack policy violation."""
+    resources = list(resources)
+    policy_resources: dict[str, PolicyResource] = {}
+    for resource in resources:
+        policy_resources[resource.name] = PolicyResource(
+            resource_type=resource.type,
+            props=resource.props,
+            urn=urn(stack, resource.type, resource.name),
+            name=resource.name,
+            opts=_options(),
+            provider=None,
+            parent=None,
+            dependencies=[],
+            property_dependencies={},
+        )
+    for resource in resources:
+        policy_resources[resource.name].property_dependencies = {
+            prop: [policy_resources[name] for name in names] for prop, names in resource.depends_on.items()
+        }
+    found: list[tuple[str, str]] = []
+    args = StackValidationArgs(resources=list(policy_resources.values()))
+    s3_encrypted_and_private(args, lambda message, urn=None: found.append((urn or "", message)))
+    return found
