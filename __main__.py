@@ -1,1 +1,95 @@
 """The Pulumi program: load the stack's config, build the components, export the outputs."""
+
+from pathlib import Path
+
+import pulumi
+
+from infra import config
+from infra.certificate import Certificate, CertificateArgs
+from infra.compute import Compute, ComputeArgs
+from infra.image import Images, ImagesArgs
+from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
+from infra.network import Network, NetworkArgs
+from infra.observability import Alarms, AlarmsArgs, NodeLogs, NodeLogsArgs
+from infra.scaling import Scaling, ScalingArgs
+from infra.security import Security, SecurityArgs
+
+settings = config.load(pulumi.get_stack())
+
+network = Network(
+    "network", NetworkArgs(layout=settings.network, log_retention_days=settings.log_retention_days)
+)
+security = Security("security", SecurityArgs(vpc_id=network.vpc_id))
+images = Images(
+    "images",
+    ImagesArgs(
+        context=Path(__file__).parent / "docker",
+        stack=settings.stack,
+        keep_images=settings.ecr_keep_images,
+        force_delete=not settings.deletion_protection,
+    ),
+)
+certificate = Certificate("certificate", CertificateArgs(domain=settings.domain, https=settings.https))
+web = LoadBalancer(
+    "web",
+    LoadBalancerArgs(
+        vpc_id=network.vpc_id,
+        public_subnet_ids=network.public_subnet_ids,
+        security_group_id=security.alb_security_group.id,
+        certificate_arn=certificate.certificate_arn,
+        domain=settings.domain,
+        health_check_path=settings.health_check_path,
+        idle_timeout_seconds=settings.idle_timeout_seconds,
+        deletion_protection=settings.deletion_protection,
+        access_log_retention_days=settings.access_log_retention_days,
+    ),
+)
+logs = NodeLogs("logs", NodeLogsArgs(stack=settings.stack, retention_days=settings.log_retention_days))
+nodes = Compute(
+    "nodes",
+    ComputeArgs(
+        region=settings.region,
+        instance_type=settings.instance_type,
+        root_volume_size_gib=settings.root_volume_size_gib,
+        security_group_id=security.instance_security_group.id,
+        repository_arns=images.repository_arns,
+        app_image=images.app_image,
+        proxy_image=images.proxy_image,
+        log_group_name=logs.log_group.name,
+        log_group_arn=logs.log_group.arn,
+        vpc_cidr=network.vpc_cidr,
+        server_name=web.server_name,
+        https_port=config.NGINX_HTTPS_PORT,
+        tags=settings.tags,
+    ),
+)
+scaling = Scaling(
+    "scaling",
+    ScalingArgs(
+        launch_template_id=nodes.launch_template.id,
+        launch_template_version=nodes.launch_template.latest_version,
+        subnet_ids=network.private_subnet_ids,
+        target_group_arn=web.target_group.arn,
+        min_size=settings.min_size,
+        desired_capacity=settings.desired_capacity,
+        max_size=settings.max_size,
+        cpu_target_percent=settings.cpu_target_percent,
+        tags=settings.tags,
+    ),
+)
+alarms = Alarms(
+    "alarms",
+    AlarmsArgs(
+        alb_arn_suffix=web.alb.arn_suffix,
+        target_group_arn_suffix=web.target_group.arn_suffix,
+        alarm_email=settings.alarm_email,
+    ),
+)
+
+pulumi.export("url", web.url)
+pulumi.export("alb_dns_name", web.alb.dns_name)
+pulumi.export("asg_name", scaling.group.name)
+pulumi.export("app_image", images.app_image)
+pulumi.export("proxy_image", images.proxy_image)
+pulumi.export("log_group", logs.log_group.name)
+pulumi.export("alarm_topic_arn", alarms.topic.arn)

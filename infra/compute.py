@@ -1,0 +1,134 @@
+"""What one node is: its IAM role and its launch template (AMI, hardening, user data)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import naming, policies, user_data
+
+AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+"""AWS's public SSM parameter naming the latest Amazon Linux 2023 AMI (x86_64, like the images)."""
+SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+"""Session Manager: the way operators reach a node (no SSH, no key pair, no open port)."""
+ROOT_DEVICE = "/dev/xvda"
+"""The Amazon Linux 2023 AMI's root device."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComputeArgs:
+    """The node's size, network placement, images and logs."""
+
+    region: str
+    instance_type: str
+    root_volume_size_gib: int
+    security_group_id: pulumi.Input[str]
+    repository_arns: pulumi.Input[list[str]]
+    """The ECR repositories the node may pull from, and no others."""
+    app_image: pulumi.Input[str]
+    proxy_image: pulumi.Input[str]
+    log_group_name: pulumi.Input[str]
+    log_group_arn: pulumi.Input[str]
+    vpc_cidr: pulumi.Input[str]
+    server_name: pulumi.Input[str]
+    https_port: int
+    tags: Mapping[str, str]
+    """Tags for the instances and volumes the template launches (provider default tags do not reach them)."""
+
+
+class Compute(pulumi.ComponentResource):
+    """The instance role and profile, and a launch template whose every version is a complete node."""
+
+    role: aws.iam.Role
+    """The instances' role: SSM, pull from this stack's repositories, write its log group. Nothing else."""
+    launch_template: aws.ec2.LaunchTemplate
+    """The launch template; each change (image digest, AMI, size) makes a new `latest_version`."""
+
+    def __init__(self, name: str, args: ComputeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flask-nginx-aws:compute:Compute", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.role = aws.iam.Role(
+            naming.child(name, "role"),
+            description="Nodes of the Flask service: SSM, ECR pull, CloudWatch Logs",
+            assume_role_policy=policies.assume_role("ec2.amazonaws.com"),
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            naming.child(name, "ssm"), role=self.role.name, policy_arn=SSM_MANAGED_POLICY, opts=child
+        )
+        aws.iam.RolePolicy(
+            naming.child(name, "ecr-pull"),
+            role=self.role.id,
+            policy=pulumi.Output.from_input(args.repository_arns).apply(policies.pull_images),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            naming.child(name, "logs"),
+            role=self.role.id,
+            policy=pulumi.Output.from_input(args.log_group_arn).apply(policies.write_log_group),
+            opts=child,
+        )
+        profile = aws.iam.InstanceProfile(naming.child(name, "profile"), role=self.role.name, opts=child)
+        ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self))
+        script = pulumi.Output.all(
+            args.app_image, args.proxy_image, args.log_group_name, args.vpc_cidr, args.server_name
+        ).apply(
+            lambda values: user_data.render(
+                user_data.NodeSettings(
+                    region=args.region,
+                    app_image=values[0],
+                    proxy_image=values[1],
+                    log_group=values[2],
+                    vpc_cidr=values[3],
+                    server_name=values[4],
+                    https_port=args.https_port,
+                )
+            )
+        )
+        instance_tags = {**args.tags, "Name": name}
+        self.launch_template = aws.ec2.LaunchTemplate(
+            naming.child(name, "lt"),
+            description="A node: Docker running the app and proxy images by digest",
+            image_id=ami.value,
+            instance_type=args.instance_type,
+            iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
+            vpc_security_group_ids=[args.security_group_id],
+            # IMDSv2 only, and one hop: containers (one hop further) cannot reach the role's credentials.
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                http_put_response_hop_limit=1,
+                instance_metadata_tags="disabled",
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name=ROOT_DEVICE,
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_type="gp3",
+                        volume_size=args.root_volume_size_gib,
+                        encrypted="true",
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            # One-minute CPU metrics: the target-tracking policy reacts in minutes, not in a quarter hour.
+            monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=instance_tags)
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            user_data=script.apply(lambda text: base64.b64encode(text.encode()).decode()),
+            update_default_version=True,
+            opts=child,
+        )
+        self.register_outputs(
+            {
+                "role_arn": self.role.arn,
+                "launch_template_id": self.launch_template.id,
+                "launch_template_version": self.launch_template.latest_version,
+            }
+        )

@@ -1,0 +1,114 @@
+"""Container images: ECR repositories, and the node stack's `app` and `proxy` images built and pushed."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_docker as docker
+
+from infra import naming, policies
+from infra.config import PROJECT
+
+PLATFORM = "linux/amd64"
+"""The instances' architecture (the launch template's AMI is x86_64)."""
+TARGETS = ("app", "proxy")
+"""The Dockerfile's final stages, one repository and image each."""
+
+
+def context_tag(context: Path) -> str:
+    """A tag derived from every file of the build context: a new tag exactly when the context changes.
+
+    The repositories' tags are immutable, so a rebuild of changed sources must push a tag never used before.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(context).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagesArgs:
+    """Where the images are built from and how their repositories behave."""
+
+    context: Path
+    """The build context, `docker/`, with the Dockerfile in it."""
+    stack: str
+    keep_images: int
+    """Images each repository keeps; older ones expire."""
+    force_delete: bool
+    """Whether destroying the stack may delete repositories that still hold images."""
+
+
+class Images(pulumi.ComponentResource):
+    """One ECR repository per Dockerfile target, and each target built for `linux/amd64` and pushed."""
+
+    repositories: dict[str, aws.ecr.Repository]
+    """The repository of each target (`app`, `proxy`)."""
+    images: dict[str, docker.Image]
+    """The pushed image of each target."""
+    repository_arns: pulumi.Output[list[str]]
+    """The repositories' ARNs: all the nodes may pull from."""
+    app_image: pulumi.Output[str]
+    """The `app` image by digest (`<repository>@sha256:...`): what the instances pull."""
+    proxy_image: pulumi.Output[str]
+    """The `proxy` image by digest."""
+
+    def __init__(self, name: str, args: ImagesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flask-nginx-aws:image:Images", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tag = context_tag(args.context)
+        self.repositories = {}
+        self.images = {}
+        for target in TARGETS:
+            repository = aws.ecr.Repository(
+                naming.child(name, target),
+                name=naming.physical(PROJECT, args.stack, target, max_length=256, separator="/"),
+                # Tags never move: what was deployed can always be found again, by tag or digest.
+                image_tag_mutability="IMMUTABLE",
+                image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
+                    scan_on_push=True
+                ),
+                # Encrypted with the account's AWS-managed ECR key: key use shows up in CloudTrail.
+                encryption_configurations=[
+                    aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS")
+                ],
+                force_delete=args.force_delete,
+                opts=child,
+            )
+            aws.ecr.LifecyclePolicy(
+                naming.child(name, target),
+                repository=repository.name,
+                policy=policies.keep_last_images(args.keep_images),
+                opts=child,
+            )
+            token = aws.ecr.get_authorization_token_output(
+                registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            self.repositories[target] = repository
+            self.images[target] = docker.Image(
+                naming.child(name, target),
+                build=docker.DockerBuildArgs(
+                    context=str(args.context),
+                    dockerfile=str(args.context / "Dockerfile"),
+                    target=target,
+                    platform=PLATFORM,
+                ),
+                image_name=repository.repository_url.apply(lambda url: f"{url}:{tag}"),
+                registry=docker.RegistryArgs(
+                    server=repository.repository_url,
+                    username=token.user_name,
+                    password=pulumi.Output.secret(token.password),
+                ),
+                opts=child,
+            )
+        self.repository_arns = pulumi.Output.all(*[r.arn for r in self.repositories.values()])
+        self.app_image = self.images["app"].repo_digest
+        self.proxy_image = self.images["proxy"].repo_digest
+        self.register_outputs({"app_image": self.app_image, "proxy_image": self.proxy_image})

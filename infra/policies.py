@@ -1,0 +1,103 @@
+"""Policy documents as plain data: IAM, S3 bucket and ECR lifecycle policies. No Pulumi resources here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+PolicyDocument = dict[str, Any]
+
+
+def _document(*statements: dict[str, Any]) -> PolicyDocument:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def assume_role(service: str, *, source_account: str | None = None) -> str:
+    """Trust policy letting an AWS service assume a role; `source_account` stops confused deputies."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if source_account is not None:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return json.dumps(_document(statement))
+
+
+def write_log_group(log_group_arn: str, *, describe: bool = False) -> str:
+    """Create streams in and write events to one log group (and nothing else)."""
+    actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    if describe:
+        # The flow-logs service lists the group's streams before it writes.
+        actions.append("logs:DescribeLogStreams")
+    return json.dumps(
+        _document(
+            {
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"],
+            }
+        )
+    )
+
+
+def pull_images(repository_arns: Sequence[str]) -> str:
+    """Pull from these ECR repositories only. `GetAuthorizationToken` has no resource-level scope."""
+    return json.dumps(
+        _document(
+            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                "Resource": list(repository_arns),
+            },
+        )
+    )
+
+
+def access_log_bucket(bucket_arn: str, *, elb_account_arn: str, account_id: str) -> str:
+    """Let the region's Elastic Load Balancing account write this account's ALB logs; refuse plain HTTP."""
+    return json.dumps(
+        _document(
+            {
+                "Sid": "AlbAccessLogs",
+                "Effect": "Allow",
+                "Principal": {"AWS": elb_account_arn},
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/AWSLogs/{account_id}/*",
+            },
+            {
+                "Sid": "TlsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        )
+    )
+
+
+def keep_last_images(count: int) -> str:
+    """ECR lifecycle policy: expire all but the newest `count` images."""
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"Keep the last {count} images",
+                    "selection": {
+                        "tagStatus": "any",
+                        "countType": "imageCountMoreThan",
+                        "countNumber": count,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
