@@ -227,7 +227,7 @@ def _network(raw: Mapping[str, Any], *, region: str) -> NewVpc | ExistingVpc:
             if not subnet.subnet_of(cidr):
                 raise ConfigError(key, value, f"a CIDR inside vpcCidr ({cidr})")
             subnets.append((key, subnet))
-    for (key, first), (_, second) in itertools.combinations(subnets, 2):
+    for (_, first), (key, second) in itertools.combinations(subnets, 2):
         if first.overlaps(second):
             raise ConfigError(key, str(second), f"a CIDR that does not overlap {first}")
     return NewVpc(

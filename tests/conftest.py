@@ -35,10 +35,11 @@ def _hex(seed: str, length: int) -> str:
 
 @dataclass
 class Resource:
-    """One resource the program registered: its type token, logical name, inputs and returned state."""
+    """One resource the program registered: its type token, logical name, id, inputs and returned state."""
 
     typ: str
     name: str
+    id: str
     inputs: dict[str, Any]
     state: dict[str, Any]
 
@@ -53,7 +54,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         resource_id, outputs = _outputs(args.typ, args.name, args.inputs)
         state = {**args.inputs, **outputs}
-        self.resources.append(Resource(args.typ, args.name, dict(args.inputs), state))
+        self.resources.append(Resource(args.typ, args.name, resource_id, dict(args.inputs), state))
         return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:

@@ -1,0 +1,130 @@
+"""infra/network.py: subnets per zone, NAT per zone or single, routes, flow logs; or an existing VPC."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+
+from infra.config import ExistingVpc, NewVpc
+from infra.network import Network, NetworkArgs
+from tests.conftest import Harness
+
+SUBNET = "aws:ec2/subnet:Subnet"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+NAT = "aws:ec2/natGateway:NatGateway"
+
+THREE_ZONES = NewVpc(
+    cidr="10.0.0.0/16",
+    availability_zones=("us-east-1a", "us-east-1b", "us-east-1c"),
+    public_subnet_cidrs=("10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"),
+    private_subnet_cidrs=("10.0.16.0/20", "10.0.32.0/20", "10.0.48.0/20"),
+    single_nat_gateway=False,
+)
+
+
+def build(harness: Harness, layout: NewVpc | ExistingVpc) -> Network:
+    network: list[Network] = []
+
+    def program() -> pulumi.Output[list[str]]:
+        network.append(Network("network", NetworkArgs(layout=layout, log_retention_days=30)))
+        return network[0].private_subnet_ids
+
+    harness.evaluate(program)
+    return network[0]
+
+
+def test_public_and_private_subnets_in_every_zone(harness: Harness) -> None:
+    build(harness, THREE_ZONES)
+    subnets = {r.name: r.inputs for r in harness.mocks.of_type(SUBNET)}
+    vpc = harness.mocks.one("aws:ec2/vpc:Vpc")
+    assert vpc.inputs["cidrBlock"] == "10.0.0.0/16"
+    for letter, public, private in zip(
+        "abc", THREE_ZONES.public_subnet_cidrs, THREE_ZONES.private_subnet_cidrs, strict=True
+    ):
+        assert subnets[f"network-public-{letter}"]["cidrBlock"] == public
+        assert subnets[f"network-private-{letter}"]["cidrBlock"] == private
+        assert subnets[f"network-private-{letter}"]["availabilityZone"] == f"us-east-1{letter}"
+        assert subnets[f"network-private-{letter}"]["mapPublicIpOnLaunch"] is False
+
+
+def test_each_zone_egresses_through_its_own_nat(harness: Harness) -> None:
+    build(harness, THREE_ZONES)
+    nats = harness.mocks.of_type(NAT)
+    assert len(nats) == 3
+    tables = {r.name: r for r in harness.mocks.of_type(ROUTE_TABLE)}
+    subnets = {r.id: r.name for r in harness.mocks.of_type(SUBNET)}
+    nat_zone = {nat.id: subnets[nat.inputs["subnetId"]][-1] for nat in nats}
+    for letter in "abc":
+        (route,) = tables[f"network-private-{letter}-rt"].inputs["routes"]
+        assert route["cidrBlock"] == "0.0.0.0/0"
+        assert nat_zone[route["natGatewayId"]] == letter
+    (public_route,) = tables["network-public-rt"].inputs["routes"]
+    igw = harness.mocks.one("aws:ec2/internetGateway:InternetGateway")
+    assert public_route["gatewayId"] == igw.id
+
+
+def test_single_nat_serves_every_zone(harness: Harness) -> None:
+    single = NewVpc(**{**THREE_ZONES.__dict__, "single_nat_gateway": True})
+    build(harness, single)
+    (nat,) = harness.mocks.of_type(NAT)
+    tables = [r for r in harness.mocks.of_type(ROUTE_TABLE) if r.name.startswith("network-private")]
+    assert len(tables) == 3
+    assert {t.inputs["routes"][0]["natGatewayId"] for t in tables} == {nat.id}
+    assert nat.inputs["subnetId"] == harness.mocks.one(SUBNET, "network-public-a").id
+    assert len(harness.mocks.of_type("aws:ec2/eip:Eip")) == 1
+
+
+def test_every_subnet_is_associated_with_its_route_table(harness: Harness) -> None:
+    build(harness, THREE_ZONES)
+    associations = {r.name: r.inputs for r in harness.mocks.of_type(ASSOCIATION)}
+    assert len(associations) == 6
+    assert len({a["routeTableId"] for a in associations.values()}) == 4
+
+
+def test_default_security_group_is_stripped_of_rules(harness: Harness) -> None:
+    build(harness, THREE_ZONES)
+    default = harness.mocks.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert default.inputs["ingress"] == []
+    assert default.inputs["egress"] == []
+
+
+def test_flow_logs_capture_all_traffic_into_their_log_group(harness: Harness) -> None:
+    build(harness, THREE_ZONES)
+    flow = harness.mocks.one("aws:ec2/flowLog:FlowLog")
+    group = harness.mocks.one("aws:cloudwatch/logGroup:LogGroup")
+    role = harness.mocks.one("aws:iam/role:Role")
+    policy = json.loads(harness.mocks.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    assert flow.inputs["trafficType"] == "ALL"
+    assert flow.inputs["logDestination"] == group.state["arn"]
+    assert flow.inputs["iamRoleArn"] == role.state["arn"]
+    assert group.inputs["retentionInDays"] == 30
+    assert policy["Statement"][0]["Resource"][0] == group.state["arn"]
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+
+
+def test_existing_vpc_creates_nothing_and_reads_the_cidr(harness: Harness) -> None:
+    existing = ExistingVpc(
+        vpc_id="vpc-0123456789abcdef0",
+        public_subnet_ids=("subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"),
+        private_subnet_ids=("subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"),
+    )
+    seen: dict[str, object] = {}
+
+    def program() -> pulumi.Output[None]:
+        network = Network("network", NetworkArgs(layout=existing, log_retention_days=30))
+        return pulumi.Output.all(
+            network.vpc_id, network.vpc_cidr, network.public_subnet_ids, network.private_subnet_ids
+        ).apply(lambda values: seen.update(zip(("vpc", "cidr", "public", "private"), values, strict=True)))
+
+    harness.evaluate(program)
+    assert [r.typ for r in harness.mocks.resources] == ["flask-nginx-aws:network:Network"]
+    assert ("aws:ec2/getVpc:getVpc", {"id": "vpc-0123456789abcdef0"}) in harness.mocks.invokes
+    assert seen == {
+        "vpc": "vpc-0123456789abcdef0",
+        "cidr": "172.31.0.0/16",
+        "public": list(existing.public_subnet_ids),
+        "private": list(existing.private_subnet_ids),
+    }
