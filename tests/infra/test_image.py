@@ -1,0 +1,114 @@
+"""infra/image.py: hardened ECR repositories, images built for linux/amd64, pushed, used by digest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from infra.image import Images, ImagesArgs, context_tag
+from tests.conftest import ROOT, Harness, Resource
+
+REPOSITORY = "aws:ecr/repository:Repository"
+SECRET = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
+"""How the Pulumi wire protocol marks a secret value (`_special_sig_key: _special_secret_sig`)."""
+PASSWORD = "secret-ecr-password"  # noqa: S105 - the mocks' ECR token, not a credential
+
+
+def registry(image: Resource) -> dict[str, str]:
+    """The image's registry block, which must travel as a secret (it holds the ECR password)."""
+    wrapped = image.inputs["registry"]
+    assert {key: wrapped[key] for key in SECRET} == SECRET
+    value: dict[str, str] = wrapped["value"]
+    return value
+
+
+IMAGE = "docker:index/image:Image"
+
+
+@pytest.fixture
+def references(harness: Harness) -> dict[str, str]:
+    """Builds the component for the real `docker/` context; returns the images' references."""
+    seen: dict[str, str] = {}
+
+    def program() -> pulumi.Output[None]:
+        images = Images(
+            "images", ImagesArgs(context=ROOT / "docker", stack="prod", keep_images=10, force_delete=False)
+        )
+        return pulumi.Output.all(images.app_image, images.proxy_image).apply(
+            lambda values: seen.update(app=values[0], proxy=values[1])
+        )
+
+    harness.evaluate(program)
+    return seen
+
+
+def test_repositories_are_immutable_scanned_and_encrypted(
+    harness: Harness, references: dict[str, str]
+) -> None:
+    repositories = harness.mocks.of_type(REPOSITORY)
+    assert sorted(r.inputs["name"] for r in repositories) == [
+        "flask-nginx-aws/prod/app",
+        "flask-nginx-aws/prod/proxy",
+    ]
+    for repository in repositories:
+        assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+        assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+        assert repository.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS"}]
+        assert repository.inputs["forceDelete"] is False
+
+
+def test_each_repository_keeps_the_last_images(harness: Harness, references: dict[str, str]) -> None:
+    policies = harness.mocks.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
+    assert sorted(p.inputs["repository"] for p in policies) == sorted(
+        r.inputs["name"] for r in harness.mocks.of_type(REPOSITORY)
+    )
+    for policy in policies:
+        assert json.loads(policy.inputs["policy"])["rules"][0]["selection"]["countNumber"] == 10
+
+
+def test_each_target_is_built_for_amd64_and_pushed_to_its_repository(
+    harness: Harness, references: dict[str, str]
+) -> None:
+    urls = {
+        r.inputs["name"].rsplit("/", 1)[1]: r.state["repositoryUrl"]
+        for r in harness.mocks.of_type(REPOSITORY)
+    }
+    tag = context_tag(ROOT / "docker")
+    for image in harness.mocks.of_type(IMAGE):
+        target = image.inputs["build"]["target"]
+        assert image.inputs["build"]["platform"] == "linux/amd64"
+        assert image.inputs["build"]["context"] == str(ROOT / "docker")
+        assert image.inputs["build"]["dockerfile"] == str(ROOT / "docker" / "Dockerfile")
+        assert image.inputs["imageName"] == f"{urls[target]}:{tag}"
+        assert registry(image)["server"] == urls[target]
+        assert registry(image)["username"] == "AWS"
+    assert sorted(i.inputs["build"]["target"] for i in harness.mocks.of_type(IMAGE)) == ["app", "proxy"]
+
+
+def test_registry_credentials_come_from_ecr(harness: Harness, references: dict[str, str]) -> None:
+    tokens = [
+        args for token, args in harness.mocks.invokes if token.startswith("aws:ecr/getAuthorizationToken")
+    ]
+    assert tokens == [{"registryId": "123456789012"}] * 2
+    for image in harness.mocks.of_type(IMAGE):
+        assert registry(image)["password"] == PASSWORD
+
+
+def test_downstream_references_are_digests(harness: Harness, references: dict[str, str]) -> None:
+    digests = {i.inputs["build"]["target"]: i.state["repoDigest"] for i in harness.mocks.of_type(IMAGE)}
+    assert references == digests
+    assert all("@sha256:" in reference for reference in references.values())
+
+
+def test_context_tag_changes_with_any_file(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "main.py").write_text("print('hello')\n")
+    before = context_tag(tmp_path)
+    assert before == context_tag(tmp_path)
+    (tmp_path / "app" / "main.py").write_text("print('hello, world')\n")
+    assert context_tag(tmp_path) != before
+    assert len(before) == 16
