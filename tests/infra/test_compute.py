@@ -1,0 +1,126 @@
+"""infra/compute.py: a least-privilege role and a hardened launch template running the images."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pulumi
+import pytest
+
+from infra.compute import AMI_PARAMETER, Compute, ComputeArgs
+from tests.conftest import AMI_ID, Harness
+
+REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+APP = f"{REGISTRY}/flask-nginx-aws/prod/app@sha256:{'a' * 64}"
+PROXY = f"{REGISTRY}/flask-nginx-aws/prod/proxy@sha256:{'b' * 64}"
+REPOSITORIES = [
+    "arn:aws:ecr:us-east-1:123456789012:repository/flask-nginx-aws/prod/app",
+    "arn:aws:ecr:us-east-1:123456789012:repository/flask-nginx-aws/prod/proxy",
+]
+LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:/flask-nginx-aws/prod/node"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+
+
+@pytest.fixture
+def compute(harness: Harness) -> None:
+    def program() -> pulumi.Output[int]:
+        nodes = Compute(
+            "nodes",
+            ComputeArgs(
+                region="us-east-1",
+                instance_type="t3.small",
+                root_volume_size_gib=20,
+                security_group_id="sg-0123456789abcdef0",
+                repository_arns=REPOSITORIES,
+                app_image=APP,
+                proxy_image=PROXY,
+                log_group_name="/flask-nginx-aws/prod/node",
+                log_group_arn=LOG_GROUP,
+                vpc_cidr="10.0.0.0/16",
+                server_name="app.example.com",
+                https_port=8443,
+                tags={"Environment": "Production"},
+            ),
+        )
+        return nodes.launch_template.latest_version
+
+    harness.evaluate(program)
+
+
+def policy(harness: Harness, name: str) -> list[dict[str, object]]:
+    statements: list[dict[str, object]] = json.loads(
+        harness.mocks.one("aws:iam/rolePolicy:RolePolicy", name).inputs["policy"]
+    )["Statement"]
+    return statements
+
+
+@pytest.mark.usefixtures("compute")
+def test_role_is_assumed_by_ec2_and_gets_session_manager(harness: Harness) -> None:
+    role = harness.mocks.one("aws:iam/role:Role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust == [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+    (attachment,) = harness.mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    assert attachment.inputs["role"] == role.state["name"]
+
+
+@pytest.mark.usefixtures("compute")
+def test_role_pulls_only_these_repositories_and_writes_only_its_log_group(harness: Harness) -> None:
+    assert policy(harness, "nodes-ecr-pull")[1]["Resource"] == REPOSITORIES
+    assert policy(harness, "nodes-logs")[0]["Resource"] == [LOG_GROUP, f"{LOG_GROUP}:log-stream:*"]
+    assert len(harness.mocks.of_type("aws:iam/rolePolicy:RolePolicy")) == 2
+
+
+@pytest.mark.usefixtures("compute")
+def test_launch_template_is_hardened(harness: Harness) -> None:
+    template = harness.mocks.one(LAUNCH_TEMPLATE).inputs
+    assert template["metadataOptions"] == {
+        "httpEndpoint": "enabled",
+        "httpTokens": "required",
+        "httpPutResponseHopLimit": 1,
+        "instanceMetadataTags": "disabled",
+    }
+    (root,) = template["blockDeviceMappings"]
+    assert root["deviceName"] == "/dev/xvda"
+    assert root["ebs"] == {
+        "volumeType": "gp3",
+        "volumeSize": 20,
+        "encrypted": "true",
+        "deleteOnTermination": "true",
+    }
+    assert "keyName" not in template
+    assert template["vpcSecurityGroupIds"] == ["sg-0123456789abcdef0"]
+    assert template["instanceType"] == "t3.small"
+
+
+@pytest.mark.usefixtures("compute")
+def test_launch_template_uses_the_al2023_ami_from_ssm_and_the_profile(harness: Harness) -> None:
+    template = harness.mocks.one(LAUNCH_TEMPLATE).inputs
+    assert ("aws:ssm/getParameter:getParameter", {"name": AMI_PARAMETER}) in harness.mocks.invokes
+    assert AMI_PARAMETER.endswith("al2023-ami-kernel-default-x86_64")
+    assert template["imageId"] == AMI_ID
+    profile = harness.mocks.one("aws:iam/instanceProfile:InstanceProfile")
+    assert template["iamInstanceProfile"] == {"arn": profile.state["arn"]}
+    assert profile.inputs["role"] == harness.mocks.one("aws:iam/role:Role").state["name"]
+
+
+@pytest.mark.usefixtures("compute")
+def test_launch_template_tags_what_it_launches(harness: Harness) -> None:
+    specifications = harness.mocks.one(LAUNCH_TEMPLATE).inputs["tagSpecifications"]
+    assert {s["resourceType"] for s in specifications} == {"instance", "volume", "network-interface"}
+    for specification in specifications:
+        assert specification["tags"] == {"Environment": "Production", "Name": "nodes"}
+
+
+@pytest.mark.usefixtures("compute")
+def test_user_data_runs_the_images_by_digest_behind_the_alb(harness: Harness) -> None:
+    script = base64.b64decode(harness.mocks.one(LAUNCH_TEMPLATE).inputs["userData"]).decode()
+    assert f"readonly APP_IMAGE={APP}" in script
+    assert f"readonly PROXY_IMAGE={PROXY}" in script
+    assert "readonly LOG_GROUP=/flask-nginx-aws/prod/node" in script
+    assert "--env TRUSTED_PROXY_CIDRS=10.0.0.0/16" in script
+    assert "--env SERVER_NAME=app.example.com" in script
+    assert "--env HTTPS_PORT=8443" in script

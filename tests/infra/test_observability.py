@@ -1,0 +1,94 @@
+"""infra/observability.py: the nodes' log group, and alarms wired to the ALB, target group and topic."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from infra.observability import Alarms, AlarmsArgs, NodeLogs, NodeLogsArgs
+from tests.conftest import Harness, Resource
+
+ALB = "app/web-alb-1a2b3c4/0123456789abcdef"
+TARGET_GROUP = "targetgroup/web-nginx-1a2b3c4/fedcba9876543210"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def build_alarms(harness: Harness, email: str | None) -> None:
+    harness.evaluate(
+        lambda: (
+            Alarms(
+                "alarms",
+                AlarmsArgs(alb_arn_suffix=ALB, target_group_arn_suffix=TARGET_GROUP, alarm_email=email),
+            ).topic.arn
+        )
+    )
+
+
+@pytest.fixture
+def alarms(harness: Harness) -> dict[str, Resource]:
+    build_alarms(harness, "ops@example.com")
+    return {r.name: r for r in harness.mocks.of_type(ALARM)}
+
+
+def test_log_group_is_named_for_the_stack_and_expires(harness: Harness) -> None:
+    def program() -> pulumi.Output[str]:
+        return NodeLogs("logs", NodeLogsArgs(stack="prod", retention_days=90)).log_group.name
+
+    harness.evaluate(program)
+    group = harness.mocks.one("aws:cloudwatch/logGroup:LogGroup")
+    assert group.inputs == {"name": "/flask-nginx-aws/prod/node", "retentionInDays": 90}
+
+
+def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(
+    harness: Harness, alarms: dict[str, Resource]
+) -> None:
+    topic = harness.mocks.one("aws:sns/topic:Topic")
+    assert set(alarms) == {"alarms-error-rate", "alarms-unhealthy-hosts", "alarms-response-time"}
+    for alarm in alarms.values():
+        assert alarm.inputs["alarmActions"] == [topic.state["arn"]]
+        assert alarm.inputs["okActions"] == [topic.state["arn"]]
+    assert topic.inputs["kmsMasterKeyId"] == "alias/aws/sns"
+    subscription = harness.mocks.one("aws:sns/topicSubscription:TopicSubscription")
+    assert subscription.inputs["topic"] == topic.state["arn"]
+    assert (subscription.inputs["protocol"], subscription.inputs["endpoint"]) == ("email", "ops@example.com")
+
+
+def test_error_rate_divides_all_5xx_by_requests(alarms: dict[str, Resource]) -> None:
+    queries = {q["id"]: q for q in alarms["alarms-error-rate"].inputs["metricQueries"]}
+    assert queries["rate"]["returnData"] is True
+    assert "elb5xx" in queries["rate"]["expression"]
+    assert "target5xx" in queries["rate"]["expression"]
+    assert "/ requests" in queries["rate"]["expression"]
+    for metric_id, metric_name in (
+        ("elb5xx", "HTTPCode_ELB_5XX_Count"),
+        ("target5xx", "HTTPCode_Target_5XX_Count"),
+        ("requests", "RequestCount"),
+    ):
+        metric = queries[metric_id]["metric"]
+        assert (metric["metricName"], metric["dimensions"], metric["stat"]) == (
+            metric_name,
+            {"LoadBalancer": ALB},
+            "Sum",
+        )
+
+
+def test_unhealthy_hosts_and_response_time_watch_the_target_group(alarms: dict[str, Resource]) -> None:
+    dimensions = {"LoadBalancer": ALB, "TargetGroup": TARGET_GROUP}
+    unhealthy = alarms["alarms-unhealthy-hosts"].inputs
+    assert (unhealthy["metricName"], unhealthy["dimensions"], unhealthy["threshold"]) == (
+        "UnHealthyHostCount",
+        dimensions,
+        0,
+    )
+    latency = alarms["alarms-response-time"].inputs
+    assert (latency["metricName"], latency["dimensions"], latency["extendedStatistic"]) == (
+        "TargetResponseTime",
+        dimensions,
+        "p95",
+    )
+
+
+def test_no_email_no_subscription(harness: Harness) -> None:
+    build_alarms(harness, None)
+    assert harness.mocks.of_type("aws:sns/topicSubscription:TopicSubscription") == []
+    assert len(harness.mocks.of_type(ALARM)) == 3

@@ -1,0 +1,162 @@
+"""The whole program, as `pulumi up` runs it, on Pulumi.prod.yaml and Pulumi.dev.yaml as they are."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from tests.conftest import Harness
+
+COMMON = {
+    "aws:ec2/vpc:Vpc": 1,
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": 1,
+    "aws:ec2/internetGateway:InternetGateway": 1,
+    "aws:ec2/flowLog:FlowLog": 1,
+    "aws:cloudwatch/logGroup:LogGroup": 2,
+    "aws:iam/role:Role": 2,
+    "aws:iam/rolePolicy:RolePolicy": 3,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1,
+    "aws:iam/instanceProfile:InstanceProfile": 1,
+    "aws:ec2/securityGroup:SecurityGroup": 2,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 3,
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 2,
+    "aws:ecr/repository:Repository": 2,
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": 2,
+    "docker:index/image:Image": 2,
+    "aws:s3/bucket:Bucket": 1,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 1,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
+    "aws:s3/bucketPolicy:BucketPolicy": 1,
+    "aws:lb/loadBalancer:LoadBalancer": 1,
+    "aws:lb/targetGroup:TargetGroup": 1,
+    "aws:ec2/launchTemplate:LaunchTemplate": 1,
+    "aws:autoscaling/group:Group": 1,
+    "aws:autoscaling/policy:Policy": 1,
+    "aws:sns/topic:Topic": 1,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 3,
+    "flask-nginx-aws:network:Network": 1,
+    "flask-nginx-aws:security:Security": 1,
+    "flask-nginx-aws:image:Images": 1,
+    "flask-nginx-aws:certificate:Certificate": 1,
+    "flask-nginx-aws:loadbalancer:LoadBalancer": 1,
+    "flask-nginx-aws:observability:NodeLogs": 1,
+    "flask-nginx-aws:compute:Compute": 1,
+    "flask-nginx-aws:scaling:Scaling": 1,
+    "flask-nginx-aws:observability:Alarms": 1,
+}
+PROD = {
+    **COMMON,
+    # Three zones: a public and a private subnet each, a NAT gateway (and address) per zone.
+    "aws:ec2/subnet:Subnet": 6,
+    "aws:ec2/eip:Eip": 3,
+    "aws:ec2/natGateway:NatGateway": 3,
+    "aws:ec2/routeTable:RouteTable": 4,
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": 6,
+    "aws:acm/certificate:Certificate": 1,
+    "aws:acm/certificateValidation:CertificateValidation": 1,
+    # The certificate's validation record and the domain's alias.
+    "aws:route53/record:Record": 2,
+    "aws:lb/listener:Listener": 2,
+    "aws:sns/topicSubscription:TopicSubscription": 1,
+}
+DEV = {
+    **COMMON,
+    # Two zones, one NAT gateway.
+    "aws:ec2/subnet:Subnet": 4,
+    "aws:ec2/eip:Eip": 1,
+    "aws:ec2/natGateway:NatGateway": 1,
+    "aws:ec2/routeTable:RouteTable": 3,
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": 4,
+    "aws:lb/listener:Listener": 1,
+}
+
+
+def evaluate(harness: Harness, stack: str) -> dict[str, Any]:
+    """Runs the program on a stack's files; returns its outputs."""
+    harness.use(stack)
+    outputs: dict[str, Any] = {}
+    harness.evaluate(lambda: harness.run_program().apply(outputs.update))
+    return outputs
+
+
+@pytest.mark.parametrize(("stack", "inventory"), [("prod", PROD), ("dev", DEV)])
+def test_inventory(harness: Harness, stack: str, inventory: dict[str, int]) -> None:
+    evaluate(harness, stack)
+    assert harness.mocks.counts() == Counter(inventory)
+
+
+def test_prod_evaluates_in_a_few_seconds(harness: Harness) -> None:
+    started = time.monotonic()
+    evaluate(harness, "prod")
+    assert time.monotonic() - started < 5
+
+
+def test_prod_serves_https_on_its_domain_with_the_seed_sizes(harness: Harness) -> None:
+    outputs = evaluate(harness, "prod")
+    mocks = harness.mocks
+    group = mocks.one("aws:autoscaling/group:Group")
+    template = mocks.one("aws:ec2/launchTemplate:LaunchTemplate")
+    target_group = mocks.one("aws:lb/targetGroup:TargetGroup")
+    alb = mocks.one("aws:lb/loadBalancer:LoadBalancer")
+    validation = mocks.one("aws:acm/certificateValidation:CertificateValidation")
+    https = next(r for r in mocks.of_type("aws:lb/listener:Listener") if r.inputs["port"] == 443)
+    assert (group.inputs["minSize"], group.inputs["desiredCapacity"], group.inputs["maxSize"]) == (2, 2, 10)
+    assert group.inputs["launchTemplate"] == {
+        "id": template.id,
+        "version": str(template.state["latestVersion"]),
+    }
+    assert group.inputs["targetGroupArns"] == [target_group.state["arn"]]
+    private = {r.id for r in mocks.of_type("aws:ec2/subnet:Subnet") if "private" in r.name}
+    assert set(group.inputs["vpcZoneIdentifiers"]) == private
+    policy = mocks.one("aws:autoscaling/policy:Policy").inputs
+    assert policy["autoscalingGroupName"] == group.state["name"]
+    assert policy["targetTrackingConfiguration"]["targetValue"] == 65.0
+    assert https.inputs["certificateArn"] == validation.state["certificateArn"]
+    assert alb.inputs["enableDeletionProtection"] is True
+    assert {t["key"]: t["value"] for t in group.inputs["tags"]}["Environment"] == "Production"
+    assert outputs["url"] == "https://app.example.com/"
+    assert outputs["asg_name"] == group.state["name"]
+    assert outputs["alb_dns_name"] == alb.state["dnsName"]
+    assert harness.warnings.messages == []
+
+
+def test_prod_nodes_pull_the_pushed_images_by_digest(harness: Harness) -> None:
+    outputs = evaluate(harness, "prod")
+    images = {
+        i.inputs["build"]["target"]: i.state["repoDigest"]
+        for i in harness.mocks.of_type("docker:index/image:Image")
+    }
+    assert (outputs["app_image"], outputs["proxy_image"]) == (images["app"], images["proxy"])
+    template = harness.mocks.one("aws:ec2/launchTemplate:LaunchTemplate")
+    script = base64.b64decode(template.inputs["userData"]).decode()
+    assert f"readonly APP_IMAGE={images['app']}" in script
+    assert f"readonly PROXY_IMAGE={images['proxy']}" in script
+    vpc = harness.mocks.one("aws:ec2/vpc:Vpc")
+    assert f"--env TRUSTED_PROXY_CIDRS={vpc.inputs['cidrBlock']}" in script
+    assert "--env SERVER_NAME=app.example.com" in script
+    node_logs = next(
+        g for g in harness.mocks.of_type("aws:cloudwatch/logGroup:LogGroup") if g.name == "logs-node"
+    )
+    assert f"readonly LOG_GROUP={node_logs.state['name']}" in script
+
+
+def test_dev_is_http_only_cheap_and_says_why(harness: Harness) -> None:
+    outputs = evaluate(harness, "dev")
+    alb = harness.mocks.one("aws:lb/loadBalancer:LoadBalancer")
+    (listener,) = harness.mocks.of_type("aws:lb/listener:Listener")
+    assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
+    assert outputs["url"] == f"http://{alb.state['dnsName']}/"
+    assert alb.inputs["enableDeletionProtection"] is False
+    assert harness.mocks.one("aws:ec2/launchTemplate:LaunchTemplate").inputs["instanceType"] == "t3.micro"
+    (warning,) = harness.warnings.messages
+    assert "plain HTTP" in warning
+    script = base64.b64decode(
+        harness.mocks.one("aws:ec2/launchTemplate:LaunchTemplate").inputs["userData"]
+    ).decode()
+    assert f"--env SERVER_NAME={alb.state['dnsName']}" in script
