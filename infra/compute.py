@@ -73,6 +73,8 @@ class Compute(pulumi.ComponentResource):
             opts=child,
         )
         profile = aws.iam.InstanceProfile(naming.child(name, "profile"), role=self.role.name, opts=child)
+        # Resolved at deploy time, not with "resolve:ssm:" at launch: a new AMI makes a new template version
+        # (and an instance refresh), and instance refresh rollback refuses templates with SSM image ids.
         ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self))
         script = pulumi.Output.all(
             args.app_image, args.proxy_image, args.log_group_name, args.vpc_cidr, args.server_name
