@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import pathspec
 import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
@@ -19,13 +20,27 @@ TARGETS = ("app", "proxy")
 """The Dockerfile's final stages, one repository and image each."""
 
 
-def context_tag(context: Path) -> str:
-    """A tag derived from every file of the build context: a new tag exactly when the context changes.
+def context_files(context: Path) -> list[Path]:
+    """The files docker sends as the build context: all but those `.dockerignore` excludes, and the
+    Dockerfile, which docker reads even when it is excluded."""
+    ignore = context / ".dockerignore"
+    spec = pathspec.GitIgnoreSpec.from_lines(ignore.read_text().splitlines() if ignore.exists() else [])
+    return sorted(
+        path
+        for path in context.rglob("*")
+        if path.is_file()
+        and (path.name == "Dockerfile" or not spec.match_file(path.relative_to(context).as_posix()))
+    )
 
-    The repositories' tags are immutable, so a rebuild of changed sources must push a tag never used before.
+
+def context_tag(context: Path) -> str:
+    """A tag derived from the build context: a new tag exactly when what docker builds from changes.
+
+    The repositories' tags are immutable, so a rebuild of changed sources must push a tag never used before;
+    files docker ignores (caches, bytecode) must not make one.
     """
     digest = hashlib.sha256()
-    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+    for path in context_files(context):
         digest.update(path.relative_to(context).as_posix().encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from infra.image import Images, ImagesArgs, context_tag
+from infra.image import Images, ImagesArgs, context_files, context_tag
 from tests.conftest import ROOT, Harness, Resource
 
 REPOSITORY = "aws:ecr/repository:Repository"
@@ -112,3 +112,16 @@ def test_context_tag_changes_with_any_file(tmp_path: Path) -> None:
     (tmp_path / "app" / "main.py").write_text("print('hello, world')\n")
     assert context_tag(tmp_path) != before
     assert len(before) == 16
+
+
+def test_files_docker_ignores_do_not_change_the_tag(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\nDockerfile\n")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "run.py").write_text("print('hello')\n")
+    before = context_tag(tmp_path)
+    (tmp_path / "app" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "app" / "__pycache__" / "run.cpython-311.pyc").write_bytes(b"\0")
+    assert context_tag(tmp_path) == before
+    assert [p.name for p in context_files(tmp_path)] == [".dockerignore", "Dockerfile", "run.py"]
+    (tmp_path / "Dockerfile").write_text("FROM debian\n")
+    assert context_tag(tmp_path) != before
