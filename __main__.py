@@ -17,7 +17,10 @@ from infra.security import Security, SecurityArgs
 settings = config.load(pulumi.get_stack())
 
 network = Network(
-    "network", NetworkArgs(layout=settings.network, log_retention_days=settings.log_retention_days)
+    "network",
+    NetworkArgs(
+        layout=settings.network, stack=settings.stack, log_retention_days=settings.log_retention_days
+    ),
 )
 security = Security("security", SecurityArgs(vpc_id=network.vpc_id))
 images = Images(

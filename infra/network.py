@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import naming, policies
-from infra.config import ExistingVpc, NewVpc
+from infra.config import PROJECT, ExistingVpc, NewVpc
 
 FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
 
@@ -18,6 +18,8 @@ class NetworkArgs:
     """A new VPC's layout or an existing VPC's ids, and how long flow logs are kept."""
 
     layout: NewVpc | ExistingVpc
+    stack: str
+    """Names the flow log group, so stacks sharing an account and region do not collide."""
     log_retention_days: int
 
 
@@ -38,7 +40,7 @@ class Network(pulumi.ComponentResource):
         if isinstance(args.layout, ExistingVpc):
             self._use_existing(args.layout)
         else:
-            self._create(name, args.layout, args.log_retention_days)
+            self._create(name, args.layout, args)
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
@@ -55,7 +57,7 @@ class Network(pulumi.ComponentResource):
         self.public_subnet_ids = pulumi.Output.from_input(list(layout.public_subnet_ids))
         self.private_subnet_ids = pulumi.Output.from_input(list(layout.private_subnet_ids))
 
-    def _create(self, name: str, layout: NewVpc, log_retention_days: int) -> None:
+    def _create(self, name: str, layout: NewVpc, args: NetworkArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)
         vpc = aws.ec2.Vpc(
             naming.child(name, "vpc"),
@@ -146,19 +148,19 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
             private_subnets.append(private)
-        self._flow_logs(name, vpc, log_retention_days)
+        self._flow_logs(name, vpc, args)
         self.vpc_id = vpc.id
         self.vpc_cidr = vpc.cidr_block
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
 
-    def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, retention_days: int) -> None:
+    def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, args: NetworkArgs) -> None:
         """Every accepted and rejected flow to CloudWatch Logs: the audit trail of who talked to what."""
         child = pulumi.ResourceOptions(parent=self)
         log_group = aws.cloudwatch.LogGroup(
             naming.child(name, "flow-logs"),
-            name=naming.physical("/vpc", name, "flow-logs", max_length=512, separator="/"),
-            retention_in_days=retention_days,
+            name=naming.physical("", PROJECT, args.stack, "vpc-flow-logs", max_length=512, separator="/"),
+            retention_in_days=args.log_retention_days,
             opts=child,
         )
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))

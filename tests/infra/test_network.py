@@ -28,7 +28,7 @@ def build(harness: Harness, layout: NewVpc | ExistingVpc) -> Network:
     network: list[Network] = []
 
     def program() -> pulumi.Output[list[str]]:
-        network.append(Network("network", NetworkArgs(layout=layout, log_retention_days=30)))
+        network.append(Network("network", NetworkArgs(layout=layout, stack="prod", log_retention_days=30)))
         return network[0].private_subnet_ids
 
     harness.evaluate(program)
@@ -100,6 +100,7 @@ def test_flow_logs_capture_all_traffic_into_their_log_group(harness: Harness) ->
     assert flow.inputs["logDestination"] == group.state["arn"]
     assert flow.inputs["iamRoleArn"] == role.state["arn"]
     assert group.inputs["retentionInDays"] == 30
+    assert group.inputs["name"] == "/flask-nginx-aws/prod/vpc-flow-logs"
     assert policy["Statement"][0]["Resource"][0] == group.state["arn"]
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
@@ -114,7 +115,7 @@ def test_existing_vpc_creates_nothing_and_reads_the_cidr(harness: Harness) -> No
     seen: dict[str, object] = {}
 
     def program() -> pulumi.Output[None]:
-        network = Network("network", NetworkArgs(layout=existing, log_retention_days=30))
+        network = Network("network", NetworkArgs(layout=existing, stack="prod", log_retention_days=30))
         return pulumi.Output.all(
             network.vpc_id, network.vpc_cidr, network.public_subnet_ids, network.private_subnet_ids
         ).apply(lambda values: seen.update(zip(("vpc", "cidr", "public", "private"), values, strict=True)))

@@ -160,3 +160,19 @@ def test_dev_is_http_only_cheap_and_says_why(harness: Harness) -> None:
         harness.mocks.one("aws:ec2/launchTemplate:LaunchTemplate").inputs["userData"]
     ).decode()
     assert f"--env SERVER_NAME={alb.state['dnsName']}" in script
+
+
+def test_stacks_can_share_an_account_and_region(harness: Harness) -> None:
+    """Every physical name the program sets itself (Pulumi generates the others) differs between stacks."""
+
+    def fixed_names(stack: str) -> set[str]:
+        evaluate(harness, stack)
+        return {
+            r.inputs["name"]
+            for r in harness.mocks.resources
+            if "name" in r.inputs and r.typ.startswith("aws:")
+        }
+
+    prod, dev = fixed_names("prod"), fixed_names("dev")
+    assert len(prod) == 4
+    assert prod.isdisjoint(dev)
