@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,6 +18,19 @@ SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 """Session Manager: the way operators reach a node (no SSH, no key pair, no open port)."""
 ROOT_DEVICE = "/dev/xvda"
 """The Amazon Linux 2023 AMI's root device."""
+_BURSTABLE = re.compile(r"^t\d+[a-z]*\.")
+
+
+def credit_specification(instance_type: str) -> aws.ec2.LaunchTemplateCreditSpecificationArgs | None:
+    """Unlimited CPU credits for burstable types, nothing for the others.
+
+    In "standard" mode a T instance that has spent its credits is held at its baseline (20% on a t3.small),
+    below the CPU target: the nodes would be throttled while the group sees no reason to scale out.
+    Sustained load above the baseline is billed as surplus credits (see the README's costs).
+    """
+    if _BURSTABLE.match(instance_type) is None:
+        return None
+    return aws.ec2.LaunchTemplateCreditSpecificationArgs(cpu_credits="unlimited")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +111,7 @@ class Compute(pulumi.ComponentResource):
             description="A node: Docker running the app and proxy images by digest",
             image_id=ami.value,
             instance_type=args.instance_type,
+            credit_specification=credit_specification(args.instance_type),
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
             vpc_security_group_ids=[args.security_group_id],
             # IMDSv2 only, and one hop: containers (one hop further) cannot reach the role's credentials.

@@ -8,7 +8,7 @@ import json
 import pulumi
 import pytest
 
-from infra.compute import AMI_PARAMETER, Compute, ComputeArgs
+from infra.compute import AMI_PARAMETER, Compute, ComputeArgs, credit_specification
 from tests.conftest import AMI_ID, Harness
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -94,6 +94,18 @@ def test_launch_template_is_hardened(harness: Harness) -> None:
     assert "keyName" not in template
     assert template["vpcSecurityGroupIds"] == ["sg-0123456789abcdef0"]
     assert template["instanceType"] == "t3.small"
+    assert template["creditSpecification"] == {"cpuCredits": "unlimited"}
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "credits"),
+    [("t3.small", "unlimited"), ("t3a.micro", "unlimited"), ("t4g.medium", "unlimited"), ("c7i.large", None)],
+)
+def test_burstable_types_get_unlimited_credits_and_others_none(
+    instance_type: str, credits: str | None
+) -> None:
+    specification = credit_specification(instance_type)
+    assert (specification.cpu_credits if specification is not None else None) == credits
 
 
 @pytest.mark.usefixtures("compute")
