@@ -22,7 +22,7 @@ network = Network(
         layout=settings.network, stack=settings.stack, log_retention_days=settings.log_retention_days
     ),
 )
-security = Security("security", SecurityArgs(vpc_id=network.vpc_id))
+security = Security("security", SecurityArgs(vpc_id=network.vpc_id, stack=settings.stack))
 images = Images(
     "images",
     ImagesArgs(
@@ -51,6 +51,7 @@ logs = NodeLogs("logs", NodeLogsArgs(stack=settings.stack, retention_days=settin
 nodes = Compute(
     "nodes",
     ComputeArgs(
+        stack=settings.stack,
         region=settings.region,
         instance_type=settings.instance_type,
         root_volume_size_gib=settings.root_volume_size_gib,
@@ -77,6 +78,7 @@ scaling = Scaling(
         desired_capacity=settings.desired_capacity,
         max_size=settings.max_size,
         cpu_target_percent=settings.cpu_target_percent,
+        stack=settings.stack,
         tags=settings.tags,
     ),
 )

@@ -37,6 +37,7 @@ def credit_specification(instance_type: str) -> aws.ec2.LaunchTemplateCreditSpec
 class ComputeArgs:
     """The node's size, network placement, images and logs."""
 
+    stack: str
     region: str
     instance_type: str
     root_volume_size_gib: int
@@ -105,7 +106,7 @@ class Compute(pulumi.ComponentResource):
                 )
             )
         )
-        instance_tags = {**args.tags, "Name": name}
+        instance_tags = {**args.tags, "Name": naming.display(args.stack, "node")}
         self.launch_template = aws.ec2.LaunchTemplate(
             naming.child(name, "lt"),
             description="A node: Docker running the app and proxy images by digest",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from infra.config import PROJECT
+
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -17,6 +19,11 @@ def child(component: str, suffix: str) -> str:
     if not _KEBAB.match(name):
         raise ValueError(f"logical name {name!r}: expected kebab-case (lowercase letters, digits, '-')")
     return name
+
+
+def display(stack: str, *parts: str) -> str:
+    """The `Name` tag of a resource: project, stack and what it is, so consoles tell stacks apart."""
+    return "-".join((PROJECT, stack, *parts))
 
 
 def physical(*parts: str, max_length: int, separator: str = "-") -> str:

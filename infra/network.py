@@ -19,7 +19,7 @@ class NetworkArgs:
 
     layout: NewVpc | ExistingVpc
     stack: str
-    """Names the flow log group, so stacks sharing an account and region do not collide."""
+    """Names the flow log group and the `Name` tags, so stacks sharing an account stay apart."""
     log_retention_days: int
 
 
@@ -64,7 +64,7 @@ class Network(pulumi.ComponentResource):
             cidr_block=layout.cidr,
             enable_dns_support=True,
             enable_dns_hostnames=True,
-            tags={"Name": name},
+            tags={"Name": naming.display(args.stack)},
             opts=child,
         )
         # The default security group allows all traffic between its members: strip it of every rule, so
@@ -73,13 +73,13 @@ class Network(pulumi.ComponentResource):
             naming.child(name, "default-sg"), vpc_id=vpc.id, ingress=[], egress=[], opts=child
         )
         gateway = aws.ec2.InternetGateway(
-            naming.child(name, "igw"), vpc_id=vpc.id, tags={"Name": name}, opts=child
+            naming.child(name, "igw"), vpc_id=vpc.id, tags={"Name": naming.display(args.stack)}, opts=child
         )
         public_routes = aws.ec2.RouteTable(
             naming.child(name, "public-rt"),
             vpc_id=vpc.id,
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)],
-            tags={"Name": f"{name}-public"},
+            tags={"Name": naming.display(args.stack, "public")},
             opts=child,
         )
         public_subnets: list[aws.ec2.Subnet] = []
@@ -96,7 +96,7 @@ class Network(pulumi.ComponentResource):
                 cidr_block=public_cidr,
                 # Nothing in these subnets needs an address of its own: the ALB and NAT get theirs.
                 map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-public-{letter}"},
+                tags={"Name": naming.display(args.stack, f"public-{letter}")},
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
@@ -110,7 +110,7 @@ class Network(pulumi.ComponentResource):
                 address = aws.ec2.Eip(
                     naming.child(name, f"nat-{letter}"),
                     domain="vpc",
-                    tags={"Name": f"{name}-nat-{letter}"},
+                    tags={"Name": naming.display(args.stack, f"nat-{letter}")},
                     opts=child,
                 )
                 nat_gateways.append(
@@ -118,7 +118,7 @@ class Network(pulumi.ComponentResource):
                         naming.child(name, f"nat-{letter}"),
                         allocation_id=address.allocation_id,
                         subnet_id=public.id,
-                        tags={"Name": f"{name}-nat-{letter}"},
+                        tags={"Name": naming.display(args.stack, f"nat-{letter}")},
                         opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
                     )
                 )
@@ -128,7 +128,7 @@ class Network(pulumi.ComponentResource):
                 availability_zone=zone,
                 cidr_block=private_cidr,
                 map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-private-{letter}"},
+                tags={"Name": naming.display(args.stack, f"private-{letter}")},
                 opts=child,
             )
             private_routes = aws.ec2.RouteTable(
@@ -138,7 +138,7 @@ class Network(pulumi.ComponentResource):
                 routes=[
                     aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat_gateways[-1].id)
                 ],
-                tags={"Name": f"{name}-private-{letter}"},
+                tags={"Name": naming.display(args.stack, f"private-{letter}")},
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(

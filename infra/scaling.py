@@ -44,6 +44,7 @@ class ScalingArgs:
     desired_capacity: int
     max_size: int
     cpu_target_percent: float
+    stack: str
     tags: Mapping[str, str]
 
 
@@ -87,7 +88,7 @@ class Scaling(pulumi.ComponentResource):
             metrics_granularity="1Minute",
             tags=[
                 aws.autoscaling.GroupTagArgs(key=key, value=value, propagate_at_launch=True)
-                for key, value in {**args.tags, "Name": name}.items()
+                for key, value in {**args.tags, "Name": naming.display(args.stack, "node")}.items()
             ],
             # The scaling policy owns the desired capacity once the group exists; `pulumi up` must not
             # reset it to the configured starting value.

@@ -17,9 +17,10 @@ HTTPS_PORT = 443
 
 @dataclass(frozen=True, kw_only=True)
 class SecurityArgs:
-    """The VPC the groups belong to."""
+    """The VPC the groups belong to, and the stack they serve."""
 
     vpc_id: pulumi.Input[str]
+    stack: str
 
 
 class Security(pulumi.ComponentResource):
@@ -39,14 +40,14 @@ class Security(pulumi.ComponentResource):
             naming.child(name, "alb"),
             vpc_id=args.vpc_id,
             description="ALB: HTTP and HTTPS from the internet",
-            tags={"Name": f"{name}-alb"},
+            tags={"Name": naming.display(args.stack, "alb")},
             opts=child,
         )
         self.instance_security_group = aws.ec2.SecurityGroup(
             naming.child(name, "instance"),
             vpc_id=args.vpc_id,
             description="Instances: nginx from the ALB only",
-            tags={"Name": f"{name}-instance"},
+            tags={"Name": naming.display(args.stack, "instance")},
             opts=child,
         )
         alb_id = self.alb_security_group.id

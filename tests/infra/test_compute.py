@@ -28,6 +28,7 @@ def compute(harness: Harness) -> None:
         nodes = Compute(
             "nodes",
             ComputeArgs(
+                stack="prod",
                 region="us-east-1",
                 instance_type="t3.small",
                 root_volume_size_gib=20,
@@ -124,7 +125,7 @@ def test_launch_template_tags_what_it_launches(harness: Harness) -> None:
     specifications = harness.mocks.one(LAUNCH_TEMPLATE).inputs["tagSpecifications"]
     assert {s["resourceType"] for s in specifications} == {"instance", "volume", "network-interface"}
     for specification in specifications:
-        assert specification["tags"] == {"Environment": "Production", "Name": "nodes"}
+        assert specification["tags"] == {"Environment": "Production", "Name": "flask-nginx-aws-prod-node"}
 
 
 @pytest.mark.usefixtures("compute")

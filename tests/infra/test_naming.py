@@ -17,6 +17,11 @@ def test_child_names_refuse_anything_but_kebab_case(suffix: str) -> None:
         naming.child("network", suffix)
 
 
+def test_display_names_tell_stacks_apart() -> None:
+    assert naming.display("prod", "private", "a") == "flask-nginx-aws-prod-private-a"
+    assert naming.display("dev") == "flask-nginx-aws-dev"
+
+
 def test_short_physical_names_are_kept() -> None:
     assert naming.physical("flask-nginx-aws", "prod", "app", max_length=256, separator="/") == (
         "flask-nginx-aws/prod/app"

@@ -34,6 +34,7 @@ def build(harness: Harness) -> Scaling:
                     desired_capacity=3,
                     max_size=10,
                     cpu_target_percent=65.0,
+                    stack="prod",
                     tags={"Environment": "Production"},
                 ),
             )
@@ -96,7 +97,7 @@ def test_tags_propagate_at_launch_and_group_metrics_are_on(harness: Harness, sca
     group = harness.mocks.one(GROUP).inputs
     assert group["tags"] == [
         {"key": "Environment", "value": "Production", "propagateAtLaunch": True},
-        {"key": "Name", "value": "scaling", "propagateAtLaunch": True},
+        {"key": "Name", "value": "flask-nginx-aws-prod-node", "propagateAtLaunch": True},
     ]
     assert "GroupInServiceInstances" in group["enabledMetrics"]
     assert group["metricsGranularity"] == "1Minute"

@@ -19,7 +19,7 @@ def groups(harness: Harness) -> dict[str, str]:
     ids: dict[str, str] = {}
 
     def program() -> pulumi.Output[None]:
-        security = Security("security", SecurityArgs(vpc_id="vpc-0123456789abcdef0"))
+        security = Security("security", SecurityArgs(vpc_id="vpc-0123456789abcdef0", stack="prod"))
         return pulumi.Output.all(security.alb_security_group.id, security.instance_security_group.id).apply(
             lambda values: ids.update(alb=values[0], instance=values[1])
         )
