@@ -339,16 +339,12 @@ class Harness:
         return self.mocks
 
     def run_program(self) -> pulumi.Output[dict[str, Any]]:
-        """Run `__main__.py` as the CLI would; returns its stack outputs."""
-        program = runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-        web, scaling, images = program["web"], program["scaling"], program["images"]
-        return pulumi.Output.all(
-            url=web.url,
-            alb_dns_name=web.alb.dns_name,
-            asg_name=scaling.group.name,
-            app_image=images.app_image,
-            proxy_image=images.proxy_image,
-        )
+        """Run `__main__.py` as the CLI would; returns what it exported (`pulumi.export`)."""
+        stack = pulumi.runtime.get_root_resource()
+        assert stack is not None
+        stack.outputs.clear()
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        return pulumi.Output.all(**stack.outputs)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -87,8 +87,17 @@ def evaluate(harness: Harness, stack: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("stack", "inventory"), [("prod", PROD), ("dev", DEV)])
 def test_inventory(harness: Harness, stack: str, inventory: dict[str, int]) -> None:
-    evaluate(harness, stack)
+    outputs = evaluate(harness, stack)
     assert harness.mocks.counts() == Counter(inventory)
+    assert set(outputs) == {
+        "url",
+        "alb_dns_name",
+        "asg_name",
+        "app_image",
+        "proxy_image",
+        "log_group",
+        "alarm_topic_arn",
+    }
 
 
 def test_prod_evaluates_in_a_few_seconds(harness: Harness) -> None:
