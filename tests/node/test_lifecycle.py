@@ -20,13 +20,18 @@ TESTS = Path(__file__).parent
 
 
 @pytest.fixture
-def slow_gunicorn(workdir: Path) -> Iterator[Gunicorn]:
-    markers = workdir / f"markers-{uuid.uuid4().hex}"
-    markers.mkdir()
+def markers(workdir: Path) -> Path:
+    path = workdir / f"markers-{uuid.uuid4().hex}"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def held_gunicorn(workdir: Path, markers: Path) -> Iterator[Gunicorn]:
+    """gunicorn serving the app plus ``/held``, a request that lasts until the test releases it."""
     server = start_gunicorn(
-        workdir, app="slow_app:app", env={"SLOW_MARKER_DIR": str(markers)}, pythonpath=(TESTS,)
+        workdir, app="slow_app:app", env={"HELD_MARKER_DIR": str(markers)}, pythonpath=(TESTS,)
     )
-    server.markers = markers  # type: ignore[attr-defined]
     yield server
     server.process.stop(signal.SIGKILL)
 
@@ -39,28 +44,28 @@ def refused(port: int) -> bool:
         return True
 
 
-def test_sigterm_lets_the_in_flight_request_finish(slow_gunicorn: Gunicorn) -> None:
+def test_sigterm_lets_the_in_flight_request_finish(held_gunicorn: Gunicorn, markers: Path) -> None:
     request_id = uuid.uuid4().hex
     with ThreadPoolExecutor(max_workers=1) as pool:
         # Connection: close, so the worker need not wait out the idle keep-alive (5 s) before exiting.
         in_flight = pool.submit(
             requests.get,
-            f"{slow_gunicorn.url}/slow?id={request_id}&seconds=3",
+            f"{held_gunicorn.url}/held?id={request_id}",
             headers={"Connection": "close"},
-            timeout=20,
+            timeout=60,
         )
-        marker = slow_gunicorn.markers / request_id  # type: ignore[attr-defined]
-        wait_until(marker.exists, "the slow request to reach the app")
+        wait_until((markers / f"{request_id}.started").exists, "the request to reach the app")
 
-        slow_gunicorn.process.popen.send_signal(signal.SIGTERM)
-        # New connections are refused while the in-flight request is still being served...
-        wait_until(lambda: refused(slow_gunicorn.port), "gunicorn to stop listening", timeout=5)
+        held_gunicorn.process.popen.send_signal(signal.SIGTERM)
+        # New connections are refused while the request is still in flight...
+        wait_until(lambda: refused(held_gunicorn.port), "gunicorn to stop listening")
         assert not in_flight.done()
-        # ...and that request still completes.
+        # ...and once the app lets it go, it completes.
+        (markers / f"{request_id}.release").touch()
         response = in_flight.result()
     assert response.status_code == 200
-    assert response.json() == {"done": True}
-    assert slow_gunicorn.process.popen.wait(timeout=35) == 0
+    assert response.json() == {"released": True}
+    assert held_gunicorn.process.popen.wait(timeout=35) == 0
 
 
 class Load:
