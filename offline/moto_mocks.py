@@ -1,0 +1,142 @@
+"""Pulumi mocks that create every `aws:*` resource in moto and answer every invoke from it.
+
+Plain Pulumi mocks echo what the program asks for. These send it to AWS's API as the provider would, to
+moto: botocore validates each call against the API model, moto enforces the references between resources
+and answers with its own ids, ARNs and DNS names, which flow on into the resources that use them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+
+from offline.aws import Aws, Inputs
+from offline.invokes import INVOKES
+from offline.resources import RESOURCES, Translation, push_image
+
+UNMODELLED: dict[str, str] = {
+    "aws:ec2/instanceMetadataDefaults:InstanceMetadataDefaults": (
+        "moto has no ModifyInstanceMetadataDefaults (account-wide IMDS defaults)"
+    ),
+    "aws:ec2/serialConsoleAccess:SerialConsoleAccess": "moto has no EnableSerialConsoleAccess",
+    "aws:lb/trustStore:TrustStore": "moto's ELBv2 has no trust stores (mutual TLS)",
+    "aws:autoscaling/trafficSourceAttachment:TrafficSourceAttachment": "moto has no AttachTrafficSources",
+}
+"""`aws:*` types moto cannot model, with the reason. A program declaring one still runs: the resource gets
+an id derived from its name and its inputs back, and is reported as not checked."""
+
+DOCKER: dict[str, Translation] = {
+    "docker:index/image:Image": Translation(
+        push_image,
+        provider_only={"buildOnPreview": "whether `pulumi preview` builds too (a preview is not run)"},
+    )
+}
+"""`docker:*` types: images are pushed to moto's ECR as a manifest, never built."""
+
+
+class UntranslatedError(Exception):
+    """The program declares something these mocks cannot send to AWS: fix the translation, not the test."""
+
+
+class RejectedError(Exception):
+    """AWS (moto) rejected a resource: the message names it and carries AWS's error."""
+
+
+@dataclass
+class Created:
+    """One resource as the mocks created it."""
+
+    typ: str
+    name: str
+    id: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    checked: bool
+    """Created in moto (`False`: an unmodelled type, only echoed)."""
+    unchecked: dict[str, str] = field(default_factory=dict)
+    """Inputs of a checked resource that moto cannot check, with the reason."""
+
+
+class MotoMocks(pulumi.runtime.Mocks):
+    """`pulumi.runtime.Mocks` on moto. Must be used inside `moto.mock_aws()`; registrations arrive on
+    several threads and moto is not thread-safe, so each is handled under one lock."""
+
+    def __init__(self, aws: Aws) -> None:
+        self.aws = aws
+        self.created: list[Created] = []
+        self.invoked: list[str] = []
+        self._lock = threading.Lock()
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if not args.custom or args.typ.startswith("pulumi:providers:"):
+            return None, {}
+        with self._lock:
+            inputs = Inputs(args.inputs)
+            created = self._create(args.typ, args.name, inputs)
+            self.created.append(created)
+        return created.id, {**args.inputs, **created.outputs}
+
+    def _create(self, typ: str, name: str, inputs: Inputs) -> Created:
+        translation = RESOURCES.get(typ) or DOCKER.get(typ)
+        if translation is None:
+            if typ in UNMODELLED:
+                resource_id = f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+                return Created(typ, name, resource_id, dict(inputs), {}, checked=False)
+            raise UntranslatedError(
+                f"{typ} ({name}): no translation to the AWS API; add one in offline/resources.py or list the "
+                "type in offline.moto_mocks.UNMODELLED with the reason moto cannot model it"
+            )
+        try:
+            resource_id, outputs = translation.create(self.aws, name, inputs)
+        except Exception as error:
+            raise RejectedError(f"{typ} {name}: {error}") from error
+        untranslated = inputs.unread() - set(translation.provider_only) - set(translation.unchecked)
+        if untranslated:
+            raise UntranslatedError(f"{typ} ({name}): inputs {sorted(untranslated)} are not sent to AWS")
+        unchecked = {key: reason for key, reason in translation.unchecked.items() if key in inputs}
+        return Created(typ, name, resource_id, dict(inputs), outputs, checked=True, unchecked=unchecked)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        answer = INVOKES.get(args.token)
+        if answer is None:
+            raise UntranslatedError(
+                f"invoke {args.token}: not answered from moto; add it to offline/invokes.py"
+            )
+        with self._lock:
+            self.invoked.append(args.token)
+            try:
+                return answer(self.aws, args.args), []
+            except Exception as error:
+                raise RejectedError(f"invoke {args.token}: {error}") from error
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Where a resource sits in the program: its URN and its parent's (a component, or the stack)."""
+
+    urn: str
+    parent: str
+    typ: str
+    name: str
+    custom: bool
+
+
+class Monitor(MockMonitor):
+    """The mock monitor, also recording each registration's parent: mocks alone see no component tree."""
+
+    def __init__(self, mocks: MotoMocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations.append(
+                Registration(response.urn, request.parent, request.type, request.name, bool(request.custom))
+            )
+        return response

@@ -1,0 +1,302 @@
+"""The whole program, for each stack as its files configure it, deployed to moto; then moto is asked what
+exists. Expected values come from the stack's config, the API and the node stack, never from the program."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from infra.config import NGINX_HTTPS_PORT
+from offline.moto_mocks import UNMODELLED
+from offline.stack import Deployment, deploy, stack_config
+
+PROJECT = "flask-nginx-aws"
+AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+TLS_POLICIES = {"ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-2-2021-06"}
+"""The TLS 1.2 + 1.3 policies issue 3 allows."""
+DIGEST = re.compile(
+    r"[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/(?P<repository>[a-z0-9/_-]+)@(?P<digest>sha256:[0-9a-f]{64})"
+)
+
+
+@pytest.fixture(scope="module", params=["prod", "dev"])
+def deployment(request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    """The stack deployed to moto, which stays up for the module's tests of that stack."""
+    with deploy(request.param) as deployed:
+        yield deployed
+
+
+def setting(deployment: Deployment, key: str) -> Any:
+    """A project config value of the deployed stack (its file, else `Pulumi.yaml`'s default)."""
+    raw = stack_config(deployment.stack)[f"{PROJECT}:{key}"]
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def client(deployment: Deployment, service: str) -> Any:
+    return boto3.client(service, region_name=deployment.region)
+
+
+def the_group(deployment: Deployment) -> dict[str, Any]:
+    (group,) = client(deployment, "autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    return dict(group)
+
+
+def the_load_balancer(deployment: Deployment) -> dict[str, Any]:
+    (balancer,) = client(deployment, "elbv2").describe_load_balancers()["LoadBalancers"]
+    return dict(balancer)
+
+
+def rules(deployment: Deployment, group_id: str) -> list[dict[str, Any]]:
+    ec2 = client(deployment, "ec2")
+    found = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group_id]}])
+    return list(found["SecurityGroupRules"])
+
+
+def test_every_aws_resource_is_created_in_moto_or_listed_unmodelled(deployment: Deployment) -> None:
+    registered = [r for r in deployment.monitor.registrations if r.custom]
+    created = {(c.typ, c.name): c for c in deployment.mocks.created}
+    assert len(registered) == len(created)
+    for registration in registered:
+        resource = created[(registration.typ, registration.name)]
+        assert resource.checked or resource.typ in UNMODELLED, resource.typ
+    assert all(c.checked for c in created.values() if c.typ.startswith("aws:"))
+
+
+def test_the_group_is_sized_from_config_and_its_instances_serve_the_target_group(
+    deployment: Deployment,
+) -> None:
+    group = the_group(deployment)
+    assert (group["MinSize"], group["DesiredCapacity"], group["MaxSize"]) == (
+        setting(deployment, "minSize"),
+        setting(deployment, "desiredCapacity"),
+        setting(deployment, "maxSize"),
+    )
+    instances = {i["InstanceId"] for i in group["Instances"]}
+    assert len(instances) == setting(deployment, "desiredCapacity")
+    (target_group_arn,) = group["TargetGroupARNs"]
+    health = client(deployment, "elbv2").describe_target_health(TargetGroupArn=target_group_arn)
+    assert {t["Target"]["Id"] for t in health["TargetHealthDescriptions"]} == instances
+    assert {t["Target"]["Port"] for t in health["TargetHealthDescriptions"]} == {NGINX_HTTPS_PORT}
+    assert group["HealthCheckType"] == "ELB"
+    assert group["HealthCheckGracePeriod"] > 0
+
+
+def test_the_group_runs_the_latest_template_version_in_private_subnets(deployment: Deployment) -> None:
+    group = the_group(deployment)
+    ec2 = client(deployment, "ec2")
+    (template,) = ec2.describe_launch_templates(
+        LaunchTemplateIds=[group["LaunchTemplate"]["LaunchTemplateId"]]
+    )["LaunchTemplates"]
+    assert group["LaunchTemplate"]["Version"] == str(template["LatestVersionNumber"])
+    subnet_ids = group["VPCZoneIdentifier"].split(",")
+    zones = {s["AvailabilityZone"] for s in ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"]}
+    assert zones == set(setting(deployment, "availabilityZones"))
+    for subnet_id in subnet_ids:
+        (table,) = ec2.describe_route_tables(
+            Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}]
+        )["RouteTables"]
+        default = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+        assert [r["NatGatewayId"][:4] for r in default] == ["nat-"], "private: out through NAT only"
+    nats = ec2.describe_nat_gateways()["NatGateways"]
+    assert len(nats) == (1 if setting(deployment, "singleNatGateway") else len(subnet_ids))
+
+
+def test_the_cpu_policy_tracks_the_configured_target_on_the_group(deployment: Deployment) -> None:
+    group = the_group(deployment)
+    (policy,) = client(deployment, "autoscaling").describe_policies(
+        AutoScalingGroupName=group["AutoScalingGroupName"]
+    )["ScalingPolicies"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    tracking = policy["TargetTrackingConfiguration"]
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ASGAverageCPUUtilization"
+    assert tracking["TargetValue"] == setting(deployment, "cpuTargetPercent")
+
+
+def test_listeners_redirect_80_and_serve_443_with_the_issued_certificate(deployment: Deployment) -> None:
+    elbv2 = client(deployment, "elbv2")
+    balancer = the_load_balancer(deployment)
+    listeners = {
+        listener["Port"]: listener
+        for listener in elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+    }
+    (target_group_arn,) = the_group(deployment)["TargetGroupARNs"]
+    forward = [{"Type": "forward", "TargetGroupArn": target_group_arn}]
+    if not setting(deployment, "https"):
+        assert sorted(listeners) == [80]
+        assert listeners[80]["Protocol"] == "HTTP"
+        assert listeners[80]["DefaultActions"] == forward
+        return
+    assert sorted(listeners) == [80, 443]
+    (redirect,) = listeners[80]["DefaultActions"]
+    assert redirect["Type"] == "redirect"
+    assert redirect["RedirectConfig"] == {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}
+    https = listeners[443]
+    assert https["Protocol"] == "HTTPS"
+    assert https["SslPolicy"] in TLS_POLICIES
+    assert https["DefaultActions"] == forward
+    (certificate,) = https["Certificates"]
+    described = client(deployment, "acm").describe_certificate(CertificateArn=certificate["CertificateArn"])
+    assert described["Certificate"]["DomainName"] == setting(deployment, "domainName")
+    assert described["Certificate"]["Status"] == "ISSUED"
+
+
+def test_the_alb_drops_invalid_headers_logs_and_idles_below_nginx(deployment: Deployment) -> None:
+    balancer = the_load_balancer(deployment)
+    assert balancer["Scheme"] == "internet-facing"
+    attributes = {
+        a["Key"]: a["Value"]
+        for a in client(deployment, "elbv2").describe_load_balancer_attributes(
+            LoadBalancerArn=balancer["LoadBalancerArn"]
+        )["Attributes"]
+    }
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["deletion_protection.enabled"] == str(setting(deployment, "deletionProtection")).lower()
+    assert attributes["idle_timeout.timeout_seconds"] == str(setting(deployment, "idleTimeoutSeconds"))
+    assert attributes["access_logs.s3.enabled"] == "true"
+    s3 = client(deployment, "s3")
+    bucket = attributes["access_logs.s3.bucket"]
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    (expiry,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert expiry["Expiration"]["Days"] == setting(deployment, "accessLogRetentionDays")
+
+
+def test_the_launch_template_as_aws_stores_it(deployment: Deployment) -> None:
+    group = the_group(deployment)
+    ec2 = client(deployment, "ec2")
+    (version,) = ec2.describe_launch_template_versions(
+        LaunchTemplateId=group["LaunchTemplate"]["LaunchTemplateId"],
+        Versions=[group["LaunchTemplate"]["Version"]],
+    )["LaunchTemplateVersions"]
+    data = version["LaunchTemplateData"]
+    ami = client(deployment, "ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
+    assert data["ImageId"] == ami
+    assert data["InstanceType"] == setting(deployment, "instanceType")
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+    assert "KeyName" not in data
+    (root,) = data["BlockDeviceMappings"]
+    (image,) = ec2.describe_images(ImageIds=[ami])["Images"]
+    assert root["DeviceName"] == image["RootDeviceName"]
+    assert root["Ebs"]["Encrypted"] is True
+    assert root["Ebs"]["VolumeType"] == "gp3"
+    assert root["Ebs"]["VolumeSize"] == setting(deployment, "rootVolumeSizeGib")
+    profile_name = data["IamInstanceProfile"]["Arn"].rsplit("/", 1)[1]
+    (role,) = client(deployment, "iam").get_instance_profile(InstanceProfileName=profile_name)[
+        "InstanceProfile"
+    ]["Roles"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+
+
+def test_the_user_data_pulls_images_that_are_in_ecr_by_digest(deployment: Deployment) -> None:
+    group = the_group(deployment)
+    (version,) = client(deployment, "ec2").describe_launch_template_versions(
+        LaunchTemplateId=group["LaunchTemplate"]["LaunchTemplateId"],
+        Versions=[group["LaunchTemplate"]["Version"]],
+    )["LaunchTemplateVersions"]
+    script = base64.b64decode(version["LaunchTemplateData"]["UserData"]).decode()
+    assert script.startswith("#!/bin/bash")
+    references = {m["repository"]: m["digest"] for m in DIGEST.finditer(script)}
+    assert sorted(references) == [f"{PROJECT}/{deployment.stack}/app", f"{PROJECT}/{deployment.stack}/proxy"]
+    ecr = client(deployment, "ecr")
+    for repository, digest in references.items():
+        (image,) = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])[
+            "imageDetails"
+        ]
+        assert image["imageTags"]
+
+
+def test_security_groups_as_aws_stores_them(deployment: Deployment) -> None:
+    balancer = the_load_balancer(deployment)
+    (alb_group,) = balancer["SecurityGroups"]
+    group = the_group(deployment)
+    (version,) = client(deployment, "ec2").describe_launch_template_versions(
+        LaunchTemplateId=group["LaunchTemplate"]["LaunchTemplateId"]
+    )["LaunchTemplateVersions"]
+    (instance_group,) = version["LaunchTemplateData"]["SecurityGroupIds"]
+
+    def summary(group_id: str) -> set[tuple[Any, ...]]:
+        return {
+            (
+                r["IsEgress"],
+                r["IpProtocol"],
+                r["FromPort"],
+                r["ToPort"],
+                r.get("CidrIpv4") or r.get("ReferencedGroupInfo", {}).get("GroupId"),
+            )
+            for r in rules(deployment, group_id)
+        }
+
+    assert summary(alb_group) == {
+        (False, "tcp", 80, 80, "0.0.0.0/0"),
+        (False, "tcp", 443, 443, "0.0.0.0/0"),
+        (True, "tcp", NGINX_HTTPS_PORT, NGINX_HTTPS_PORT, instance_group),
+    }
+    assert summary(instance_group) == {
+        (False, "tcp", NGINX_HTTPS_PORT, NGINX_HTTPS_PORT, alb_group),
+        (True, "tcp", 443, 443, "0.0.0.0/0"),
+    }
+    ec2 = client(deployment, "ec2")
+    (default,) = ec2.describe_security_groups(
+        Filters=[
+            {"Name": "vpc-id", "Values": [balancer["VpcId"]]},
+            {"Name": "group-name", "Values": ["default"]},
+        ]
+    )["SecurityGroups"]
+    assert rules(deployment, default["GroupId"]) == []
+
+
+def test_ecr_repositories_scan_on_push_with_immutable_tags_and_expire_old_images(
+    deployment: Deployment,
+) -> None:
+    ecr = client(deployment, "ecr")
+    repositories = ecr.describe_repositories()["repositories"]
+    assert sorted(r["repositoryName"] for r in repositories) == [
+        f"{PROJECT}/{deployment.stack}/app",
+        f"{PROJECT}/{deployment.stack}/proxy",
+    ]
+    for repository in repositories:
+        assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+        assert repository["imageTagMutability"] == "IMMUTABLE"
+        assert repository["encryptionConfiguration"]["encryptionType"] == "KMS"
+        policy = ecr.get_lifecycle_policy(repositoryName=repository["repositoryName"])["lifecyclePolicyText"]
+        (rule,) = json.loads(policy)["rules"]
+        assert rule["selection"]["countNumber"] == setting(deployment, "ecrKeepImages")
+
+
+def test_default_tags_reach_what_the_provider_tags(deployment: Deployment) -> None:
+    environment = json.loads(stack_config(deployment.stack)["aws:defaultTags"])["tags"]["Environment"]
+    (vpc,) = [v for v in client(deployment, "ec2").describe_vpcs()["Vpcs"] if not v["IsDefault"]]
+    assert {"Key": "Environment", "Value": environment} in vpc["Tags"]
+    group = the_group(deployment)
+    instance_tags = {(t["Key"], t["Value"]) for t in group["Tags"] if t["PropagateAtLaunch"]}
+    assert ("Environment", environment) in instance_tags
+
+
+def test_the_site_name_points_at_the_alb(deployment: Deployment) -> None:
+    route53 = client(deployment, "route53")
+    if not setting(deployment, "domainName"):
+        assert deployment.outputs["url"] == f"http://{the_load_balancer(deployment)['DNSName']}/"
+        return
+    zone_id = setting(deployment, "hostedZoneId")
+    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    (alias,) = [
+        r for r in records if r["Name"] == f"{setting(deployment, 'domainName')}." and r["Type"] == "A"
+    ]
+    assert alias["AliasTarget"]["DNSName"].rstrip(".") == the_load_balancer(deployment)["DNSName"]
+    assert deployment.outputs["url"] == f"https://{setting(deployment, 'domainName')}/"
