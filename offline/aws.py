@@ -99,6 +99,10 @@ class Aws:
         return [{"ResourceType": resource_type, "Tags": tags}] if tags else []
 
 
+ENUM_SHOWN = 8
+"""Allowed values an enum error lists (EC2's instance types run to hundreds)."""
+
+
 class InvalidParameterValueError(ValueError):
     """A parameter value outside its enum in the AWS API model."""
 
@@ -122,7 +126,9 @@ def _enum_problems(shape: Shape | None, value: Any, path: str) -> Iterator[str]:
         for index, item in enumerate(value):
             yield from _enum_problems(shape.member, item, f"{path}[{index}]")
     elif isinstance(shape, StringShape) and shape.enum and value not in shape.enum:
-        yield f"{path}: {value!r} is not one of {', '.join(shape.enum)}"
+        shown = ", ".join(shape.enum[:ENUM_SHOWN])
+        more = f" and {len(shape.enum) - ENUM_SHOWN} more" if len(shape.enum) > ENUM_SHOWN else ""
+        yield f"{path}: {value!r} is not one of {shown}{more}"
 
 
 def autoname(logical: str, *, max_length: int = 255, lower: bool = False) -> str:

@@ -3,6 +3,7 @@ assumes (the hosted zone it names), the program evaluated to the end, and moto l
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import runpy
@@ -76,6 +77,13 @@ def _hosted_zone_name(domain: str) -> str:
     return ".".join(labels[1:]) if len(labels) > 2 else domain
 
 
+@functools.cache
+def _session(region: str) -> boto3.session.Session:
+    """One session per region for every deployment: it keeps the API models it has loaded (JSON files of
+    megabytes, a large part of a small deployment's time). Its credentials are moto's, the same each run."""
+    return boto3.session.Session(region_name=region)
+
+
 @contextmanager
 def _account(config: Mapping[str, str], project: str) -> Iterator[boto3.session.Session]:
     """moto, with what the stack expects to exist already: the Route 53 hosted zone it names (created with
@@ -90,7 +98,7 @@ def _account(config: Mapping[str, str], project: str) -> Iterator[boto3.session.
         # Instances launch only with instance types that exist, as in AWS (moto's opt-in check).
         mock.patch.object(moto.settings, "EC2_ENABLE_INSTANCE_TYPE_VALIDATION", True),
     ):
-        session = boto3.session.Session(region_name=config["aws:region"])
+        session = _session(config["aws:region"])
         try:
             if zone_id and domain:
                 zone = _hosted_zone_name(domain)

@@ -1,0 +1,149 @@
+"""The mocks themselves: what they refuse, what they only echo, what invokes answer, what they leave."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from offline.moto_mocks import UNMODELLED, UntranslatedError
+from offline.resources import RESOURCES
+from offline.stack import ROOT, deploy, stack_config
+
+PROJECT = "flask-nginx-aws"
+
+
+def untranslated(program: Callable[[], object]) -> str:
+    """The message of the error a small program's deployment fails with for want of a translation."""
+    with pytest.raises(UntranslatedError) as caught, deploy("dev", program=program):
+        pass
+    return str(caught.value)
+
+
+def test_a_type_without_translation_fails_naming_it() -> None:
+    def program() -> None:
+        aws.ec2.VpcIpv4CidrBlockAssociation("extra", vpc_id="vpc-0123456789abcdef0", cidr_block="10.9.0.0/16")
+
+    assert untranslated(program).startswith(
+        "aws:ec2/vpcIpv4CidrBlockAssociation:VpcIpv4CidrBlockAssociation (extra): no translation"
+    )
+
+
+def test_an_input_no_translation_sends_fails_naming_it() -> None:
+    def program() -> None:
+        aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16", enable_network_address_usage_metrics=True)
+
+    assert "inputs ['enableNetworkAddressUsageMetrics'] are not sent to AWS" in untranslated(program)
+
+
+def test_an_unmodelled_type_is_echoed_and_reported_unchecked() -> None:
+    assert not set(UNMODELLED) & set(RESOURCES)
+
+    def program() -> None:
+        aws.ec2.InstanceMetadataDefaults("imds", http_tokens="required", http_put_response_hop_limit=1)
+
+    with deploy("dev", program=program) as deployment:
+        (created,) = deployment.mocks.created
+    assert created.typ == "aws:ec2/instanceMetadataDefaults:InstanceMetadataDefaults"
+    assert created.checked is False
+    assert created.inputs == {"httpTokens": "required", "httpPutResponseHopLimit": 1}
+
+
+def test_an_invoke_without_answer_fails_naming_it() -> None:
+    def program() -> None:
+        aws.ec2.get_ami_output(owners=["amazon"], most_recent=True)
+
+    assert untranslated(program).startswith("invoke aws:ec2/getAmi:getAmi: not answered from moto")
+
+
+def test_lookups_are_answered_from_moto() -> None:
+    """An existing VPC and its subnets, zones and the hosted zone prod's config names, as moto has them."""
+    seen: dict[str, Any] = {}
+
+    def program() -> None:
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        vpc_id = ec2.create_vpc(CidrBlock="172.20.0.0/16")["Vpc"]["VpcId"]
+        subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="172.20.1.0/24", AvailabilityZone="us-east-1b")[
+            "Subnet"
+        ]["SubnetId"]
+        seen.update(vpc_id=vpc_id, subnet_id=subnet_id)
+        vpc = aws.ec2.get_vpc_output(id=vpc_id)
+        subnet = aws.ec2.get_subnet_output(id=subnet_id)
+        subnets = aws.ec2.get_subnets_output(
+            filters=[aws.ec2.GetSubnetsFilterArgs(name="vpc-id", values=[vpc_id])]
+        )
+        zones = aws.get_availability_zones_output(state="available")
+        zone = aws.route53.get_zone_output(name="example.com")
+        pulumi.export("vpc_cidr", vpc.cidr_block)
+        pulumi.export("subnet_zone", subnet.availability_zone)
+        pulumi.export("subnet_ids", subnets.ids)
+        pulumi.export("zones", zones.names)
+        pulumi.export("zone_id", zone.zone_id)
+        pulumi.export("region", aws.get_region_output().region)
+
+    with deploy("prod", program=program) as deployment:
+        moto_zones = boto3.client("ec2", region_name="us-east-1").describe_availability_zones()
+    assert deployment.outputs == {
+        "vpc_cidr": "172.20.0.0/16",
+        "subnet_zone": "us-east-1b",
+        "subnet_ids": [seen["subnet_id"]],
+        "zones": [z["ZoneName"] for z in moto_zones["AvailabilityZones"]],
+        "zone_id": stack_config("prod")[f"{PROJECT}:hostedZoneId"],
+        "region": "us-east-1",
+    }
+
+
+def test_the_program_in_an_existing_vpc() -> None:
+    """`existingVpcId` and existing subnets: the program finds them in moto and places everything there."""
+    found: dict[str, Any] = {}
+
+    def program() -> None:
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        vpc_id = ec2.create_vpc(CidrBlock="172.20.0.0/16")["Vpc"]["VpcId"]
+        subnets: dict[str, list[str]] = {"public": [], "private": []}
+        for index, (kind, zone) in enumerate(
+            [("public", "a"), ("public", "b"), ("private", "a"), ("private", "b")]
+        ):
+            created = ec2.create_subnet(
+                VpcId=vpc_id, CidrBlock=f"172.20.{index}.0/24", AvailabilityZone=f"us-east-1{zone}"
+            )
+            subnets[kind].append(created["Subnet"]["SubnetId"])
+        found.update(vpc_id=vpc_id, private=subnets["private"])
+        config = {
+            **stack_config("dev"),
+            f"{PROJECT}:existingVpcId": vpc_id,
+            f"{PROJECT}:existingPublicSubnetIds": json.dumps(subnets["public"]),
+            f"{PROJECT}:existingPrivateSubnetIds": json.dumps(subnets["private"]),
+        }
+        pulumi.runtime.set_all_config(config)
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+    with deploy("dev", program=program) as deployment:
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        vpcs = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]]
+        (group,) = boto3.client("autoscaling", region_name="us-east-1").describe_auto_scaling_groups()[
+            "AutoScalingGroups"
+        ]
+        (balancer,) = boto3.client("elbv2", region_name="us-east-1").describe_load_balancers()[
+            "LoadBalancers"
+        ]
+    assert vpcs == [found["vpc_id"]], "no VPC of its own"
+    assert sorted(group["VPCZoneIdentifier"].split(",")) == sorted(found["private"])
+    assert balancer["VpcId"] == found["vpc_id"]
+    assert not any(c.typ == "aws:ec2/vpc:Vpc" for c in deployment.mocks.created)
+
+
+def test_a_deployment_leaves_no_runtime_state_behind() -> None:
+    def program() -> None:
+        aws.sns.Topic("topic")
+
+    with deploy("dev", program=program):
+        assert pulumi.runtime.get_root_resource() is not None
+    assert pulumi.runtime.get_root_resource() is None
+    assert pulumi.Config("aws").get("region") is None

@@ -1,0 +1,245 @@
+"""Deliberately broken declarations: each is refused with AWS's error, proving the check can fail."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pulumi_aws as aws
+import pulumi_docker as docker
+import pytest
+
+from offline.moto_mocks import RejectedError
+from offline.stack import ROOT, deploy, stack_config
+
+AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+
+def rejected(program: Callable[[], object], stack: str = "dev") -> str:
+    """The message of the error a small program's deployment to moto fails with."""
+    with pytest.raises(RejectedError) as caught, deploy(stack, program=program):
+        pass
+    return str(caught.value)
+
+
+def network() -> tuple[aws.ec2.Vpc, list[aws.ec2.Subnet]]:
+    vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
+    subnets = [
+        aws.ec2.Subnet(f"subnet-{zone}", vpc_id=vpc.id, cidr_block=cidr, availability_zone=f"us-east-1{zone}")
+        for zone, cidr in (("a", "10.0.0.0/24"), ("b", "10.0.1.0/24"))
+    ]
+    return vpc, subnets
+
+
+def template(**overrides: object) -> aws.ec2.LaunchTemplate:
+    ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER)
+    args: dict[str, object] = {"image_id": ami.value, "instance_type": "t3.micro", **overrides}
+    return aws.ec2.LaunchTemplate("lt", **args)  # type: ignore[arg-type]
+
+
+def test_an_instance_type_that_does_not_exist_passes_config_but_not_aws() -> None:
+    config = {**stack_config("dev"), "flask-nginx-aws:instanceType": "t3.smol"}
+    with pytest.raises(RejectedError) as caught, deploy("dev", config=config):
+        pass
+    message = str(caught.value)
+    assert message.startswith("aws:ec2/launchTemplate:LaunchTemplate nodes-lt:")
+    assert "LaunchTemplateData.InstanceType: 't3.smol' is not one of a1.medium" in message
+
+
+def test_a_listener_forwarding_to_a_target_group_that_does_not_exist() -> None:
+    def program() -> None:
+        _, subnets = network()
+        balancer = aws.lb.LoadBalancer("alb", subnets=[s.id for s in subnets])
+        aws.lb.Listener(
+            "http",
+            load_balancer_arn=balancer.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="forward",
+                    target_group_arn=balancer.arn.apply(
+                        lambda arn: arn.replace(":loadbalancer/app/", ":targetgroup/") + "0"
+                    ),
+                )
+            ],
+        )
+
+    assert "TargetGroupNotFound" in rejected(program)
+
+
+def test_a_group_on_a_launch_template_version_that_does_not_exist() -> None:
+    def program() -> None:
+        _, subnets = network()
+        launch = template()
+        aws.autoscaling.Group(
+            "asg",
+            min_size=1,
+            max_size=2,
+            vpc_zone_identifiers=[s.id for s in subnets],
+            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(
+                id=launch.id, version=launch.latest_version.apply(lambda v: str(v + 1))
+            ),
+        )
+
+    message = rejected(program)
+    assert message.startswith("aws:autoscaling/group:Group asg:")
+    assert "VersionNotFound" in message
+
+
+def test_a_scaling_policy_on_a_group_that_does_not_exist() -> None:
+    def program() -> None:
+        aws.autoscaling.Policy(
+            "cpu",
+            autoscaling_group_name="no-such-group",
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
+                predefined_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="ASGAverageCPUUtilization"
+                ),
+                target_value=65,
+            ),
+        )
+
+    assert "auto scaling group 'no-such-group' not found" in rejected(program)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {
+                "block_device_mappings": [
+                    aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                        device_name="/dev/xvda",
+                        ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                            volume_type="gp9", volume_size=20
+                        ),
+                    )
+                ]
+            },
+            "LaunchTemplateData.BlockDeviceMappings[0].Ebs.VolumeType: 'gp9' is not one of",
+        ),
+        (
+            {"metadata_options": aws.ec2.LaunchTemplateMetadataOptionsArgs(http_tokens="require")},
+            "LaunchTemplateData.MetadataOptions.HttpTokens: 'require' is not one of optional, required",
+        ),
+    ],
+)
+def test_a_malformed_launch_template(overrides: dict[str, object], expected: str) -> None:
+    def program() -> None:
+        template(**overrides)
+
+    message = rejected(program)
+    assert message.startswith("aws:ec2/launchTemplate:LaunchTemplate lt: CreateLaunchTemplate.")
+    assert expected in message
+
+
+def test_an_unknown_tls_policy_and_a_redirect_code_the_api_does_not_have() -> None:
+    def program() -> None:
+        _, subnets = network()
+        balancer = aws.lb.LoadBalancer("alb", subnets=[s.id for s in subnets])
+        aws.lb.Listener(
+            "http",
+            load_balancer_arn=balancer.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="redirect",
+                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                        protocol="HTTPS", port="443", status_code="HTTP_308"
+                    ),
+                )
+            ],
+        )
+
+    assert "StatusCode: 'HTTP_308' is not one of HTTP_301, HTTP_302" in rejected(program)
+
+
+def test_an_https_listener_with_a_tls_policy_elb_does_not_have() -> None:
+    def program() -> None:
+        _, subnets = network()
+        balancer = aws.lb.LoadBalancer("alb", subnets=[s.id for s in subnets])
+        certificate = aws.acm.Certificate("cert", domain_name="app.example.com", validation_method="DNS")
+        aws.lb.Listener(
+            "https",
+            load_balancer_arn=balancer.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy="ELBSecurityPolicy-TLS13-1-3-2099-01",
+            certificate_arn=certificate.arn,
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(content_type="text/plain"),
+                )
+            ],
+        )
+
+    assert "SSLPolicyNotFound: 'ELBSecurityPolicy-TLS13-1-3-2099-01'" in rejected(program)
+
+
+def test_a_rule_admitting_a_security_group_that_does_not_exist() -> None:
+    def program() -> None:
+        vpc, _ = network()
+        group = aws.ec2.SecurityGroup("sg", vpc_id=vpc.id)
+        aws.vpc.SecurityGroupIngressRule(
+            "in",
+            security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=8443,
+            to_port=8443,
+            referenced_security_group_id="sg-0123456789abcdef0",
+        )
+
+    assert "InvalidGroup.NotFound" in rejected(program)
+
+
+def test_a_certificate_whose_validation_record_was_never_written_is_never_issued() -> None:
+    def program() -> None:
+        certificate = aws.acm.Certificate("cert", domain_name="app.example.com", validation_method="DNS")
+        aws.acm.CertificateValidation("validation", certificate_arn=certificate.arn)
+
+    assert "would never be issued" in rejected(program, stack="prod")
+
+
+def test_an_image_pushed_twice_under_an_immutable_tag() -> None:
+    context = ROOT / "docker"
+
+    def image(name: str, target: str, repository: aws.ecr.Repository) -> docker.Image:
+        token = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
+        return docker.Image(
+            name,
+            build=docker.DockerBuildArgs(context=str(context), target=target, platform="linux/amd64"),
+            image_name=repository.repository_url.apply(lambda url: f"{url}:v1"),
+            registry=docker.RegistryArgs(
+                server=repository.repository_url, username=token.user_name, password=token.password
+            ),
+        )
+
+    def program() -> None:
+        repository = aws.ecr.Repository("repo", image_tag_mutability="IMMUTABLE")
+        image("first", "app", repository)
+        image("second", "proxy", repository)
+
+    message = rejected(program)
+    assert "ImageAlreadyExistsException" in message or "ImageTagAlreadyExistsException" in message
+
+
+def test_an_image_of_a_stage_the_dockerfile_does_not_have(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim AS app\n")
+
+    def program() -> None:
+        repository = aws.ecr.Repository("repo")
+        token = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
+        docker.Image(
+            "image",
+            build=docker.DockerBuildArgs(context=str(tmp_path), target="proxy"),
+            image_name=repository.repository_url.apply(lambda url: f"{url}:v1"),
+            registry=docker.RegistryArgs(
+                server=repository.repository_url, username=token.user_name, password=token.password
+            ),
+        )
+
+    assert "no stage 'proxy' (stages: app)" in rejected(program)
