@@ -1,0 +1,172 @@
+"""`python -m offline.plan --stack prod`: the stack's resources as AWS (moto) creates them, with no AWS
+account and no Pulumi CLI. Each resource with its type, logical name, id and key properties, grouped by
+component, with counts; exits 1 with AWS's error when a resource is rejected."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from offline.moto_mocks import Created
+from offline.stack import ROOT, Deployment, deploy
+
+KEY_PROPERTIES: Mapping[str, tuple[str, ...]] = {
+    "aws:ec2/vpc:Vpc": ("cidrBlock",),
+    "aws:ec2/subnet:Subnet": ("availabilityZone", "cidrBlock"),
+    "aws:ec2/routeTable:RouteTable": ("routes",),
+    "aws:ec2/eip:Eip": ("publicIp",),
+    "aws:ec2/natGateway:NatGateway": ("subnetId",),
+    "aws:ec2/flowLog:FlowLog": ("trafficType", "logDestination"),
+    "aws:ec2/securityGroup:SecurityGroup": ("description",),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
+        "ipProtocol",
+        "toPort",
+        "cidrIpv4",
+        "referencedSecurityGroupId",
+    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
+        "ipProtocol",
+        "toPort",
+        "cidrIpv4",
+        "referencedSecurityGroupId",
+    ),
+    "aws:ec2/launchTemplate:LaunchTemplate": ("imageId", "instanceType", "latestVersion"),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
+    "aws:iam/role:Role": ("name",),
+    "aws:iam/rolePolicy:RolePolicy": ("role",),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("policyArn",),
+    "aws:iam/instanceProfile:InstanceProfile": ("name",),
+    "aws:ecr/repository:Repository": ("name", "imageTagMutability", "imageScanningConfiguration.scanOnPush"),
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": ("repository",),
+    "docker:index/image:Image": ("build.target", "build.platform"),
+    "aws:acm/certificate:Certificate": ("domainName", "validationMethod"),
+    "aws:route53/record:Record": ("name", "type"),
+    "aws:s3/bucket:Bucket": ("bucket",),
+    "aws:lb/loadBalancer:LoadBalancer": ("dnsName", "idleTimeout", "enableDeletionProtection"),
+    "aws:lb/targetGroup:TargetGroup": ("protocol", "port", "healthCheck.path"),
+    "aws:lb/listener:Listener": ("protocol", "port", "sslPolicy", "defaultActions.0.type"),
+    "aws:autoscaling/group:Group": ("minSize", "desiredCapacity", "maxSize"),
+    "aws:autoscaling/policy:Policy": (
+        "policyType",
+        "targetTrackingConfiguration.predefinedMetricSpecification.predefinedMetricType",
+        "targetTrackingConfiguration.targetValue",
+    ),
+    "aws:sns/topic:Topic": ("name",),
+    "aws:sns/topicSubscription:TopicSubscription": ("protocol", "endpoint"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("metricName", "comparisonOperator", "threshold"),
+}
+"""What the plan shows of each type, by dotted path into the resource's inputs and outputs."""
+
+
+def _lookup(state: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(state, list) and part.isdigit() and int(part) < len(state):
+            state = state[int(part)]
+        elif isinstance(state, Mapping) and part in state:
+            state = state[part]
+        else:
+            return None
+    return state
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + ", ".join(_text(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_text(v)}" for k, v in value.items() if v not in (None, "")) + "}"
+    return str(value)
+
+
+def properties(resource: Created) -> str:
+    """The key properties of a created resource, `key=value` separated by spaces."""
+    state = {**resource.inputs, **resource.outputs}
+    shown = []
+    for path in KEY_PROPERTIES.get(resource.typ, ()):
+        value = _lookup(state, path)
+        if value is not None:
+            shown.append(f"{path.rsplit('.', 1)[-1]}={_text(value)}")
+    return " ".join(shown)
+
+
+def render(deployment: Deployment) -> Iterator[str]:
+    """The plan's lines."""
+    created = {(c.typ, c.name): c for c in deployment.mocks.created}
+    registrations = deployment.monitor.registrations
+    components = [r for r in registrations if not r.custom]
+    groups = [(c.name, c.typ, c.urn) for c in components]
+    groups.append(("(stack)", "resources declared outside any component", ""))
+    urns = {c.urn for c in components}
+    yield f"Offline plan of stack {deployment.stack} in {deployment.region}: each resource created through"
+    yield "the AWS API in moto (no AWS account, no Pulumi CLI); ids, ARNs and DNS names are moto's."
+    for name, typ, urn in sorted(groups, key=lambda group: (not group[2], group[0])):
+        children = sorted(
+            (
+                created[(r.typ, r.name)]
+                for r in registrations
+                if r.custom and (r.parent == urn or (not urn and r.parent not in urns))
+            ),
+            key=lambda c: (c.typ, c.name),
+        )
+        if not children and not urn:
+            continue
+        yield ""
+        yield f"{name}  ({typ}, {len(children)} resource{'' if len(children) == 1 else 's'})"
+        for child in children:
+            yield f"  {'+' if child.checked else '~'} {child.name:<32} {child.typ}"
+            yield f"      id {child.id}  {properties(child)}".rstrip()
+    yield ""
+    yield "Outputs"
+    for key, value in deployment.outputs.items():
+        yield f"  {key} = {_text(value)}"
+    if deployment.warnings:
+        yield ""
+        yield "Warnings"
+        for warning in deployment.warnings:
+            yield f"  {warning}"
+    unchecked = [(c, key, reason) for c in created.values() for key, reason in c.unchecked.items()]
+    unmodelled = [c for c in created.values() if not c.checked]
+    if unchecked or unmodelled:
+        yield ""
+        yield "Not checked by moto"
+        for resource in unmodelled:
+            yield f"  ~ {resource.typ} {resource.name}: the whole resource (an unmodelled type)"
+        for resource, key, reason in unchecked:
+            yield f"  {resource.typ} {resource.name}: {key}: {reason}"
+    yield ""
+    yield "Resources by type"
+    for typ, count in sorted(Counter(c.typ for c in created.values()).items()):
+        yield f"  {count:>3}  {typ}"
+    checked = sum(c.checked for c in created.values())
+    yield (
+        f"{len(created)} resources in {len(components)} components: {checked} created in moto (+), "
+        f"{len(created) - checked} unmodelled (~)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the plan of `--stack`; 1 (and the error) when the program or AWS refuses it."""
+    parser = argparse.ArgumentParser(prog="python -m offline.plan", description=__doc__)
+    parser.add_argument("--stack", required=True, help="the stack whose Pulumi.<stack>.yaml to plan")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the project directory (default: this one)")
+    args = parser.parse_args(argv)
+    # Outputs waiting on a refused resource fail too: the error is reported once, below, not by asyncio.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    try:
+        with deploy(args.stack, root=args.root) as deployment:
+            lines = list(render(deployment))
+    except Exception as error:  # any refusal (config, program, AWS) ends the plan with its message
+        print(f"error: stack {args.stack} was not deployed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
