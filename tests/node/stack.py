@@ -17,7 +17,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +92,24 @@ class Process:
         return self.popen.returncode
 
 
+def child_pids(pid: int) -> set[int]:
+    """The direct children of process ``pid`` (a master's workers)."""
+    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+#: Any wall clock time since 2001 is above this; a monotonic clock (time since boot) stays below it.
+_WALL_CLOCK_FLOOR = 1e9
+
+
+def _heartbeat_mtime(pid: int) -> float:
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with suppress(OSError):
+            # gunicorn.conf.py puts the heartbeat files on /dev/shm; we only read their times.
+            if os.readlink(fd).startswith("/dev/shm/wgunicorn-"):  # noqa: S108
+                return fd.stat().st_mtime
+    return _WALL_CLOCK_FLOOR
+
+
 def _spawn(name: str, argv: list[str], env: Mapping[str, str], cwd: Path, log: Path) -> Process:
     with log.open("wb") as sink:
         popen = subprocess.Popen(
@@ -111,6 +129,19 @@ class Gunicorn:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def worker_pids(self) -> set[int]:
+        return child_pids(self.process.pid)
+
+    def booted_worker_pids(self) -> set[int]:
+        """Workers past their boot, serving: their heartbeat file has been touched once.
+
+        A worker's signal handlers are installed during its boot; before that it has the master's, which
+        only queue a signal, so a SIGTERM sent to a booting worker is lost (the stop then waits out
+        ``graceful_timeout``). The master creates the heartbeat file (in ``worker_tmp_dir``) with a wall
+        clock time; the worker's first heartbeat, in its run loop, sets it to ``time.monotonic()``.
+        """
+        return {pid for pid in self.worker_pids() if _heartbeat_mtime(pid) < _WALL_CLOCK_FLOOR}
 
 
 def start_gunicorn(
@@ -209,8 +240,7 @@ class Nginx:
         return ssl.create_default_context(cafile=self.cafile)
 
     def worker_pids(self) -> set[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return {int(pid) for pid in children.read_text().split()}
+        return child_pids(self.process.pid)
 
 
 def start_nginx(env: dict[str, str], workdir: Path) -> Nginx:
