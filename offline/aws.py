@@ -4,7 +4,7 @@ and the program's inputs with a record of which ones were used."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
@@ -18,6 +18,21 @@ from botocore.model import (  # type: ignore[import-untyped]
 
 SECRET_SIGNATURE = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
 """How the Pulumi wire protocol marks a secret value: `{key: signature, "value": ...}`."""
+
+
+class UntranslatedError(Exception):
+    """The program declares something these mocks cannot send to AWS: fix the translation, not the test."""
+
+
+class RejectedError(Exception):
+    """AWS (moto) rejected a resource: the message names it and carries AWS's error."""
+
+
+def require_known(given: Iterable[str], known: Iterable[str], where: str) -> None:
+    """Refuse nested inputs (`given` keys) a translation does not send; `Inputs` tracks top-level ones."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise UntranslatedError(f"{where}: {unknown} are not sent to AWS")
 
 
 def reveal(value: Any) -> Any:

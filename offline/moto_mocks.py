@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
 
-from offline.aws import Aws, Inputs
+from offline.aws import Aws, Inputs, RejectedError, UntranslatedError
 from offline.invokes import INVOKES
 from offline.resources import RESOURCES, Translation, push_image
 
@@ -37,14 +37,6 @@ DOCKER: dict[str, Translation] = {
     )
 }
 """`docker:*` types: images are pushed to moto's ECR as a manifest, never built."""
-
-
-class UntranslatedError(Exception):
-    """The program declares something these mocks cannot send to AWS: fix the translation, not the test."""
-
-
-class RejectedError(Exception):
-    """AWS (moto) rejected a resource: the message names it and carries AWS's error."""
 
 
 @dataclass
@@ -73,7 +65,7 @@ class MotoMocks(pulumi.runtime.Mocks):
         self._lock = threading.Lock()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        if not args.custom or args.typ.startswith("pulumi:providers:"):
+        if not args.custom:
             return None, {}
         with self._lock:
             inputs = Inputs(args.inputs)
@@ -82,6 +74,11 @@ class MotoMocks(pulumi.runtime.Mocks):
         return created.id, {**args.inputs, **created.outputs}
 
     def _create(self, typ: str, name: str, inputs: Inputs) -> Created:
+        if typ.startswith("pulumi:providers:"):
+            raise UntranslatedError(
+                f"{typ} ({name}): explicit providers are not modelled; every resource is created in the "
+                "stack's aws:region with its aws:defaultTags"
+            )
         translation = RESOURCES.get(typ) or DOCKER.get(typ)
         if translation is None:
             if typ in UNMODELLED:
@@ -93,6 +90,8 @@ class MotoMocks(pulumi.runtime.Mocks):
             )
         try:
             resource_id, outputs = translation.create(self.aws, name, inputs)
+        except UntranslatedError as error:
+            raise UntranslatedError(f"{typ} ({name}): {error}") from error
         except Exception as error:
             raise RejectedError(f"{typ} {name}: {error}") from error
         untranslated = inputs.unread() - set(translation.provider_only) - set(translation.unchecked)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from offline.aws import Aws, Inputs, autoname, boolean, pascal, physical_name
+from offline.aws import Aws, Inputs, autoname, boolean, pascal, physical_name, require_known
 
 Outputs = tuple[str, dict[str, Any]]
 """A created resource's id and its outputs (camelCase)."""
@@ -52,9 +52,9 @@ def translates(
     return register
 
 
-def _arn_suffix(arn: str, marker: str) -> str:
+def _arn_suffix(arn: str) -> str:
     """The part of an ELB ARN CloudWatch uses as a dimension (`app/...`, `targetgroup/...`)."""
-    return arn.split(f":{marker}/", 1)[1] if marker == "loadbalancer" else arn.split(":", 5)[5]
+    return arn.split(":", 5)[5].removeprefix("loadbalancer/")
 
 
 # --- EC2: network -------------------------------------------------------------------------------------
@@ -145,6 +145,7 @@ def route_table(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     )["RouteTable"]
     table_id = created["RouteTableId"]
     for route in inputs.get("routes", []):
+        require_known({k for k, v in route.items() if v}, ROUTE_TARGETS, "routes")
         ec2.create_route(RouteTableId=table_id, **{ROUTE_TARGETS[k]: v for k, v in route.items() if v})
     return table_id, {"arn": f"arn:aws:ec2:{aws.region}:{created['OwnerId']}:route-table/{table_id}"}
 
@@ -205,8 +206,27 @@ def flow_log(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 # --- EC2: security groups -----------------------------------------------------------------------------
 
 
+INLINE_RULE_KEYS = (
+    "protocol",
+    "fromPort",
+    "toPort",
+    "cidrBlocks",
+    "ipv6CidrBlocks",
+    "securityGroups",
+    "self",
+    "description",
+    "prefixListIds",
+)
+"""What an inline rule of `aws.ec2.SecurityGroup` may say."""
+
+
 def _permission(rule: Mapping[str, Any], group_id: str) -> dict[str, Any]:
     """An inline rule of `aws.ec2.SecurityGroup` as an `IpPermissions` entry."""
+    require_known(
+        {k for k, v in rule.items() if v not in (None, [], False)},
+        INLINE_RULE_KEYS,
+        "ingress/egress",
+    )
     description = {"Description": rule["description"]} if rule.get("description") else {}
     groups = list(rule.get("securityGroups", [])) + ([group_id] if rule.get("self") else [])
     permission: dict[str, Any] = {
@@ -718,6 +738,7 @@ def record(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     record_set: dict[str, Any] = {"Name": inputs["name"], "Type": inputs["type"]}
     if "aliases" in inputs:
         (alias,) = inputs["aliases"]
+        require_known(alias, ("zoneId", "name", "evaluateTargetHealth"), "aliases")
         record_set["AliasTarget"] = {
             "HostedZoneId": alias["zoneId"],
             "DNSName": alias["name"],
@@ -838,6 +859,7 @@ def load_balancer(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     ]
     if "accessLogs" in inputs:
         logs = inputs["accessLogs"]
+        require_known(logs, ("enabled", "bucket", "prefix"), "accessLogs")
         attributes += [
             {"Key": "access_logs.s3.enabled", "Value": _attribute(logs.get("enabled", True))},
             {"Key": "access_logs.s3.bucket", "Value": logs["bucket"]},
@@ -850,7 +872,7 @@ def load_balancer(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     arn = created["LoadBalancerArn"]
     return arn, {
         "arn": arn,
-        "arnSuffix": _arn_suffix(arn, "loadbalancer"),
+        "arnSuffix": _arn_suffix(arn),
         "dnsName": created["DNSName"],
         "zoneId": created["CanonicalHostedZoneId"],
         "name": lb_name,
@@ -886,6 +908,7 @@ def target_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
             "healthyThreshold": "HealthyThresholdCount",
             "unhealthyThreshold": "UnhealthyThresholdCount",
         }
+        require_known(check, [*names, "matcher"], "healthCheck")
         parameters.update({names[k]: v for k, v in check.items() if k in names})
         if "matcher" in check:
             parameters["Matcher"] = {"HttpCode": check["matcher"]}
@@ -898,11 +921,16 @@ def target_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
                 {"Key": "deregistration_delay.timeout_seconds", "Value": str(inputs["deregistrationDelay"])}
             ],
         )
-    return arn, {"arn": arn, "arnSuffix": _arn_suffix(arn, "targetgroup"), "name": tg_name}
+    return arn, {"arn": arn, "arnSuffix": _arn_suffix(arn), "name": tg_name}
 
 
 def _action(action: Mapping[str, Any]) -> dict[str, Any]:
     """A listener `defaultAction` as an ELBv2 `Action`."""
+    require_known(
+        {k for k, v in action.items() if v is not None},
+        ("type", "targetGroupArn", "order", "redirect", "fixedResponse", "forward"),
+        "defaultActions",
+    )
     converted: dict[str, Any] = {"Type": action["type"]}
     if "targetGroupArn" in action:
         converted["TargetGroupArn"] = action["targetGroupArn"]
@@ -977,6 +1005,7 @@ def group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         parameters["VPCZoneIdentifier"] = ",".join(inputs["vpcZoneIdentifiers"])
     if "launchTemplate" in inputs:
         template = inputs["launchTemplate"]
+        require_known(template, ("id", "name", "version"), "launchTemplate")
         parameters["LaunchTemplate"] = {
             **(
                 {"LaunchTemplateId": template["id"]}

@@ -85,14 +85,16 @@ def _session(region: str) -> boto3.session.Session:
 
 
 @contextmanager
-def _account(config: Mapping[str, str], project: str) -> Iterator[boto3.session.Session]:
+def _account(
+    config: Mapping[str, str], project: str, *, managed_policies: bool
+) -> Iterator[boto3.session.Session]:
     """moto, with what the stack expects to exist already: the Route 53 hosted zone it names (created with
     that id through moto's custom-id facility)."""
     zone_id = config.get(f"{project}:hostedZoneId", "")
     domain = config.get(f"{project}:domainName", "")
     identifier = None
     with (
-        moto.mock_aws(config={"iam": {"load_aws_managed_policies": True}}),
+        moto.mock_aws(config={"iam": {"load_aws_managed_policies": managed_policies}}),
         # ACM issues a DNS-validated certificate once its records resolve; moto issues it after this wait.
         mock.patch.object(moto.settings, "ACM_VALIDATION_WAIT", 0),
         # Instances launch only with instance types that exist, as in AWS (moto's opt-in check).
@@ -119,14 +121,17 @@ def deploy(
     config: Mapping[str, str] | None = None,
     root: Path = ROOT,
     program: Callable[[], object] | None = None,
+    managed_policies: bool = True,
 ) -> Iterator[Deployment]:
     """Deploy `stack` (with `config`, default: the stack's files) to moto; moto stays up until the block
-    ends. `program` replaces `__main__.py` (a few declarations, for tests). Raises what the program or AWS
-    raised (`RejectedError` carries AWS's error)."""
+    ends. `program` replaces `__main__.py` (a few declarations, for tests). `managed_policies`: load AWS's
+    managed policies into moto, as the program attaches one (about a second per deployment; a program
+    attaching none can skip it). Raises what the program or AWS raised (`RejectedError` carries AWS's
+    error)."""
     values = dict(config) if config is not None else stack_config(stack, root)
     project = project_name(root)
     tags_config = json.loads(values.get("aws:defaultTags", "{}"))
-    with _account(values, project) as session:
+    with _account(values, project, managed_policies=managed_policies) as session:
         aws = Aws(session, default_tags=tags_config.get("tags", {}))
         mocks = MotoMocks(aws)
         monitor = Monitor(mocks)

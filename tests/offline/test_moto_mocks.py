@@ -12,7 +12,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from offline.moto_mocks import UNMODELLED, UntranslatedError
+from offline.aws import UntranslatedError
+from offline.moto_mocks import UNMODELLED
 from offline.resources import RESOURCES
 from offline.stack import ROOT, deploy, stack_config
 
@@ -21,7 +22,7 @@ PROJECT = "flask-nginx-aws"
 
 def untranslated(program: Callable[[], object]) -> str:
     """The message of the error a small program's deployment fails with for want of a translation."""
-    with pytest.raises(UntranslatedError) as caught, deploy("dev", program=program):
+    with pytest.raises(UntranslatedError) as caught, deploy("dev", program=program, managed_policies=False):
         pass
     return str(caught.value)
 
@@ -48,7 +49,7 @@ def test_an_unmodelled_type_is_echoed_and_reported_unchecked() -> None:
     def program() -> None:
         aws.ec2.InstanceMetadataDefaults("imds", http_tokens="required", http_put_response_hop_limit=1)
 
-    with deploy("dev", program=program) as deployment:
+    with deploy("dev", program=program, managed_policies=False) as deployment:
         (created,) = deployment.mocks.created
     assert created.typ == "aws:ec2/instanceMetadataDefaults:InstanceMetadataDefaults"
     assert created.checked is False
@@ -87,7 +88,7 @@ def test_lookups_are_answered_from_moto() -> None:
         pulumi.export("zone_id", zone.zone_id)
         pulumi.export("region", aws.get_region_output().region)
 
-    with deploy("prod", program=program) as deployment:
+    with deploy("prod", program=program, managed_policies=False) as deployment:
         moto_zones = boto3.client("ec2", region_name="us-east-1").describe_availability_zones()
     assert deployment.outputs == {
         "vpc_cidr": "172.20.0.0/16",
@@ -143,7 +144,7 @@ def test_a_deployment_leaves_no_runtime_state_behind() -> None:
     def program() -> None:
         aws.sns.Topic("topic")
 
-    with deploy("dev", program=program):
+    with deploy("dev", program=program, managed_policies=False):
         assert pulumi.runtime.get_root_resource() is not None
     assert pulumi.runtime.get_root_resource() is None
     assert pulumi.Config("aws").get("region") is None

@@ -65,7 +65,7 @@ def test_unmodelled_types_and_unchecked_inputs_are_called_out() -> None:
             "email", topic=aws.sns.Topic("topic").arn, protocol="email", endpoint="ops@example.com"
         )
 
-    with deploy("dev", program=program) as deployment:
+    with deploy("dev", program=program, managed_policies=False) as deployment:
         lines = list(render(deployment))
     assert (
         "  ~ imds                             aws:ec2/instanceMetadataDefaults:InstanceMetadataDefaults"
