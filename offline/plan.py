@@ -125,6 +125,10 @@ def render(deployment: Deployment) -> Iterator[str]:
     yield "Outputs"
     for key, value in deployment.outputs.items():
         yield f"  {key} = {_text(value)}"
+    yield ""
+    yield "Lookups answered from moto"
+    for token, count in sorted(Counter(deployment.mocks.invoked).items()):
+        yield f"  {count:>3}  {token}"
     if deployment.warnings:
         yield ""
         yield "Warnings"

@@ -38,6 +38,8 @@ def test_the_plan_lists_every_resource_by_component_with_counts(capsys: pytest.C
         for line in lines
     )
     assert any("plain HTTP on port 80 only" in line for line in lines[lines.index("Warnings") :])
+    lookups = lines[lines.index("Lookups answered from moto") + 1 : lines.index("Warnings") - 1]
+    assert any(line.endswith("  aws:ssm/getParameter:getParameter") for line in lookups)
 
 
 def test_a_refused_resource_ends_the_plan_with_aws_error(
