@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +110,12 @@ def _heartbeat_mtime(pid: int) -> float:
     return _WALL_CLOCK_FLOOR
 
 
+def _up(process: Process, ready: Callable[[], bool]) -> bool:
+    """Whether a started server is ready; raises at once if it has exited instead."""
+    process.check_running()
+    return ready()
+
+
 def _spawn(name: str, argv: list[str], env: Mapping[str, str], cwd: Path, log: Path) -> Process:
     with log.open("wb") as sink:
         popen = subprocess.Popen(
@@ -166,7 +172,11 @@ def start_gunicorn(
     process = _spawn("gunicorn", argv, settings, DOCKER, log_dir / "stdout.log")
     server = Gunicorn(process=process, port=port, access_log=log_dir / "access.log")
     try:
-        wait_until(lambda: process.check_running() or _healthy(f"{server.url}/healthz"), "gunicorn")
+        wait_until(lambda: _up(process, lambda: _healthy(f"{server.url}/healthz")), "gunicorn")
+        # Every worker booted, not just the one that answered: a worker still booting would lose a
+        # SIGTERM sent now (see booted_worker_pids) and keep serving on its copy of the listener.
+        workers = int(settings["WEB_CONCURRENCY"])
+        wait_until(lambda: len(server.booted_worker_pids()) == workers, "every gunicorn worker to boot")
     except (TimeoutError, RuntimeError):
         process.stop(signal.SIGKILL)
         raise
@@ -243,15 +253,18 @@ class Nginx:
         return child_pids(self.process.pid)
 
 
-def start_nginx(env: dict[str, str], workdir: Path) -> Nginx:
-    """Render and start nginx (``render.sh nginx -g 'daemon off;'``, the image's entrypoint and command)."""
+def start_nginx(env: dict[str, str], workdir: Path, *, render: Path = RENDER) -> Nginx:
+    """Render and start nginx (``render.sh nginx -g 'daemon off;'``, the image's entrypoint and command).
+
+    ``render`` may name a ``render.sh`` in a copy of ``docker/nginx/`` with edited templates.
+    """
     conf = str(Path(env["NGINX_RUNTIME_DIR"]) / "nginx.conf")
-    argv = [str(RENDER), "nginx", "-e", "stderr", "-c", conf, "-g", "daemon off;"]
+    argv = [str(render), "nginx", "-e", "stderr", "-c", conf, "-g", "daemon off;"]
     process = _spawn("nginx", argv, env, workdir, workdir / f"nginx-{env['HTTPS_PORT']}.log")
     server = Nginx(process=process, env=env)
     try:
         wait_until(
-            lambda: process.check_running() or _port_open(server.https_port),
+            lambda: _up(process, lambda: _port_open(server.https_port)),
             f"nginx on {server.https_port}",
         )
     except (TimeoutError, RuntimeError):
