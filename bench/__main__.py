@@ -1,0 +1,66 @@
+"""Run the benchmarks and write the report: ``python -m bench --profile quick|full --out DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from bench import report, scenarios
+from bench.scenarios import FULL, QUICK, Section, node_stack
+from tests.node.stack import prepare_static, world_readable_tempdir
+
+#: Descriptors wrk needs for 10,000 connections, and each nginx worker for its share (two per proxied one).
+OPEN_FILES = 20_000
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profile", choices=("quick", "full"), default="quick")
+    parser.add_argument("--out", type=Path, required=True, help="directory for benchmarks.md and the chart")
+    args = parser.parse_args(argv)
+    profile = FULL if args.profile == "full" else QUICK
+    # Inherited by nginx, gunicorn and wrk.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < OPEN_FILES:
+        sys.exit(f"the open files limit is {hard}; the benchmarks need {OPEN_FILES} (ulimit -Hn)")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, hard))
+
+    started = time.monotonic()
+    workdir = world_readable_tempdir("bench-")
+    try:
+        prepare_static(workdir)
+        sections = run(workdir, profile)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    elapsed = time.monotonic() - started
+    args.out.mkdir(parents=True, exist_ok=True)
+    report.write(args.out, profile, sections, elapsed, " ".join(["python", "-m", "bench", *argv]))
+    print(f"wrote {args.out / report.MARKDOWN} in {elapsed:.0f} s")
+
+
+def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
+    classes = Section("classes", "6. Worker classes: the dynamic route through nginx")
+    slow = Section("slow", f"3. {profile.slow_clients} slow clients held open while normal load runs")
+    with node_stack(workdir) as stack:
+        static = scenarios.static_file(stack, profile)
+        dynamic = scenarios.dynamic(stack, profile)
+    for worker_class in ("gevent", "sync", "gthread"):
+        with node_stack(workdir, worker_class=worker_class) as stack:
+            scenarios.worker_class(stack, profile, classes)
+            if worker_class != "gthread":
+                scenarios.slow(stack, profile, slow)
+    # Each of nginx's workers may get every connection (and their upstream ones); its descriptor limit is
+    # twice this, within OPEN_FILES.
+    workers = str(OPEN_FILES // 2)
+    with node_stack(workdir, NGINX_WORKER_CONNECTIONS=workers) as stack:
+        scale, memory = scenarios.scale(stack, profile)
+    memory.notes.append(f"nginx run with NGINX_WORKER_CONNECTIONS={workers} for this scenario.")
+    return [static, dynamic, slow, scale, memory, classes]
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

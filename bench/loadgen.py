@@ -1,0 +1,133 @@
+"""Load generators: Debian's wrk for request load, bench/slowloris.py for slow clients; process memory."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.node.stack import child_pids
+
+HERE = Path(__file__).resolve().parent
+WRK_SCRIPT = HERE / "wrk_json.lua"
+WRK_COUNTING_SCRIPT = HERE / "wrk_count.lua"
+MARKER = "WRK-JSON "
+
+
+@dataclass(frozen=True)
+class Result:
+    """One wrk run: throughput, errors and the latency distribution (milliseconds)."""
+
+    label: str
+    command: str
+    requests: int
+    seconds: float
+    errors: dict[str, int]
+    latency_ms: dict[str, float]
+    #: Requests still unanswered when the run ended (None: not counted, see wrk_count.lua).
+    unanswered: int | None
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def timeouts(self) -> int:
+        return self.errors["timeout"]
+
+    @property
+    def failed(self) -> int:
+        """Requests that failed other than by timing out: connect, read, write errors and non-2xx/3xx."""
+        return sum(count for kind, count in self.errors.items() if kind != "timeout")
+
+
+def wrk(
+    label: str,
+    url: str,
+    *,
+    connections: int,
+    seconds: int,
+    timeout: int = 5,
+    host: str | None = "localhost",
+    threads: int = 2,
+    count_unanswered: bool = False,
+) -> Result:
+    """Run wrk against ``url`` for ``seconds`` (it stops by itself) and parse its summary."""
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}s"]
+    if host is not None:
+        argv += ["-H", f"Host: {host}"]
+    script = WRK_COUNTING_SCRIPT if count_unanswered else WRK_SCRIPT
+    argv += ["-s", str(script.relative_to(HERE.parent)), url]
+    # A fixed argument list: wrk from the system package, our own URL.
+    done = subprocess.run(  # noqa: S603
+        argv, cwd=HERE.parent, capture_output=True, text=True, check=True, timeout=seconds + timeout + 120
+    )
+    (line,) = [text for text in done.stdout.splitlines() if text.startswith(MARKER)]
+    summary = json.loads(line.removeprefix(MARKER))
+    return Result(
+        label=label,
+        command=shlex.join(argv),
+        requests=summary["requests"],
+        seconds=summary["duration_us"] / 1e6,
+        errors=summary["errors"],
+        latency_ms={key: value / 1000 for key, value in summary["latency_us"].items()},
+        unanswered=summary["unanswered"] if count_unanswered else None,
+    )
+
+
+@dataclass
+class SlowClients:
+    """bench/slowloris.py running: ``held`` slow connections, and its final report once stopped."""
+
+    command: str
+    process: subprocess.Popen[str]
+    report: dict[str, int] | None = None
+
+
+@contextmanager
+def slow_clients(port: int, *, count: int, seconds: int, tls: bool) -> Iterator[SlowClients]:
+    """Hold ``count`` slowloris connections to ``port`` while the block runs (at most ``seconds``)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.slowloris",
+        f"--port={port}",
+        f"--count={count}",
+        f"--seconds={seconds}",
+        *(["--tls"] if tls else []),
+    ]
+    process = subprocess.Popen(  # noqa: S603 - a fixed argument list: this interpreter, our module
+        argv, cwd=HERE.parent, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    clients = SlowClients(command=shlex.join(["python", *argv[1:]]), process=process)
+    try:
+        ready = process.stdout.readline() if process.stdout is not None else ""
+        if ready.strip() != "ready":
+            raise RuntimeError(f"slow clients did not start: {ready!r}")
+        yield clients
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=30)
+        lines = out.strip().splitlines()
+        clients.report = json.loads(lines[-1]) if lines else None
+
+
+def tree_pids(master: int) -> list[int]:
+    """A master process and its workers."""
+    return [master, *sorted(child_pids(master))]
+
+
+def memory_kib(pids: Sequence[int]) -> dict[str, int]:
+    """Summed RSS and PSS (proportional set size: shared pages split between sharers) of ``pids``."""
+    totals = {"rss": 0, "pss": 0}
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key.lower() in totals:
+                totals[key.lower()] += int(rest.split()[0])
+    return totals
