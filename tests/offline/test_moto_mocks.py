@@ -148,3 +148,43 @@ def test_a_deployment_leaves_no_runtime_state_behind() -> None:
         assert pulumi.runtime.get_root_resource() is not None
     assert pulumi.runtime.get_root_resource() is None
     assert pulumi.Config("aws").get("region") is None
+
+
+def test_inline_rules_replace_the_default_egress_as_the_provider_does() -> None:
+    def program() -> None:
+        vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
+        aws.ec2.SecurityGroup(
+            "web",
+            vpc_id=vpc.id,
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp", from_port=443, to_port=443, cidr_blocks=["0.0.0.0/0"], description="HTTPS"
+                ),
+                aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=8443, to_port=8443, self=True),
+            ],
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="-1", from_port=0, to_port=0, cidr_blocks=["10.0.0.0/16"]
+                )
+            ],
+        )
+
+    with deploy("dev", program=program, managed_policies=False) as deployment:
+        (group,) = [c for c in deployment.mocks.created if c.typ == "aws:ec2/securityGroup:SecurityGroup"]
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group.id]}])
+    assert {
+        (
+            r["IsEgress"],
+            r["IpProtocol"],
+            r["FromPort"],
+            r["ToPort"],
+            r.get("CidrIpv4") or r["ReferencedGroupInfo"]["GroupId"],
+            r.get("Description"),
+        )
+        for r in rules["SecurityGroupRules"]
+    } == {
+        (False, "tcp", 443, 443, "0.0.0.0/0", "HTTPS"),
+        (False, "tcp", 8443, 8443, group.id, None),
+        (True, "-1", -1, -1, "10.0.0.0/16", None),
+    }
