@@ -7,7 +7,7 @@ import runpy
 from collections.abc import Callable
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 import pulumi
 import pulumi_aws as aws
 import pytest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pulumi_aws as aws
 import pulumi_docker as docker
@@ -31,10 +32,9 @@ def network() -> tuple[aws.ec2.Vpc, list[aws.ec2.Subnet]]:
     return vpc, subnets
 
 
-def template(**overrides: object) -> aws.ec2.LaunchTemplate:
+def template(**overrides: Any) -> aws.ec2.LaunchTemplate:
     ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER)
-    args: dict[str, object] = {"image_id": ami.value, "instance_type": "t3.micro", **overrides}
-    return aws.ec2.LaunchTemplate("lt", **args)  # type: ignore[arg-type]
+    return aws.ec2.LaunchTemplate("lt", image_id=ami.value, instance_type="t3.micro", **overrides)
 
 
 def test_an_instance_type_that_does_not_exist_passes_config_but_not_aws() -> None:
@@ -128,7 +128,7 @@ def test_a_scaling_policy_on_a_group_that_does_not_exist() -> None:
         ),
     ],
 )
-def test_a_malformed_launch_template(overrides: dict[str, object], expected: str) -> None:
+def test_a_malformed_launch_template(overrides: dict[str, Any], expected: str) -> None:
     def program() -> None:
         template(**overrides)
 

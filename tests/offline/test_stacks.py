@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 import pytest
 
 from infra.config import NGINX_HTTPS_PORT
