@@ -89,6 +89,25 @@ def test_a_group_on_a_launch_template_version_that_does_not_exist() -> None:
     assert "VersionNotFound" in message
 
 
+def test_a_group_registering_with_a_target_group_that_does_not_exist() -> None:
+    def program() -> None:
+        vpc, subnets = network()
+        launch = template()
+        target_group = aws.lb.TargetGroup("nginx", vpc_id=vpc.id, protocol="HTTPS", port=8443)
+        aws.autoscaling.Group(
+            "asg",
+            min_size=1,
+            max_size=2,
+            vpc_zone_identifiers=[s.id for s in subnets],
+            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(id=launch.id, version="1"),
+            target_group_arns=[target_group.arn.apply(lambda arn: arn.replace("/nginx-", "/other-"))],
+        )
+
+    message = rejected(program)
+    assert message.startswith("aws:autoscaling/group:Group asg:")
+    assert "TargetGroupNotFound" in message
+
+
 def test_a_scaling_policy_on_a_group_that_does_not_exist() -> None:
     def program() -> None:
         aws.autoscaling.Policy(
