@@ -17,7 +17,8 @@ from pulumi.runtime.mocks import MockMonitor
 
 from offline.aws import Aws, Inputs, RejectedError, UntranslatedError
 from offline.invokes import INVOKES
-from offline.resources import RESOURCES, Translation, push_image
+from offline.translations import RESOURCES, Translation
+from offline.translations.ecr import push_image
 
 UNMODELLED: dict[str, str] = {
     "aws:ec2/instanceMetadataDefaults:InstanceMetadataDefaults": (
@@ -85,8 +86,8 @@ class MotoMocks(pulumi.runtime.Mocks):
                 resource_id = f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
                 return Created(typ, name, resource_id, dict(inputs), {}, checked=False)
             raise UntranslatedError(
-                f"{typ} ({name}): no translation to the AWS API; add one in offline/resources.py or list the "
-                "type in offline.moto_mocks.UNMODELLED with the reason moto cannot model it"
+                f"{typ} ({name}): no translation to the AWS API; add one in offline/translations/ or list "
+                "the type in offline.moto_mocks.UNMODELLED with the reason moto cannot model it"
             )
         try:
             resource_id, outputs = translation.create(self.aws, name, inputs)

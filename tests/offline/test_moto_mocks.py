@@ -14,8 +14,8 @@ import pytest
 
 from offline.aws import UntranslatedError
 from offline.moto_mocks import UNMODELLED
-from offline.resources import RESOURCES
 from offline.stack import ROOT, deploy, stack_config
+from offline.translations import RESOURCES
 
 PROJECT = "flask-nginx-aws"
 

@@ -1,0 +1,346 @@
+"""EC2: the VPC, its subnets, gateways and routes, flow logs, security groups, launch templates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from offline.aws import Aws, Inputs, boolean, pascal, physical_name, require_known
+from offline.translations.registry import Outputs, translates
+
+
+@translates("aws:ec2/vpc:Vpc")
+def vpc(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    ec2 = aws.client("ec2")
+    created = ec2.create_vpc(
+        CidrBlock=inputs["cidrBlock"],
+        InstanceTenancy=inputs.get("instanceTenancy", "default"),
+        TagSpecifications=aws.tag_specifications("vpc", inputs),
+    )["Vpc"]
+    vpc_id = created["VpcId"]
+    for key, attribute in (
+        ("enableDnsSupport", "EnableDnsSupport"),
+        ("enableDnsHostnames", "EnableDnsHostnames"),
+    ):
+        if key in inputs:
+            ec2.modify_vpc_attribute(VpcId=vpc_id, **{attribute: {"Value": bool(inputs[key])}})
+    filters = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    default_group = ec2.describe_security_groups(
+        Filters=[*filters, {"Name": "group-name", "Values": ["default"]}]
+    )
+    main_table = ec2.describe_route_tables(
+        Filters=[*filters, {"Name": "association.main", "Values": ["true"]}]
+    )
+    return vpc_id, {
+        "arn": f"arn:aws:ec2:{aws.region}:{created['OwnerId']}:vpc/{vpc_id}",
+        "cidrBlock": created["CidrBlock"],
+        "defaultSecurityGroupId": default_group["SecurityGroups"][0]["GroupId"],
+        "mainRouteTableId": main_table["RouteTables"][0]["RouteTableId"],
+        "ownerId": created["OwnerId"],
+    }
+
+
+@translates("aws:ec2/subnet:Subnet")
+def subnet(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    ec2 = aws.client("ec2")
+    created = ec2.create_subnet(
+        VpcId=inputs["vpcId"],
+        CidrBlock=inputs["cidrBlock"],
+        AvailabilityZone=inputs["availabilityZone"],
+        TagSpecifications=aws.tag_specifications("subnet", inputs),
+    )["Subnet"]
+    if "mapPublicIpOnLaunch" in inputs:
+        ec2.modify_subnet_attribute(
+            SubnetId=created["SubnetId"], MapPublicIpOnLaunch={"Value": bool(inputs["mapPublicIpOnLaunch"])}
+        )
+    return created["SubnetId"], {
+        "arn": created["SubnetArn"],
+        "availabilityZoneId": created["AvailabilityZoneId"],
+    }
+
+
+@translates("aws:ec2/internetGateway:InternetGateway")
+def internet_gateway(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    ec2 = aws.client("ec2")
+    created = ec2.create_internet_gateway(
+        TagSpecifications=aws.tag_specifications("internet-gateway", inputs)
+    )
+    gateway_id = created["InternetGateway"]["InternetGatewayId"]
+    if "vpcId" in inputs:
+        ec2.attach_internet_gateway(InternetGatewayId=gateway_id, VpcId=inputs["vpcId"])
+    return gateway_id, {"arn": f"arn:aws:ec2:{aws.region}:{aws.account_id}:internet-gateway/{gateway_id}"}
+
+
+ROUTE_TARGETS = {
+    "cidrBlock": "DestinationCidrBlock",
+    "ipv6CidrBlock": "DestinationIpv6CidrBlock",
+    "destinationPrefixListId": "DestinationPrefixListId",
+    "gatewayId": "GatewayId",
+    "natGatewayId": "NatGatewayId",
+    "egressOnlyGatewayId": "EgressOnlyInternetGatewayId",
+    "networkInterfaceId": "NetworkInterfaceId",
+    "transitGatewayId": "TransitGatewayId",
+    "vpcEndpointId": "VpcEndpointId",
+    "vpcPeeringConnectionId": "VpcPeeringConnectionId",
+}
+"""A route's destination and target keys in the provider and in `CreateRoute`."""
+
+
+@translates("aws:ec2/routeTable:RouteTable")
+def route_table(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    ec2 = aws.client("ec2")
+    created = ec2.create_route_table(
+        VpcId=inputs["vpcId"], TagSpecifications=aws.tag_specifications("route-table", inputs)
+    )["RouteTable"]
+    table_id = created["RouteTableId"]
+    for route in inputs.get("routes", []):
+        require_known({k for k, v in route.items() if v}, ROUTE_TARGETS, "routes")
+        ec2.create_route(RouteTableId=table_id, **{ROUTE_TARGETS[k]: v for k, v in route.items() if v})
+    return table_id, {"arn": f"arn:aws:ec2:{aws.region}:{created['OwnerId']}:route-table/{table_id}"}
+
+
+@translates("aws:ec2/routeTableAssociation:RouteTableAssociation")
+def route_table_association(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    target = {"SubnetId": inputs["subnetId"]} if "subnetId" in inputs else {"GatewayId": inputs["gatewayId"]}
+    created = aws.client("ec2").associate_route_table(RouteTableId=inputs["routeTableId"], **target)
+    return created["AssociationId"], {}
+
+
+@translates("aws:ec2/eip:Eip")
+def eip(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    created = aws.client("ec2").allocate_address(
+        Domain=inputs.get("domain", "vpc"), TagSpecifications=aws.tag_specifications("elastic-ip", inputs)
+    )
+    return created["AllocationId"], {"allocationId": created["AllocationId"], "publicIp": created["PublicIp"]}
+
+
+@translates("aws:ec2/natGateway:NatGateway")
+def nat_gateway(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    created = aws.client("ec2").create_nat_gateway(
+        SubnetId=inputs["subnetId"],
+        AllocationId=inputs["allocationId"],
+        ConnectivityType=inputs.get("connectivityType", "public"),
+        TagSpecifications=aws.tag_specifications("natgateway", inputs),
+    )["NatGateway"]
+    address = created["NatGatewayAddresses"][0]
+    return created["NatGatewayId"], {
+        "publicIp": address.get("PublicIp"),
+        "privateIp": address.get("PrivateIp"),
+    }
+
+
+@translates("aws:ec2/flowLog:FlowLog")
+def flow_log(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    resource_type, resource_id = next(
+        (kind, inputs[key])
+        for key, kind in (("vpcId", "VPC"), ("subnetId", "Subnet"), ("eniId", "NetworkInterface"))
+        if key in inputs
+    )
+    created = aws.client("ec2").create_flow_logs(
+        ResourceIds=[resource_id],
+        ResourceType=resource_type,
+        TrafficType=inputs["trafficType"],
+        LogDestinationType=inputs.get("logDestinationType", "cloud-watch-logs"),
+        LogDestination=inputs["logDestination"],
+        DeliverLogsPermissionArn=inputs["iamRoleArn"],
+        MaxAggregationInterval=inputs.get("maxAggregationInterval", 600),
+        TagSpecifications=aws.tag_specifications("vpc-flow-log", inputs),
+    )
+    if created["Unsuccessful"]:
+        raise ValueError(f"CreateFlowLogs: {created['Unsuccessful'][0]['Error']['Message']}")
+    flow_log_id = created["FlowLogIds"][0]
+    return flow_log_id, {"arn": f"arn:aws:ec2:{aws.region}:{aws.account_id}:vpc-flow-log/{flow_log_id}"}
+
+
+INLINE_RULE_KEYS = (
+    "protocol",
+    "fromPort",
+    "toPort",
+    "cidrBlocks",
+    "ipv6CidrBlocks",
+    "securityGroups",
+    "self",
+    "description",
+    "prefixListIds",
+)
+"""What an inline rule of `aws.ec2.SecurityGroup` may say."""
+
+
+def _permission(rule: Mapping[str, Any], group_id: str) -> dict[str, Any]:
+    """An inline rule of `aws.ec2.SecurityGroup` as an `IpPermissions` entry."""
+    require_known(
+        {k for k, v in rule.items() if v not in (None, [], False)},
+        INLINE_RULE_KEYS,
+        "ingress/egress",
+    )
+    description = {"Description": rule["description"]} if rule.get("description") else {}
+    groups = list(rule.get("securityGroups", [])) + ([group_id] if rule.get("self") else [])
+    permission: dict[str, Any] = {
+        "IpProtocol": rule["protocol"],
+        "IpRanges": [{"CidrIp": c, **description} for c in rule.get("cidrBlocks", [])],
+        "Ipv6Ranges": [{"CidrIpv6": c, **description} for c in rule.get("ipv6CidrBlocks", [])],
+        "UserIdGroupPairs": [{"GroupId": g, **description} for g in groups],
+        "PrefixListIds": [{"PrefixListId": p, **description} for p in rule.get("prefixListIds", [])],
+    }
+    if rule["protocol"] != "-1":
+        permission.update(FromPort=rule["fromPort"], ToPort=rule["toPort"])
+    return permission
+
+
+def _replace_rules(aws: Aws, group_id: str, inputs: Inputs) -> None:
+    """What the provider does with a group's inline rules: revoke what AWS put there (the allow-all egress
+    of a new group), then authorize exactly the declared `ingress` and `egress`."""
+    ec2 = aws.client("ec2")
+    (group,) = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    if group["IpPermissions"]:
+        ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=group["IpPermissions"])
+    if group["IpPermissionsEgress"]:
+        ec2.revoke_security_group_egress(GroupId=group_id, IpPermissions=group["IpPermissionsEgress"])
+    if inputs.get("ingress"):
+        ec2.authorize_security_group_ingress(
+            GroupId=group_id, IpPermissions=[_permission(r, group_id) for r in inputs["ingress"]]
+        )
+    if inputs.get("egress"):
+        ec2.authorize_security_group_egress(
+            GroupId=group_id, IpPermissions=[_permission(r, group_id) for r in inputs["egress"]]
+        )
+
+
+@translates(
+    "aws:ec2/securityGroup:SecurityGroup",
+    provider_only={"revokeRulesOnDelete": "revokes the rules before deleting the group"},
+)
+def security_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    created = aws.client("ec2").create_security_group(
+        GroupName=physical_name(name, inputs),
+        Description=inputs.get("description", "Managed by Pulumi"),
+        VpcId=inputs["vpcId"],
+        TagSpecifications=aws.tag_specifications("security-group", inputs),
+    )
+    _replace_rules(aws, created["GroupId"], inputs)
+    return created["GroupId"], {"arn": created["SecurityGroupArn"], "name": physical_name(name, inputs)}
+
+
+@translates("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+def default_security_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """Adopts the VPC's default group and makes its rules exactly the declared ones."""
+    ec2 = aws.client("ec2")
+    filters = [{"Name": "vpc-id", "Values": [inputs["vpcId"]]}, {"Name": "group-name", "Values": ["default"]}]
+    groups = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
+    if not groups:
+        raise ValueError(f"no default security group in VPC {inputs['vpcId']}")
+    group_id = groups[0]["GroupId"]
+    _replace_rules(aws, group_id, inputs)
+    tags = aws.tag_list(inputs)
+    if tags:
+        ec2.create_tags(Resources=[group_id], Tags=tags)
+    return group_id, {"arn": groups[0]["SecurityGroupArn"], "name": "default"}
+
+
+def _rule(aws: Aws, inputs: Inputs, *, egress: bool) -> Outputs:
+    """`aws.vpc.SecurityGroup{In,E}gressRule`: one rule, one peer, with its own id."""
+    permission: dict[str, Any] = {"IpProtocol": inputs["ipProtocol"]}
+    if inputs["ipProtocol"] != "-1":
+        permission.update(FromPort=inputs["fromPort"], ToPort=inputs["toPort"])
+    description = {"Description": inputs["description"]} if "description" in inputs else {}
+    if "cidrIpv4" in inputs:
+        permission["IpRanges"] = [{"CidrIp": inputs["cidrIpv4"], **description}]
+    if "cidrIpv6" in inputs:
+        permission["Ipv6Ranges"] = [{"CidrIpv6": inputs["cidrIpv6"], **description}]
+    if "referencedSecurityGroupId" in inputs:
+        permission["UserIdGroupPairs"] = [{"GroupId": inputs["referencedSecurityGroupId"], **description}]
+    if "prefixListId" in inputs:
+        permission["PrefixListIds"] = [{"PrefixListId": inputs["prefixListId"], **description}]
+    ec2 = aws.client("ec2")
+    authorize = ec2.authorize_security_group_egress if egress else ec2.authorize_security_group_ingress
+    created = authorize(
+        GroupId=inputs["securityGroupId"],
+        IpPermissions=[permission],
+        TagSpecifications=aws.tag_specifications("security-group-rule", inputs),
+    )
+    rule_id = created["SecurityGroupRules"][0]["SecurityGroupRuleId"]
+    return rule_id, {
+        "arn": f"arn:aws:ec2:{aws.region}:{aws.account_id}:security-group-rule/{rule_id}",
+        "securityGroupRuleId": rule_id,
+    }
+
+
+@translates("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+def ingress_rule(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    return _rule(aws, inputs, egress=False)
+
+
+@translates("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+def egress_rule(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    return _rule(aws, inputs, egress=True)
+
+
+def _launch_template_data(inputs: Inputs) -> dict[str, Any]:
+    """The provider's launch template arguments as `LaunchTemplateData`."""
+    data: dict[str, Any] = {}
+    simple = {
+        "imageId": "ImageId",
+        "instanceType": "InstanceType",
+        "keyName": "KeyName",
+        "userData": "UserData",
+        "vpcSecurityGroupIds": "SecurityGroupIds",
+        "ebsOptimized": "EbsOptimized",
+        "disableApiTermination": "DisableApiTermination",
+        "instanceInitiatedShutdownBehavior": "InstanceInitiatedShutdownBehavior",
+    }
+    for key, parameter in simple.items():
+        if key in inputs:
+            data[parameter] = boolean(inputs[key]) if key in {"ebsOptimized"} else inputs[key]
+    for key in ("iamInstanceProfile", "metadataOptions", "monitoring", "creditSpecification"):
+        if key in inputs:
+            data[key[:1].upper() + key[1:]] = pascal(inputs[key])
+    if "blockDeviceMappings" in inputs:
+        data["BlockDeviceMappings"] = [
+            {
+                **pascal({k: v for k, v in mapping.items() if k != "ebs"}),
+                **(
+                    {
+                        "Ebs": pascal(
+                            {
+                                k: boolean(v) if k in {"encrypted", "deleteOnTermination"} else v
+                                for k, v in mapping["ebs"].items()
+                            }
+                        )
+                    }
+                    if "ebs" in mapping
+                    else {}
+                ),
+            }
+            for mapping in inputs["blockDeviceMappings"]
+        ]
+    if "tagSpecifications" in inputs:
+        data["TagSpecifications"] = [
+            {
+                "ResourceType": spec["resourceType"],
+                "Tags": [{"Key": k, "Value": v} for k, v in spec["tags"].items()],
+            }
+            for spec in inputs["tagSpecifications"]
+        ]
+    return data
+
+
+@translates(
+    "aws:ec2/launchTemplate:LaunchTemplate",
+    provider_only={"updateDefaultVersion": "on create, version 1 is the default version anyway"},
+)
+def launch_template(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    template_name = physical_name(name, inputs, max_length=128)
+    description = {"VersionDescription": inputs["description"]} if "description" in inputs else {}
+    created = aws.client("ec2").create_launch_template(
+        LaunchTemplateName=template_name,
+        LaunchTemplateData=_launch_template_data(inputs),
+        TagSpecifications=aws.tag_specifications("launch-template", inputs),
+        **description,
+    )["LaunchTemplate"]
+    template_id = created["LaunchTemplateId"]
+    return template_id, {
+        "arn": f"arn:aws:ec2:{aws.region}:{aws.account_id}:launch-template/{template_id}",
+        "name": template_name,
+        "latestVersion": created["LatestVersionNumber"],
+        "defaultVersion": created["DefaultVersionNumber"],
+    }

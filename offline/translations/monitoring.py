@@ -1,0 +1,109 @@
+"""CloudWatch Logs log groups, SNS topics and subscriptions, CloudWatch alarms."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from offline.aws import Aws, Inputs, pascal, physical_name
+from offline.translations.registry import Outputs, translates
+
+
+@translates("aws:cloudwatch/logGroup:LogGroup")
+def log_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    logs = aws.client("logs")
+    group_name = physical_name(name, inputs, max_length=512)
+    kms = {"kmsKeyId": inputs["kmsKeyId"]} if "kmsKeyId" in inputs else {}
+    logs.create_log_group(logGroupName=group_name, tags=aws.tags(inputs), **kms)
+    if "retentionInDays" in inputs:
+        logs.put_retention_policy(logGroupName=group_name, retentionInDays=inputs["retentionInDays"])
+    (created,) = logs.describe_log_groups(logGroupNamePrefix=group_name)["logGroups"]
+    # The provider's `arn` has no `:*`, the log group's ARN as IAM policies name it.
+    return group_name, {"arn": created["arn"].removesuffix(":*"), "name": group_name}
+
+
+@translates("aws:sns/topic:Topic")
+def topic(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    topic_name = physical_name(name, inputs, max_length=256)
+    attributes = {
+        parameter: str(inputs[key])
+        for key, parameter in (
+            ("kmsMasterKeyId", "KmsMasterKeyId"),
+            ("displayName", "DisplayName"),
+            ("policy", "Policy"),
+            ("fifoTopic", "FifoTopic"),
+        )
+        if key in inputs
+    }
+    created = aws.client("sns").create_topic(
+        Name=topic_name, Attributes=attributes, Tags=aws.tag_list(inputs)
+    )
+    return created["TopicArn"], {"arn": created["TopicArn"], "name": topic_name}
+
+
+@translates(
+    "aws:sns/topicSubscription:TopicSubscription",
+    unchecked={"endpoint": "moto does not send the confirmation an email subscription waits for"},
+)
+def topic_subscription(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    created = aws.client("sns").subscribe(
+        TopicArn=inputs["topic"],
+        Protocol=inputs["protocol"],
+        Endpoint=inputs["endpoint"],
+        ReturnSubscriptionArn=True,
+    )
+    return created["SubscriptionArn"], {"arn": created["SubscriptionArn"]}
+
+
+def _dimensions(dimensions: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Name": k, "Value": v} for k, v in dimensions.items()]
+
+
+def _metric_query(query: Mapping[str, Any]) -> dict[str, Any]:
+    """A `metricQuery` of `aws.cloudwatch.MetricAlarm` as a `MetricDataQuery`."""
+    converted: dict[str, Any] = pascal({k: v for k, v in query.items() if k != "metric"})
+    if "metric" in query:
+        metric = query["metric"]
+        converted["MetricStat"] = {
+            "Metric": {
+                "Namespace": metric["namespace"],
+                "MetricName": metric["metricName"],
+                "Dimensions": _dimensions(metric.get("dimensions", {})),
+            },
+            "Period": metric["period"],
+            "Stat": metric["stat"],
+            **({"Unit": metric["unit"]} if "unit" in metric else {}),
+        }
+    return converted
+
+
+@translates("aws:cloudwatch/metricAlarm:MetricAlarm")
+def metric_alarm(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    alarm_name = physical_name(name, inputs)
+    keys = {
+        "alarmDescription": "AlarmDescription",
+        "comparisonOperator": "ComparisonOperator",
+        "threshold": "Threshold",
+        "evaluationPeriods": "EvaluationPeriods",
+        "datapointsToAlarm": "DatapointsToAlarm",
+        "namespace": "Namespace",
+        "metricName": "MetricName",
+        "statistic": "Statistic",
+        "extendedStatistic": "ExtendedStatistic",
+        "period": "Period",
+        "unit": "Unit",
+        "treatMissingData": "TreatMissingData",
+        "alarmActions": "AlarmActions",
+        "okActions": "OKActions",
+        "insufficientDataActions": "InsufficientDataActions",
+        "actionsEnabled": "ActionsEnabled",
+    }
+    parameters: dict[str, Any] = {parameter: inputs[key] for key, parameter in keys.items() if key in inputs}
+    if "dimensions" in inputs:
+        parameters["Dimensions"] = _dimensions(inputs["dimensions"])
+    if "metricQueries" in inputs:
+        parameters["Metrics"] = [_metric_query(q) for q in inputs["metricQueries"]]
+    cloudwatch = aws.client("cloudwatch")
+    cloudwatch.put_metric_alarm(AlarmName=alarm_name, Tags=aws.tag_list(inputs), **parameters)
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
+    return alarm_name, {"arn": alarm["AlarmArn"]}
