@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import moto
+
 from offline.moto_mocks import Created
 from offline.stack import ROOT, Deployment, deploy
 
@@ -103,8 +105,9 @@ def render(deployment: Deployment) -> Iterator[str]:
     groups = [(c.name, c.typ, c.urn) for c in components]
     groups.append(("(stack)", "resources declared outside any component", ""))
     urns = {c.urn for c in components}
-    yield f"Offline plan of stack {deployment.stack} in {deployment.region}: each resource created through"
-    yield "the AWS API in moto (no AWS account, no Pulumi CLI); ids, ARNs and DNS names are moto's."
+    yield f"Offline plan of stack {deployment.stack} in {deployment.region}, on moto {moto.__version__}: each"
+    yield "resource created through the AWS API, with no AWS account and no Pulumi CLI; ids, ARNs and DNS"
+    yield "names are moto's."
     for name, typ, urn in sorted(groups, key=lambda group: (not group[2], group[0])):
         children = sorted(
             (
