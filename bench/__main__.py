@@ -7,6 +7,7 @@ import resource
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from bench import report, scenarios
@@ -53,13 +54,12 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
             scenarios.worker_class(stack, profile, classes)
             if worker_class != "gthread":
                 scenarios.slow(stack, profile, slow)
-    # Each of nginx's workers may get every connection (and their upstream ones); its descriptor limit is
-    # twice this, within OPEN_FILES.
-    workers = str(OPEN_FILES // 2)
-    with node_stack(workdir, NGINX_WORKER_CONNECTIONS=workers) as stack:
+    tuning = scenarios.tuning(workdir, profile)
+    with scenarios.tuned_stack(workdir, len(scenarios.TUNING_STEPS)) as stack:
         scale, memory = scenarios.scale(stack, profile)
-    memory.notes.append(f"nginx run with NGINX_WORKER_CONNECTIONS={workers} for this scenario.")
-    return [static, dynamic, slow, scale, memory, classes]
+    tuning.results.append(replace(scale.results[-1], label=scenarios.TUNING_STEPS[-1][0]))
+    scale.notes.append("Run with every tuning step of section 7 applied.")
+    return [static, dynamic, slow, scale, memory, classes, tuning]
 
 
 if __name__ == "__main__":

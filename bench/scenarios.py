@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,23 @@ from tests.node.stack import (
 
 STATIC_FILE = "/static/css/site.css"
 DYNAMIC = "/api/status"
+#: The changes the 10,000-connection runs need, each measured on its own in ``tuning`` (cumulative).
+#: nginx: connection slots for every client plus its upstream connection; a TLS handshake queued behind
+#: 10,000 others outlasts nginx 1.22's handshake timeout, which is client_header_timeout.
+#: gunicorn: no worker recycling mid-load, and room in the gevent pools for every upstream connection.
+TUNING_STEPS: tuple[tuple[str, dict[str, str], dict[str, str], dict[str, tuple[str, str]]], ...] = (
+    ("shipped, NGINX_WORKER_CONNECTIONS=10000", {"NGINX_WORKER_CONNECTIONS": "10000"}, {}, {}),
+    ("+ GUNICORN_MAX_REQUESTS=1000000", {}, {"GUNICORN_MAX_REQUESTS": "1000000"}, {}),
+    ("+ GUNICORN_WORKER_CONNECTIONS=2500", {}, {"GUNICORN_WORKER_CONNECTIONS": "2500"}, {}),
+    ("+ NGINX_WORKER_CONNECTIONS=16384", {"NGINX_WORKER_CONNECTIONS": "16384"}, {}, {}),
+    (
+        "+ client_header_timeout 60s",
+        {},
+        {},
+        {"nginx.conf.template": ("client_header_timeout 10s;", "client_header_timeout 60s;")},
+    ),
+)
+
 #: gunicorn.conf.py's default worker count (start_gunicorn would otherwise run 2).
 WORKERS = 2 * len(os.sched_getaffinity(0)) + 1
 #: High enough that the per-client limiter never answers 429: all benchmark load comes from 127.0.0.1.
@@ -87,10 +104,15 @@ class Stack:
 
 @contextmanager
 def node_stack(
-    workdir: Path, *, worker_class: str = "gevent", render: Path = RENDER, **nginx_env: str
+    workdir: Path,
+    *,
+    worker_class: str = "gevent",
+    render: Path = RENDER,
+    gunicorn_env: Mapping[str, str] | None = None,
+    **nginx_env: str,
 ) -> Iterator[Stack]:
     """gunicorn and nginx (edge mode, TLS) with the shipped defaults but for the rate limit."""
-    env = {"WEB_CONCURRENCY": str(WORKERS), "GUNICORN_WORKER_CLASS": worker_class}
+    env = {"WEB_CONCURRENCY": str(WORKERS), "GUNICORN_WORKER_CLASS": worker_class, **(gunicorn_env or {})}
     gunicorn = start_gunicorn(workdir, env=env)
     with running(gunicorn.process):
         env = render_env(
@@ -244,11 +266,45 @@ def edited_templates(workdir: Path, edits: dict[str, tuple[str, str]]) -> Iterat
         shutil.rmtree(copy)
 
 
-@dataclass(frozen=True)
-class Tuning:
-    """A change to the shipped nginx templates, measured before and after on the scenario it targets."""
+def tuned(
+    steps: int,
+) -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, str]]]:
+    """nginx environment, gunicorn environment and template edits of the first ``steps`` tuning steps."""
+    nginx: dict[str, str] = {}
+    gunicorn: dict[str, str] = {}
+    edits: dict[str, tuple[str, str]] = {}
+    for _, nginx_step, gunicorn_step, edit_step in TUNING_STEPS[:steps]:
+        nginx |= nginx_step
+        gunicorn |= gunicorn_step
+        edits |= edit_step
+    return nginx, gunicorn, edits
 
-    name: str
-    edits: dict[str, tuple[str, str]]
-    measure: Callable[[Stack, Profile], Section]
-    env: dict[str, str] = field(default_factory=dict)
+
+@contextmanager
+def tuned_stack(workdir: Path, steps: int) -> Iterator[Stack]:
+    """The stack with the first ``steps`` tuning steps applied."""
+    nginx, gunicorn, edits = tuned(steps)
+    with (
+        edited_templates(workdir, edits) as render,
+        node_stack(workdir, render=render, gunicorn_env=gunicorn, **nginx) as stack,
+    ):
+        yield stack
+
+
+def tuning(workdir: Path, profile: Profile) -> Section:
+    """Before and after each tuning step, on the dynamic route under the scale scenario's connections."""
+    n = profile.scale_connections
+    section = Section("tuning", f"7. Tuning for {n:,} connections: each step on the dynamic route")
+    # The last step is scenario 4's own dynamic run (appended by the caller).
+    for steps in range(1, len(TUNING_STEPS)):
+        with tuned_stack(workdir, steps) as stack:
+            section.results.append(
+                wrk(
+                    TUNING_STEPS[steps - 1][0],
+                    stack.https(DYNAMIC),
+                    connections=n,
+                    seconds=profile.scale_seconds,
+                    timeout=profile.scale_timeout,
+                )
+            )
+    return section
