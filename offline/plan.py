@@ -97,18 +97,23 @@ def properties(resource: Created) -> str:
     return " ".join(shown)
 
 
-def render(deployment: Deployment) -> Iterator[str]:
-    """The plan's lines."""
+def _section(title: str, lines: Sequence[str]) -> Iterator[str]:
+    """A titled block of lines, or nothing when there are none."""
+    if lines:
+        yield ""
+        yield title
+        yield from lines
+
+
+def _components(deployment: Deployment) -> Iterator[str]:
+    """Each component (alphabetically) with its resources, then those declared outside any."""
     created = {(c.typ, c.name): c for c in deployment.mocks.created}
     registrations = deployment.monitor.registrations
-    components = [r for r in registrations if not r.custom]
+    components = sorted((r for r in registrations if not r.custom), key=lambda r: r.name)
+    urns = {c.urn for c in components}
     groups = [(c.name, c.typ, c.urn) for c in components]
     groups.append(("(stack)", "resources declared outside any component", ""))
-    urns = {c.urn for c in components}
-    yield f"Offline plan of stack {deployment.stack} in {deployment.region}, on moto {moto.__version__}: each"
-    yield "resource created through the AWS API, with no AWS account and no Pulumi CLI; ids, ARNs and DNS"
-    yield "names are moto's."
-    for name, typ, urn in sorted(groups, key=lambda group: (not group[2], group[0])):
+    for name, typ, urn in groups:
         children = sorted(
             (
                 created[(r.typ, r.name)]
@@ -124,35 +129,34 @@ def render(deployment: Deployment) -> Iterator[str]:
         for child in children:
             yield f"  {'+' if child.checked else '~'} {child.name:<32} {child.typ}"
             yield f"      id {child.id}  {properties(child)}".rstrip()
-    yield ""
-    yield "Outputs"
-    for key, value in deployment.outputs.items():
-        yield f"  {key} = {_text(value)}"
-    yield ""
-    yield "Lookups answered from moto"
-    for token, count in sorted(Counter(deployment.mocks.invoked).items()):
-        yield f"  {count:>3}  {token}"
-    if deployment.warnings:
-        yield ""
-        yield "Warnings"
-        for warning in deployment.warnings:
-            yield f"  {warning}"
-    unchecked = [(c, key, reason) for c in created.values() for key, reason in c.unchecked.items()]
-    unmodelled = [c for c in created.values() if not c.checked]
-    if unchecked or unmodelled:
-        yield ""
-        yield "Not checked by moto"
-        for resource in unmodelled:
-            yield f"  ~ {resource.typ} {resource.name}: the whole resource (an unmodelled type)"
-        for resource, key, reason in unchecked:
-            yield f"  {resource.typ} {resource.name}: {key}: {reason}"
-    yield ""
-    yield "Resources by type"
-    for typ, count in sorted(Counter(c.typ for c in created.values()).items()):
-        yield f"  {count:>3}  {typ}"
-    checked = sum(c.checked for c in created.values())
+
+
+def render(deployment: Deployment) -> Iterator[str]:
+    """The plan's lines."""
+    created = deployment.mocks.created
+    yield f"Offline plan of stack {deployment.stack} in {deployment.region}, on moto {moto.__version__}: each"
+    yield "resource created through the AWS API, with no AWS account and no Pulumi CLI; ids, ARNs and DNS"
+    yield "names are moto's."
+    yield from _components(deployment)
+    yield from _section("Outputs", [f"  {key} = {_text(value)}" for key, value in deployment.outputs.items()])
+    yield from _section(
+        "Stand-ins for what the config names as existing (moto chooses its own ids)",
+        [f"  {s.key}: {s.named} -> {s.stand_in}" for s in deployment.stand_ins],
+    )
+    lookups = Counter(deployment.mocks.invoked)
+    yield from _section("Lookups answered from moto", [f"  {n:>3}  {t}" for t, n in sorted(lookups.items())])
+    yield from _section("Warnings", [f"  {warning}" for warning in deployment.warnings])
+    yield from _section(
+        "Not checked by moto",
+        [f"  ~ {c.typ} {c.name}: the whole resource (an unmodelled type)" for c in created if not c.checked]
+        + [f"  {c.typ} {c.name}: {key}: {reason}" for c in created for key, reason in c.unchecked.items()],
+    )
+    by_type = Counter(c.typ for c in created)
+    yield from _section("Resources by type", [f"  {n:>3}  {t}" for t, n in sorted(by_type.items())])
+    checked = sum(c.checked for c in created)
+    components = sum(not r.custom for r in deployment.monitor.registrations)
     yield (
-        f"{len(created)} resources in {len(components)} components: {checked} created in moto (+), "
+        f"{len(created)} resources in {components} components: {checked} created in moto (+), "
         f"{len(created) - checked} unmodelled (~)"
     )
 

@@ -1,5 +1,5 @@
 """Run the whole program for one stack on moto: its config as the CLI would give it, the account it
-assumes (the hosted zone it names), the program evaluated to the end, and moto left open for inspection."""
+assumes (what its config names as existing), the program evaluated to the end, and moto left open."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ import moto
 import moto.settings
 import pulumi
 import yaml  # type: ignore[import-untyped]
-from moto.route53.models import HostedZoneIdentifier
-from moto.utilities.id_generator import moto_id_manager
 
+from offline import existing
 from offline.aws import Aws
+from offline.existing import StandIn
 from offline.moto_mocks import Monitor, MotoMocks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,15 +66,10 @@ class Deployment:
     region: str
     mocks: MotoMocks
     monitor: Monitor
+    stand_ins: list[StandIn] = field(default_factory=list)
+    """What stands in for the existing resources the config names."""
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-
-
-def _hosted_zone_name(domain: str) -> str:
-    """The zone a domain's records live in, for a zone id named in config: the parent domain
-    (`app.example.com` → `example.com`), or the domain itself when it is the apex."""
-    labels = domain.split(".")
-    return ".".join(labels[1:]) if len(labels) > 2 else domain
 
 
 @functools.cache
@@ -85,14 +80,8 @@ def _session(region: str) -> boto3.session.Session:
 
 
 @contextmanager
-def _account(
-    config: Mapping[str, str], project: str, *, managed_policies: bool
-) -> Iterator[boto3.session.Session]:
-    """moto, with what the stack expects to exist already: the Route 53 hosted zone it names (created with
-    that id through moto's custom-id facility)."""
-    zone_id = config.get(f"{project}:hostedZoneId", "")
-    domain = config.get(f"{project}:domainName", "")
-    identifier = None
+def _moto(region: str, *, managed_policies: bool) -> Iterator[boto3.session.Session]:
+    """moto, configured as this project needs it; yields a session for `region`."""
     with (
         moto.mock_aws(config={"iam": {"load_aws_managed_policies": managed_policies}}),
         # ACM issues a DNS-validated certificate once its records resolve; moto issues it after this wait.
@@ -100,18 +89,7 @@ def _account(
         # Instances launch only with instance types that exist, as in AWS (moto's opt-in check).
         mock.patch.object(moto.settings, "EC2_ENABLE_INSTANCE_TYPE_VALIDATION", True),
     ):
-        session = _session(config["aws:region"])
-        try:
-            if zone_id and domain:
-                zone = _hosted_zone_name(domain)
-                account = session.client("sts").get_caller_identity()["Account"]
-                identifier = HostedZoneIdentifier(account, f"{zone}.", None)
-                moto_id_manager.set_custom_id(identifier, zone_id)
-                session.client("route53").create_hosted_zone(Name=zone, CallerReference=f"{project}-{zone}")
-            yield session
-        finally:
-            if identifier is not None:
-                moto_id_manager.unset_custom_id(identifier)
+        yield _session(region)
 
 
 @contextmanager
@@ -128,10 +106,13 @@ def deploy(
     managed policies into moto, as the program attaches one (about a second per deployment; a program
     attaching none can skip it). Raises what the program or AWS raised (`RejectedError` carries AWS's
     error)."""
-    values = dict(config) if config is not None else stack_config(stack, root)
+    configured = dict(config) if config is not None else stack_config(stack, root)
     project = project_name(root)
-    tags_config = json.loads(values.get("aws:defaultTags", "{}"))
-    with _account(values, project, managed_policies=managed_policies) as session:
+    tags_config = json.loads(configured.get("aws:defaultTags", "{}"))
+    with (
+        _moto(configured["aws:region"], managed_policies=managed_policies) as session,
+        existing.provide(session, configured, project) as (values, stand_ins),
+    ):
         aws = Aws(session, default_tags=tags_config.get("tags", {}))
         mocks = MotoMocks(aws)
         monitor = Monitor(mocks)
@@ -139,7 +120,7 @@ def deploy(
         logger = logging.getLogger(f"offline.{stack}")
         logger.propagate = False
         logger.addHandler(warnings)
-        deployment = Deployment(stack, aws.region, mocks, monitor)
+        deployment = Deployment(stack, aws.region, mocks, monitor, stand_ins=stand_ins)
         # The runtime's settings, root stack and config are process-wide: start from a clean root, and leave
         # none of this run's state behind for whatever runs next.
         pulumi.runtime.reset_options(project=project, stack=stack, preview=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import runpy
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +13,8 @@ import pytest
 
 from offline.aws import UntranslatedError
 from offline.moto_mocks import UNMODELLED
-from offline.stack import ROOT, deploy, stack_config
+from offline.plan import render
+from offline.stack import deploy, stack_config
 from offline.translations import RESOURCES
 
 PROJECT = "flask-nginx-aws"
@@ -100,44 +100,51 @@ def test_lookups_are_answered_from_moto() -> None:
     }
 
 
-def test_the_program_in_an_existing_vpc() -> None:
-    """`existingVpcId` and existing subnets: the program finds them in moto and places everything there."""
-    found: dict[str, Any] = {}
-
-    def program() -> None:
+def test_an_existing_vpc_and_certificate_named_in_config_get_stand_ins() -> None:
+    """What the config names as existing is created in moto (under moto's ids) before the program runs."""
+    named_public, named_private = (
+        ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+        [
+            "subnet-0bbbbbbbbbbbbbbb1",
+            "subnet-0bbbbbbbbbbbbbbb2",
+        ],
+    )
+    named_certificate = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+    config = {
+        **stack_config("prod"),
+        f"{PROJECT}:existingVpcId": "vpc-0123456789abcdef0",
+        f"{PROJECT}:existingPublicSubnetIds": json.dumps(named_public),
+        f"{PROJECT}:existingPrivateSubnetIds": json.dumps(named_private),
+        f"{PROJECT}:certificateArn": named_certificate,
+    }
+    with deploy("prod", config=config) as deployment:
+        stand_ins = {s.key: (s.named, s.stand_in) for s in deployment.stand_ins}
         ec2 = boto3.client("ec2", region_name="us-east-1")
-        vpc_id = ec2.create_vpc(CidrBlock="172.20.0.0/16")["Vpc"]["VpcId"]
-        subnets: dict[str, list[str]] = {"public": [], "private": []}
-        for index, (kind, zone) in enumerate(
-            [("public", "a"), ("public", "b"), ("private", "a"), ("private", "b")]
-        ):
-            created = ec2.create_subnet(
-                VpcId=vpc_id, CidrBlock=f"172.20.{index}.0/24", AvailabilityZone=f"us-east-1{zone}"
-            )
-            subnets[kind].append(created["Subnet"]["SubnetId"])
-        found.update(vpc_id=vpc_id, private=subnets["private"])
-        config = {
-            **stack_config("dev"),
-            f"{PROJECT}:existingVpcId": vpc_id,
-            f"{PROJECT}:existingPublicSubnetIds": json.dumps(subnets["public"]),
-            f"{PROJECT}:existingPrivateSubnetIds": json.dumps(subnets["private"]),
-        }
-        pulumi.runtime.set_all_config(config)
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-
-    with deploy("dev", program=program) as deployment:
-        ec2 = boto3.client("ec2", region_name="us-east-1")
-        vpcs = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]]
+        (vpc,) = [v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]]
         (group,) = boto3.client("autoscaling", region_name="us-east-1").describe_auto_scaling_groups()[
             "AutoScalingGroups"
         ]
-        (balancer,) = boto3.client("elbv2", region_name="us-east-1").describe_load_balancers()[
-            "LoadBalancers"
+        elbv2 = boto3.client("elbv2", region_name="us-east-1")
+        (balancer,) = elbv2.describe_load_balancers()["LoadBalancers"]
+        https = [
+            listener
+            for listener in elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+            if listener["Port"] == 443
         ]
-    assert vpcs == [found["vpc_id"]], "no VPC of its own"
-    assert sorted(group["VPCZoneIdentifier"].split(",")) == sorted(found["private"])
-    assert balancer["VpcId"] == found["vpc_id"]
-    assert not any(c.typ == "aws:ec2/vpc:Vpc" for c in deployment.mocks.created)
+        plan = list(render(deployment))
+    assert stand_ins[f"{PROJECT}:existingVpcId"] == ("vpc-0123456789abcdef0", vpc["VpcId"])
+    private = json.loads(stand_ins[f"{PROJECT}:existingPrivateSubnetIds"][1])
+    assert sorted(group["VPCZoneIdentifier"].split(",")) == sorted(private)
+    assert balancer["VpcId"] == vpc["VpcId"]
+    assert not any(
+        c.typ in {"aws:ec2/vpc:Vpc", "aws:acm/certificate:Certificate"} for c in deployment.mocks.created
+    )
+    (certificate,) = https[0]["Certificates"]
+    assert stand_ins[f"{PROJECT}:certificateArn"] == (named_certificate, certificate["CertificateArn"])
+    section = plan[
+        plan.index("Stand-ins for what the config names as existing (moto chooses its own ids)") + 1 :
+    ]
+    assert section[0] == f"  {PROJECT}:existingVpcId: vpc-0123456789abcdef0 -> {vpc['VpcId']}"
 
 
 def test_a_deployment_leaves_no_runtime_state_behind() -> None:
