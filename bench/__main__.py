@@ -46,8 +46,12 @@ def main(argv: list[str]) -> None:
 def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
     classes = Section("classes", "6. Worker classes: the dynamic route through nginx")
     slow = Section("slow", f"3. {profile.slow_clients} slow clients held open while normal load runs")
-    with node_stack(workdir) as stack:
-        static = scenarios.static_file(stack, profile)
+    with (
+        node_stack(workdir) as stack,
+        scenarios.edited_templates(workdir, scenarios.STATIC_TUNING) as render,
+        node_stack(workdir, render=render) as cached,
+    ):
+        static = scenarios.static_file(stack, cached, profile)
         dynamic = scenarios.dynamic(stack, profile)
     for worker_class in ("gevent", "sync", "gthread"):
         with node_stack(workdir, worker_class=worker_class) as stack:

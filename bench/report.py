@@ -7,6 +7,7 @@ import platform
 import subprocess
 from dataclasses import dataclass
 from importlib.metadata import version
+from itertools import pairwise
 from pathlib import Path
 
 from matplotlib import pyplot
@@ -73,9 +74,14 @@ def targets(by_key: dict[str, Section], profile: Profile) -> list[Target]:
     peak_mb = memory["peak_pss"] / 1024
     return [
         Target(
-            "Static through nginx ≥ 20x Flask's requests/s",
+            "Static through nginx ≥ 20x Flask's requests/s (shipped config)",
             f"{f['static']['static_ratio']:.1f}x",
             f["static"]["static_ratio"] >= 20,
+        ),
+        Target(
+            "… with open_file_cache (proposed, section 1)",
+            f"{f['static']['static_ratio_open_file_cache']:.1f}x",
+            f["static"]["static_ratio_open_file_cache"] >= 20,
         ),
         Target(
             "Dynamic through nginx ≥ 85% of gunicorn direct",
@@ -134,6 +140,81 @@ def chart(sections: list[Section], path: Path) -> None:
     pyplot.close(figure)
 
 
+def reading() -> list[str]:
+    return [
+        "## How to read these numbers",
+        "",
+        "- wrk is closed-loop: each connection sends its next request as soon as the previous answer "
+        "arrives, with no think time. Requests/s is what the stack sustains with that many requests "
+        "always in flight; latency is measured from sending a request to its complete answer.",
+        "- Through nginx the client speaks TLS (edge mode, TLS 1.3, kept-alive connections); gunicorn "
+        "directly is plain HTTP. Every nginx figure includes the cost of TLS on the same two cores.",
+        "- wrk counts a timeout only for an answer that arrives later than `--timeout`; a request that "
+        "gets no answer at all before the run ends is not counted anywhere. Scenario 3, where that "
+        "happens, counts those requests itself (`bench/wrk_count.lua`: unanswered at end; up to one per "
+        "connection is simply in flight when the run stops).",
+        "- Errors are wrk's: connect, read (the connection closed or reset before a full answer), write, "
+        "and status (any answer that is not 2xx/3xx).",
+        "",
+    ]
+
+
+def interpretation(section: Section) -> list[str]:
+    """What each scenario's numbers say, stated from the numbers themselves."""
+    f = section.figures
+    rows = {r.label: r for r in section.results}
+    lines: list[str] = []
+    if section.key == "static":
+        shipped, cached, _ = section.results
+        lines.append(
+            f"- open_file_cache: {shipped.rps:,.0f} -> {cached.rps:,.0f} requests/s "
+            f"({cached.rps / shipped.rps - 1:+.0%}), side by side in this run."
+        )
+    if section.key == "dynamic":
+        nginx, direct = section.results
+        lines.append(
+            f"- Through nginx: {1 - nginx.rps / direct.rps:.0%} fewer requests/s than direct, p99 "
+            f"{nginx.latency_ms['p99']:.0f} ms vs {direct.latency_ms['p99']:.0f} ms. The workers saturate "
+            "both cores; every cycle nginx spends on TLS and proxying is taken from them (on a node too, "
+            "where nginx and gunicorn share the instance's CPUs). Which side has the lower p99 has changed "
+            "from run to run on this shared machine; the throughput cost has not."
+        )
+    if section.key == "slow":
+        for wc in ("gevent", "sync"):
+            direct = next(r for label, r in rows.items() if label.startswith(f"{wc}: gunicorn direct"))
+            lines.append(
+                f"- {wc}, gunicorn exposed directly: {direct.requests:,} requests answered, "
+                f"p99 {direct.latency_ms['p99']:.1f} ms, {direct.unanswered} unanswered at the end; "
+                f"through nginx: p99 {f[f'slow_{wc}_nginx_p99']:.1f} ms, "
+                f"{f[f'slow_{wc}_nginx_errors']:.0f} errors."
+            )
+        lines.append(
+            "- nginx holds the slow connections itself and passes gunicorn only complete requests; it "
+            "closes a connection whose header is not complete after `client_header_timeout` (10 s), and the "
+            "slow clients reopen it (closed_by_server above). A sync worker exposed directly is held by "
+            "the first slow client it accepts; gevent workers hold them as greenlets, up to "
+            "`worker_connections` each, and share the CPU with them."
+        )
+    if section.key == "classes":
+        gevent = f["rps_gevent"]
+        lines += [
+            f"- {wc}: {f[f'rps_{wc}'] / gevent:.0%} of gevent's requests/s" for wc in ("sync", "gthread")
+        ]
+        lines.append(
+            "- `/api/status` does no I/O: it measures each class's overhead, not what gevent is for "
+            "(requests that wait on a database or an API while others run). Scenario 3 shows the other "
+            "half: sync workers exposed directly stop answering under slow clients; gevent does not."
+        )
+    if section.key == "tuning":
+        for before, after in pairwise(section.results):
+            lines.append(
+                f"- {after.label}: requests/s {before.rps:,.0f} -> {after.rps:,.0f}, errors "
+                f"{before.failed:,} -> {after.failed:,}, timeouts {before.timeouts:,} -> {after.timeouts:,}, "
+                f"p99 {before.latency_ms['p99']:,.0f} -> {after.latency_ms['p99']:,.0f} ms"
+            )
+    return lines
+
+
 def seed_comparison(by_key: dict[str, Section], profile: Profile) -> list[str]:
     scale = by_key["scale"].results
     memory = by_key["memory"].figures
@@ -184,6 +265,7 @@ def write(out: Path, profile: Profile, sections: list[Section], elapsed: float, 
         "",
         f"![latency percentiles per scenario]({CHART})",
         "",
+        *reading(),
     ]
     for section in sections:
         lines += [f"## {section.title}", ""]
@@ -194,6 +276,7 @@ def write(out: Path, profile: Profile, sections: list[Section], elapsed: float, 
         if section.key == "memory":
             lines += [f"- {k.replace('_', ' ')}: {v / 1024:.0f} MB" for k, v in section.figures.items()]
         lines += [f"- {note}" for note in section.notes]
+        lines += interpretation(section)
         if section.results:
             lines += ["", "Commands:", "", "```sh", *(r.command for r in section.results), "```"]
         lines.append("")
