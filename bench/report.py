@@ -125,10 +125,14 @@ def chart(sections: list[Section], path: Path) -> None:
     for ax, section in zip(axes, plotted, strict=True):
         width = 0.8 / len(PERCENTILES)
         for i, pct in enumerate(PERCENTILES):
-            values = [max(r.latency_ms[pct], 0.01) for r in section.results]
+            # A run that got no answer has no latency: no bar, a label instead (below).
+            values = [r.latency_ms[pct] if r.requests else 0.0 for r in section.results]
             positions = [x + (i - 1) * width for x in range(len(values))]
             ax.bar(positions, values, width, label=pct)
         ax.set_yscale("log")
+        for x, r in enumerate(section.results):
+            if not r.requests:
+                ax.annotate("no answer", (x, 0.5), xycoords=("data", "axes fraction"), ha="center")
         ax.set_ylabel("latency (ms)")
         ax.set_title(section.title, fontsize=10, loc="left")
         ax.set_xticks(range(len(section.results)))
@@ -182,9 +186,13 @@ def interpretation(section: Section) -> list[str]:
     if section.key == "slow":
         for wc in ("gevent", "sync"):
             direct = next(r for label, r in rows.items() if label.startswith(f"{wc}: gunicorn direct"))
+            answered = (
+                f"{direct.requests:,} requests answered, p99 {direct.latency_ms['p99']:.1f} ms"
+                if direct.requests
+                else "no request answered"
+            )
             lines.append(
-                f"- {wc}, gunicorn exposed directly: {direct.requests:,} requests answered, "
-                f"p99 {direct.latency_ms['p99']:.1f} ms, {direct.unanswered} unanswered at the end; "
+                f"- {wc}, gunicorn exposed directly: {answered}, {direct.unanswered} unanswered at the end; "
                 f"through nginx: p99 {f[f'slow_{wc}_nginx_p99']:.1f} ms, "
                 f"{f[f'slow_{wc}_nginx_errors']:.0f} errors."
             )
