@@ -134,9 +134,9 @@ def _components(deployment: Deployment) -> Iterator[str]:
 def render(deployment: Deployment) -> Iterator[str]:
     """The plan's lines."""
     created = deployment.mocks.created
-    yield f"Offline plan of stack {deployment.stack} in {deployment.region}, on moto {moto.__version__}: each"
-    yield "resource created through the AWS API, with no AWS account and no Pulumi CLI; ids, ARNs and DNS"
-    yield "names are moto's."
+    yield f"Offline plan of stack {deployment.stack} in {deployment.region} (moto {moto.__version__})"
+    yield "Each resource is created through the AWS API in moto, with no AWS account and no Pulumi CLI;"
+    yield "ids, ARNs and DNS names are moto's. + created in moto, ~ not modelled by moto (echoed)."
     yield from _components(deployment)
     yield from _section("Outputs", [f"  {key} = {_text(value)}" for key, value in deployment.outputs.items()])
     yield from _section(
