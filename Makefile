@@ -11,16 +11,18 @@ STAMP := $(VENV)/.installed-stamp
 SYSTEM_PACKAGES := nginx:nginx openssl:openssl envsubst:gettext-base shellcheck:shellcheck gzip:gzip
 SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/local scripts/sast \
 	docker/nginx/render.sh docker/nginx/precompress.sh
-PY_SOURCES := docker infra policy tests __main__.py
+PY_SOURCES := docker infra offline policy tests __main__.py
 
+STACK ?= dev
 export HTTP_PORT ?= 8080
 export HTTPS_PORT ?= 8443
 
-.PHONY: help test local lint typecheck pytest sast system venv clean
+.PHONY: help test local plan lint typecheck pytest sast system venv clean
 
 help:
 	@echo "make test    install everything into $(VENV), then run every lint and test"
 	@echo "make local   run the node stack (gunicorn + nginx, edge mode) on https://127.0.0.1:$(HTTPS_PORT)/"
+	@echo "make plan STACK=prod   the stack created in moto (the AWS emulator): no AWS account, no Pulumi CLI"
 
 $(STAMP): requirements.txt requirements-dev.txt docker/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
@@ -40,7 +42,7 @@ lint: venv system
 	shellcheck $(SHELL_SCRIPTS)
 
 typecheck: venv
-	$(BIN)/mypy docker/app docker/run.py infra policy/policies.py __main__.py
+	$(BIN)/mypy docker/app docker/run.py infra offline policy/policies.py __main__.py
 
 pytest: venv system
 	$(BIN)/pytest
@@ -53,6 +55,10 @@ test: lint typecheck pytest sast
 
 local: venv system
 	@scripts/local
+
+# The stack deployed to moto, the AWS emulator, as a readable plan: no AWS account, no Pulumi CLI.
+plan: venv
+	$(BIN)/python -m offline.plan --stack $(STACK)
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
