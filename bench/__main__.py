@@ -61,7 +61,7 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
     with scenarios.tuned_stack(workdir, scenarios.KEPT_STEPS) as stack:
         scale, memory = scenarios.scale(stack, profile)
     kept = "; ".join(scenarios.TUNING_STEPS[i][0].removeprefix("+ ") for i in scenarios.KEPT_STEPS)
-    scale.notes.append(f"Run with the tuning steps of section 7 that cut errors: {kept}.")
+    scale.notes.append(f"Run with these tuning steps of section 7: {kept}.")
     return [static, dynamic, slow, scale, memory, classes, tuning]
 
 
