@@ -11,18 +11,20 @@ STAMP := $(VENV)/.installed-stamp
 SYSTEM_PACKAGES := nginx:nginx openssl:openssl envsubst:gettext-base shellcheck:shellcheck gzip:gzip
 SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/local scripts/sast \
 	docker/nginx/render.sh docker/nginx/precompress.sh
-PY_SOURCES := docker infra offline policy tests __main__.py
+PY_SOURCES := docker infra offline policy bench tests __main__.py
 
 STACK ?= dev
 export HTTP_PORT ?= 8080
 export HTTPS_PORT ?= 8443
 
-.PHONY: help test local plan lint typecheck pytest sast system venv clean
+.PHONY: help test local plan bench bench-quick lint typecheck pytest sast system venv clean
 
 help:
 	@echo "make test    install everything into $(VENV), then run every lint and test"
 	@echo "make local   run the node stack (gunicorn + nginx, edge mode) on https://127.0.0.1:$(HTTPS_PORT)/"
 	@echo "make plan STACK=prod   the stack created in moto (the AWS emulator): no AWS account, no Pulumi CLI"
+	@echo "make bench   benchmarks of the node stack (about 10 min); writes docs/benchmarks.md and .png"
+	@echo "make bench-quick   the same scenarios, shorter (under 2 min when the machine is idle); report in .bench/"
 
 $(STAMP): requirements.txt requirements-dev.txt docker/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
@@ -42,7 +44,7 @@ lint: venv system
 	shellcheck $(SHELL_SCRIPTS)
 
 typecheck: venv
-	$(BIN)/mypy docker/app docker/run.py infra offline policy/policies.py __main__.py
+	$(BIN)/mypy docker/app docker/run.py infra offline bench policy/policies.py __main__.py
 
 pytest: venv system
 	$(BIN)/pytest
@@ -60,5 +62,14 @@ local: venv system
 plan: venv
 	$(BIN)/python -m offline.plan --stack $(STACK)
 
+# Benchmarks of the node stack (docs/benchmarks.md): real nginx and gunicorn on loopback, load from wrk.
+bench: venv system
+	@scripts/require-system-packages wrk:wrk
+	$(BIN)/python -m bench --profile full --out docs
+
+bench-quick: venv system
+	@scripts/require-system-packages wrk:wrk
+	$(BIN)/python -m bench --profile quick --out .bench
+
 clean:
-	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .local .bench .pytest_cache .mypy_cache .ruff_cache

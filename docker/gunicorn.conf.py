@@ -7,7 +7,9 @@ this file; the helpers are plain functions so the tests can load and check them.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Mapping
+from typing import Any
 
 
 def available_cpus() -> int:
@@ -91,3 +93,10 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 control_socket_disable = True
 # Not preload_app: with gevent, importing the app in the master before workers monkey-patch breaks it.
 preload_app = False
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Until a new worker installs its own handlers it has the master's, which only queue signals in the
+    master's memory: a TERM sent while it boots would be lost, and the stop would wait out
+    graceful_timeout (30 s, measured) while that worker still accepts. Let such a TERM end it at once."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

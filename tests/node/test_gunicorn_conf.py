@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import runpy
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,11 @@ def test_upstream_keepalive_closes_before_gunicorn_does(monkeypatch: pytest.Monk
 def test_client_keepalive_outlasts_the_alb_idle_timeout() -> None:
     alb_idle_timeout = 60
     assert _nginx_seconds("keepalive_timeout", "nginx.conf.template") > alb_idle_timeout
+
+
+def test_a_booting_worker_dies_on_term_instead_of_losing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch)
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: installed.append((signum, handler)))
+    installed: list[tuple[int, object]] = []
+    conf["post_fork"](None, None)
+    assert installed == [(signal.SIGTERM, signal.SIG_DFL)]
