@@ -47,10 +47,10 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
     slow = Section("slow", f"3. {profile.slow_clients} slow clients held open while normal load runs")
     with (
         node_stack(workdir) as stack,
-        scenarios.edited_templates(workdir, scenarios.STATIC_TUNING) as render,
-        node_stack(workdir, render=render) as cached,
+        scenarios.edited_templates(workdir, scenarios.STATIC_BEFORE_TUNING) as render,
+        node_stack(workdir, render=render) as untuned,
     ):
-        static = scenarios.static_file(stack, cached, profile)
+        static = scenarios.static_file(stack, untuned, profile)
         dynamic = scenarios.dynamic(stack, profile)
     for worker_class in ("gevent", "sync", "gthread"):
         with node_stack(workdir, worker_class=worker_class) as stack:
