@@ -44,7 +44,7 @@ def machine() -> list[str]:
         f"- {nginx.stderr.strip().removeprefix('nginx version: ')}, gunicorn {version('gunicorn')}, "
         f"gevent {version('gevent')}, Flask {version('flask')}, {wrk.stdout.split(' Copyright')[0].strip()}",
         "- Everything (load generator, nginx, gunicorn) on the same cores, over loopback (127.0.0.1); "
-        "the machine was shared with other work during the run.",
+        "nothing else is isolated from the run (the machine may be shared).",
     ]
 
 
