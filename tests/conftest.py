@@ -6,7 +6,6 @@ The mocks are installed here, at collection time, before any test imports `infra
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import runpy
 from collections import Counter
@@ -17,7 +16,8 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml
+
+from offline.stack import Warnings, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "flask-nginx-aws"
@@ -279,36 +279,6 @@ INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
         "state": "available",
     },
 }
-
-
-def stack_config(stack: str) -> dict[str, str]:
-    """The config the CLI would give the program for a stack: `Pulumi.yaml`'s defaults, then the stack file.
-
-    Values are strings, objects JSON, as `pulumi.runtime.set_all_config` expects.
-    """
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    values: dict[str, Any] = {f"{PROJECT}:{key}": spec["default"] for key, spec in project["config"].items()}
-    values.update(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
-    return {key: _config_text(value) for key, value in values.items()}
-
-
-def _config_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return json.dumps(value)
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)
-
-
-class Warnings(logging.Handler):
-    """Collects the warnings the program logs through the mock engine."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
 
 
 @dataclass
