@@ -80,9 +80,16 @@ keepalive = 5
 # SIGTERM: stop accepting, let in-flight requests finish for up to this long. Below the container stop
 # timeout the instance user data sets (docker run --stop-timeout 45).
 graceful_timeout = 30
-# Recycle workers to bound slow leaks; jitter keeps them from restarting together.
-max_requests = _positive_int(os.environ, "GUNICORN_MAX_REQUESTS", 2000)
-max_requests_jitter = 200
+# Recycle workers to bound slow leaks; jitter (10 %) keeps them from restarting together. A worker's
+# restart costs a fork and the app's import, and its requests wait meanwhile: at 2000 a worker under load
+# restarted every few seconds and the p99 through nginx was 161 ms instead of 56 ms (docs/benchmarks.md).
+max_requests = _positive_int(os.environ, "GUNICORN_MAX_REQUESTS", 50000)
+max_requests_jitter = max_requests // 10
+# Connections nginx opens while every worker is busy wait here, in the kernel's accept queue, instead of
+# being refused: a gevent worker accepts one connection per turn of its loop, so a burst outruns it, and
+# with gunicorn's default 2048 the overflow became 504s at 10,000 connections. The kernel caps this at
+# net.core.somaxconn, which the node's user data raises to match (infra/user_data.py).
+backlog = _positive_int(os.environ, "GUNICORN_BACKLOG", 16384)
 worker_tmp_dir = tmp_dir()
 accesslog, errorlog = log_targets(os.environ)
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")

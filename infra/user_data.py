@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 APP_STOP_TIMEOUT_SECONDS = 45
 """docker's grace before SIGKILL: above gunicorn's graceful_timeout (30 s) and nginx's in-flight requests."""
+SOMAXCONN = 16384
+"""The kernel's cap on a listen backlog: gunicorn asks for this many (docker/gunicorn.conf.py `backlog`)
+so that a burst of connections from nginx waits to be accepted instead of being dropped."""
 _BY_DIGEST = re.compile(r"^(?P<registry>[a-z0-9.-]+(:\d+)?)/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
 
 
@@ -57,6 +60,11 @@ readonly REGISTRY={q(registry)}
 readonly APP_IMAGE={q(node.app_image)}
 readonly PROXY_IMAGE={q(node.proxy_image)}
 readonly LOG_GROUP={q(node.log_group)}
+
+# Room in the accept queues (gunicorn's backlog) for a burst of connections; containers on the host
+# network share the host's setting.
+echo 'net.core.somaxconn = {SOMAXCONN}' > /etc/sysctl.d/90-node-stack.conf
+sysctl --quiet --load /etc/sysctl.d/90-node-stack.conf
 
 dnf install -y docker
 systemctl enable --now docker

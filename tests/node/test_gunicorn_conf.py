@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
+from infra import user_data
+from tests.infra.test_user_data import node
 from tests.node.stack import DOCKER
 
 CONF = DOCKER / "gunicorn.conf.py"
+NODE = node()
 
 
 def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
@@ -70,6 +73,20 @@ def test_graceful_shutdown_and_recycling(monkeypatch: pytest.MonkeyPatch) -> Non
     assert conf["max_requests"] > 0
     assert 0 < conf["max_requests_jitter"] < conf["max_requests"]
     assert conf["preload_app"] is False  # gevent must patch before the app is imported
+
+
+def test_recycling_scales_its_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch, GUNICORN_MAX_REQUESTS="3000")
+    assert (conf["max_requests"], conf["max_requests_jitter"]) == (3000, 300)
+
+
+def test_the_accept_queue_fits_in_the_kernel_cap_the_node_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The kernel silently cuts a backlog to net.core.somaxconn: the node's user data must raise it this far.
+    backlog = load(monkeypatch)["backlog"]
+    assert backlog > 2048  # gunicorn's own default, which overflowed at 10,000 connections
+    assert backlog <= user_data.SOMAXCONN
+    assert f"net.core.somaxconn = {user_data.SOMAXCONN}" in user_data.render(NODE)
+    assert load(monkeypatch, GUNICORN_BACKLOG="4096")["backlog"] == 4096
 
 
 def test_heartbeat_on_tmpfs_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
