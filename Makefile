@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Commands the tests and `make local` run, with the Debian package that provides each.
 SYSTEM_PACKAGES := nginx:nginx openssl:openssl envsubst:gettext-base shellcheck:shellcheck gzip:gzip
-SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/local scripts/sast \
+SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/require-sysctl scripts/local scripts/sast \
 	docker/nginx/render.sh docker/nginx/precompress.sh
 PY_SOURCES := docker infra offline policy bench tests __main__.py
 
@@ -65,10 +65,12 @@ plan: venv
 # Benchmarks of the node stack (docs/benchmarks.md): real nginx and gunicorn on loopback, load from wrk.
 bench: venv system
 	@scripts/require-system-packages wrk:wrk
+	@scripts/require-sysctl net.core.somaxconn "$$($(BIN)/python -c 'from infra.user_data import SOMAXCONN; print(SOMAXCONN)')"
 	$(BIN)/python -m bench --profile full --out docs
 
 bench-quick: venv system
 	@scripts/require-system-packages wrk:wrk
+	@scripts/require-sysctl net.core.somaxconn "$$($(BIN)/python -c 'from infra.user_data import SOMAXCONN; print(SOMAXCONN)')"
 	$(BIN)/python -m bench --profile quick --out .bench
 
 clean:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench import report, scenarios
-from bench.scenarios import FULL, QUICK, Section, node_stack
+from bench.scenarios import FULL, QUICK, Section, node_stack, without
 from tests.node.stack import prepare_static, world_readable_tempdir
 
 #: Descriptors wrk needs for 10,000 connections, and each nginx worker for its share (two per proxied one).
@@ -47,21 +47,29 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
     slow = Section("slow", f"3. {profile.slow_clients} slow clients held open while normal load runs")
     with (
         node_stack(workdir) as stack,
-        scenarios.edited_templates(workdir, scenarios.STATIC_BEFORE_TUNING) as render,
-        node_stack(workdir, render=render) as untuned,
+        without(workdir, (scenarios.OPEN_FILE_CACHE,)) as no_file_cache,
+        without(workdir, (scenarios.LOG_BUFFER,)) as no_log_buffer,
     ):
-        static = scenarios.static_file(stack, untuned, profile)
-        dynamic = scenarios.dynamic(stack, profile)
+        befores = {scenarios.OPEN_FILE_CACHE: no_file_cache, scenarios.LOG_BUFFER: no_log_buffer}
+        static = scenarios.static_file(stack, befores, profile)
+        dynamic = scenarios.dynamic(stack, no_log_buffer, profile)
     for worker_class in ("gevent", "sync", "gthread"):
         with node_stack(workdir, worker_class=worker_class) as stack:
             scenarios.worker_class(stack, profile, classes)
             if worker_class != "gthread":
                 scenarios.slow(stack, profile, slow)
+    with (
+        without(workdir, (scenarios.MAX_REQUESTS,)) as no_max_requests,
+        without(workdir, (scenarios.HEADER_TIMEOUT,)) as no_header_timeout,
+    ):
+        scenarios.slow_before(no_max_requests, no_header_timeout, profile, slow)
     tuning = scenarios.tuning(workdir, profile)
-    with scenarios.tuned_stack(workdir, scenarios.KEPT_STEPS) as stack:
+    with without(workdir, (), **scenarios.SCALE_NGINX_ENV) as stack:
         scale, memory = scenarios.scale(stack, profile)
-    kept = "; ".join(scenarios.TUNING_STEPS[i][0].removeprefix("+ ") for i in scenarios.KEPT_STEPS)
-    scale.notes.append(f"Run with these tuning steps of section 7: {kept}.")
+    scale.notes.append(
+        "The shipped configuration with NGINX_WORKER_CONNECTIONS=16384 (section 7's last step); the "
+        "machine's net.core.somaxconn is raised to the node's 16384 by `make bench`."
+    )
     return [static, dynamic, slow, scale, memory, classes, tuning]
 
 

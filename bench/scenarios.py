@@ -24,27 +24,51 @@ from tests.node.stack import (
 
 STATIC_FILE = "/static/css/site.css"
 DYNAMIC = "/api/status"
-#: The static route before its tuning: the shipped config keeps open descriptors and metadata of the
-#: files served (they never change in an image); this takes that away again, for the before/after.
-STATIC_BEFORE_TUNING = {
-    "locations.conf.template": ("    open_file_cache max=1000 inactive=60s;\n", ""),
-}
 
-#: The changes tried for 10,000 connections, measured one by one in ``tuning`` (cumulative).
-#: nginx: connection slots for every client plus its upstream connection; a TLS handshake queued behind
-#: 10,000 others outlasts nginx 1.22's handshake timeout, which is client_header_timeout.
-#: gunicorn: no worker recycling mid-load, and room in the gevent pools for every upstream connection.
-TUNING_STEPS: tuple[tuple[str, dict[str, str], dict[str, str], dict[str, tuple[str, str]]], ...] = (
-    ("shipped, NGINX_WORKER_CONNECTIONS=10000", {"NGINX_WORKER_CONNECTIONS": "10000"}, {}, {}),
-    ("+ NGINX_WORKER_CONNECTIONS=16384", {"NGINX_WORKER_CONNECTIONS": "16384"}, {}, {}),
+
+@dataclass(frozen=True)
+class Tuning:
+    """A shipped setting the measurements justify, and how to take it back for its before/after."""
+
+    name: str
+    #: (template, shipped text, text before the tuning) in docker/nginx.
+    edits: tuple[tuple[str, str, str], ...] = ()
+    #: gunicorn's environment before the tuning, as (variable, value) pairs.
+    gunicorn_env: tuple[tuple[str, str], ...] = ()
+
+
+OPEN_FILE_CACHE = Tuning(
+    "open_file_cache",
+    edits=(("locations.conf.template", "    open_file_cache max=1000 inactive=60s;\n", ""),),
+)
+LOG_BUFFER = Tuning(
+    "buffered access log", edits=(("nginx.conf.template", " main buffer=64k flush=1s;", " main;"),)
+)
+HEADER_TIMEOUT = Tuning(
+    "client_header_timeout 60s",
+    edits=(("nginx.conf.template", "client_header_timeout 60s;", "client_header_timeout 10s;"),),
+)
+SSL_BUFFER = Tuning("ssl_buffer_size 4k", edits=(("tls.conf.template", "ssl_buffer_size 4k;\n", ""),))
+MAX_REQUESTS = Tuning("max_requests 50000", gunicorn_env=(("GUNICORN_MAX_REQUESTS", "2000"),))
+BACKLOG = Tuning("gunicorn backlog 16384", gunicorn_env=(("GUNICORN_BACKLOG", "2048"),))
+
+#: nginx's connection slots for the scale scenario: every client plus its upstream connection, over
+#: two workers (the shipped 4096 serves a node behind the ALB; NGINX_WORKER_CONNECTIONS sets it).
+SCALE_NGINX_ENV = {"NGINX_WORKER_CONNECTIONS": "16384"}
+
+#: The tuning for 10,000 connections, measured one step at a time in ``tuning`` (each step adds its
+#: change to the ones before it): nginx's environment, and the tunings still taken back.
+TUNING_STEPS: tuple[tuple[str, dict[str, str], tuple[Tuning, ...]], ...] = (
     (
-        "+ client_header_timeout 60s",
-        {},
-        {},
-        {"nginx.conf.template": ("client_header_timeout 10s;", "client_header_timeout 60s;")},
+        "before: NGINX_WORKER_CONNECTIONS=10000, client_header_timeout 10s, gunicorn backlog 2048, "
+        "ssl_buffer_size 16k",
+        {"NGINX_WORKER_CONNECTIONS": "10000"},
+        (HEADER_TIMEOUT, BACKLOG, SSL_BUFFER),
     ),
-    ("+ GUNICORN_MAX_REQUESTS=1000000", {}, {"GUNICORN_MAX_REQUESTS": "1000000"}, {}),
-    ("+ GUNICORN_WORKER_CONNECTIONS=2500", {}, {"GUNICORN_WORKER_CONNECTIONS": "2500"}, {}),
+    ("+ NGINX_WORKER_CONNECTIONS=16384", SCALE_NGINX_ENV, (HEADER_TIMEOUT, BACKLOG, SSL_BUFFER)),
+    ("+ client_header_timeout 60s", SCALE_NGINX_ENV, (BACKLOG, SSL_BUFFER)),
+    ("+ gunicorn backlog 16384", SCALE_NGINX_ENV, (SSL_BUFFER,)),
+    ("+ ssl_buffer_size 4k (shipped)", SCALE_NGINX_ENV, ()),
 )
 
 #: gunicorn.conf.py's default worker count (start_gunicorn would otherwise run 2).
@@ -68,10 +92,12 @@ class Profile:
     #: length, or a request answered too late is not counted at all.
     timeout: int
     scale_timeout: int
+    #: Every step of ``TUNING_STEPS``, or only the first and the last (before and after all of them).
+    every_tuning_step: bool
 
 
-QUICK = Profile("quick", 3, 64, 16, 500, 2000, 5, 2, 4)
-FULL = Profile("full", 15, 64, 16, 1000, 10000, 30, 5, 20)
+QUICK = Profile("quick", 3, 64, 16, 500, 2000, 4, 2, 3, every_tuning_step=False)
+FULL = Profile("full", 15, 64, 16, 1000, 10000, 30, 5, 20, every_tuning_step=True)
 
 
 @dataclass
@@ -148,28 +174,41 @@ def _wrk(
     )
 
 
-def static_file(stack: Stack, untuned: Stack, profile: Profile) -> Section:
-    """1. A static file from nginx (shipped, and before its tuning: ``STATIC_BEFORE_TUNING``) vs the same
-    file from Flask."""
+def static_file(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> Section:
+    """1. A static file from nginx (shipped, and without each tuning in ``befores``) vs the same file
+    from Flask."""
     section = Section("static", "1. Static file: nginx vs Flask (gunicorn) serving the same file")
     c = profile.connections
-    nginx = _wrk("nginx /static/ (TLS), shipped (open_file_cache)", stack.https(STATIC_FILE), profile, c)
-    before = _wrk("nginx /static/ (TLS), before tuning", untuned.https(STATIC_FILE), profile, c)
+    nginx = _wrk("nginx /static/ (TLS), shipped", stack.https(STATIC_FILE), profile, c)
+    section.results.append(nginx)
+    for tuning, before in befores.items():
+        label = f"nginx /static/ (TLS), without {tuning.name}"
+        section.results.append(_wrk(label, before.https(STATIC_FILE), profile, c))
     flask = _wrk("Flask via gunicorn (plain HTTP)", stack.direct(STATIC_FILE), profile, c)
-    section.results += [nginx, before, flask]
+    section.results.append(flask)
     section.figures["static_ratio"] = nginx.rps / flask.rps
-    section.figures["static_ratio_before_tuning"] = before.rps / flask.rps
+    for result in section.results[1:-1]:
+        key = result.label.removeprefix("nginx /static/ (TLS), ").replace(" ", "_")
+        section.figures[f"static_ratio_{key}"] = result.rps / flask.rps
     return section
 
 
-def dynamic(stack: Stack, profile: Profile) -> Section:
-    """2. The dynamic endpoint through nginx (edge, TLS) vs gunicorn directly, same workers."""
+def dynamic(stack: Stack, without_log_buffer: Stack, profile: Profile) -> Section:
+    """2. The dynamic endpoint through nginx (edge, TLS) vs gunicorn directly, same workers; and through
+    nginx without its buffered access log."""
     section = Section("dynamic", "2. Dynamic endpoint: through nginx (TLS) vs gunicorn directly")
     c = profile.connections
-    nginx = _wrk("via nginx (TLS, keep-alive)", stack.https(DYNAMIC), profile, c)
+    nginx = _wrk("via nginx (TLS, keep-alive), shipped", stack.https(DYNAMIC), profile, c)
+    before = _wrk(
+        f"via nginx (TLS, keep-alive), without {LOG_BUFFER.name}",
+        without_log_buffer.https(DYNAMIC),
+        profile,
+        c,
+    )
     direct = _wrk("gunicorn direct (plain HTTP)", stack.direct(DYNAMIC), profile, c)
-    section.results += [nginx, direct]
+    section.results += [nginx, before, direct]
     section.figures["dynamic_ratio"] = nginx.rps / direct.rps
+    section.figures["dynamic_ratio_without_buffered_access_log"] = before.rps / direct.rps
     section.figures["dynamic_p99_nginx"] = nginx.latency_ms["p99"]
     section.figures["dynamic_p99_direct"] = direct.latency_ms["p99"]
     return section
@@ -189,21 +228,42 @@ def slow(stack: Stack, profile: Profile, section: Section) -> None:
     label = f"{wc}: via nginx, no slow clients"
     baseline = _wrk(label, stack.https(DYNAMIC), profile, c, count_unanswered=True)
     section.results.append(baseline)
-    targets = (
-        ("via nginx", stack.nginx.https_port, True, stack.https(DYNAMIC)),
-        ("gunicorn direct", stack.gunicorn.port, False, stack.direct(DYNAMIC)),
-    )
-    for where, port, tls, url in targets:
-        # The slow clients get a few seconds more than the load, so they outlast it.
-        with slow_clients(port, count=profile.slow_clients, seconds=profile.seconds + 60, tls=tls) as clients:
-            label = f"{wc}: {where}, {profile.slow_clients} slow clients"
-            result = _wrk(label, url, profile, c, count_unanswered=True)
-        section.results.append(result)
-        section.notes.append(f"{label}: slow clients `{clients.command}` reported {clients.report}")
+    for where, tls in (("via nginx", True), ("gunicorn direct", False)):
+        _with_slow_clients(
+            f"{wc}: {where}, {profile.slow_clients} slow clients", stack, tls, profile, section
+        )
         key = "nginx" if tls else "direct"
+        result = section.results[-1]
         section.figures[f"slow_{wc}_{key}_p99"] = result.latency_ms["p99"]
         section.figures[f"slow_{wc}_{key}_errors"] = result.failed + result.timeouts
         section.figures[f"slow_{wc}_{key}_unanswered"] = result.unanswered or 0
+
+
+def slow_before(
+    without_max_requests: Stack, without_header_timeout: Stack, profile: Profile, section: Section
+) -> None:
+    """3, before its tunings: gevent through nginx recycling workers every 2000 requests (no slow
+    clients), and cutting slow clients off after 10 s."""
+    c, wc = profile.light_connections, without_max_requests.worker_class
+    label = f"{wc}: via nginx, no slow clients, without {MAX_REQUESTS.name}"
+    section.results.append(
+        _wrk(label, without_max_requests.https(DYNAMIC), profile, c, count_unanswered=True)
+    )
+    label = f"{wc}: via nginx, {profile.slow_clients} slow clients, without {HEADER_TIMEOUT.name}"
+    _with_slow_clients(label, without_header_timeout, True, profile, section)
+
+
+def _with_slow_clients(label: str, stack: Stack, tls: bool, profile: Profile, section: Section) -> None:
+    port, url = (
+        (stack.nginx.https_port, stack.https(DYNAMIC))
+        if tls
+        else (stack.gunicorn.port, stack.direct(DYNAMIC))
+    )
+    # The slow clients get a few seconds more than the load, so they outlast it.
+    with slow_clients(port, count=profile.slow_clients, seconds=profile.seconds + 60, tls=tls) as clients:
+        result = _wrk(label, url, profile, profile.light_connections, count_unanswered=True)
+    section.results.append(result)
+    section.notes.append(f"{label}: slow clients `{clients.command}` reported {clients.report}")
 
 
 class MemorySampler:
@@ -259,66 +319,51 @@ def scale(stack: Stack, profile: Profile) -> tuple[Section, Section]:
 
 
 @contextmanager
-def edited_templates(workdir: Path, edits: dict[str, tuple[str, str]]) -> Iterator[Path]:
-    """A copy of docker/nginx with ``edits`` (template -> (old, new)) applied; yields its render.sh."""
-    copy = workdir / "nginx-edited"
+def without(
+    workdir: Path, tunings: tuple[Tuning, ...], *, worker_class: str = "gevent", **nginx_env: str
+) -> Iterator[Stack]:
+    """The stack with ``tunings`` taken back: a copy of docker/nginx with their edits, their gunicorn
+    environment."""
+    copy = workdir / f"nginx-without-{len(list(workdir.glob('nginx-without-*')))}"
     shutil.copytree(DOCKER / "nginx", copy)
+    gunicorn_env: dict[str, str] = {}
     try:
-        for name, (old, new) in edits.items():
-            path = copy / name
-            text = path.read_text()
-            if old not in text:
-                raise ValueError(f"{name}: {old!r} not found")
-            path.write_text(text.replace(old, new, 1))
-        yield copy / "render.sh"
+        for tuning in tunings:
+            gunicorn_env |= dict(tuning.gunicorn_env)
+            for name, shipped, before in tuning.edits:
+                path = copy / name
+                text = path.read_text()
+                if shipped not in text:
+                    raise ValueError(f"{tuning.name}: {shipped!r} not found in docker/nginx/{name}")
+                path.write_text(text.replace(shipped, before, 1))
+        with node_stack(
+            workdir,
+            worker_class=worker_class,
+            render=copy / "render.sh",
+            gunicorn_env=gunicorn_env,
+            **nginx_env,
+        ) as stack:
+            yield stack
     finally:
         shutil.rmtree(copy)
 
 
-#: The steps the scale scenario keeps. More nginx connection slots cut errors in every full run; no
-#: recycling mid-load did in one of two; the handshake timeout and bigger gevent pools did not.
-KEPT_STEPS = (0, 1, 3)
-
-
-def tuned(
-    steps: tuple[int, ...],
-) -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, str]]]:
-    """nginx environment, gunicorn environment and template edits of the tuning steps ``steps``."""
-    nginx: dict[str, str] = {}
-    gunicorn: dict[str, str] = {}
-    edits: dict[str, tuple[str, str]] = {}
-    for index in steps:
-        _, nginx_step, gunicorn_step, edit_step = TUNING_STEPS[index]
-        nginx |= nginx_step
-        gunicorn |= gunicorn_step
-        edits |= edit_step
-    return nginx, gunicorn, edits
-
-
-@contextmanager
-def tuned_stack(workdir: Path, steps: tuple[int, ...]) -> Iterator[Stack]:
-    """The stack with the tuning steps ``steps`` applied."""
-    nginx, gunicorn, edits = tuned(steps)
-    with (
-        edited_templates(workdir, edits) as render,
-        node_stack(workdir, render=render, gunicorn_env=gunicorn, **nginx) as stack,
-    ):
-        yield stack
-
-
 def tuning(workdir: Path, profile: Profile) -> Section:
-    """Before and after each tuning step, on the dynamic route under the scale scenario's connections."""
+    """Before and after each tuning step, on the dynamic route under the scale scenario's connections,
+    with nginx's peak memory."""
     n = profile.scale_connections
     section = Section("tuning", f"7. Tuning for {n:,} connections, step by step, on the dynamic route")
-    for last in range(len(TUNING_STEPS)):
-        with tuned_stack(workdir, tuple(range(last + 1))) as stack:
+    steps = TUNING_STEPS if profile.every_tuning_step else (TUNING_STEPS[0], TUNING_STEPS[-1])
+    for label, nginx_env, taken_back in steps:
+        with without(workdir, taken_back, **nginx_env) as stack, MemorySampler(stack) as sampler:
             section.results.append(
                 wrk(
-                    TUNING_STEPS[last][0],
+                    label,
                     stack.https(DYNAMIC),
                     connections=n,
                     seconds=profile.scale_seconds,
                     timeout=profile.scale_timeout,
                 )
             )
+        section.figures[f"nginx_peak_pss_{len(section.results)}"] = sampler.peak.get("nginx_pss", 0)
     return section
