@@ -131,3 +131,13 @@ def memory_kib(pids: Sequence[int]) -> dict[str, int]:
             if key.lower() in totals:
                 totals[key.lower()] += int(rest.split()[0])
     return totals
+
+
+def listen_overflows() -> int:
+    """Connections the kernel dropped since boot because a listening socket's accept queue was full
+    (TcpExt ListenOverflows: machine-wide, so read it around a run with nothing else listening)."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=True):
+        if names.startswith("TcpExt:"):
+            return int(dict(zip(names.split(), values.split(), strict=True))["ListenOverflows"])
+    raise RuntimeError("/proc/net/netstat has no TcpExt counters")

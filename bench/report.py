@@ -86,9 +86,9 @@ def targets(by_key: dict[str, Section], profile: Profile) -> list[Target]:
             f["dynamic"]["dynamic_ratio"] >= 0.85,
         ),
         Target(
-            "… with a p99 no worse than direct",
-            f"{f['dynamic']['dynamic_p99_nginx']:.1f} ms vs {f['dynamic']['dynamic_p99_direct']:.1f} ms",
-            f["dynamic"]["dynamic_p99_nginx"] <= f["dynamic"]["dynamic_p99_direct"],
+            "… with a p99 no worse than direct (than the better of its two runs)",
+            f"{f['dynamic']['dynamic_p99_nginx']:.1f} ms vs {f['dynamic']['dynamic_p99_direct_best']:.1f} ms",
+            f["dynamic"]["dynamic_p99_nginx"] <= f["dynamic"]["dynamic_p99_direct_best"],
         ),
         *(
             Target(
@@ -166,25 +166,28 @@ def interpretation(section: Section) -> list[str]:
     rows = {r.label: r for r in section.results}
     lines: list[str] = []
     if section.key == "static":
-        shipped, *befores, _ = section.results
+        _, shipped, *befores, _ = section.results
         lines += [
             f"- {before.label.split('without ')[1]}: {before.rps:,.0f} -> {shipped.rps:,.0f} requests/s "
             f"({shipped.rps / before.rps - 1:+.0%}), side by side in this run."
             for before in befores
         ]
     if section.key == "dynamic":
-        nginx, before, direct = section.results
+        first, nginx, before, last = section.results
+        direct_rps = (first.rps + last.rps) / 2
         lines.append(
             f"- buffered access log: {before.rps:,.0f} -> {nginx.rps:,.0f} requests/s through nginx "
             f"({nginx.rps / before.rps - 1:+.0%}), p99 {before.latency_ms['p99']:.0f} -> "
             f"{nginx.latency_ms['p99']:.0f} ms."
         )
         lines.append(
-            f"- Through nginx: {1 - nginx.rps / direct.rps:.0%} fewer requests/s than direct, p99 "
-            f"{nginx.latency_ms['p99']:.0f} ms vs {direct.latency_ms['p99']:.0f} ms. The workers saturate "
-            "both cores; every cycle nginx spends on TLS and proxying is taken from them (on a node too, "
-            "where nginx and gunicorn share the instance's CPUs). Which side has the lower p99 has changed "
-            "from run to run on this shared machine; the throughput cost has not."
+            f"- Through nginx: {1 - nginx.rps / direct_rps:.0%} fewer requests/s than direct (the mean of "
+            f"its two runs, {first.rps:,.0f} and {last.rps:,.0f}: the spread between two runs of one "
+            f"configuration is {abs(first.rps - last.rps) / direct_rps:.0%} here), p99 "
+            f"{nginx.latency_ms['p99']:.0f} ms vs {first.latency_ms['p99']:.0f} and "
+            f"{last.latency_ms['p99']:.0f} ms. The workers saturate both cores; every cycle nginx spends on "
+            "TLS and proxying is taken from them (on a node too, where nginx and gunicorn share the "
+            "instance's CPUs)."
         )
     if section.key == "slow":
         for wc in ("gevent", "sync"):
@@ -229,22 +232,27 @@ def interpretation(section: Section) -> list[str]:
             "half: sync workers exposed directly stop answering under slow clients; gevent does not."
         )
     if section.key == "tuning":
-        memory = [f[f"nginx_peak_pss_{step}"] / 1024 for step in range(1, len(section.results) + 1)]
-        for (before, after), (mb_before, mb_after) in zip(
-            pairwise(section.results), pairwise(memory), strict=True
+        steps = range(1, len(section.results) + 1)
+        memory = [f[f"nginx_peak_pss_{step}"] / 1024 for step in steps]
+        overflows = [f[f"listen_overflows_{step}"] for step in steps]
+        for (before, after), (mb_before, mb_after), (drops_before, drops_after) in zip(
+            pairwise(section.results), pairwise(memory), pairwise(overflows), strict=True
         ):
             lines.append(
                 f"- {after.label}: requests/s {before.rps:,.0f} -> {after.rps:,.0f}, errors "
                 f"{before.failed:,} -> {after.failed:,}, timeouts {before.timeouts:,} -> {after.timeouts:,}, "
-                f"p99 {before.latency_ms['p99']:,.0f} -> {after.latency_ms['p99']:,.0f} ms, nginx peak PSS "
-                f"{mb_before:.0f} -> {mb_after:.0f} MB"
+                f"p99 {before.latency_ms['p99']:,.0f} -> {after.latency_ms['p99']:,.0f} ms, listen "
+                f"overflows {drops_before:,.0f} -> {drops_after:,.0f}, nginx peak PSS {mb_before:.0f} -> "
+                f"{mb_after:.0f} MB"
             )
         lines.append(
             "- What each step fixed, from nginx's error log in the runs that found them: at 10 s, TLS "
             "handshakes queued behind 10,000 new connections were cut off (wrk: read errors); gunicorn's "
             "default backlog of 2048 overflowed, because a gevent worker accepts one connection per turn "
-            "of its loop, and nginx answered 504 (upstream connect timed out) and 502; a 4 KB TLS buffer "
-            "instead of 16 KB is memory nginx holds per connection."
+            "of its loop, and nginx answered 504 (upstream connect timed out) and 502; nginx's own accept "
+            "queue (511) overflowed, which costs retransmitted connection attempts and, in some runs, "
+            "wrk's connect errors (listen overflows: connections the kernel dropped because an accept "
+            "queue was full); a 4 KB TLS buffer instead of 16 KB is memory nginx holds per connection."
         )
     return lines
 

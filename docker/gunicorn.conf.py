@@ -82,7 +82,7 @@ keepalive = 5
 graceful_timeout = 30
 # Recycle workers to bound slow leaks; jitter (10 %) keeps them from restarting together. A worker's
 # restart costs a fork and the app's import, and its requests wait meanwhile: at 2000 a worker under load
-# restarted every few seconds and the p99 through nginx was 161 ms instead of 56 ms (docs/benchmarks.md).
+# restarted every few seconds and the p99 through nginx was several times higher (docs/benchmarks.md, 3).
 max_requests = _positive_int(os.environ, "GUNICORN_MAX_REQUESTS", 50000)
 max_requests_jitter = max_requests // 10
 # Connections nginx opens while every worker is busy wait here, in the kernel's accept queue, instead of

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -10,10 +11,33 @@ from pathlib import Path
 import pytest
 import requests
 
+from infra.user_data import SOMAXCONN
 from tests.node.conftest import AppLog
 from tests.node.stack import Gunicorn, Nginx, render_env, start_nginx
 
 MB = 1024 * 1024
+
+
+def listen_backlog(port: int) -> int:
+    """The accept queue the kernel gave the socket listening on ``port`` (ss's Send-Q)."""
+    listing = subprocess.run(
+        ["ss", "-ltnH", f"sport = :{port}"],  # noqa: S607 - iproute2's ss, fixed arguments
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (line,) = listing.stdout.splitlines()
+    return int(line.split()[2])
+
+
+def test_accept_queues_take_a_burst_up_to_the_nodes_kernel_cap(
+    edge: Nginx, alb: Nginx, gunicorn: Gunicorn
+) -> None:
+    # Both servers ask for the node's net.core.somaxconn; the kernel grants at most this machine's.
+    granted = min(SOMAXCONN, int(Path("/proc/sys/net/core/somaxconn").read_text()))
+    assert listen_backlog(edge.https_port) == granted
+    assert listen_backlog(alb.https_port) == granted
+    assert listen_backlog(gunicorn.port) == granted
 
 
 def upload(nginx: Nginx, size: int, marker: str) -> requests.Response:
