@@ -21,7 +21,7 @@ MB = 1024 * 1024
 def listen_backlog(port: int) -> int:
     """The accept queue the kernel gave the socket listening on ``port`` (ss's Send-Q)."""
     listing = subprocess.run(
-        ["ss", "-ltnH", f"sport = :{port}"],  # noqa: S607 - iproute2's ss, fixed arguments
+        ["ss", "-ltnH", f"sport = :{port}"],
         capture_output=True,
         text=True,
         check=True,
