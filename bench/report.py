@@ -160,7 +160,7 @@ def reading() -> list[str]:
     ]
 
 
-def interpretation(section: Section) -> list[str]:
+def interpretation(section: Section, by_key: dict[str, Section]) -> list[str]:
     """What each scenario's numbers say, stated from the numbers themselves."""
     f = section.figures
     rows = {r.label: r for r in section.results}
@@ -245,6 +245,13 @@ def interpretation(section: Section) -> list[str]:
                 f"overflows {drops_before:,.0f} -> {drops_after:,.0f}, nginx peak PSS {mb_before:.0f} -> "
                 f"{mb_after:.0f} MB"
             )
+        scale, last = by_key["scale"].results[-1], section.results[-1]
+        lines.append(
+            f"- The last step runs the configuration of section 4: there, {scale.failed:,} errors and "
+            f"{scale.timeouts:,} timeouts at {scale.rps:,.0f} requests/s; here, {last.failed:,} errors "
+            f"and {last.timeouts:,} timeouts at {last.rps:,.0f} requests/s. The difference is the spread "
+            "between two runs of one configuration on this machine."
+        )
         lines.append(
             "- What each step fixed, from nginx's error log in the runs that found them: at 10 s, TLS "
             "handshakes queued behind 10,000 new connections were cut off (wrk: read errors); gunicorn's "
@@ -324,7 +331,7 @@ def write(out: Path, profile: Profile, sections: list[Section], elapsed: float, 
         if section.key == "memory":
             lines += [f"- {k.replace('_', ' ')}: {v / 1024:.0f} MB" for k, v in section.figures.items()]
         lines += [f"- {note}" for note in section.notes]
-        lines += interpretation(section)
+        lines += interpretation(section, by_key)
         if section.results:
             lines += ["", "Commands:", "", "```sh", *(r.command for r in section.results), "```"]
         lines.append("")
