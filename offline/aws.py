@@ -72,6 +72,11 @@ class Inputs(Mapping[str, Any]):
     def __contains__(self, key: object) -> bool:
         return key in self._values
 
+    def renamed(self, names: Mapping[str, str]) -> dict[str, Any]:
+        """The inputs among `names` that were given, each under its AWS parameter name (`names` maps the
+        provider's input to the parameter)."""
+        return {parameter: self[key] for key, parameter in names.items() if key in self}
+
     def unread(self) -> set[str]:
         """The keys given but never read."""
         return set(self._values) - self._read

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from offline.aws import Aws, Inputs, pascal, physical_name, require_known
 from offline.translations.registry import Outputs, translates
 
@@ -18,21 +16,19 @@ from offline.translations.registry import Outputs, translates
 def group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     autoscaling = aws.client("autoscaling")
     group_name = physical_name(name, inputs, max_length=255)
-    parameters: dict[str, Any] = {
-        parameter: inputs[key]
-        for key, parameter in (
-            ("minSize", "MinSize"),
-            ("maxSize", "MaxSize"),
-            ("desiredCapacity", "DesiredCapacity"),
-            ("healthCheckType", "HealthCheckType"),
-            ("healthCheckGracePeriod", "HealthCheckGracePeriod"),
-            ("targetGroupArns", "TargetGroupARNs"),
-            ("defaultInstanceWarmup", "DefaultInstanceWarmup"),
-            ("capacityRebalance", "CapacityRebalance"),
-            ("terminationPolicies", "TerminationPolicies"),
-        )
-        if key in inputs
-    }
+    parameters = inputs.renamed(
+        {
+            "minSize": "MinSize",
+            "maxSize": "MaxSize",
+            "desiredCapacity": "DesiredCapacity",
+            "healthCheckType": "HealthCheckType",
+            "healthCheckGracePeriod": "HealthCheckGracePeriod",
+            "targetGroupArns": "TargetGroupARNs",
+            "defaultInstanceWarmup": "DefaultInstanceWarmup",
+            "capacityRebalance": "CapacityRebalance",
+            "terminationPolicies": "TerminationPolicies",
+        }
+    )
     if "vpcZoneIdentifiers" in inputs:
         parameters["VPCZoneIdentifier"] = ",".join(inputs["vpcZoneIdentifiers"])
     if "launchTemplate" in inputs:
@@ -72,18 +68,16 @@ def group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 @translates("aws:autoscaling/policy:Policy")
 def scaling_policy(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     policy_name = physical_name(name, inputs)
-    parameters: dict[str, Any] = {
-        parameter: inputs[key]
-        for key, parameter in (
-            ("policyType", "PolicyType"),
-            ("estimatedInstanceWarmup", "EstimatedInstanceWarmup"),
-            ("adjustmentType", "AdjustmentType"),
-            ("scalingAdjustment", "ScalingAdjustment"),
-            ("cooldown", "Cooldown"),
-            ("enabled", "Enabled"),
-        )
-        if key in inputs
-    }
+    parameters = inputs.renamed(
+        {
+            "policyType": "PolicyType",
+            "estimatedInstanceWarmup": "EstimatedInstanceWarmup",
+            "adjustmentType": "AdjustmentType",
+            "scalingAdjustment": "ScalingAdjustment",
+            "cooldown": "Cooldown",
+            "enabled": "Enabled",
+        }
+    )
     if "targetTrackingConfiguration" in inputs:
         parameters["TargetTrackingConfiguration"] = pascal(inputs["targetTrackingConfiguration"])
     autoscaling = aws.client("autoscaling")

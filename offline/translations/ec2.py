@@ -277,20 +277,20 @@ def egress_rule(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 def _launch_template_data(inputs: Inputs) -> dict[str, Any]:
     """The provider's launch template arguments as `LaunchTemplateData`."""
-    data: dict[str, Any] = {}
-    simple = {
-        "imageId": "ImageId",
-        "instanceType": "InstanceType",
-        "keyName": "KeyName",
-        "userData": "UserData",
-        "vpcSecurityGroupIds": "SecurityGroupIds",
-        "ebsOptimized": "EbsOptimized",
-        "disableApiTermination": "DisableApiTermination",
-        "instanceInitiatedShutdownBehavior": "InstanceInitiatedShutdownBehavior",
-    }
-    for key, parameter in simple.items():
-        if key in inputs:
-            data[parameter] = boolean(inputs[key]) if key in {"ebsOptimized"} else inputs[key]
+    data = inputs.renamed(
+        {
+            "imageId": "ImageId",
+            "instanceType": "InstanceType",
+            "keyName": "KeyName",
+            "userData": "UserData",
+            "vpcSecurityGroupIds": "SecurityGroupIds",
+            "ebsOptimized": "EbsOptimized",
+            "disableApiTermination": "DisableApiTermination",
+            "instanceInitiatedShutdownBehavior": "InstanceInitiatedShutdownBehavior",
+        }
+    )
+    if "EbsOptimized" in data:
+        data["EbsOptimized"] = boolean(data["EbsOptimized"])
     for key in ("iamInstanceProfile", "metadataOptions", "monitoring", "creditSpecification"):
         if key in inputs:
             data[key[:1].upper() + key[1:]] = pascal(inputs[key])

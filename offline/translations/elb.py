@@ -74,18 +74,16 @@ def load_balancer(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 def target_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     elbv2 = aws.client("elbv2")
     tg_name = physical_name(name, inputs, max_length=32)
-    parameters: dict[str, Any] = {
-        parameter: inputs[key]
-        for key, parameter in (
-            ("protocol", "Protocol"),
-            ("protocolVersion", "ProtocolVersion"),
-            ("port", "Port"),
-            ("vpcId", "VpcId"),
-            ("targetType", "TargetType"),
-            ("ipAddressType", "IpAddressType"),
-        )
-        if key in inputs
-    }
+    parameters = inputs.renamed(
+        {
+            "protocol": "Protocol",
+            "protocolVersion": "ProtocolVersion",
+            "port": "Port",
+            "vpcId": "VpcId",
+            "targetType": "TargetType",
+            "ipAddressType": "IpAddressType",
+        }
+    )
     if "healthCheck" in inputs:
         check = inputs["healthCheck"]
         names = {

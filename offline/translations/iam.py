@@ -9,16 +9,14 @@ from offline.translations.registry import Outputs, translates
 @translates("aws:iam/role:Role", provider_only={"forceDetachPolicies": "detaches policies before deleting"})
 def role(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     role_name = physical_name(name, inputs, max_length=64)
-    optional = {
-        parameter: inputs[key]
-        for key, parameter in (
-            ("description", "Description"),
-            ("path", "Path"),
-            ("maxSessionDuration", "MaxSessionDuration"),
-            ("permissionsBoundary", "PermissionsBoundary"),
-        )
-        if key in inputs
-    }
+    optional = inputs.renamed(
+        {
+            "description": "Description",
+            "path": "Path",
+            "maxSessionDuration": "MaxSessionDuration",
+            "permissionsBoundary": "PermissionsBoundary",
+        }
+    )
     created = aws.client("iam").create_role(
         RoleName=role_name,
         AssumeRolePolicyDocument=inputs["assumeRolePolicy"],

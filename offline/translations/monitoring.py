@@ -25,16 +25,15 @@ def log_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 @translates("aws:sns/topic:Topic")
 def topic(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     topic_name = physical_name(name, inputs, max_length=256)
-    attributes = {
-        parameter: str(inputs[key])
-        for key, parameter in (
-            ("kmsMasterKeyId", "KmsMasterKeyId"),
-            ("displayName", "DisplayName"),
-            ("policy", "Policy"),
-            ("fifoTopic", "FifoTopic"),
-        )
-        if key in inputs
-    }
+    given = inputs.renamed(
+        {
+            "kmsMasterKeyId": "KmsMasterKeyId",
+            "displayName": "DisplayName",
+            "policy": "Policy",
+            "fifoTopic": "FifoTopic",
+        }
+    )
+    attributes = {parameter: str(value) for parameter, value in given.items()}
     created = aws.client("sns").create_topic(
         Name=topic_name, Attributes=attributes, Tags=aws.tag_list(inputs)
     )
@@ -80,25 +79,26 @@ def _metric_query(query: Mapping[str, Any]) -> dict[str, Any]:
 @translates("aws:cloudwatch/metricAlarm:MetricAlarm")
 def metric_alarm(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     alarm_name = physical_name(name, inputs)
-    keys = {
-        "alarmDescription": "AlarmDescription",
-        "comparisonOperator": "ComparisonOperator",
-        "threshold": "Threshold",
-        "evaluationPeriods": "EvaluationPeriods",
-        "datapointsToAlarm": "DatapointsToAlarm",
-        "namespace": "Namespace",
-        "metricName": "MetricName",
-        "statistic": "Statistic",
-        "extendedStatistic": "ExtendedStatistic",
-        "period": "Period",
-        "unit": "Unit",
-        "treatMissingData": "TreatMissingData",
-        "alarmActions": "AlarmActions",
-        "okActions": "OKActions",
-        "insufficientDataActions": "InsufficientDataActions",
-        "actionsEnabled": "ActionsEnabled",
-    }
-    parameters: dict[str, Any] = {parameter: inputs[key] for key, parameter in keys.items() if key in inputs}
+    parameters = inputs.renamed(
+        {
+            "alarmDescription": "AlarmDescription",
+            "comparisonOperator": "ComparisonOperator",
+            "threshold": "Threshold",
+            "evaluationPeriods": "EvaluationPeriods",
+            "datapointsToAlarm": "DatapointsToAlarm",
+            "namespace": "Namespace",
+            "metricName": "MetricName",
+            "statistic": "Statistic",
+            "extendedStatistic": "ExtendedStatistic",
+            "period": "Period",
+            "unit": "Unit",
+            "treatMissingData": "TreatMissingData",
+            "alarmActions": "AlarmActions",
+            "okActions": "OKActions",
+            "insufficientDataActions": "InsufficientDataActions",
+            "actionsEnabled": "ActionsEnabled",
+        }
+    )
     if "dimensions" in inputs:
         parameters["Dimensions"] = _dimensions(inputs["dimensions"])
     if "metricQueries" in inputs:
