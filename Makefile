@@ -17,7 +17,7 @@ STACK ?= dev
 export HTTP_PORT ?= 8080
 export HTTPS_PORT ?= 8443
 
-.PHONY: help test local plan bench bench-quick lint typecheck pytest sast system venv clean
+.PHONY: help test local plan bench bench-quick bench-machine lint typecheck pytest sast system venv clean
 
 help:
 	@echo "make test    install everything into $(VENV), then run every lint and test"
@@ -63,15 +63,16 @@ plan: venv
 	$(BIN)/python -m offline.plan --stack $(STACK)
 
 # Benchmarks of the node stack (docs/benchmarks.md): real nginx and gunicorn on loopback, load from wrk.
-bench: venv system
-	@scripts/require-system-packages wrk:wrk
-	@scripts/require-sysctl net.core.somaxconn "$$($(BIN)/python -c 'from infra.user_data import SOMAXCONN; print(SOMAXCONN)')"
+bench: bench-machine
 	$(BIN)/python -m bench --profile full --out docs
 
-bench-quick: venv system
+bench-quick: bench-machine
+	$(BIN)/python -m bench --profile quick --out .bench
+
+# What the benchmarks need beyond `system`: wrk, and a node's accept-queue cap (infra/user_data.py).
+bench-machine: venv system
 	@scripts/require-system-packages wrk:wrk
 	@scripts/require-sysctl net.core.somaxconn "$$($(BIN)/python -c 'from infra.user_data import SOMAXCONN; print(SOMAXCONN)')"
-	$(BIN)/python -m bench --profile quick --out .bench
 
 clean:
 	rm -rf $(VENV) .local .bench .pytest_cache .mypy_cache .ruff_cache

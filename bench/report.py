@@ -13,7 +13,7 @@ from pathlib import Path
 from matplotlib import pyplot
 
 from bench.loadgen import Result
-from bench.scenarios import WORKERS, Profile, Section
+from bench.scenarios import HEADER_TIMEOUT, MAX_REQUESTS, WORKERS, Profile, Section
 
 MARKDOWN = "benchmarks.md"
 CHART = "benchmarks.png"
@@ -160,7 +160,7 @@ def reading() -> list[str]:
     ]
 
 
-def interpretation(section: Section, by_key: dict[str, Section]) -> list[str]:
+def interpretation(section: Section, by_key: dict[str, Section], profile: Profile) -> list[str]:
     """What each scenario's numbers say, stated from the numbers themselves."""
     f = section.figures
     rows = {r.label: r for r in section.results}
@@ -202,10 +202,10 @@ def interpretation(section: Section, by_key: dict[str, Section]) -> list[str]:
                 f"through nginx: p99 {f[f'slow_{wc}_nginx_p99']:.1f} ms, "
                 f"{f[f'slow_{wc}_nginx_errors']:.0f} errors."
             )
-        tuned = rows[f"gevent: via nginx, {_slow_count(rows)} slow clients"]
-        cut = next(r for label, r in rows.items() if label.endswith("without client_header_timeout 60s"))
+        tuned = rows[f"gevent: via nginx, {profile.slow_clients} slow clients"]
+        cut = rows[f"gevent: via nginx, {profile.slow_clients} slow clients, without {HEADER_TIMEOUT.name}"]
         light = rows["gevent: via nginx, no slow clients"]
-        recycled = next(r for label, r in rows.items() if label.endswith("without max_requests 50000"))
+        recycled = rows[f"gevent: via nginx, no slow clients, without {MAX_REQUESTS.name}"]
         lines += [
             f"- client_header_timeout 10s -> 60s (gevent, through nginx, slow clients): p99 "
             f"{cut.latency_ms['p99']:.1f} -> {tuned.latency_ms['p99']:.1f} ms, requests/s {cut.rps:,.0f} -> "
@@ -262,12 +262,6 @@ def interpretation(section: Section, by_key: dict[str, Section]) -> list[str]:
             "queue was full); a 4 KB TLS buffer instead of 16 KB is memory nginx holds per connection."
         )
     return lines
-
-
-def _slow_count(rows: dict[str, Result]) -> str:
-    """The number of slow clients in the slow scenario's labels."""
-    label = next(label for label in rows if label.startswith("gevent: gunicorn direct, "))
-    return label.removeprefix("gevent: gunicorn direct, ").split()[0]
 
 
 def seed_comparison(by_key: dict[str, Section], profile: Profile) -> list[str]:
@@ -331,7 +325,7 @@ def write(out: Path, profile: Profile, sections: list[Section], elapsed: float, 
         if section.key == "memory":
             lines += [f"- {k.replace('_', ' ')}: {v / 1024:.0f} MB" for k, v in section.figures.items()]
         lines += [f"- {note}" for note in section.notes]
-        lines += interpretation(section, by_key)
+        lines += interpretation(section, by_key, profile)
         if section.results:
             lines += ["", "Commands:", "", "```sh", *(r.command for r in section.results), "```"]
         lines.append("")
