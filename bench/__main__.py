@@ -64,11 +64,21 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
     ):
         scenarios.slow_before(no_max_requests, no_header_timeout, profile, slow)
     tuning = scenarios.tuning(workdir, profile)
+    n = profile.scale_connections
+    scale = Section("scale", f"4. {n:,} concurrent connections through nginx (TLS)")
+    memory = Section("memory", "5. Memory of the node stack (nginx + gunicorn master and workers)")
     with without(workdir, (), **scenarios.SCALE_NGINX_ENV) as stack:
-        scale, memory = scenarios.scale(stack, profile)
+        scenarios.scale(stack, profile, scale, memory, "shipped")
+    fewer = {"WEB_CONCURRENCY": str(scenarios.FEWER_WORKERS)}
+    with node_stack(
+        workdir, gunicorn_env=fewer, NGINX_WORKER_CONNECTIONS=scenarios.SCALE_WORKER_CONNECTIONS
+    ) as stack:
+        scenarios.scale(stack, profile, scale, memory, f"WEB_CONCURRENCY={scenarios.FEWER_WORKERS}")
     scale.notes.append(
-        "The shipped configuration with NGINX_WORKER_CONNECTIONS=16384 (section 7's last step); the "
-        "machine's net.core.somaxconn is raised to the node's 16384 by `make bench`."
+        "shipped: the shipped configuration with NGINX_WORKER_CONNECTIONS=16384 (section 7's last step); "
+        f"WEB_CONCURRENCY={scenarios.FEWER_WORKERS}: the same with {scenarios.FEWER_WORKERS} gunicorn "
+        f"workers instead of {scenarios.WORKERS}. The machine's net.core.somaxconn is raised to the "
+        "node's 16384 by `make bench`."
     )
     return [static, dynamic, slow, scale, memory, classes, tuning]
 

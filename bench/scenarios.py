@@ -35,6 +35,8 @@ class Tuning:
     edits: tuple[tuple[str, str, str], ...] = ()
     #: gunicorn's environment before the tuning, as (variable, value) pairs.
     gunicorn_env: tuple[tuple[str, str], ...] = ()
+    #: render.sh's (nginx's) environment before the tuning, as (variable, value) pairs.
+    nginx_env: tuple[tuple[str, str], ...] = ()
 
 
 OPEN_FILE_CACHE = Tuning(
@@ -51,6 +53,7 @@ HEADER_TIMEOUT = Tuning(
 SSL_BUFFER = Tuning("ssl_buffer_size 4k", edits=(("tls.conf.template", "ssl_buffer_size 4k;\n", ""),))
 MAX_REQUESTS = Tuning("max_requests 50000", gunicorn_env=(("GUNICORN_MAX_REQUESTS", "2000"),))
 BACKLOG = Tuning("gunicorn backlog 16384", gunicorn_env=(("GUNICORN_BACKLOG", "2048"),))
+JEMALLOC = Tuning("jemalloc", nginx_env=(("NGINX_ALLOCATOR", "glibc"),))
 NGINX_BACKLOG = Tuning(
     "nginx backlog 16384",
     edits=(("edge.conf.template", " default_server backlog=16384;", " default_server;"),),
@@ -58,30 +61,34 @@ NGINX_BACKLOG = Tuning(
 
 #: nginx's connection slots for the scale scenario: every client plus its upstream connection, over
 #: two workers (the shipped 4096 serves a node behind the ALB; NGINX_WORKER_CONNECTIONS sets it).
-SCALE_NGINX_ENV = {"NGINX_WORKER_CONNECTIONS": "16384"}
+SCALE_WORKER_CONNECTIONS = "16384"
+SCALE_NGINX_ENV = {"NGINX_WORKER_CONNECTIONS": SCALE_WORKER_CONNECTIONS}
 
 #: The tuning for 10,000 connections, measured one step at a time in ``tuning`` (each step adds its
 #: change to the ones before it): nginx's environment, and the tunings still taken back.
 TUNING_STEPS: tuple[tuple[str, dict[str, str], tuple[Tuning, ...]], ...] = (
     (
         "before: NGINX_WORKER_CONNECTIONS=10000, client_header_timeout 10s, gunicorn backlog 2048, "
-        "nginx backlog 511, ssl_buffer_size 16k",
+        "nginx backlog 511, ssl_buffer_size 16k, glibc malloc",
         {"NGINX_WORKER_CONNECTIONS": "10000"},
-        (HEADER_TIMEOUT, BACKLOG, NGINX_BACKLOG, SSL_BUFFER),
+        (HEADER_TIMEOUT, BACKLOG, NGINX_BACKLOG, SSL_BUFFER, JEMALLOC),
     ),
     (
         "+ NGINX_WORKER_CONNECTIONS=16384",
         SCALE_NGINX_ENV,
-        (HEADER_TIMEOUT, BACKLOG, NGINX_BACKLOG, SSL_BUFFER),
+        (HEADER_TIMEOUT, BACKLOG, NGINX_BACKLOG, SSL_BUFFER, JEMALLOC),
     ),
-    ("+ client_header_timeout 60s", SCALE_NGINX_ENV, (BACKLOG, NGINX_BACKLOG, SSL_BUFFER)),
-    ("+ gunicorn backlog 16384", SCALE_NGINX_ENV, (NGINX_BACKLOG, SSL_BUFFER)),
-    ("+ nginx backlog 16384", SCALE_NGINX_ENV, (SSL_BUFFER,)),
-    ("+ ssl_buffer_size 4k (shipped)", SCALE_NGINX_ENV, ()),
+    ("+ client_header_timeout 60s", SCALE_NGINX_ENV, (BACKLOG, NGINX_BACKLOG, SSL_BUFFER, JEMALLOC)),
+    ("+ gunicorn backlog 16384", SCALE_NGINX_ENV, (NGINX_BACKLOG, SSL_BUFFER, JEMALLOC)),
+    ("+ nginx backlog 16384", SCALE_NGINX_ENV, (SSL_BUFFER, JEMALLOC)),
+    ("+ ssl_buffer_size 4k", SCALE_NGINX_ENV, (JEMALLOC,)),
+    ("+ jemalloc (shipped)", SCALE_NGINX_ENV, ()),
 )
 
 #: gunicorn.conf.py's default worker count (start_gunicorn would otherwise run 2).
 WORKERS = 2 * len(os.sched_getaffinity(0)) + 1
+#: The memory scenario's other configuration: one gevent worker per core, plus one.
+FEWER_WORKERS = len(os.sched_getaffinity(0)) + 1
 #: High enough that the per-client limiter never answers 429: all benchmark load comes from 127.0.0.1.
 UNLIMITED = "1000000"
 
@@ -105,7 +112,7 @@ class Profile:
     every_tuning_step: bool
 
 
-QUICK = Profile("quick", 3, 64, 16, 500, 2000, 4, 2, 3, every_tuning_step=False)
+QUICK = Profile("quick", 2, 64, 16, 500, 2000, 4, 1, 3, every_tuning_step=False)
 FULL = Profile("full", 15, 64, 16, 1000, 10000, 30, 5, 20, every_tuning_step=True)
 
 
@@ -287,13 +294,16 @@ class MemorySampler:
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.peak: dict[str, int] = {"pss": 0}
+        self.peak: dict[str, int] = dict.fromkeys(MEMORY_PARTS, 0)
+        #: The latest sample: at most half a second old.
+        self.last: dict[str, int] = dict.fromkeys(MEMORY_PARTS, 0)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run)
 
     def _run(self) -> None:
         while not self.stop.wait(0.5):
             sample = self.stack.memory()
+            self.last = sample
             if sample["pss"] > self.peak["pss"]:
                 self.peak = sample
 
@@ -306,35 +316,45 @@ class MemorySampler:
         self.thread.join()
 
 
-def scale(stack: Stack, profile: Profile) -> tuple[Section, Section]:
-    """4 and 5. Many concurrent connections on both routes; the stack's memory idle, at peak, after."""
+#: What is read of the stack's memory: PSS (shared pages split between the processes sharing them) of
+#: the whole stack, of nginx and of gunicorn, and the whole stack's RSS (shared pages counted in full).
+MEMORY_PARTS = ("pss", "nginx_pss", "gunicorn_pss", "rss")
+#: When the stack's memory is read in the scale scenario: ``(key, what)``.
+MEMORY_MOMENTS = (
+    ("idle", "idle, before the connections"),
+    ("static_end", "end of the static run, its connections open"),
+    ("dynamic_end", "end of the dynamic run, its connections open"),
+    ("peak", "peak (the burst of new TLS connections)"),
+    ("after", "after both runs, the connections closed"),
+)
+
+
+def scale(stack: Stack, profile: Profile, section: Section, memory: Section, config: str) -> None:
+    """4 and 5. Many concurrent connections on both routes, then the stack's memory (figures
+    ``{config}:{moment}:{part}`` for ``MEMORY_MOMENTS`` and ``MEMORY_PARTS``)."""
     n = profile.scale_connections
-    section = Section("scale", f"4. {n:,} concurrent connections through nginx (TLS)")
-    memory = Section("memory", "5. Memory of the node stack (nginx + gunicorn master and workers)")
-    memory.figures["idle_pss"] = stack.memory()["pss"]
+    samples = {"idle": stack.memory()}
     with MemorySampler(stack) as sampler:
-        for label, path in (("static", STATIC_FILE), ("dynamic", DYNAMIC)):
+        for route, path in (("static", STATIC_FILE), ("dynamic", DYNAMIC)):
             overflows = listen_overflows()
             result = wrk(
-                f"{label} ({path})",
+                f"{config}: {route} ({path})",
                 stack.https(path),
                 connections=n,
                 seconds=profile.scale_seconds,
                 timeout=profile.scale_timeout,
             )
+            samples[f"{route}_end"] = sampler.last
             section.results.append(result)
-            section.figures[f"{label}_errors"] = result.failed
-            section.figures[f"{label}_timeouts"] = result.timeouts
+            section.figures[f"{config}:{route}_errors"] = result.failed
+            section.figures[f"{config}:{route}_timeouts"] = result.timeouts
             dropped = listen_overflows() - overflows
             section.notes.append(f"{result.label}: {dropped:,} connections dropped from full accept queues")
-    after = stack.memory()
-    memory.figures["peak_pss"] = sampler.peak["pss"]
-    memory.figures["peak_rss"] = sampler.peak.get("rss", 0)
-    memory.figures["peak_nginx_pss"] = sampler.peak.get("nginx_pss", 0)
-    memory.figures["peak_gunicorn_pss"] = sampler.peak.get("gunicorn_pss", 0)
-    memory.figures["end_pss"] = after["pss"]
-    memory.figures["end_rss"] = after["rss"]
-    return section, memory
+    samples["peak"] = sampler.peak
+    samples["after"] = stack.memory()
+    for moment, sample in samples.items():
+        for part in MEMORY_PARTS:
+            memory.figures[f"{config}:{moment}:{part}"] = sample[part]
 
 
 @contextmanager
@@ -342,13 +362,14 @@ def without(
     workdir: Path, tunings: tuple[Tuning, ...], *, worker_class: str = "gevent", **nginx_env: str
 ) -> Iterator[Stack]:
     """The stack with ``tunings`` taken back: a copy of docker/nginx with their edits, their gunicorn
-    environment."""
+    and nginx environments."""
     copy = workdir / f"nginx-without-{len(list(workdir.glob('nginx-without-*')))}"
     shutil.copytree(DOCKER / "nginx", copy)
     gunicorn_env: dict[str, str] = {}
     try:
         for tuning in tunings:
             gunicorn_env |= dict(tuning.gunicorn_env)
+            nginx_env |= dict(tuning.nginx_env)
             for name, shipped, before in tuning.edits:
                 path = copy / name
                 text = path.read_text()
@@ -387,5 +408,6 @@ def tuning(workdir: Path, profile: Profile) -> Section:
             )
             step = len(section.results)
             section.figures[f"listen_overflows_{step}"] = listen_overflows() - overflows
-        section.figures[f"nginx_peak_pss_{step}"] = sampler.peak.get("nginx_pss", 0)
+            section.figures[f"nginx_end_pss_{step}"] = sampler.last["nginx_pss"]
+        section.figures[f"nginx_peak_pss_{step}"] = sampler.peak["nginx_pss"]
     return section

@@ -23,6 +23,7 @@
 #   NGINX_ACCESS_LOG      [/dev/stdout]   NGINX_ERROR_LOG [stderr]
 #   NGINX_WORKER_PROCESSES [auto]         NGINX_WORKER_CONNECTIONS [4096]
 #   NGINX_MIME_TYPES      [/etc/nginx/mime.types]
+#   NGINX_ALLOCATOR       jemalloc | glibc: the malloc the command runs with [jemalloc]
 set -eu
 
 TEMPLATE_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
@@ -92,6 +93,7 @@ is_cidr() {
 : "${NGINX_WORKER_CONNECTIONS:=4096}"
 : "${NGINX_MIME_TYPES:=/etc/nginx/mime.types}"
 : "${TRUSTED_PROXY_CIDRS:=}"
+: "${NGINX_ALLOCATOR:=jemalloc}"
 
 primary_name=${SERVER_NAME%% *}
 case "$NGINX_MODE" in
@@ -129,6 +131,19 @@ case "$TLS_SELF_SIGNED" in
     *) fail "TLS_SELF_SIGNED='$TLS_SELF_SIGNED': expected 'true' or 'false'" ;;
 esac
 [ -d "$STATIC_ROOT" ] || fail "STATIC_ROOT='$STATIC_ROOT': no such directory"
+
+# An OpenSSL 3.0 handshake holds about 45 KB until the client's Finished arrives and frees most of it
+# then. glibc keeps what nginx frees; jemalloc hands it back to the kernel within a second. At 10,000 TLS
+# connections nginx holds about 440 MB with glibc and 280 MB with jemalloc (docs/benchmarks.md, 5 and 7).
+case "$NGINX_ALLOCATOR" in
+    jemalloc)
+        jemalloc=$(PATH="$PATH:/usr/sbin:/sbin" ldconfig -p | awk '$1 == "libjemalloc.so.2" { print $NF; exit }')
+        [ -n "$jemalloc" ] ||
+            fail "NGINX_ALLOCATOR=jemalloc: libjemalloc.so.2 is not installed (Debian package libjemalloc2); install it or set NGINX_ALLOCATOR=glibc"
+        ;;
+    glibc) jemalloc='' ;;
+    *) fail "NGINX_ALLOCATOR='$NGINX_ALLOCATOR': expected 'jemalloc' or 'glibc'" ;;
+esac
 
 NGINX_WORKER_RLIMIT_NOFILE=$((NGINX_WORKER_CONNECTIONS * 2))
 
@@ -208,6 +223,11 @@ render healthz.conf.template healthz.conf
 render "$servers_template" servers.conf
 
 if [ "$#" -gt 0 ]; then
+    if [ -n "$jemalloc" ]; then
+        # Freed pages go back to the kernel after about a second. With jemalloc's default of ten
+        # seconds, nginx still held all of a 10,000-connection burst's memory at the end of a 30 s run.
+        export LD_PRELOAD="$jemalloc" MALLOC_CONF="${MALLOC_CONF:-dirty_decay_ms:1000,muzzy_decay_ms:0}"
+    fi
     exec "$@"
 fi
 echo "$NGINX_RUNTIME_DIR/nginx.conf"

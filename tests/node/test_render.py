@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.node.stack import RENDER, render_env
+from tests.node.stack import RENDER, Nginx, child_pids, render_env
 
 
 def render(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -96,6 +96,7 @@ def test_edge_trusts_no_proxy(env: dict[str, str]) -> None:
             "NGINX_WORKER_PROCESSES='two': expected 'auto' or a whole number",
         ),
         ({"TLS_SELF_SIGNED": "yes"}, "TLS_SELF_SIGNED='yes': expected 'true' or 'false'"),
+        ({"NGINX_ALLOCATOR": "tcmalloc"}, "NGINX_ALLOCATOR='tcmalloc': expected 'jemalloc' or 'glibc'"),
         ({"SERVER_NAME": "evil.com;return"}, "SERVER_NAME='evil.com;return': expected host names"),
         ({"STATIC_ROOT": "/nonexistent/static"}, "STATIC_ROOT='/nonexistent/static': no such directory"),
         ({"NGINX_MODE": "behind-alb", "TRUSTED_PROXY_CIDRS": ""}, "TRUSTED_PROXY_CIDRS is required"),
@@ -120,3 +121,49 @@ def test_bad_settings_are_refused_by_name(
     assert result.returncode == 64
     assert message in result.stderr
     assert not (Path(env["NGINX_RUNTIME_DIR"]) / "nginx.conf").exists()
+
+
+def run_under_render(env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(RENDER), *command], env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+
+
+def test_the_command_runs_with_jemalloc_returning_freed_memory_after_a_second(env: dict[str, str]) -> None:
+    result = run_under_render(env, "sh", "-c", 'cat /proc/self/maps; echo "MALLOC_CONF=$MALLOC_CONF"')
+    assert result.returncode == 0, result.stderr
+    assert "/libjemalloc.so.2" in result.stdout
+    assert "MALLOC_CONF=dirty_decay_ms:1000,muzzy_decay_ms:0" in result.stdout
+
+
+def test_an_operators_malloc_conf_is_kept(env: dict[str, str]) -> None:
+    result = run_under_render({**env, "MALLOC_CONF": "narenas:1"}, "sh", "-c", 'echo "$MALLOC_CONF"')
+    assert result.stdout.strip() == "narenas:1"
+
+
+def test_glibc_leaves_the_command_alone(env: dict[str, str]) -> None:
+    result = run_under_render({**env, "NGINX_ALLOCATOR": "glibc"}, "cat", "/proc/self/maps")
+    assert result.returncode == 0, result.stderr
+    assert "libjemalloc" not in result.stdout
+    assert "/libc.so.6" in result.stdout
+
+
+def test_a_missing_jemalloc_is_named_with_its_package(env: dict[str, str], tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    ldconfig = bin_dir / "ldconfig"
+    ldconfig.write_text("#!/bin/sh\necho '1 libs found in cache'\n")
+    ldconfig.chmod(0o755)
+    result = render({**env, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert result.returncode == 64
+    assert "libjemalloc.so.2 is not installed (Debian package libjemalloc2)" in result.stderr
+    assert "NGINX_ALLOCATOR=glibc" in result.stderr
+    assert not (Path(env["NGINX_RUNTIME_DIR"]) / "nginx.conf").exists()
+
+
+def test_both_modes_nginx_workers_allocate_with_jemalloc(edge: Nginx, alb: Nginx) -> None:
+    for nginx in (edge, alb):
+        workers = child_pids(nginx.process.pid)
+        assert workers
+        for pid in workers:
+            assert "/libjemalloc.so.2" in Path(f"/proc/{pid}/maps").read_text()
