@@ -67,16 +67,17 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
     n = profile.scale_connections
     scale = Section("scale", f"4. {n:,} concurrent connections through nginx (TLS)")
     memory = Section("memory", "5. Memory of the node stack (nginx + gunicorn master and workers)")
-    with without(workdir, (), **scenarios.SCALE_NGINX_ENV) as stack:
-        scenarios.scale(stack, profile, scale, memory, "shipped")
-    fewer = {"WEB_CONCURRENCY": str(scenarios.FEWER_WORKERS)}
-    with node_stack(
-        workdir, gunicorn_env=fewer, NGINX_WORKER_CONNECTIONS=scenarios.SCALE_WORKER_CONNECTIONS
-    ) as stack:
-        scenarios.scale(stack, profile, scale, memory, f"WEB_CONCURRENCY={scenarios.FEWER_WORKERS}")
+    slots = scenarios.SCALE_WORKER_CONNECTIONS
+    for config, workers in (
+        (scenarios.SHIPPED, scenarios.WORKERS),
+        (scenarios.FEWER_WORKERS_CONFIG, scenarios.FEWER_WORKERS),
+    ):
+        gunicorn_env = {"WEB_CONCURRENCY": str(workers)}
+        with node_stack(workdir, gunicorn_env=gunicorn_env, NGINX_WORKER_CONNECTIONS=slots) as stack:
+            scenarios.scale(stack, profile, scale, memory, config)
     scale.notes.append(
-        "shipped: the shipped configuration with NGINX_WORKER_CONNECTIONS=16384 (section 7's last step); "
-        f"WEB_CONCURRENCY={scenarios.FEWER_WORKERS}: the same with {scenarios.FEWER_WORKERS} gunicorn "
+        f"{scenarios.SHIPPED}: the shipped configuration with NGINX_WORKER_CONNECTIONS={slots} (section 7's "
+        f"last step); {scenarios.FEWER_WORKERS_CONFIG}: the same with {scenarios.FEWER_WORKERS} gunicorn "
         f"workers instead of {scenarios.WORKERS}. The machine's net.core.somaxconn is raised to the "
         "node's 16384 by `make bench`."
     )

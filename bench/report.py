@@ -14,15 +14,18 @@ from matplotlib import pyplot
 
 from bench.loadgen import Result
 from bench.scenarios import (
-    DYNAMIC,
     FEWER_WORKERS,
+    FEWER_WORKERS_CONFIG,
     HEADER_TIMEOUT,
     MAX_REQUESTS,
     MEMORY_MOMENTS,
     MEMORY_PARTS,
+    SCALE_ROUTES,
+    SHIPPED,
     WORKERS,
     Profile,
     Section,
+    scale_label,
 )
 
 MARKDOWN = "benchmarks.md"
@@ -83,7 +86,7 @@ def targets(by_key: dict[str, Section], profile: Profile) -> list[Target]:
     slow = f["slow"]
     scale = f["scale"]
     n = profile.scale_connections
-    end_mb = end_of_scenario_mb(f["memory"], "shipped")
+    end_mb = end_of_scenario_mb(f["memory"], SHIPPED)
     return [
         Target(
             "Static through nginx ≥ 20x Flask's requests/s",
@@ -111,11 +114,11 @@ def targets(by_key: dict[str, Section], profile: Profile) -> list[Target]:
         *(
             Target(
                 f"{n:,} connections, {route} route: no errors, no timeouts",
-                f"{scale[f'shipped:{route}_errors']:.0f} errors, "
-                f"{scale[f'shipped:{route}_timeouts']:.0f} timeouts",
-                scale[f"shipped:{route}_errors"] == 0 and scale[f"shipped:{route}_timeouts"] == 0,
+                f"{scale[f'{SHIPPED}:{route}_errors']:.0f} errors, "
+                f"{scale[f'{SHIPPED}:{route}_timeouts']:.0f} timeouts",
+                scale[f"{SHIPPED}:{route}_errors"] == 0 and scale[f"{SHIPPED}:{route}_timeouts"] == 0,
             )
-            for route in ("static", "dynamic")
+            for route, _ in SCALE_ROUTES
         ),
         Target(
             f"Node stack memory ≤ {SEED_MEMORY_MB:.0f} MB at the end of the {n:,}-connection scenario "
@@ -126,14 +129,14 @@ def targets(by_key: dict[str, Section], profile: Profile) -> list[Target]:
     ]
 
 
-def shipped_dynamic(scale: Section) -> Result:
-    """Section 4's run of the shipped configuration on the dynamic route."""
-    return next(r for r in scale.results if r.label == f"shipped: dynamic ({DYNAMIC})")
+def scale_run(scale: Section, config: str, route: str) -> Result:
+    """Section 4's run of ``config`` on ``route``."""
+    return next(r for r in scale.results if r.label == scale_label(config, route))
 
 
 def end_of_scenario_mb(memory: dict[str, float], config: str) -> float:
     """The stack's PSS at the end of the scale scenario: the larger of the two routes' end samples."""
-    return max(memory[f"{config}:{route}_end:pss"] for route in ("static", "dynamic")) / 1024
+    return max(memory[f"{config}:{route}_end:pss"] for route, _ in SCALE_ROUTES) / 1024
 
 
 def memory_table(section: Section) -> list[str]:
@@ -268,15 +271,13 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             "half: sync workers exposed directly stop answering under slow clients; gevent does not."
         )
     if section.key == "memory":
-        fewer = f"WEB_CONCURRENCY={FEWER_WORKERS}"
-        n = profile.scale_connections
-        fewer_dynamic = next(r for r in by_key["scale"].results if r.label == f"{fewer}: dynamic ({DYNAMIC})")
+        runs = by_key["scale"]
         lines += [
-            f"- At the end of the scenario ({n:,} connections open): "
-            f"{end_of_scenario_mb(f, 'shipped'):.0f} MB with the shipped {WORKERS} gunicorn workers, "
-            f"{end_of_scenario_mb(f, fewer):.0f} MB with {FEWER_WORKERS}; the dynamic route's requests/s "
-            f"in section 4: {shipped_dynamic(by_key['scale']).rps:,.0f} and "
-            f"{fewer_dynamic.rps:,.0f}.",
+            f"- At the end of the scenario ({profile.scale_connections:,} connections open): "
+            f"{end_of_scenario_mb(f, SHIPPED):.0f} MB with the shipped {WORKERS} gunicorn workers, "
+            f"{end_of_scenario_mb(f, FEWER_WORKERS_CONFIG):.0f} MB with {FEWER_WORKERS}; the dynamic "
+            f"route's requests/s in section 4: {scale_run(runs, SHIPPED, 'dynamic').rps:,.0f} and "
+            f"{scale_run(runs, FEWER_WORKERS_CONFIG, 'dynamic').rps:,.0f}.",
             "- The peak is the burst of new connections: nginx holds each TLS handshake's state (OpenSSL "
             "3.0: about 45 KB, until the client's Finished arrives) for a second or two, then about 17 KB "
             "per established connection. nginx runs on jemalloc (render.sh's NGINX_ALLOCATOR), which "
@@ -298,7 +299,7 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
                 f"overflows {drops[0]:,.0f} -> {drops[1]:,.0f}, nginx PSS at peak {peak[0]:.0f} -> "
                 f"{peak[1]:.0f} MB, at the end {end[0]:.0f} -> {end[1]:.0f} MB"
             )
-        scale, last = shipped_dynamic(by_key["scale"]), section.results[-1]
+        scale, last = scale_run(by_key["scale"], SHIPPED, "dynamic"), section.results[-1]
         lines.append(
             f"- The last step runs the configuration of section 4: there, {scale.failed:,} errors and "
             f"{scale.timeouts:,} timeouts at {scale.rps:,.0f} requests/s; here, {last.failed:,} errors "
@@ -319,9 +320,8 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
 
 
 def seed_comparison(by_key: dict[str, Section], profile: Profile) -> list[str]:
-    scale = [r for r in by_key["scale"].results if r.label.startswith("shipped: ")]
+    scale = [scale_run(by_key["scale"], SHIPPED, route) for route, _ in SCALE_ROUTES]
     memory = by_key["memory"].figures
-    fewer = f"WEB_CONCURRENCY={FEWER_WORKERS}"
     means = ", ".join(f"{r.label} {r.latency_ms['mean']:.0f} ms" for r in scale)
     return [
         f'- **Latency.** The seed reports an average of {SEED_LATENCY_MS:.0f} ms under "10k concurrent '
@@ -333,9 +333,9 @@ def seed_comparison(by_key: dict[str, Section], profile: Profile) -> list[str]:
         "an unspecified staging fleet, cannot be compared with one node's.",
         f"- **Memory.** The seed's 410 MB per node is not broken down. Ours, at the end of the "
         f"{profile.scale_connections:,}-connection scenario with its connections open: "
-        f"{end_of_scenario_mb(memory, 'shipped'):.0f} MB PSS with the shipped {WORKERS} gunicorn workers, "
-        f"{end_of_scenario_mb(memory, fewer):.0f} MB with {FEWER_WORKERS} (section 5). It depends on the "
-        "worker count and on the TLS connections nginx holds.",
+        f"{end_of_scenario_mb(memory, SHIPPED):.0f} MB PSS with the shipped {WORKERS} gunicorn workers, "
+        f"{end_of_scenario_mb(memory, FEWER_WORKERS_CONFIG):.0f} MB with {FEWER_WORKERS} (section 5). It "
+        "depends on the worker count and on the TLS connections nginx holds.",
         '- **Static files "at wire speed".** Over loopback there is no wire: nginx\'s static '
         "throughput is bounded by CPU (TLS record encryption, the response headers) on the two cores it "
         "shares with wrk, not by a network link.",

@@ -200,16 +200,16 @@ def static_file(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile)
     first = _wrk(f"{flask_label}, first", stack.direct(STATIC_FILE), profile, c)
     nginx = _wrk("nginx /static/ (TLS), shipped", stack.https(STATIC_FILE), profile, c)
     section.results += [first, nginx]
-    for tuning, before in befores.items():
-        label = f"nginx /static/ (TLS), without {tuning.name}"
-        section.results.append(_wrk(label, before.https(STATIC_FILE), profile, c))
+    untuned = {
+        tuning: _wrk(f"nginx /static/ (TLS), without {tuning.name}", before.https(STATIC_FILE), profile, c)
+        for tuning, before in befores.items()
+    }
     last = _wrk(f"{flask_label}, last", stack.direct(STATIC_FILE), profile, c)
-    section.results.append(last)
+    section.results += [*untuned.values(), last]
     flask_rps = (first.rps + last.rps) / 2
     section.figures["static_ratio"] = nginx.rps / flask_rps
-    for result in section.results[2:-1]:
-        key = result.label.removeprefix("nginx /static/ (TLS), ").replace(" ", "_")
-        section.figures[f"static_ratio_{key}"] = result.rps / flask_rps
+    for tuning, result in untuned.items():
+        section.figures[f"static_ratio_without_{tuning.name.replace(' ', '_')}"] = result.rps / flask_rps
     return section
 
 
@@ -290,7 +290,8 @@ def _with_slow_clients(label: str, stack: Stack, tls: bool, profile: Profile, se
 
 
 class MemorySampler:
-    """The stack's peak PSS, sampled every half second while a block runs."""
+    """The stack's memory, sampled every half second while a block runs: the sample with the highest
+    PSS, and the latest."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
@@ -329,26 +330,43 @@ MEMORY_MOMENTS = (
 )
 
 
+#: The scale scenario's routes: ``(route, path)``.
+SCALE_ROUTES = (("static", STATIC_FILE), ("dynamic", DYNAMIC))
+#: The scale scenario's configurations: the shipped one, and the same with ``FEWER_WORKERS``.
+SHIPPED = "shipped"
+FEWER_WORKERS_CONFIG = f"WEB_CONCURRENCY={FEWER_WORKERS}"
+
+
+def scale_label(config: str, route: str) -> str:
+    """The label of the scale scenario's run of ``config`` on ``route``."""
+    return f"{config}: {route} ({dict(SCALE_ROUTES)[route]})"
+
+
+def _many_connections(label: str, url: str, profile: Profile) -> tuple[Result, int]:
+    """wrk with the scale scenario's connections, and the connections the kernel dropped meanwhile
+    from full accept queues."""
+    overflows = listen_overflows()
+    result = wrk(
+        label,
+        url,
+        connections=profile.scale_connections,
+        seconds=profile.scale_seconds,
+        timeout=profile.scale_timeout,
+    )
+    return result, listen_overflows() - overflows
+
+
 def scale(stack: Stack, profile: Profile, section: Section, memory: Section, config: str) -> None:
     """4 and 5. Many concurrent connections on both routes, then the stack's memory (figures
     ``{config}:{moment}:{part}`` for ``MEMORY_MOMENTS`` and ``MEMORY_PARTS``)."""
-    n = profile.scale_connections
     samples = {"idle": stack.memory()}
     with MemorySampler(stack) as sampler:
-        for route, path in (("static", STATIC_FILE), ("dynamic", DYNAMIC)):
-            overflows = listen_overflows()
-            result = wrk(
-                f"{config}: {route} ({path})",
-                stack.https(path),
-                connections=n,
-                seconds=profile.scale_seconds,
-                timeout=profile.scale_timeout,
-            )
+        for route, path in SCALE_ROUTES:
+            result, dropped = _many_connections(scale_label(config, route), stack.https(path), profile)
             samples[f"{route}_end"] = sampler.last
             section.results.append(result)
             section.figures[f"{config}:{route}_errors"] = result.failed
             section.figures[f"{config}:{route}_timeouts"] = result.timeouts
-            dropped = listen_overflows() - overflows
             section.notes.append(f"{result.label}: {dropped:,} connections dropped from full accept queues")
     samples["peak"] = sampler.peak
     samples["after"] = stack.memory()
@@ -396,18 +414,10 @@ def tuning(workdir: Path, profile: Profile) -> Section:
     steps = TUNING_STEPS if profile.every_tuning_step else (TUNING_STEPS[0], TUNING_STEPS[-1])
     for label, nginx_env, taken_back in steps:
         with without(workdir, taken_back, **nginx_env) as stack, MemorySampler(stack) as sampler:
-            overflows = listen_overflows()
-            section.results.append(
-                wrk(
-                    label,
-                    stack.https(DYNAMIC),
-                    connections=n,
-                    seconds=profile.scale_seconds,
-                    timeout=profile.scale_timeout,
-                )
-            )
+            result, dropped = _many_connections(label, stack.https(DYNAMIC), profile)
+            section.results.append(result)
             step = len(section.results)
-            section.figures[f"listen_overflows_{step}"] = listen_overflows() - overflows
+            section.figures[f"listen_overflows_{step}"] = dropped
             section.figures[f"nginx_end_pss_{step}"] = sampler.last["nginx_pss"]
         section.figures[f"nginx_peak_pss_{step}"] = sampler.peak["nginx_pss"]
     return section
