@@ -49,10 +49,12 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
         node_stack(workdir) as stack,
         without(workdir, (scenarios.OPEN_FILE_CACHE,)) as no_file_cache,
         without(workdir, (scenarios.LOG_BUFFER,)) as no_log_buffer,
+        without(workdir, (scenarios.UNIX_SOCKET,)) as tcp_upstream,
     ):
         befores = {scenarios.OPEN_FILE_CACHE: no_file_cache, scenarios.LOG_BUFFER: no_log_buffer}
         static = scenarios.static_file(stack, befores, profile)
-        dynamic = scenarios.dynamic(stack, no_log_buffer, profile)
+        dynamic_befores = {scenarios.LOG_BUFFER: no_log_buffer, scenarios.UNIX_SOCKET: tcp_upstream}
+        dynamic = scenarios.dynamic(stack, dynamic_befores, profile)
     for worker_class in ("gevent", "sync", "gthread"):
         with node_stack(workdir, worker_class=worker_class) as stack:
             scenarios.worker_class(stack, profile, classes)

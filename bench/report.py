@@ -212,13 +212,14 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             for before in befores
         ]
     if section.key == "dynamic":
-        first, nginx, before, last = section.results
+        first, nginx, *befores, last = section.results
         direct_rps = (first.rps + last.rps) / 2
-        lines.append(
-            f"- buffered access log: {before.rps:,.0f} -> {nginx.rps:,.0f} requests/s through nginx "
-            f"({nginx.rps / before.rps - 1:+.0%}), p99 {before.latency_ms['p99']:.0f} -> "
+        lines += [
+            f"- {before.label.split('without ')[1]}: {before.rps:,.0f} -> {nginx.rps:,.0f} requests/s "
+            f"through nginx ({nginx.rps / before.rps - 1:+.0%}), p99 {before.latency_ms['p99']:.0f} -> "
             f"{nginx.latency_ms['p99']:.0f} ms."
-        )
+            for before in befores
+        ]
         lines.append(
             f"- Through nginx: {1 - nginx.rps / direct_rps:.0%} fewer requests/s than direct (the mean of "
             f"its two runs, {first.rps:,.0f} and {last.rps:,.0f}: the spread between two runs of one "

@@ -37,6 +37,8 @@ class Tuning:
     gunicorn_env: tuple[tuple[str, str], ...] = ()
     #: render.sh's (nginx's) environment before the tuning, as (variable, value) pairs.
     nginx_env: tuple[tuple[str, str], ...] = ()
+    #: Before the tuning, nginx reached gunicorn over TCP on loopback instead of its unix socket.
+    tcp_upstream: bool = False
 
 
 OPEN_FILE_CACHE = Tuning(
@@ -54,6 +56,7 @@ SSL_BUFFER = Tuning("ssl_buffer_size 4k", edits=(("tls.conf.template", "ssl_buff
 MAX_REQUESTS = Tuning("max_requests 50000", gunicorn_env=(("GUNICORN_MAX_REQUESTS", "2000"),))
 BACKLOG = Tuning("gunicorn backlog 16384", gunicorn_env=(("GUNICORN_BACKLOG", "2048"),))
 JEMALLOC = Tuning("jemalloc", nginx_env=(("NGINX_ALLOCATOR", "glibc"),))
+UNIX_SOCKET = Tuning("upstream over a unix socket", tcp_upstream=True)
 NGINX_BACKLOG = Tuning(
     "nginx backlog 16384",
     edits=(("edge.conf.template", " default_server backlog=16384;", " default_server;"),),
@@ -157,16 +160,18 @@ def node_stack(
     worker_class: str = "gevent",
     render: Path = RENDER,
     gunicorn_env: Mapping[str, str] | None = None,
+    tcp_upstream: bool = False,
     **nginx_env: str,
 ) -> Iterator[Stack]:
-    """gunicorn and nginx (edge mode, TLS) with the shipped defaults but for the rate limit."""
+    """gunicorn and nginx (edge mode, TLS) with the shipped defaults but for the rate limit; nginx
+    reaches gunicorn on its unix socket, or over TCP on loopback with ``tcp_upstream``."""
     env = {"WEB_CONCURRENCY": str(WORKERS), "GUNICORN_WORKER_CLASS": worker_class, **(gunicorn_env or {})}
     gunicorn = start_gunicorn(workdir, env=env)
     with running(gunicorn.process):
         env = render_env(
             workdir,
             "edge",
-            gunicorn.port,
+            f"127.0.0.1:{gunicorn.port}" if tcp_upstream else gunicorn.upstream,
             NGINX_WORKER_PROCESSES="auto",
             RATE_LIMIT=UNLIMITED,
             RATE_LIMIT_BURST=UNLIMITED,
@@ -213,24 +218,24 @@ def static_file(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile)
     return section
 
 
-def dynamic(stack: Stack, without_log_buffer: Stack, profile: Profile) -> Section:
+def dynamic(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> Section:
     """2. The dynamic endpoint through nginx (edge, TLS) vs gunicorn directly, same workers; and through
-    nginx without its buffered access log. gunicorn direct runs first and last, as Flask in 1."""
+    nginx without each tuning in ``befores``. gunicorn direct runs first and last, as Flask in 1."""
     section = Section("dynamic", "2. Dynamic endpoint: through nginx (TLS) vs gunicorn directly")
     c = profile.connections
     first = _wrk("gunicorn direct (plain HTTP), first", stack.direct(DYNAMIC), profile, c)
     nginx = _wrk("via nginx (TLS, keep-alive), shipped", stack.https(DYNAMIC), profile, c)
-    before = _wrk(
-        f"via nginx (TLS, keep-alive), without {LOG_BUFFER.name}",
-        without_log_buffer.https(DYNAMIC),
-        profile,
-        c,
-    )
+    section.results += [first, nginx]
+    untuned = {
+        tuning: _wrk(f"via nginx (TLS, keep-alive), without {tuning.name}", before.https(DYNAMIC), profile, c)
+        for tuning, before in befores.items()
+    }
     last = _wrk("gunicorn direct (plain HTTP), last", stack.direct(DYNAMIC), profile, c)
-    section.results += [first, nginx, before, last]
+    section.results += [*untuned.values(), last]
     direct_rps = (first.rps + last.rps) / 2
     section.figures["dynamic_ratio"] = nginx.rps / direct_rps
-    section.figures["dynamic_ratio_without_buffered_access_log"] = before.rps / direct_rps
+    for tuning, result in untuned.items():
+        section.figures[f"dynamic_ratio_without_{tuning.name.replace(' ', '_')}"] = result.rps / direct_rps
     section.figures["dynamic_p99_nginx"] = nginx.latency_ms["p99"]
     section.figures["dynamic_p99_direct"] = max(first.latency_ms["p99"], last.latency_ms["p99"])
     section.figures["dynamic_p99_direct_best"] = min(first.latency_ms["p99"], last.latency_ms["p99"])
@@ -384,6 +389,7 @@ def without(
     copy = workdir / f"nginx-without-{len(list(workdir.glob('nginx-without-*')))}"
     shutil.copytree(DOCKER / "nginx", copy)
     gunicorn_env: dict[str, str] = {}
+    tcp_upstream = any(tuning.tcp_upstream for tuning in tunings)
     try:
         for tuning in tunings:
             gunicorn_env |= dict(tuning.gunicorn_env)
@@ -399,6 +405,7 @@ def without(
             worker_class=worker_class,
             render=copy / "render.sh",
             gunicorn_env=gunicorn_env,
+            tcp_upstream=tcp_upstream,
             **nginx_env,
         ) as stack:
             yield stack

@@ -10,7 +10,12 @@ APP_STOP_TIMEOUT_SECONDS = 45
 """docker's grace before SIGKILL: above gunicorn's graceful_timeout (30 s) and nginx's in-flight requests."""
 SOMAXCONN = 16384
 """The kernel's cap on a listen backlog: gunicorn asks for this many (docker/gunicorn.conf.py `backlog`)
-so that a burst of connections from nginx waits to be accepted instead of being dropped."""
+so that a burst of connections from nginx waits to be accepted instead of being refused (a full unix
+socket refuses at once, and nginx answers 502)."""
+SOCKET_VOLUME = "gunicorn-socket"
+"""The docker volume that carries gunicorn's unix socket from the app container to the proxy's."""
+SOCKET_DIR = "/run/gunicorn"
+"""Where both containers mount it: the directory of gunicorn's default socket and nginx's default UPSTREAM."""
 _BY_DIGEST = re.compile(r"^(?P<registry>[a-z0-9.-]+(:\d+)?)/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
 
 
@@ -44,8 +49,10 @@ def registry_of(image: str) -> str:
 def render(node: NodeSettings) -> str:
     """The user data script: install Docker, log in to ECR, pull both images by digest, run them.
 
-    Both containers use the host's network so gunicorn stays on 127.0.0.1; both restart always and log to
-    CloudWatch through the awslogs driver, one stream per instance and container.
+    nginx (the proxy container, on the host's network for the target group's port) reaches gunicorn
+    through a unix socket in a docker volume both containers mount, the proxy read-only; no TCP port of
+    gunicorn's is open to the host. Both restart always and log to CloudWatch through the awslogs
+    driver, one stream per instance and container.
     """
     registry = registry_of(node.app_image)
     if registry_of(node.proxy_image) != registry:
@@ -60,6 +67,9 @@ readonly REGISTRY={q(registry)}
 readonly APP_IMAGE={q(node.app_image)}
 readonly PROXY_IMAGE={q(node.proxy_image)}
 readonly LOG_GROUP={q(node.log_group)}
+# gunicorn's socket directory (docker/gunicorn.conf.py SOCKET). A new volume starts as a copy of the
+# images' /run/gunicorn: user 1001, mode 0750.
+readonly SOCKET_VOLUME={SOCKET_VOLUME}
 
 # Room in the accept queues (gunicorn's backlog) for a burst of connections; containers on the host
 # network share the host's setting.
@@ -94,10 +104,12 @@ common=(
 
 docker run "${{common[@]}}" --name app \\
     --log-opt "awslogs-stream=$instance_id/app" \\
+    --mount "type=volume,source=$SOCKET_VOLUME,target={SOCKET_DIR}" \\
     "$APP_IMAGE"
 
 docker run "${{common[@]}}" --name proxy \\
     --log-opt "awslogs-stream=$instance_id/proxy" \\
+    --mount "type=volume,source=$SOCKET_VOLUME,target={SOCKET_DIR},readonly" \\
     --env NGINX_MODE=behind-alb \\
     --env TRUSTED_PROXY_CIDRS={q(node.vpc_cidr)} \\
     --env SERVER_NAME={q(node.server_name)} \\

@@ -36,8 +36,10 @@ def parse_trusted_proxies(value: str) -> tuple[IPNetwork, ...]:
 
 class TrustedProxyFix:
     """Apply werkzeug's ``ProxyFix`` (one proxy hop, ``X-Forwarded-For`` and ``-Proto``) only when the
-    connection comes from a trusted proxy. A client that reaches gunicorn directly cannot spoof its
-    address or scheme.
+    connection comes from a trusted proxy: a peer address in ``trusted``, or a unix socket (no peer
+    address), which only a process allowed into the socket's directory reaches; gunicorn trusts its
+    forwarding headers by the same rule. A client that reaches gunicorn over TCP from elsewhere cannot
+    spoof its address or scheme.
     """
 
     def __init__(self, app: WSGIApplication, *, trusted: Iterable[IPNetwork]) -> None:
@@ -47,7 +49,7 @@ class TrustedProxyFix:
 
     def _is_trusted(self, remote_addr: str | None) -> bool:
         if not remote_addr:
-            return False
+            return True
         try:
             address = ipaddress.ip_address(remote_addr)
         except ValueError:

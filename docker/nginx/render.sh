@@ -15,7 +15,7 @@
 #                         [true in behind-alb mode, false in edge mode]
 #   TRUSTED_PROXY_CIDRS   comma-separated CIDRs whose X-Forwarded-For/-Proto are believed;
 #                         required in behind-alb mode (the VPC), unused in edge mode
-#   UPSTREAM              gunicorn's address [127.0.0.1:5001]
+#   UPSTREAM              gunicorn's address: unix:/path or HOST:PORT [unix:/run/gunicorn/gunicorn.sock]
 #   STATIC_ROOT           directory served at /static/ [/srv/static]
 #   RATE_LIMIT            requests per second per client [20]
 #   RATE_LIMIT_BURST      requests above the rate absorbed before 429 [40]
@@ -54,6 +54,16 @@ require_positive_int() {
     is_positive_int "$2" || fail "$1='$2': expected a whole number >= 1"
 }
 
+# An address for nginx's `server` directive: it lands in the config, so no spaces, ';' or braces.
+is_upstream() {
+    case "$1" in
+        *[!]A-Za-z0-9_./:[-]*) return 1 ;;
+        unix:/*) ;;
+        ?*:*) is_port "${1##*:}" ;;
+        *) return 1 ;;
+    esac
+}
+
 is_cidr() {
     case "$1" in
         */*) ;;
@@ -82,7 +92,7 @@ is_cidr() {
 : "${HTTP_PORT:=8080}"
 : "${HTTPS_PORT:=8443}"
 : "${PUBLIC_HTTPS_PORT:=443}"
-: "${UPSTREAM:=127.0.0.1:5001}"
+: "${UPSTREAM:=unix:/run/gunicorn/gunicorn.sock}"
 : "${STATIC_ROOT:=/srv/static}"
 : "${RATE_LIMIT:=20}"
 : "${RATE_LIMIT_BURST:=40}"
@@ -130,6 +140,8 @@ case "$TLS_SELF_SIGNED" in
     true | false) ;;
     *) fail "TLS_SELF_SIGNED='$TLS_SELF_SIGNED': expected 'true' or 'false'" ;;
 esac
+is_upstream "$UPSTREAM" ||
+    fail "UPSTREAM='$UPSTREAM': expected unix:/absolute/path or HOST:PORT (port 1-65535)"
 [ -d "$STATIC_ROOT" ] || fail "STATIC_ROOT='$STATIC_ROOT': no such directory"
 
 # An OpenSSL 3.0 handshake holds about 45 KB until the client's Finished arrives and frees most of it

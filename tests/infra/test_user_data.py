@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import runpy
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from infra import user_data
+from tests.node.stack import DOCKER
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 APP = f"{REGISTRY}/flask-nginx-aws/prod/app@sha256:{'a' * 64}"
@@ -75,6 +78,17 @@ def test_both_containers_share_the_host_network_restart_and_log_to_cloudwatch() 
     for name in ("app", "proxy"):
         assert '"${common[@]}"' in docker_run(script, name)
         assert f'awslogs-stream=$instance_id/{name}"' in docker_run(script, name)
+
+
+def test_nginx_reaches_gunicorn_through_a_socket_volume_it_cannot_write() -> None:
+    script = user_data.render(node())
+    assert "readonly SOCKET_VOLUME=gunicorn-socket" in script
+    app, proxy = docker_run(script, "app"), docker_run(script, "proxy")
+    assert '--mount "type=volume,source=$SOCKET_VOLUME,target=/run/gunicorn" ' in app
+    assert '--mount "type=volume,source=$SOCKET_VOLUME,target=/run/gunicorn,readonly" ' in proxy
+    # The directory of gunicorn's default socket, which is nginx's default upstream.
+    socket = runpy.run_path(str(DOCKER / "gunicorn.conf.py"))["SOCKET"]
+    assert os.path.dirname(socket) == user_data.SOCKET_DIR
 
 
 def test_nginx_runs_behind_the_alb_trusting_the_vpc_only() -> None:

@@ -40,7 +40,7 @@ def gunicorn(workdir: Path) -> Iterator[Gunicorn]:
 
 
 def _nginx(workdir: Path, mode: str, upstream: Gunicorn, **overrides: str) -> Iterator[Nginx]:
-    server = start_nginx(render_env(workdir, mode, upstream.port, **overrides), workdir)
+    server = start_nginx(render_env(workdir, mode, upstream.upstream, **overrides), workdir)
     yield server
     server.process.stop()
 

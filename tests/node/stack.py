@@ -130,11 +130,18 @@ class Gunicorn:
 
     process: Process
     port: int
+    socket: Path
     access_log: Path
 
     @property
     def url(self) -> str:
+        """Straight to gunicorn over TCP, bypassing nginx."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def upstream(self) -> str:
+        """render.sh's ``UPSTREAM`` for it: its unix socket, as on a node."""
+        return f"unix:{self.socket}"
 
     def worker_pids(self) -> set[int]:
         return child_pids(self.process.pid)
@@ -157,12 +164,17 @@ def start_gunicorn(
     env: Mapping[str, str] | None = None,
     pythonpath: tuple[Path, ...] = (),
 ) -> Gunicorn:
-    """Start gunicorn on a free port with ``docker/gunicorn.conf.py`` and wait until /healthz answers."""
+    """Start gunicorn with ``docker/gunicorn.conf.py`` on a unix socket (nginx's way in, as on a node) and a
+    free TCP port (for load and checks that bypass nginx), and wait until /healthz answers."""
     port = free_port()
     log_dir = workdir / f"gunicorn-{port}"
     log_dir.mkdir()
+    sock = log_dir / "gunicorn.sock"
     settings = {
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_BIND": f"unix:{sock},127.0.0.1:{port}",
+        # As root, nginx's workers run as nobody: the shipped srw-rw---- socket (its user and group
+        # only) would refuse them. On a node both containers run as user 1001.
+        **({"GUNICORN_CMD_ARGS": "--umask=0o111"} if os.geteuid() == 0 else {}),
         "WEB_CONCURRENCY": "2",
         "GUNICORN_LOG_DIR": str(log_dir),
         "PYTHONPATH": os.pathsep.join(str(p) for p in (DOCKER, *pythonpath)),
@@ -170,7 +182,7 @@ def start_gunicorn(
     }
     argv = [str(BIN / "gunicorn"), "--config", str(DOCKER / "gunicorn.conf.py"), app]
     process = _spawn("gunicorn", argv, settings, DOCKER, log_dir / "stdout.log")
-    server = Gunicorn(process=process, port=port, access_log=log_dir / "access.log")
+    server = Gunicorn(process=process, port=port, socket=sock, access_log=log_dir / "access.log")
     try:
         wait_until(lambda: _up(process, lambda: _healthy(f"{server.url}/healthz")), "gunicorn")
         # Every worker booted, not just the one that answered: a worker still booting would lose a
@@ -193,7 +205,7 @@ def prepare_static(workdir: Path) -> Path:
     return static
 
 
-def render_env(workdir: Path, mode: str, upstream_port: int, **overrides: str) -> dict[str, str]:
+def render_env(workdir: Path, mode: str, upstream: str, **overrides: str) -> dict[str, str]:
     """render.sh's environment for an nginx on free loopback ports."""
     http_port, https_port = free_port(), free_port()
     runtime = Path(overrides.get("NGINX_RUNTIME_DIR", workdir / f"nginx-{mode}-{https_port}"))
@@ -204,7 +216,7 @@ def render_env(workdir: Path, mode: str, upstream_port: int, **overrides: str) -
         "HTTP_PORT": str(http_port),
         "HTTPS_PORT": str(https_port),
         "PUBLIC_HTTPS_PORT": str(https_port),
-        "UPSTREAM": f"127.0.0.1:{upstream_port}",
+        "UPSTREAM": upstream,
         "STATIC_ROOT": str(workdir / "static"),
         "NGINX_RUNTIME_DIR": str(runtime),
         "NGINX_ACCESS_LOG": str(runtime / "access.log"),

@@ -45,11 +45,13 @@ def test_status_is_json(client: FlaskClient) -> None:
     assert payload["service"] == "flask-app"
 
 
-def test_forwarded_headers_trusted_from_the_local_proxy(client: FlaskClient) -> None:
+# gunicorn gives a unix socket's peer an empty REMOTE_ADDR (all three worker classes).
+@pytest.mark.parametrize("peer", ["127.0.0.1", ""], ids=["loopback", "unix-socket"])
+def test_forwarded_headers_trusted_from_the_local_proxy(client: FlaskClient, peer: str) -> None:
     response = client.get(
         "/api/request-info",
         headers={"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"},
-        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        environ_base={"REMOTE_ADDR": peer},
     )
     assert response.get_json()["remote_addr"] == "198.51.100.7"
     assert response.get_json()["scheme"] == "https"

@@ -60,11 +60,13 @@ def test_base_images_pinned_to_a_version() -> None:
 def test_app_stage() -> None:
     app = stages()["app"]
     assert instruction(app, "USER") == ["1001"]
-    assert instruction(app, "EXPOSE") == ["5001"]
+    # No TCP port: gunicorn listens on its socket, in a directory for the app user (1001) alone.
+    assert instruction(app, "EXPOSE") == []
+    assert "install -d -o 1001 -g 1001 -m 0750 /run/gunicorn" in instruction(app, "RUN")
     (cmd,) = instruction(app, "CMD")
     assert json.loads(cmd) == ["gunicorn", "--config", "gunicorn.conf.py", "run:app"]
     (healthcheck,) = instruction(app, "HEALTHCHECK")
-    assert "/healthz" in healthcheck
+    assert healthcheck.endswith('CMD ["python", "healthcheck.py"]')
     # Wheels come from the builder stage, installed offline.
     assert any("--no-index" in line and "from=builder" in line for line in instruction(app, "RUN"))
 
@@ -73,6 +75,7 @@ def test_proxy_stage() -> None:
     proxy = stages()["proxy"]
     (user,) = instruction(proxy, "USER")
     assert user not in {"0", "root"}
+    assert "install -d -o 1001 -g 1001 -m 0750 /run/gunicorn" in instruction(proxy, "RUN")
     (healthcheck,) = instruction(proxy, "HEALTHCHECK")
     assert "/healthz" in healthcheck
     assert instruction(proxy, "STOPSIGNAL") == ["SIGQUIT"]

@@ -6,6 +6,7 @@ import os
 import re
 import runpy
 import signal
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from infra import user_data
 from tests.infra.test_user_data import node
-from tests.node.stack import DOCKER
+from tests.node.stack import DOCKER, start_gunicorn
 
 CONF = DOCKER / "gunicorn.conf.py"
 NODE = node()
@@ -34,7 +35,44 @@ def test_seed_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert conf["worker_class"] == "gevent"
     assert conf["timeout"] == 120
     assert conf["keepalive"] == 5
-    assert conf["bind"] == "127.0.0.1:5001"
+    assert conf["bind"] == ["unix:/run/gunicorn/gunicorn.sock"]
+
+
+def test_the_socket_is_for_its_user_and_group_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # gunicorn binds the socket under this umask: connecting needs write permission on the socket.
+    assert 0o777 & ~load(monkeypatch)["umask"] == 0o660
+
+
+def test_gunicorn_makes_the_socket_srw_rw(workdir: Path) -> None:
+    # The shipped umask, without the harness's opening for nginx's workers when the tests run as root.
+    server = start_gunicorn(workdir, env={"GUNICORN_CMD_ARGS": ""})
+    try:
+        mode = server.socket.stat().st_mode
+    finally:
+        server.process.stop()
+    assert stat.S_ISSOCK(mode)
+    assert stat.filemode(mode) == "srw-rw----"
+
+
+def test_bind_takes_several_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch, GUNICORN_BIND="unix:/tmp/app.sock, 127.0.0.1:5001,[::1]:5001")
+    assert conf["bind"] == ["unix:/tmp/app.sock", "127.0.0.1:5001", "[::1]:5001"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("unix:run/app.sock", "expected an absolute path after 'unix:'"),
+        ("unix:/" + "d" * 107, "a unix socket's path is at most 107 bytes"),
+        ("127.0.0.1", "expected unix:/absolute/path or HOST:PORT (port 1-65535)"),
+        ("127.0.0.1:0", "expected unix:/absolute/path or HOST:PORT (port 1-65535)"),
+        ("localhost:http", "expected unix:/absolute/path or HOST:PORT (port 1-65535)"),
+        ("/run/app.sock", "expected unix:/absolute/path or HOST:PORT (port 1-65535)"),
+    ],
+)
+def test_bad_bind_is_named(monkeypatch: pytest.MonkeyPatch, value: str, expected: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"GUNICORN_BIND: {value!r}: {expected}")):
+        load(monkeypatch, GUNICORN_BIND=f"127.0.0.1:5001,{value}")
 
 
 def test_workers_follow_cpu_affinity_not_host_count(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -44,6 +44,17 @@ def refused(port: int) -> bool:
         return True
 
 
+def socket_refused(path: Path) -> bool:
+    """Nothing accepts on the unix socket ``path``: gone (gunicorn removes it on stop) or not listening."""
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(1)
+        try:
+            client.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return True
+        return False
+
+
 def test_sigterm_lets_the_in_flight_request_finish(held_gunicorn: Gunicorn, markers: Path) -> None:
     request_id = uuid.uuid4().hex
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -59,6 +70,7 @@ def test_sigterm_lets_the_in_flight_request_finish(held_gunicorn: Gunicorn, mark
         held_gunicorn.process.popen.send_signal(signal.SIGTERM)
         # New connections are refused while the request is still in flight...
         wait_until(lambda: refused(held_gunicorn.port), "gunicorn to stop listening")
+        wait_until(lambda: socket_refused(held_gunicorn.socket), "gunicorn to stop listening on its socket")
         assert not in_flight.done()
         # ...and once the app lets it go, it completes.
         (markers / f"{request_id}.release").touch()
@@ -117,7 +129,7 @@ class Load:
 
 @pytest.fixture
 def own_nginx(workdir: Path, gunicorn: Gunicorn) -> Iterator[Nginx]:
-    server = start_nginx(render_env(workdir, "edge", gunicorn.port, NGINX_WORKER_PROCESSES="2"), workdir)
+    server = start_nginx(render_env(workdir, "edge", gunicorn.upstream, NGINX_WORKER_PROCESSES="2"), workdir)
     yield server
     server.process.stop()
 

@@ -18,16 +18,12 @@ from tests.node.stack import Gunicorn, Nginx, render_env, start_nginx
 MB = 1024 * 1024
 
 
-def listen_backlog(port: int) -> int:
-    """The accept queue the kernel gave the socket listening on ``port`` (ss's Send-Q)."""
-    listing = subprocess.run(
-        ["ss", "-ltnH", f"sport = :{port}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+def listen_backlog(*selection: str) -> int:
+    """The accept queue the kernel gave the one listening socket ``ss -lH <selection>`` lists (Send-Q)."""
+    listing = subprocess.run(["ss", "-lH", *selection], capture_output=True, text=True, check=True)
     (line,) = listing.stdout.splitlines()
-    return int(line.split()[2])
+    fields = line.split()
+    return int(fields[fields.index("LISTEN") + 2])
 
 
 def test_accept_queues_take_a_burst_up_to_the_nodes_kernel_cap(
@@ -35,9 +31,11 @@ def test_accept_queues_take_a_burst_up_to_the_nodes_kernel_cap(
 ) -> None:
     # Both servers ask for the node's net.core.somaxconn; the kernel grants at most this machine's.
     granted = min(SOMAXCONN, int(Path("/proc/sys/net/core/somaxconn").read_text()))
-    assert listen_backlog(edge.https_port) == granted
-    assert listen_backlog(alb.https_port) == granted
-    assert listen_backlog(gunicorn.port) == granted
+    assert listen_backlog("-tn", f"sport = :{edge.https_port}") == granted
+    assert listen_backlog("-tn", f"sport = :{alb.https_port}") == granted
+    # nginx's way to gunicorn, and the TCP port the tests use to bypass nginx.
+    assert listen_backlog("-x", "src", str(gunicorn.socket)) == granted
+    assert listen_backlog("-tn", f"sport = :{gunicorn.port}") == granted
 
 
 def upload(nginx: Nginx, size: int, marker: str) -> requests.Response:
@@ -70,7 +68,7 @@ def strict_alb(workdir: Path, gunicorn: Gunicorn) -> Iterator[Nginx]:
     env = render_env(
         workdir,
         "behind-alb",
-        gunicorn.port,
+        gunicorn.upstream,
         TRUSTED_PROXY_CIDRS="127.0.0.0/8",
         RATE_LIMIT="1",
         RATE_LIMIT_BURST="5",

@@ -27,7 +27,7 @@ from tests.node.stack import (
     start_nginx,
     wait_until,
 )
-from tests.node.test_lifecycle import Load, refused
+from tests.node.test_lifecycle import Load, refused, socket_refused
 
 TESTS = Path(__file__).parent
 WORKERS = 2
@@ -41,7 +41,7 @@ class Stack:
 
 
 def _stack(workdir: Path, gunicorn: Gunicorn) -> Iterator[Stack]:
-    nginx = start_nginx(render_env(workdir, "edge", gunicorn.port), workdir)
+    nginx = start_nginx(render_env(workdir, "edge", gunicorn.upstream), workdir)
     try:
         yield Stack(gunicorn, nginx)
     finally:
@@ -132,6 +132,7 @@ def test_stopping_the_stack_finishes_in_flight_requests_and_refuses_new_ones(
         # Both stop listening at once: a new client is refused outright, not reset or left hanging...
         wait_until(lambda: refused(stack.nginx.https_port), "nginx to stop listening")
         wait_until(lambda: refused(stack.gunicorn.port), "gunicorn to stop listening")
+        wait_until(lambda: socket_refused(stack.gunicorn.socket), "gunicorn to stop listening on its socket")
         assert not in_flight.done()
         # ...while the request in flight goes on, and completes once the app lets it go.
         (markers / f"{request_id}.release").touch()

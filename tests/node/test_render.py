@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import runpy
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.node.stack import RENDER, Nginx, child_pids, render_env
+from tests.node.stack import DOCKER, RENDER, Nginx, child_pids, render_env
 
 
 def render(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -27,7 +28,9 @@ def nginx_syntax_ok(conf: Path) -> None:
 
 @pytest.fixture
 def env(workdir: Path, tmp_path: Path) -> dict[str, str]:
-    settings = render_env(workdir, "edge", 5001, NGINX_RUNTIME_DIR=str(tmp_path / "runtime"))
+    settings = render_env(
+        workdir, "edge", "unix:/run/gunicorn/gunicorn.sock", NGINX_RUNTIME_DIR=str(tmp_path / "runtime")
+    )
     settings["TLS_CERT"] = str(tmp_path / "tls" / "site.crt")
     settings["TLS_KEY"] = str(tmp_path / "tls" / "site.key")
     return settings
@@ -41,6 +44,23 @@ def test_edge_renders_a_valid_config(env: dict[str, str]) -> None:
     servers = (conf.parent / "servers.conf").read_text()
     assert f"listen 127.0.0.1:{env['HTTP_PORT']} default_server;" in servers
     assert f"return 301 https://$host:{env['HTTPS_PORT']}$request_uri;" in servers
+
+
+@pytest.mark.parametrize("upstream", ["unix:/run/gunicorn/gunicorn.sock", "127.0.0.1:5001", "[::1]:5001"])
+def test_upstream_is_a_unix_socket_or_a_tcp_address(env: dict[str, str], upstream: str) -> None:
+    result = render({**env, "UPSTREAM": upstream})
+    assert result.returncode == 0, result.stderr
+    conf = Path(result.stdout.strip())
+    nginx_syntax_ok(conf)
+    assert f"        server {upstream};\n" in conf.read_text()
+
+
+def test_by_default_nginx_proxies_to_the_socket_gunicorn_binds_by_default(env: dict[str, str]) -> None:
+    del env["UPSTREAM"]
+    result = render(env)
+    assert result.returncode == 0, result.stderr
+    gunicorn_default = runpy.run_path(str(DOCKER / "gunicorn.conf.py"))["SOCKET"]
+    assert f"        server unix:{gunicorn_default};\n" in Path(result.stdout.strip()).read_text()
 
 
 def test_edge_redirect_omits_the_default_port(env: dict[str, str]) -> None:
@@ -99,6 +119,13 @@ def test_edge_trusts_no_proxy(env: dict[str, str]) -> None:
         ({"NGINX_ALLOCATOR": "tcmalloc"}, "NGINX_ALLOCATOR='tcmalloc': expected 'jemalloc' or 'glibc'"),
         ({"SERVER_NAME": "evil.com;return"}, "SERVER_NAME='evil.com;return': expected host names"),
         ({"STATIC_ROOT": "/nonexistent/static"}, "STATIC_ROOT='/nonexistent/static': no such directory"),
+        ({"UPSTREAM": "gunicorn"}, "UPSTREAM='gunicorn': expected unix:/absolute/path or HOST:PORT"),
+        ({"UPSTREAM": "127.0.0.1:0"}, "UPSTREAM='127.0.0.1:0': expected unix:/absolute/path or HOST:PORT"),
+        ({"UPSTREAM": "unix:run/g.sock"}, "UPSTREAM='unix:run/g.sock': expected unix:/absolute/path"),
+        (
+            {"UPSTREAM": "unix:/run/g.sock; return 200"},
+            "UPSTREAM='unix:/run/g.sock; return 200': expected unix:/absolute/path or HOST:PORT",
+        ),
         ({"NGINX_MODE": "behind-alb", "TRUSTED_PROXY_CIDRS": ""}, "TRUSTED_PROXY_CIDRS is required"),
         (
             {"NGINX_MODE": "behind-alb", "TRUSTED_PROXY_CIDRS": "10.0.0.0/16,10.0.0.300/32"},
