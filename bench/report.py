@@ -311,11 +311,14 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             "- What each step fixed, from nginx's error log in the runs that found them: at 10 s, TLS "
             "handshakes queued behind 10,000 new connections were cut off (wrk: read errors); gunicorn's "
             "default backlog of 2048 overflowed, because a gevent worker accepts one connection per turn "
-            "of its loop, and nginx answered 504 (upstream connect timed out) and 502; nginx's own accept "
-            "queue (511) overflowed, which costs retransmitted connection attempts and, in some runs, "
-            "wrk's connect errors (listen overflows: connections the kernel dropped because an accept "
-            "queue was full); a 4 KB TLS buffer instead of 16 KB is memory nginx holds per connection; "
-            "jemalloc returns to the kernel what the burst of TLS handshakes freed (see section 5)."
+            "of its loop: a full unix socket refuses a connection at once (connect() failed, 11: Resource "
+            "temporarily unavailable) and nginx answers 502 (over TCP it was 504, upstream connect timed "
+            "out, and 502); nginx's own accept queue (511) overflowed, which costs retransmitted "
+            "connection attempts and, in some runs, wrk's connect errors (listen overflows: TCP "
+            "connections the kernel dropped because an accept queue was full; a unix socket's refusals "
+            "are not counted there); a 4 KB TLS buffer instead of 16 KB is memory nginx holds per "
+            "connection; jemalloc returns to the kernel what the burst of TLS handshakes freed (see "
+            "section 5)."
         )
     return lines
 
