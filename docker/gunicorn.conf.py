@@ -92,7 +92,7 @@ def tmp_dir() -> str | None:
     return "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs, gunicorn's documented choice
 
 
-# nginx proxies to a unix socket: no TCP port for any other process on the host to reach, and about 10%
+# nginx proxies to a unix socket: no TCP port for any other process on the host to reach, and 10-15%
 # more requests/s through nginx than TCP over loopback (docs/benchmarks.md, section 2).
 bind = binds(os.environ)
 # The socket is srw-rw----: connecting needs write permission on it, and only its user and group have it.
