@@ -126,7 +126,8 @@ worker_tmp_dir = tmp_dir()
 accesslog, errorlog = log_targets(os.environ)
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s %({x-forwarded-for}i)s "%(r)s" %(s)s %(b)s %(M)sms "%({x-request-id}i)s" "%(a)s"'
-# Only the local nginx may set X-Forwarded-Proto/-For (the app's TrustedProxyFix reads the same list).
+# Only the local nginx may set X-Forwarded-Proto/-For: gunicorn and the app's TrustedProxyFix believe a
+# unix socket's peer, and over TCP only these addresses.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # No runtime control socket: the container is managed by signals, and $HOME may not be writable.
 control_socket_disable = True
