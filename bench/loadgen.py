@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +121,18 @@ def slow_clients(port: int, *, count: int, seconds: int, tls: bool) -> Iterator[
 def tree_pids(master: int) -> list[int]:
     """A master process and its workers."""
     return [master, *sorted(child_pids(master))]
+
+
+def cpu_seconds(master: int) -> float:
+    """CPU time (user + system) a master process and its workers have used so far, including workers
+    that have exited: the master reaps them, and their time joins its children's counters."""
+    ticks = 0
+    for pid in tree_pids(master):
+        with suppress(FileNotFoundError):
+            # /proc/PID/stat after the command's ")": utime, stime, cutime, cstime are the 12th to 15th.
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            ticks += sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def memory_kib(pids: Sequence[int]) -> dict[str, int]:

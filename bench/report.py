@@ -153,6 +153,25 @@ def memory_table(section: Section) -> list[str]:
     return lines
 
 
+def cpu_table(section: Section) -> list[str]:
+    """Section 2: the CPU each run's gunicorn and nginx used, and gunicorn's per request."""
+    f = section.figures
+    available = len(os.sched_getaffinity(0))
+    lines = [
+        "| run | gunicorn CPU s | gunicorn CPU ms per request | nginx CPU s "
+        f"| CPU s of the {available} cores during the run |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for result in section.results:
+        gunicorn, nginx = f[f"cpu:{result.label}:gunicorn"], f[f"cpu:{result.label}:nginx"]
+        per_request = 1000 * gunicorn / result.requests
+        lines.append(
+            f"| {result.label} | {gunicorn:.1f} | {per_request:.2f} | {nginx:.1f} | "
+            f"{available * result.seconds:.1f} |"
+        )
+    return lines
+
+
 def chart(sections: list[Section], path: Path) -> None:
     """Latency percentiles of every run, one panel per scenario (log scale), rendered off-screen."""
     plotted = [section for section in sections if section.results]
@@ -225,9 +244,18 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             f"its two runs, {first.rps:,.0f} and {last.rps:,.0f}: the spread between two runs of one "
             f"configuration is {abs(first.rps - last.rps) / direct_rps:.0%} here), p99 "
             f"{nginx.latency_ms['p99']:.0f} ms vs {first.latency_ms['p99']:.0f} and "
-            f"{last.latency_ms['p99']:.0f} ms. The workers saturate both cores; every cycle nginx spends on "
-            "TLS and proxying is taken from them (on a node too, where nginx and gunicorn share the "
-            "instance's CPUs)."
+            f"{last.latency_ms['p99']:.0f} ms."
+        )
+        direct_seconds = f[f"cpu:{first.label}:gunicorn"] + f[f"cpu:{last.label}:gunicorn"]
+        direct_cpu, direct_per_request = direct_seconds / 2, direct_seconds / (first.requests + last.requests)
+        lines.append(
+            f"- Where the CPU went (table above): gunicorn had {f[f'cpu:{nginx.label}:gunicorn']:.1f} CPU "
+            f"seconds through nginx against {direct_cpu:.1f} direct (the mean of its two runs), while nginx "
+            f"used {f[f'cpu:{nginx.label}:nginx']:.1f}; gunicorn's CPU per request was "
+            f"{1000 * f[f'cpu:{nginx.label}:gunicorn'] / nginx.requests:.2f} ms through nginx and "
+            f"{1000 * direct_per_request:.2f} ms direct. The workers saturate the cores, so what nginx and "
+            "the client's TLS (wrk, on the same cores here) use is taken from them; on a node, nginx and "
+            "gunicorn share the instance's CPUs too."
         )
     if section.key == "slow":
         for wc in ("gevent", "sync"):
@@ -358,7 +386,8 @@ def write(out: Path, profile: Profile, sections: list[Section], elapsed: float, 
         "comes from that run. Load from Debian's `wrk` and, for slow clients, `bench/slowloris.py`; the "
         "processes are the real nginx and gunicorn started with the shipped configs by "
         "`tests/node/stack.py` (nginx in edge mode with TLS, its rate limit raised because all load comes "
-        "from 127.0.0.1; gunicorn with its default 2 x cores + 1 workers).",
+        "from 127.0.0.1, proxying to gunicorn's unix socket as on a node; gunicorn with its default "
+        "2 x cores + 1 workers, also listening on a loopback port for the runs that bypass nginx).",
         "",
         "## Machine",
         "",
@@ -382,6 +411,8 @@ def write(out: Path, profile: Profile, sections: list[Section], elapsed: float, 
         lines += [f"- {k.replace('_', ' ')}: **{v:.2f}**" for k, v in derived.items()]
         if section.key == "memory":
             lines += [*memory_table(section), ""]
+        if section.key == "dynamic":
+            lines += ["", *cpu_table(section), ""]
         lines += [f"- {note}" for note in section.notes]
         lines += interpretation(section, by_key, profile)
         if section.results:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.loadgen import Result, listen_overflows, memory_kib, slow_clients, tree_pids, wrk
+from bench.loadgen import Result, cpu_seconds, listen_overflows, memory_kib, slow_clients, tree_pids, wrk
 from tests.node.stack import (
     DOCKER,
     RENDER,
@@ -142,6 +142,12 @@ class Stack:
     def direct(self, path: str) -> str:
         return f"{self.gunicorn.url}{path}"
 
+    def cpu_seconds(self) -> dict[str, float]:
+        return {
+            "gunicorn": cpu_seconds(self.gunicorn.process.pid),
+            "nginx": cpu_seconds(self.nginx.process.pid),
+        }
+
     def memory(self) -> dict[str, int]:
         nginx = memory_kib(tree_pids(self.nginx.process.pid))
         gunicorn = memory_kib(tree_pids(self.gunicorn.process.pid))
@@ -218,19 +224,35 @@ def static_file(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile)
     return section
 
 
+def _wrk_cpu(label: str, stack: Stack, url: str, profile: Profile, section: Section) -> Result:
+    """``_wrk`` at the profile's connections against ``stack``, with the CPU seconds its gunicorn and nginx
+    used meanwhile recorded in ``section.figures`` as ``cpu:<label>:<gunicorn|nginx>``."""
+    before = stack.cpu_seconds()
+    result = _wrk(label, url, profile, profile.connections)
+    for part, seconds in stack.cpu_seconds().items():
+        section.figures[f"cpu:{label}:{part}"] = seconds - before[part]
+    return result
+
+
 def dynamic(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> Section:
     """2. The dynamic endpoint through nginx (edge, TLS) vs gunicorn directly, same workers; and through
-    nginx without each tuning in ``befores``. gunicorn direct runs first and last, as Flask in 1."""
+    nginx without each tuning in ``befores``. gunicorn direct runs first and last, as Flask in 1. Each
+    run also records where the CPU went (gunicorn, nginx)."""
     section = Section("dynamic", "2. Dynamic endpoint: through nginx (TLS) vs gunicorn directly")
-    c = profile.connections
-    first = _wrk("gunicorn direct (plain HTTP), first", stack.direct(DYNAMIC), profile, c)
-    nginx = _wrk("via nginx (TLS, keep-alive), shipped", stack.https(DYNAMIC), profile, c)
+    first = _wrk_cpu("gunicorn direct (plain HTTP), first", stack, stack.direct(DYNAMIC), profile, section)
+    nginx = _wrk_cpu("via nginx (TLS, keep-alive), shipped", stack, stack.https(DYNAMIC), profile, section)
     section.results += [first, nginx]
     untuned = {
-        tuning: _wrk(f"via nginx (TLS, keep-alive), without {tuning.name}", before.https(DYNAMIC), profile, c)
+        tuning: _wrk_cpu(
+            f"via nginx (TLS, keep-alive), without {tuning.name}",
+            before,
+            before.https(DYNAMIC),
+            profile,
+            section,
+        )
         for tuning, before in befores.items()
     }
-    last = _wrk("gunicorn direct (plain HTTP), last", stack.direct(DYNAMIC), profile, c)
+    last = _wrk_cpu("gunicorn direct (plain HTTP), last", stack, stack.direct(DYNAMIC), profile, section)
     section.results += [*untuned.values(), last]
     direct_rps = (first.rps + last.rps) / 2
     section.figures["dynamic_ratio"] = nginx.rps / direct_rps
