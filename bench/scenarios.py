@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,65 +201,86 @@ def _wrk(
     )
 
 
-def static_file(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> Section:
-    """1. A static file from nginx (shipped, and without each tuning in ``befores``) vs the same file
-    from Flask, which runs first and last: the ratios are to the mean of its two runs, so a drift in the
-    machine's speed during the scenario does not land on one side only."""
-    section = Section("static", "1. Static file: nginx vs Flask (gunicorn) serving the same file")
-    c = profile.connections
-    flask_label = "Flask via gunicorn (plain HTTP)"
-    first = _wrk(f"{flask_label}, first", stack.direct(STATIC_FILE), profile, c)
-    nginx = _wrk("nginx /static/ (TLS), shipped", stack.https(STATIC_FILE), profile, c)
+#: One wrk run at the profile's connections: ``(label, stack, url) -> Result``.
+Measure = Callable[[str, Stack, str], Result]
+
+
+def _beside_direct(
+    section: Section,
+    measure: Measure,
+    stack: Stack,
+    befores: Mapping[Tuning, Stack],
+    path: str,
+    *,
+    direct: str,
+    via_nginx: str,
+    ratio: str,
+) -> tuple[Result, Result, Result]:
+    """``path`` from gunicorn directly (first and last), from nginx (shipped, then without each tuning in
+    ``befores``); the ratios (``ratio``, ``{ratio}_without_<tuning>``) are to the mean of the two direct
+    runs, so a drift in the machine's speed during the scenario does not land on one side only. Returns
+    the first direct, the shipped nginx and the last direct run."""
+    first = measure(f"{direct}, first", stack, stack.direct(path))
+    nginx = measure(f"{via_nginx}, shipped", stack, stack.https(path))
     section.results += [first, nginx]
     untuned = {
-        tuning: _wrk(f"nginx /static/ (TLS), without {tuning.name}", before.https(STATIC_FILE), profile, c)
+        tuning: measure(f"{via_nginx}, without {tuning.name}", before, before.https(path))
         for tuning, before in befores.items()
     }
-    last = _wrk(f"{flask_label}, last", stack.direct(STATIC_FILE), profile, c)
+    last = measure(f"{direct}, last", stack, stack.direct(path))
     section.results += [*untuned.values(), last]
-    flask_rps = (first.rps + last.rps) / 2
-    section.figures["static_ratio"] = nginx.rps / flask_rps
+    direct_rps = (first.rps + last.rps) / 2
+    section.figures[ratio] = nginx.rps / direct_rps
     for tuning, result in untuned.items():
-        section.figures[f"static_ratio_without_{tuning.name.replace(' ', '_')}"] = result.rps / flask_rps
+        section.figures[f"{ratio}_without_{tuning.name.replace(' ', '_')}"] = result.rps / direct_rps
+    return first, nginx, last
+
+
+def static_file(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> Section:
+    """1. A static file from nginx (shipped, and without each tuning in ``befores``) vs the same file
+    from Flask."""
+    section = Section("static", "1. Static file: nginx vs Flask (gunicorn) serving the same file")
+
+    def measure(label: str, _: Stack, url: str) -> Result:
+        return _wrk(label, url, profile, profile.connections)
+
+    _beside_direct(
+        section,
+        measure,
+        stack,
+        befores,
+        STATIC_FILE,
+        direct="Flask via gunicorn (plain HTTP)",
+        via_nginx="nginx /static/ (TLS)",
+        ratio="static_ratio",
+    )
     return section
-
-
-def _wrk_cpu(label: str, stack: Stack, url: str, profile: Profile, section: Section) -> Result:
-    """``_wrk`` at the profile's connections against ``stack``, with the CPU seconds its gunicorn and nginx
-    used meanwhile recorded in ``section.figures`` as ``cpu:<label>:<gunicorn|nginx>``."""
-    before = stack.cpu_seconds()
-    result = _wrk(label, url, profile, profile.connections)
-    for part, seconds in stack.cpu_seconds().items():
-        section.figures[f"cpu:{label}:{part}"] = seconds - before[part]
-    return result
 
 
 def dynamic(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> Section:
     """2. The dynamic endpoint through nginx (edge, TLS) vs gunicorn directly, same workers; and through
-    nginx without each tuning in ``befores``. gunicorn direct runs first and last, as Flask in 1. Each
-    run also records where the CPU went (gunicorn, nginx)."""
+    nginx without each tuning in ``befores``. Each run also records the CPU seconds its gunicorn and nginx
+    used, as ``cpu:<label>:<gunicorn|nginx>``."""
     section = Section("dynamic", "2. Dynamic endpoint: through nginx (TLS) vs gunicorn directly")
-    first = _wrk_cpu("gunicorn direct (plain HTTP), first", stack, stack.direct(DYNAMIC), profile, section)
-    nginx = _wrk_cpu("via nginx (TLS, keep-alive), shipped", stack, stack.https(DYNAMIC), profile, section)
-    section.results += [first, nginx]
-    untuned = {
-        tuning: _wrk_cpu(
-            f"via nginx (TLS, keep-alive), without {tuning.name}",
-            before,
-            before.https(DYNAMIC),
-            profile,
-            section,
-        )
-        for tuning, before in befores.items()
-    }
-    last = _wrk_cpu("gunicorn direct (plain HTTP), last", stack, stack.direct(DYNAMIC), profile, section)
-    section.results += [*untuned.values(), last]
-    direct_rps = (first.rps + last.rps) / 2
-    section.figures["dynamic_ratio"] = nginx.rps / direct_rps
-    for tuning, result in untuned.items():
-        section.figures[f"dynamic_ratio_without_{tuning.name.replace(' ', '_')}"] = result.rps / direct_rps
+
+    def measure(label: str, target: Stack, url: str) -> Result:
+        before = target.cpu_seconds()
+        result = _wrk(label, url, profile, profile.connections)
+        for part, seconds in target.cpu_seconds().items():
+            section.figures[f"cpu:{label}:{part}"] = seconds - before[part]
+        return result
+
+    first, nginx, last = _beside_direct(
+        section,
+        measure,
+        stack,
+        befores,
+        DYNAMIC,
+        direct="gunicorn direct (plain HTTP)",
+        via_nginx="via nginx (TLS, keep-alive)",
+        ratio="dynamic_ratio",
+    )
     section.figures["dynamic_p99_nginx"] = nginx.latency_ms["p99"]
-    section.figures["dynamic_p99_direct"] = max(first.latency_ms["p99"], last.latency_ms["p99"])
     section.figures["dynamic_p99_direct_best"] = min(first.latency_ms["p99"], last.latency_ms["p99"])
     return section
 
