@@ -50,10 +50,15 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
         without(workdir, (scenarios.OPEN_FILE_CACHE,)) as no_file_cache,
         without(workdir, (scenarios.LOG_BUFFER,)) as no_log_buffer,
         without(workdir, (scenarios.UNIX_SOCKET,)) as tcp_upstream,
+        without(workdir, (scenarios.UPSTREAM_KEEPALIVE,)) as no_keepalive,
     ):
         befores = {scenarios.OPEN_FILE_CACHE: no_file_cache, scenarios.LOG_BUFFER: no_log_buffer}
         static = scenarios.static_file(stack, befores, profile)
-        dynamic_befores = {scenarios.LOG_BUFFER: no_log_buffer, scenarios.UNIX_SOCKET: tcp_upstream}
+        dynamic_befores = {
+            scenarios.LOG_BUFFER: no_log_buffer,
+            scenarios.UNIX_SOCKET: tcp_upstream,
+            scenarios.UPSTREAM_KEEPALIVE: no_keepalive,
+        }
         dynamic = scenarios.dynamic(stack, dynamic_befores, profile)
     for worker_class in ("gevent", "sync", "gthread"):
         with node_stack(workdir, worker_class=worker_class) as stack:
@@ -77,11 +82,14 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
         gunicorn_env = {"WEB_CONCURRENCY": str(workers)}
         with node_stack(workdir, gunicorn_env=gunicorn_env, NGINX_WORKER_CONNECTIONS=slots) as stack:
             scenarios.scale(stack, profile, scale, memory, config)
+    with without(workdir, (scenarios.UPSTREAM_KEEPALIVE,), NGINX_WORKER_CONNECTIONS=slots) as stack:
+        scenarios.scale_route(stack, profile, scale, scenarios.NO_KEEPALIVE_CONFIG, "dynamic")
     scale.notes.append(
         f"{scenarios.SHIPPED}: the shipped configuration with NGINX_WORKER_CONNECTIONS={slots} (section 7's "
         f"last step); {scenarios.FEWER_WORKERS_CONFIG}: the same with {scenarios.FEWER_WORKERS} gunicorn "
-        f"workers instead of {scenarios.WORKERS}. The machine's net.core.somaxconn is raised to the "
-        "node's 16384 by `make bench`."
+        f"workers instead of {scenarios.WORKERS}; {scenarios.NO_KEEPALIVE_CONFIG}: the shipped "
+        "configuration without nginx's idle connections to gunicorn (the dynamic route only). The "
+        "machine's net.core.somaxconn is raised to the node's 16384 by `make bench`."
     )
     return [static, dynamic, slow, scale, memory, classes, tuning]
 

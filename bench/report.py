@@ -20,6 +20,7 @@ from bench.scenarios import (
     MAX_REQUESTS,
     MEMORY_MOMENTS,
     MEMORY_PARTS,
+    NO_KEEPALIVE_CONFIG,
     SCALE_ROUTES,
     SHIPPED,
     WORKERS,
@@ -289,6 +290,25 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             "worker exposed directly is held by the first slow client it accepts; gevent workers hold "
             "them as greenlets, up to `worker_connections` each, and share the CPU with them.",
         ]
+    if section.key == "scale":
+        kept, fresh = (
+            scale_run(section, SHIPPED, "dynamic"),
+            scale_run(section, NO_KEEPALIVE_CONFIG, "dynamic"),
+        )
+        lines.append(
+            f"- Upstream keep-alive under overload (dynamic route): with it {kept.rps:,.0f} requests/s, p50 "
+            f"{kept.latency_ms['p50']:,.0f} ms, p99.9 {kept.latency_ms['p99.9']:,.0f} ms, max "
+            f"{kept.latency_ms['max']:,.0f} ms, {kept.timeouts:,} timeouts; without it {fresh.rps:,.0f} "
+            f"requests/s, p50 {fresh.latency_ms['p50']:,.0f} ms, p99.9 {fresh.latency_ms['p99.9']:,.0f} ms, "
+            f"max {fresh.latency_ms['max']:,.0f} ms, {fresh.timeouts:,} timeouts. With several workers "
+            "gunicorn has each gevent worker accept one new connection per turn of its loop (gevent's "
+            "max_accept 1), while a request on one of nginx's kept-alive connections is read in the same "
+            "turn: under overload the new connections wait in the socket's queue behind them, so most "
+            "requests are quick and the rest wait until the queue moves. Without keep-alive every request "
+            "takes its turn in that queue: all wait alike, at fewer requests/s (a connection per request). "
+            "wrk counts only the requests answered before the run ends, so the longest waits are missing "
+            "from the first set of figures."
+        )
     if section.key == "classes":
         gevent = f["rps_gevent"]
         lines += [
@@ -360,9 +380,12 @@ def seed_comparison(by_key: dict[str, Section], profile: Profile) -> list[str]:
         f"virtual users\". Our {profile.scale_connections:,} connections give a mean of {means}. wrk's "
         "connections have no think time: each sends its next request the moment the answer arrives, so "
         "10,000 connections are 10,000 requests always in flight, not 10,000 users who mostly read pages. "
-        "Latency is then simply concurrency divided by throughput (Little's law), and throughput is "
-        "bounded by two cores shared by wrk, nginx's TLS and the Python workers. The seed's figure, from "
-        "an unspecified staging fleet, cannot be compared with one node's.",
+        "Throughput is bounded by two cores shared by wrk, nginx's TLS and the Python workers, and a "
+        f"request waits on average about concurrency divided by throughput (Little's law: "
+        f"{profile.scale_connections / scale[-1].rps:.1f} s on the dynamic route here); wrk's mean is "
+        "lower because it counts only the requests answered before the run ends (section 4: the requests "
+        "that wait longest are those still waiting then). The seed's figure, from an unspecified staging "
+        "fleet, cannot be compared with one node's.",
         f"- **Memory.** The seed's 410 MB per node is not broken down. Ours, at the end of the "
         f"{profile.scale_connections:,}-connection scenario with its connections open: "
         f"{end_of_scenario_mb(memory, SHIPPED):.0f} MB PSS with the shipped {WORKERS} gunicorn workers, "

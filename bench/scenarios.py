@@ -57,6 +57,9 @@ MAX_REQUESTS = Tuning("max_requests 50000", gunicorn_env=(("GUNICORN_MAX_REQUEST
 BACKLOG = Tuning("gunicorn backlog 16384", gunicorn_env=(("GUNICORN_BACKLOG", "2048"),))
 JEMALLOC = Tuning("jemalloc", nginx_env=(("NGINX_ALLOCATOR", "glibc"),))
 UNIX_SOCKET = Tuning("upstream over a unix socket", tcp_upstream=True)
+UPSTREAM_KEEPALIVE = Tuning(
+    "upstream keep-alive", edits=(("nginx.conf.template", "        keepalive 32;\n", ""),)
+)
 NGINX_BACKLOG = Tuning(
     "nginx backlog 16384",
     edits=(("edge.conf.template", " default_server backlog=16384;", " default_server;"),),
@@ -277,7 +280,7 @@ def dynamic(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> 
         befores,
         DYNAMIC,
         direct="gunicorn direct (plain HTTP)",
-        via_nginx="via nginx (TLS, keep-alive)",
+        via_nginx="via nginx (TLS)",
         ratio="dynamic_ratio",
     )
     section.figures["dynamic_p99_nginx"] = nginx.latency_ms["p99"]
@@ -383,6 +386,8 @@ SCALE_ROUTES = (("static", STATIC_FILE), ("dynamic", DYNAMIC))
 #: The scale scenario's configurations: the shipped one, and the same with ``FEWER_WORKERS``.
 SHIPPED = "shipped"
 FEWER_WORKERS_CONFIG = f"WEB_CONCURRENCY={FEWER_WORKERS}"
+#: The scale scenario's dynamic route, once more without upstream keep-alive.
+NO_KEEPALIVE_CONFIG = f"without {UPSTREAM_KEEPALIVE.name}"
 
 
 def scale_label(config: str, route: str) -> str:
@@ -404,18 +409,24 @@ def _many_connections(label: str, url: str, profile: Profile) -> tuple[Result, i
     return result, listen_overflows() - overflows
 
 
+def scale_route(stack: Stack, profile: Profile, section: Section, config: str, route: str) -> None:
+    """4. Many concurrent connections on one route (figures ``{config}:{route}_errors`` and ``_timeouts``)."""
+    label = scale_label(config, route)
+    result, dropped = _many_connections(label, stack.https(dict(SCALE_ROUTES)[route]), profile)
+    section.results.append(result)
+    section.figures[f"{config}:{route}_errors"] = result.failed
+    section.figures[f"{config}:{route}_timeouts"] = result.timeouts
+    section.notes.append(f"{label}: {dropped:,} connections dropped from full accept queues")
+
+
 def scale(stack: Stack, profile: Profile, section: Section, memory: Section, config: str) -> None:
     """4 and 5. Many concurrent connections on both routes, then the stack's memory (figures
     ``{config}:{moment}:{part}`` for ``MEMORY_MOMENTS`` and ``MEMORY_PARTS``)."""
     samples = {"idle": stack.memory()}
     with MemorySampler(stack) as sampler:
-        for route, path in SCALE_ROUTES:
-            result, dropped = _many_connections(scale_label(config, route), stack.https(path), profile)
+        for route, _ in SCALE_ROUTES:
+            scale_route(stack, profile, section, config, route)
             samples[f"{route}_end"] = sampler.last
-            section.results.append(result)
-            section.figures[f"{config}:{route}_errors"] = result.failed
-            section.figures[f"{config}:{route}_timeouts"] = result.timeouts
-            section.notes.append(f"{result.label}: {dropped:,} connections dropped from full accept queues")
     samples["peak"] = sampler.peak
     samples["after"] = stack.memory()
     for moment, sample in samples.items():
