@@ -92,8 +92,9 @@ def tmp_dir() -> str | None:
     return "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs, gunicorn's documented choice
 
 
-# nginx proxies to a unix socket: no TCP port for any other process on the host to reach, and less CPU
-# per request than TCP over loopback (+8% to +25% requests/s through nginx, docs/benchmarks.md, section 2).
+# nginx proxies to a unix socket: no TCP port for any other process on the host to reach, and in most of
+# our runs less CPU per request than TCP over loopback (+8% to +25% requests/s through nginx in four of
+# five side-by-side runs, -3% in one; docs/benchmarks.md, section 2).
 bind = binds(os.environ)
 # The socket is srw-rw----: connecting needs write permission on it, and only its user and group have it.
 umask = 0o117
