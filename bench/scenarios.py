@@ -57,9 +57,7 @@ MAX_REQUESTS = Tuning("max_requests 50000", gunicorn_env=(("GUNICORN_MAX_REQUEST
 BACKLOG = Tuning("gunicorn backlog 16384", gunicorn_env=(("GUNICORN_BACKLOG", "2048"),))
 JEMALLOC = Tuning("jemalloc", nginx_env=(("NGINX_ALLOCATOR", "glibc"),))
 UNIX_SOCKET = Tuning("upstream over a unix socket", tcp_upstream=True)
-UPSTREAM_KEEPALIVE = Tuning(
-    "upstream keep-alive", edits=(("nginx.conf.template", "        keepalive 32;\n", ""),)
-)
+UPSTREAM_KEEPALIVE = Tuning("upstream keep-alive", nginx_env=(("NGINX_UPSTREAM_KEEPALIVE", "0"),))
 NGINX_BACKLOG = Tuning(
     "nginx backlog 16384",
     edits=(("edge.conf.template", " default_server backlog=16384;", " default_server;"),),

@@ -22,6 +22,8 @@
 #   NGINX_RUNTIME_DIR     where the rendered config, pid and temp files go [/tmp/nginx]
 #   NGINX_ACCESS_LOG      [/dev/stdout]   NGINX_ERROR_LOG [stderr]
 #   NGINX_WORKER_PROCESSES [auto]         NGINX_WORKER_CONNECTIONS [4096]
+#   NGINX_UPSTREAM_KEEPALIVE  idle connections each nginx worker keeps to gunicorn; 0: a new
+#                         connection per request [32]
 #   NGINX_MIME_TYPES      [/etc/nginx/mime.types]
 #   NGINX_ALLOCATOR       jemalloc | glibc: the malloc the command runs with [jemalloc]
 set -eu
@@ -101,6 +103,7 @@ is_cidr() {
 : "${NGINX_ERROR_LOG:=stderr}"
 : "${NGINX_WORKER_PROCESSES:=auto}"
 : "${NGINX_WORKER_CONNECTIONS:=4096}"
+: "${NGINX_UPSTREAM_KEEPALIVE:=32}"
 : "${NGINX_MIME_TYPES:=/etc/nginx/mime.types}"
 : "${TRUSTED_PROXY_CIDRS:=}"
 : "${NGINX_ALLOCATOR:=jemalloc}"
@@ -134,6 +137,14 @@ require_port PUBLIC_HTTPS_PORT "$PUBLIC_HTTPS_PORT"
 require_positive_int RATE_LIMIT "$RATE_LIMIT"
 require_positive_int RATE_LIMIT_BURST "$RATE_LIMIT_BURST"
 require_positive_int NGINX_WORKER_CONNECTIONS "$NGINX_WORKER_CONNECTIONS"
+# nginx's `keepalive` takes 1 or more: 0 leaves the directive out.
+if [ "$NGINX_UPSTREAM_KEEPALIVE" = 0 ]; then
+    UPSTREAM_KEEPALIVE="# NGINX_UPSTREAM_KEEPALIVE=0: no idle connections kept, a new one per request."
+elif is_positive_int "$NGINX_UPSTREAM_KEEPALIVE"; then
+    UPSTREAM_KEEPALIVE="keepalive $NGINX_UPSTREAM_KEEPALIVE;"
+else
+    fail "NGINX_UPSTREAM_KEEPALIVE='$NGINX_UPSTREAM_KEEPALIVE': expected 0 (a new connection per request) or a whole number >= 1"
+fi
 [ "$NGINX_WORKER_PROCESSES" = auto ] || is_positive_int "$NGINX_WORKER_PROCESSES" ||
     fail "NGINX_WORKER_PROCESSES='$NGINX_WORKER_PROCESSES': expected 'auto' or a whole number >= 1"
 case "$TLS_SELF_SIGNED" in
@@ -214,13 +225,13 @@ trusted=$NGINX_RUNTIME_DIR/trusted-proxies.conf
 
 export NGINX_MODE SERVER_NAME LISTEN_ADDRESS HTTP_PORT HTTPS_PORT HTTPS_REDIRECT_PORT UPSTREAM STATIC_ROOT \
     RATE_LIMIT RATE_LIMIT_BURST NGINX_RUNTIME_DIR NGINX_ACCESS_LOG NGINX_ERROR_LOG NGINX_WORKER_PROCESSES \
-    NGINX_WORKER_CONNECTIONS NGINX_WORKER_RLIMIT_NOFILE NGINX_MIME_TYPES TLS_CERT TLS_KEY
+    NGINX_WORKER_CONNECTIONS NGINX_WORKER_RLIMIT_NOFILE NGINX_MIME_TYPES TLS_CERT TLS_KEY UPSTREAM_KEEPALIVE
 # Only these variables are substituted: nginx's own $variables pass through untouched.
 # shellcheck disable=SC2016 # envsubst's list of names, not an expansion
 variables='${NGINX_MODE} ${SERVER_NAME} ${LISTEN_ADDRESS} ${HTTP_PORT} ${HTTPS_PORT} ${HTTPS_REDIRECT_PORT}
 ${UPSTREAM} ${STATIC_ROOT} ${RATE_LIMIT} ${RATE_LIMIT_BURST} ${NGINX_RUNTIME_DIR} ${NGINX_ACCESS_LOG}
 ${NGINX_ERROR_LOG} ${NGINX_WORKER_PROCESSES} ${NGINX_WORKER_CONNECTIONS} ${NGINX_WORKER_RLIMIT_NOFILE}
-${NGINX_MIME_TYPES} ${TLS_CERT} ${TLS_KEY}'
+${NGINX_MIME_TYPES} ${TLS_CERT} ${TLS_KEY} ${UPSTREAM_KEEPALIVE}'
 
 render() {
     envsubst "$variables" <"$TEMPLATE_DIR/$1" >"$NGINX_RUNTIME_DIR/$2"

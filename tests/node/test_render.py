@@ -103,6 +103,22 @@ def test_edge_trusts_no_proxy(env: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("setting", "directive"),
+    [(None, "        keepalive 32;\n"), ("8", "        keepalive 8;\n"), ("0", None)],
+)
+def test_upstream_keepalive_is_set_or_left_out(
+    env: dict[str, str], setting: str | None, directive: str | None
+) -> None:
+    result = render(env if setting is None else {**env, "NGINX_UPSTREAM_KEEPALIVE": setting})
+    assert result.returncode == 0, result.stderr
+    conf = Path(result.stdout.strip())
+    nginx_syntax_ok(conf)
+    upstream = conf.read_text().partition("upstream gunicorn {")[2].partition("}")[0]
+    kept = [line for line in upstream.splitlines() if line.strip().startswith("keepalive ")]
+    assert kept == ([] if directive is None else [directive.rstrip("\n")])
+
+
+@pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"NGINX_MODE": "origin"}, "NGINX_MODE='origin': expected 'edge' or 'behind-alb'"),
@@ -116,6 +132,12 @@ def test_edge_trusts_no_proxy(env: dict[str, str]) -> None:
             "NGINX_WORKER_PROCESSES='two': expected 'auto' or a whole number",
         ),
         ({"TLS_SELF_SIGNED": "yes"}, "TLS_SELF_SIGNED='yes': expected 'true' or 'false'"),
+        (
+            {"NGINX_UPSTREAM_KEEPALIVE": "-1"},
+            "NGINX_UPSTREAM_KEEPALIVE='-1': expected 0 (a new connection per request) or a whole number >= 1",
+        ),
+        ({"NGINX_UPSTREAM_KEEPALIVE": "032"}, "NGINX_UPSTREAM_KEEPALIVE='032': expected 0"),
+        ({"NGINX_UPSTREAM_KEEPALIVE": "all"}, "NGINX_UPSTREAM_KEEPALIVE='all': expected 0"),
         ({"NGINX_ALLOCATOR": "tcmalloc"}, "NGINX_ALLOCATOR='tcmalloc': expected 'jemalloc' or 'glibc'"),
         ({"SERVER_NAME": "evil.com;return"}, "SERVER_NAME='evil.com;return': expected host names"),
         ({"STATIC_ROOT": "/nonexistent/static"}, "STATIC_ROOT='/nonexistent/static': no such directory"),

@@ -1,0 +1,84 @@
+"""NGINX_UPSTREAM_KEEPALIVE: nginx reuses its connections to the upstream, or opens one per request."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from socketserver import ThreadingMixIn, UnixStreamServer
+
+import pytest
+import requests
+
+from tests.node.stack import render_env, start_nginx
+
+REQUESTS = 5
+
+
+class CountingUpstream(ThreadingMixIn, UnixStreamServer):
+    """An HTTP/1.1 upstream on a unix socket that counts the connections it accepts."""
+
+    daemon_threads = True
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path), _Handler)
+        # nginx's workers run as nobody when the tests run as root: connecting needs write permission.
+        os.chmod(path, 0o666)  # noqa: S103 - a test socket in a scratch directory
+        self.accepted = 0
+
+    def get_request(self) -> tuple[object, object]:
+        request = super().get_request()
+        self.accepted += 1
+        return request
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *_: object) -> None:
+        """Quiet: the test reads the count, not a log."""
+
+    def address_string(self) -> str:
+        return "unix"
+
+
+@pytest.fixture
+def upstream(workdir: Path) -> Iterator[CountingUpstream]:
+    server = CountingUpstream(workdir / f"upstream-{uuid.uuid4().hex[:8]}.sock")
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+    Path(server.server_address).unlink()
+
+
+@pytest.mark.parametrize(("setting", "connections"), [(None, 1), ("0", REQUESTS)])
+def test_nginx_keeps_its_upstream_connection_unless_told_not_to(
+    workdir: Path, upstream: CountingUpstream, setting: str | None, connections: int
+) -> None:
+    overrides = {} if setting is None else {"NGINX_UPSTREAM_KEEPALIVE": setting}
+    nginx = start_nginx(render_env(workdir, "edge", f"unix:{upstream.server_address}", **overrides), workdir)
+    try:
+        with requests.Session() as session:
+            for _ in range(REQUESTS):
+                response = session.get(
+                    f"{nginx.https_url}/api/status",
+                    headers={"Host": "localhost"},
+                    verify=nginx.cafile,
+                    timeout=5,
+                )
+                assert response.status_code == 200
+    finally:
+        nginx.process.stop()
+    assert upstream.accepted == connections
