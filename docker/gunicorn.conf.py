@@ -94,7 +94,7 @@ def tmp_dir() -> str | None:
 
 # nginx proxies to a unix socket: no TCP port for any other process on the host to reach, and in most of
 # our runs less CPU per request than TCP over loopback (+8% to +25% requests/s through nginx in four of
-# five side-by-side runs, -3% in one; docs/benchmarks.md, section 2).
+# six side-by-side runs, -3% and -12% in two; docs/benchmarks.md, section 2).
 bind = binds(os.environ)
 # The socket is srw-rw----: connecting needs write permission on it, and only its user and group have it.
 umask = 0o117
