@@ -396,7 +396,8 @@ def seed_comparison(by_key: dict[str, Section], profile: Profile) -> list[str]:
         "10,000 connections are 10,000 requests always in flight, not 10,000 users who mostly read pages. "
         "Throughput is bounded by two cores shared by wrk, nginx's TLS and the Python workers, and a "
         f"request waits on average about concurrency divided by throughput (Little's law: "
-        f"{profile.scale_connections / scale[-1].rps:.1f} s on the dynamic route here); wrk's mean is "
+        f"{profile.scale_connections / scale_run(by_key['scale'], SHIPPED, 'dynamic').rps:.1f} s on the "
+        "dynamic route here); wrk's mean is "
         "lower because it counts only the requests answered before the run ends (section 4: the requests "
         "that wait longest are those still waiting then). The seed's figure, from an unspecified staging "
         "fleet, cannot be compared with one node's.",

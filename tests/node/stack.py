@@ -14,12 +14,15 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from socketserver import BaseServer
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
@@ -291,6 +294,26 @@ def _port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """An http.server handler that logs nothing: stand-in servers' tests read their answers, not a log."""
+
+    def log_message(self, *_: object) -> None:
+        """Quiet."""
+
+
+@contextmanager
+def serving(server: BaseServer) -> Iterator[None]:
+    """``server`` answering from a background thread until the block ends, then shut down and closed."""
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
 
 
 @contextmanager

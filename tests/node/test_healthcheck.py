@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
-from tests.node.stack import DOCKER, Gunicorn
+from tests.node.stack import DOCKER, Gunicorn, QuietHandler, serving
 
 
 def healthcheck(bind: str) -> subprocess.CompletedProcess[str]:
@@ -40,25 +39,18 @@ def test_the_first_bind_address_is_checked(gunicorn: Gunicorn) -> None:
     assert result.stderr == f"unhealthy: {missing}\n"
 
 
-class Failing(BaseHTTPRequestHandler):
+class Failing(QuietHandler):
     def do_GET(self) -> None:
         self.send_response(503)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, *_: object) -> None:
-        """Quiet."""
-
 
 @pytest.fixture
 def failing_server() -> Iterator[int]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
-    thread = threading.Thread(target=server.serve_forever)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with serving(server):
+        yield server.server_address[1]
 
 
 def test_an_answer_other_than_200_is_unhealthy(failing_server: int) -> None:

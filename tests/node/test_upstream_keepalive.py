@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from socketserver import ThreadingMixIn, UnixStreamServer
 
 import pytest
 import requests
 
-from tests.node.stack import render_env, start_nginx
+from tests.node.stack import QuietHandler, render_env, serving, start_nginx
 
 REQUESTS = 5
 
@@ -35,7 +33,7 @@ class CountingUpstream(ThreadingMixIn, UnixStreamServer):
         return request
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
@@ -44,22 +42,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"ok")
 
-    def log_message(self, *_: object) -> None:
-        """Quiet: the test reads the count, not a log."""
-
-    def address_string(self) -> str:
-        return "unix"
-
 
 @pytest.fixture
 def upstream(workdir: Path) -> Iterator[CountingUpstream]:
     server = CountingUpstream(workdir / f"upstream-{uuid.uuid4().hex[:8]}.sock")
-    thread = threading.Thread(target=server.serve_forever)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(server):
+        yield server
     Path(server.server_address).unlink()
 
 
