@@ -78,13 +78,22 @@ def worker_class_from(env: Mapping[str, str]) -> str:
     return value
 
 
-def log_targets(env: Mapping[str, str]) -> tuple[str, str]:
+def access_log_on(env: Mapping[str, str]) -> bool:
+    """``GUNICORN_ACCESS_LOG``: ``off`` (the default) or ``on``."""
+    value = env.get("GUNICORN_ACCESS_LOG") or "off"
+    if value not in ("on", "off"):
+        raise ValueError(f"GUNICORN_ACCESS_LOG={value!r}: expected on or off")
+    return value == "on"
+
+
+def log_targets(env: Mapping[str, str]) -> tuple[str | None, str]:
     """Access and error log: stdout/stderr (for the container's log driver) unless ``GUNICORN_LOG_DIR``
-    names a directory, then the seed's ``access.log`` and ``error.log`` in it."""
+    names a directory, then the seed's ``access.log`` and ``error.log`` in it. No access log unless
+    ``GUNICORN_ACCESS_LOG`` is on."""
     log_dir = env.get("GUNICORN_LOG_DIR")
-    if not log_dir:
-        return "-", "-"
-    return os.path.join(log_dir, "access.log"), os.path.join(log_dir, "error.log")
+    access = os.path.join(log_dir, "access.log") if log_dir else "-"
+    error = os.path.join(log_dir, "error.log") if log_dir else "-"
+    return (access if access_log_on(env) else None), error
 
 
 def tmp_dir() -> str | None:
@@ -92,9 +101,9 @@ def tmp_dir() -> str | None:
     return "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs, gunicorn's documented choice
 
 
-# nginx proxies to a unix socket: no TCP port for any other process on the host to reach, and in most of
-# our runs less CPU per request than TCP over loopback (+8% to +25% requests/s through nginx in four of
-# six side-by-side runs, -3% and -12% in two; docs/benchmarks.md, section 2).
+# nginx proxies to a unix socket: no TCP port for any other process on the host to reach. Against TCP over
+# loopback, requests/s through nginx went +8% to +25% in four of seven side-by-side runs and -3%, -12% and
+# -7% in the last three (docs/benchmarks.md, section 2): no clear gain or loss on this machine.
 bind = binds(os.environ)
 # The socket is srw-rw----: connecting needs write permission on it, and only its user and group have it.
 umask = 0o117
@@ -124,6 +133,10 @@ max_requests_jitter = max_requests // 10
 # net.core.somaxconn, which the node's user data raises to match (infra/user_data.py).
 backlog = _positive_int(os.environ, "GUNICORN_BACKLOG", 16384)
 worker_tmp_dir = tmp_dir()
+# nginx's access log records every request (status, bytes, request and upstream times, X-Request-ID), so
+# gunicorn writes none by default, as gunicorn itself ships. Its logging of each request (Python's logging
+# module) cost a worker 0.89 against 0.76 ms of CPU per request through nginx, +13% requests/s without it
+# (docs/benchmarks.md, section 2). GUNICORN_ACCESS_LOG=on writes it.
 accesslog, errorlog = log_targets(os.environ)
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s %({x-forwarded-for}i)s "%(r)s" %(s)s %(b)s %(M)sms "%({x-request-id}i)s" "%(a)s"'

@@ -34,7 +34,8 @@ def workdir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def gunicorn(workdir: Path) -> Iterator[Gunicorn]:
-    server = start_gunicorn(workdir)
+    # With its access log, which AppLog reads (off by default: nginx's records every request).
+    server = start_gunicorn(workdir, env={"GUNICORN_ACCESS_LOG": "on"})
     yield server
     server.process.stop()
 

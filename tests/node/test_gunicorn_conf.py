@@ -132,15 +132,32 @@ def test_heartbeat_on_tmpfs_when_present(monkeypatch: pytest.MonkeyPatch) -> Non
     assert load(monkeypatch)["worker_tmp_dir"] == expected
 
 
-def test_logs_to_stdout_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_logs_errors_to_stderr_and_leaves_the_access_log_to_nginx_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     conf = load(monkeypatch)
+    assert (conf["accesslog"], conf["errorlog"]) == (None, "-")
+
+
+def test_writes_an_access_log_to_stdout_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch, GUNICORN_ACCESS_LOG="on")
     assert (conf["accesslog"], conf["errorlog"]) == ("-", "-")
+    assert load(monkeypatch, GUNICORN_ACCESS_LOG="off")["accesslog"] is None
 
 
 def test_logs_to_the_seeds_files_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    conf = load(monkeypatch, GUNICORN_LOG_DIR="/var/log/gunicorn")
+    conf = load(monkeypatch, GUNICORN_LOG_DIR="/var/log/gunicorn", GUNICORN_ACCESS_LOG="on")
     assert conf["accesslog"] == "/var/log/gunicorn/access.log"
     assert conf["errorlog"] == "/var/log/gunicorn/error.log"
+    assert load(monkeypatch, GUNICORN_LOG_DIR="/var/log/gunicorn")["accesslog"] is None
+
+
+@pytest.mark.parametrize("value", ["yes", "ON", "1", "true"])
+def test_refuses_an_access_log_setting_other_than_on_or_off(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"GUNICORN_ACCESS_LOG={value!r}: expected on or off")):
+        load(monkeypatch, GUNICORN_ACCESS_LOG=value)
 
 
 def test_only_local_nginx_may_forward(monkeypatch: pytest.MonkeyPatch) -> None:

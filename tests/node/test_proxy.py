@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.node.stack import Nginx
+from tests.node.stack import Nginx, wait_until
 
 
 def request_info(nginx: Nginx, **headers: str) -> dict[str, Any]:
@@ -29,6 +30,16 @@ def test_edge_app_sees_the_client_and_https(edge: Nginx) -> None:
     assert info["scheme"] == "https"
     assert info["host"] == "localhost"
     assert re.fullmatch(r"[0-9a-f]{32}", info["request_id"])
+
+
+def test_nginx_logs_each_proxied_request_with_the_id_the_app_saw(edge: Nginx) -> None:
+    # nginx's access log is the record of requests (gunicorn writes none by default).
+    request_id = request_info(edge)["request_id"]
+    log = Path(edge.env["NGINX_ACCESS_LOG"])
+    wait_until(lambda: f"rid={request_id}" in log.read_text(), "nginx's access log")
+    (line,) = [entry for entry in log.read_text().splitlines() if f"rid={request_id}" in entry]
+    assert '"localhost" "GET /api/request-info HTTP/1.1" 200 ' in line
+    assert re.search(r" rt=\d+\.\d{3} urt=\d+\.\d{3} rid=", line), line
 
 
 def test_edge_ignores_forwarding_headers_sent_by_clients(edge: Nginx) -> None:
