@@ -135,12 +135,11 @@ def targets(by_key: dict[str, Section], profile: Profile) -> list[Target]:
 def untuned_lines(runs: Beside) -> list[str]:
     """Each tuning: the stack without it against the shipped stack's two runs, one on either side."""
     shipped, again = runs.shipped
-    shipped_rps = (shipped.rps + again.rps) / 2
     return [
-        f"- {before.label.split('without ')[1]}: {before.rps:,.0f} -> {shipped_rps:,.0f} requests/s "
-        f"({shipped_rps / before.rps - 1:+.0%}; the shipped runs before and after it: {shipped.rps:,.0f} "
-        f"and {again.rps:,.0f}), p99 {before.latency_ms['p99']:.0f} -> {shipped.latency_ms['p99']:.0f} and "
-        f"{again.latency_ms['p99']:.0f} ms."
+        f"- {before.label.split('without ')[1]}: {before.rps:,.0f} -> {runs.shipped_rps:,.0f} requests/s "
+        f"({runs.shipped_rps / before.rps - 1:+.0%}; the shipped runs before and after it: "
+        f"{shipped.rps:,.0f} and {again.rps:,.0f}), p99 {before.latency_ms['p99']:.0f} -> "
+        f"{shipped.latency_ms['p99']:.0f} and {again.latency_ms['p99']:.0f} ms."
         for before in runs.untuned
     ]
 
@@ -245,12 +244,11 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
         runs = Beside.of(section)
         lines += untuned_lines(runs)
         (first, last), (shipped, again) = (runs.first, runs.last), runs.shipped
-        direct_rps, nginx_rps = (first.rps + last.rps) / 2, (shipped.rps + again.rps) / 2
         lines.append(
-            f"- Through nginx: {1 - nginx_rps / direct_rps:.0%} fewer requests/s than direct (the means "
-            f"of two runs each: {shipped.rps:,.0f} and {again.rps:,.0f} through nginx, {first.rps:,.0f} and "
-            f"{last.rps:,.0f} direct; two runs of one configuration are "
-            f"{abs(first.rps - last.rps) / direct_rps:.0%} apart here), p99 "
+            f"- Through nginx: {1 - runs.shipped_rps / runs.direct_rps:.0%} fewer requests/s than direct "
+            f"(the means of two runs each: {shipped.rps:,.0f} and {again.rps:,.0f} through nginx, "
+            f"{first.rps:,.0f} and {last.rps:,.0f} direct; two runs of one configuration are "
+            f"{abs(first.rps - last.rps) / runs.direct_rps:.0%} apart here), p99 "
             f"{shipped.latency_ms['p99']:.0f} and {again.latency_ms['p99']:.0f} ms vs "
             f"{first.latency_ms['p99']:.0f} and {last.latency_ms['p99']:.0f} ms."
         )

@@ -223,6 +223,16 @@ class Beside:
         first, shipped, *untuned, again, last = section.results
         return cls(first, (shipped, again), tuple(untuned), last)
 
+    @property
+    def shipped_rps(self) -> float:
+        """The mean requests/s of the two shipped runs."""
+        return sum(result.rps for result in self.shipped) / 2
+
+    @property
+    def direct_rps(self) -> float:
+        """The mean requests/s of the two direct runs."""
+        return (self.first.rps + self.last.rps) / 2
+
 
 def _beside_direct(
     section: Section,
@@ -248,11 +258,11 @@ def _beside_direct(
     again = measure(f"{via_nginx}, shipped again", stack, stack.https(path))
     last = measure(f"{direct}, last", stack, stack.direct(path))
     section.results += [first, shipped, *untuned.values(), again, last]
-    direct_rps = (first.rps + last.rps) / 2
-    section.figures[ratio] = (shipped.rps + again.rps) / 2 / direct_rps
+    runs = Beside(first, (shipped, again), tuple(untuned.values()), last)
+    section.figures[ratio] = runs.shipped_rps / runs.direct_rps
     for tuning, result in untuned.items():
-        section.figures[f"{ratio}_without_{tuning.name.replace(' ', '_')}"] = result.rps / direct_rps
-    return Beside(first, (shipped, again), tuple(untuned.values()), last)
+        section.figures[f"{ratio}_without_{tuning.name.replace(' ', '_')}"] = result.rps / runs.direct_rps
+    return runs
 
 
 def static_file(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> Section:
