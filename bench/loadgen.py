@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -45,6 +47,33 @@ class Result:
     def failed(self) -> int:
         """Requests that failed other than by timing out: connect, read, write errors and non-2xx/3xx."""
         return sum(count for kind, count in self.errors.items() if kind != "timeout")
+
+
+def combined(label: str, runs: Sequence[Result]) -> Result:
+    """Several runs of one configuration as one row: their requests over their seconds, their errors
+    (and unanswered requests, when counted) summed, the median of their latency percentiles, the mean
+    over all their requests and the highest maximum. wrk reports percentiles, not its samples, so the
+    runs' own cannot be merged."""
+    errors: Counter[str] = Counter()
+    for run in runs:
+        errors.update(run.errors)
+    percentiles = [key for key in runs[0].latency_ms if key.startswith("p")]
+    requests = sum(run.requests for run in runs)
+    return Result(
+        label=label,
+        command=runs[0].command,
+        requests=requests,
+        seconds=sum(run.seconds for run in runs),
+        errors={kind: errors[kind] for kind in runs[0].errors},
+        latency_ms={
+            **{key: statistics.median(run.latency_ms[key] for run in runs) for key in percentiles},
+            "mean": sum(run.latency_ms["mean"] * run.requests for run in runs) / max(requests, 1),
+            "max": max(run.latency_ms["max"] for run in runs),
+        },
+        unanswered=None
+        if any(run.unanswered is None for run in runs)
+        else sum(r.unanswered or 0 for r in runs),
+    )
 
 
 def wrk(

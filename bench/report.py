@@ -24,7 +24,7 @@ from bench.scenarios import (
     SCALE_ROUTES,
     SHIPPED,
     WORKERS,
-    Beside,
+    Alternated,
     Profile,
     Section,
     scale_label,
@@ -65,10 +65,10 @@ def machine() -> list[str]:
     ]
 
 
-def table(results: list[Result]) -> list[str]:
+def table(results: list[Result], first_column: str = "run") -> list[str]:
     counted = any(r.unanswered is not None for r in results)
     lines = [
-        "| run | requests | requests/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | timeouts |"
+        f"| {first_column} | requests | requests/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | timeouts |"
         + (" unanswered at end |" if counted else ""),
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if counted else ""),
     ]
@@ -88,23 +88,25 @@ def targets(by_key: dict[str, Section], profile: Profile) -> list[Target]:
     slow = f["slow"]
     scale = f["scale"]
     dynamic = f["dynamic"]
+    static = f["static"]["static_ratio"]
     n = profile.scale_connections
     end_mb = end_of_scenario_mb(f["memory"], SHIPPED)
     return [
         Target(
             "Static through nginx ≥ 20x Flask's requests/s",
-            f"{f['static']['static_ratio']:.1f}x",
-            f["static"]["static_ratio"] >= 20,
+            f"{static:.1f}x ({spread(by_key['static'], '{:.1f}x')})",
+            static >= 20,
         ),
         Target(
             "Dynamic through nginx ≥ 85% of gunicorn direct",
-            f"{f['dynamic']['dynamic_ratio']:.0%}",
-            f["dynamic"]["dynamic_ratio"] >= 0.85,
+            f"{dynamic['dynamic_ratio']:.0%} ({spread(by_key['dynamic'], '{:.0%}')})",
+            dynamic["dynamic_ratio"] >= 0.85,
         ),
         Target(
-            "… with a p99 no worse than direct (the worse of nginx's two runs, the better of direct's)",
-            f"{dynamic['dynamic_p99_nginx_worst']:.1f} ms vs {dynamic['dynamic_p99_direct_best']:.1f} ms",
-            dynamic["dynamic_p99_nginx_worst"] <= dynamic["dynamic_p99_direct_best"],
+            "… with a p99 no worse than direct (the median of each one's runs)",
+            f"{dynamic['dynamic_p99_nginx']:.1f} ms vs {dynamic['dynamic_p99_direct']:.1f} ms (lower in "
+            f"{p99_lower(by_key['dynamic'])} rounds)",
+            dynamic["dynamic_p99_nginx"] <= dynamic["dynamic_p99_direct"],
         ),
         *(
             Target(
@@ -132,16 +134,68 @@ def targets(by_key: dict[str, Section], profile: Profile) -> list[Target]:
     ]
 
 
-def untuned_lines(runs: Beside) -> list[str]:
-    """Each tuning: the stack without it against the shipped stack's two runs, one on either side."""
-    shipped, again = runs.shipped
-    return [
-        f"- {before.label.split('without ')[1]}: {before.rps:,.0f} -> {runs.shipped_rps:,.0f} requests/s "
-        f"({runs.shipped_rps / before.rps - 1:+.0%}; the shipped runs before and after it: "
-        f"{shipped.rps:,.0f} and {again.rps:,.0f}), p99 {before.latency_ms['p99']:.0f} -> "
-        f"{shipped.latency_ms['p99']:.0f} and {again.latency_ms['p99']:.0f} ms."
-        for before in runs.untuned
+def alternated(section: Section) -> Alternated:
+    """Section 1's or 2's runs, round by round."""
+    if section.alternated is None:
+        raise ValueError(f"section {section.key} was not measured in rounds")
+    return section.alternated
+
+
+def spread(section: Section, form: str) -> str:
+    """How far apart the rounds' ratios of shipped to direct are."""
+    runs = alternated(section)
+    ratios = runs.shipped.ratios(runs.direct)
+    return f"median of {len(ratios)} rounds, {form.format(min(ratios))} to {form.format(max(ratios))}"
+
+
+def p99_lower(section: Section) -> str:
+    """In how many rounds the shipped stack's p99 through nginx was no worse than direct's."""
+    runs = alternated(section)
+    pairs = list(zip(runs.shipped.runs, runs.direct.runs, strict=True))
+    lower = sum(nginx.latency_ms["p99"] <= direct.latency_ms["p99"] for nginx, direct in pairs)
+    return f"{lower} of {len(pairs)}"
+
+
+def round_by_round(ratios: list[float]) -> str:
+    return ", ".join(f"{ratio:.2f}" for ratio in ratios)
+
+
+def ratio_lines(section: Section) -> list[str]:
+    """The ratios to direct, each the median of the rounds', with the rounds' own."""
+    runs = alternated(section)
+    noun = section.key
+    lines = [
+        f"- {noun} ratio (nginx as shipped over direct): **{runs.shipped.ratio(runs.direct):.2f}**; "
+        f"round by round {round_by_round(runs.shipped.ratios(runs.direct))}"
     ]
+    lines += [
+        f"- {noun} ratio without {tuning.name}: **{series.ratio(runs.direct):.2f}**; round by round "
+        f"{round_by_round(series.ratios(runs.direct))}"
+        for tuning, series in runs.untuned
+    ]
+    return lines
+
+
+def untuned_lines(runs: Alternated) -> list[str]:
+    """Each tuning: the shipped stack against the stack without it, round by round."""
+    return [
+        f"- {tuning.name}: {runs.shipped.ratio(series) - 1:+.0%} requests/s (the median of the rounds' "
+        f"shipped over without: {round_by_round(runs.shipped.ratios(series))}; all runs "
+        f"{series.row.rps:,.0f} -> {runs.shipped.row.rps:,.0f} requests/s), the median p99 "
+        f"{series.row.latency_ms['p99']:.0f} -> {runs.shipped.row.latency_ms['p99']:.0f} ms."
+        for tuning, series in runs.untuned
+    ]
+
+
+def rounds_note(profile: Profile) -> str:
+    return (
+        f"Each configuration ran {profile.rounds} times for {profile.round_seconds} s, once per round; the "
+        "rounds take the configurations in the table's order, then in the reverse order, so that the "
+        "machine's drift lands on all of them alike and the shipped stack runs next to direct in every "
+        "round. Ratios are the median of the rounds' ratios. Each row is all its runs: requests/s over "
+        "their seconds, errors summed, the median of the runs' percentiles (wrk reports no samples to "
+        "merge) and the highest max."
+    )
 
 
 def scale_run(scale: Section, config: str, route: str) -> Result:
@@ -173,8 +227,8 @@ def cpu_table(section: Section) -> list[str]:
     f = section.figures
     available = len(os.sched_getaffinity(0))
     lines = [
-        "| run | gunicorn CPU s | gunicorn CPU ms per request | nginx CPU s "
-        f"| CPU s of the {available} cores during the run |",
+        "| configuration (all its runs) | gunicorn CPU s | gunicorn CPU ms per request | nginx CPU s "
+        f"| CPU s of the {available} cores during the runs |",
         "|---|---:|---:|---:|---:|",
     ]
     for result in section.results:
@@ -239,33 +293,29 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
     rows = {r.label: r for r in section.results}
     lines: list[str] = []
     if section.key == "static":
-        lines += untuned_lines(Beside.of(section))
+        lines += untuned_lines(alternated(section))
     if section.key == "dynamic":
-        runs = Beside.of(section)
+        runs = alternated(section)
         lines += untuned_lines(runs)
-        (first, last), (shipped, again) = (runs.first, runs.last), runs.shipped
+        shipped, direct = runs.shipped.row, runs.direct.row
         lines.append(
-            f"- Through nginx: {1 - runs.shipped_rps / runs.direct_rps:.0%} fewer requests/s than direct "
-            f"(the means of two runs each: {shipped.rps:,.0f} and {again.rps:,.0f} through nginx, "
-            f"{first.rps:,.0f} and {last.rps:,.0f} direct; two runs of one configuration are "
-            f"{abs(first.rps - last.rps) / runs.direct_rps:.0%} apart here), p99 "
-            f"{shipped.latency_ms['p99']:.0f} and {again.latency_ms['p99']:.0f} ms vs "
-            f"{first.latency_ms['p99']:.0f} and {last.latency_ms['p99']:.0f} ms."
+            f"- Through nginx: {1 - runs.shipped.ratio(runs.direct):.0%} fewer requests/s than direct ("
+            f"{spread(section, '{:.0%}')} of direct; all runs {shipped.rps:,.0f} "
+            f"against {direct.rps:,.0f}), p99 {shipped.latency_ms['p99']:.0f} ms against "
+            f"{direct.latency_ms['p99']:.0f} ms (medians of the runs), no worse in {p99_lower(section)} "
+            "rounds."
         )
 
-        def cpu(pair: tuple[Result, Result], part: str) -> tuple[float, float]:
-            """Mean CPU seconds of ``part`` over the two runs, and milliseconds per request."""
-            seconds = sum(f[f"cpu:{r.label}:{part}"] for r in pair)
-            return seconds / 2, 1000 * seconds / sum(r.requests for r in pair)
+        def cpu(row: Result, part: str) -> tuple[float, float]:
+            """CPU seconds of ``part`` per run, and milliseconds per request."""
+            seconds = f[f"cpu:{row.label}:{part}"]
+            return seconds / profile.rounds, 1000 * seconds / row.requests
 
-        (via_cpu, via_ms), (direct_cpu, direct_ms) = (
-            cpu(runs.shipped, "gunicorn"),
-            cpu((first, last), "gunicorn"),
-        )
+        (via_cpu, via_ms), (direct_cpu, direct_ms) = cpu(shipped, "gunicorn"), cpu(direct, "gunicorn")
         lines.append(
-            f"- Where the CPU went (table above; means of two runs each): gunicorn had {via_cpu:.1f} CPU "
-            f"seconds through nginx against {direct_cpu:.1f} direct, while nginx used "
-            f"{cpu(runs.shipped, 'nginx')[0]:.1f}; gunicorn's CPU per request was {via_ms:.2f} ms through "
+            f"- Where the CPU went (table above; per {profile.round_seconds} s run): gunicorn had "
+            f"{via_cpu:.1f} CPU seconds through nginx against {direct_cpu:.1f} direct, while nginx used "
+            f"{cpu(shipped, 'nginx')[0]:.1f}; gunicorn's CPU per request was {via_ms:.2f} ms through "
             f"nginx and {direct_ms:.2f} ms direct. The workers saturate the cores, so what nginx and the "
             "client's TLS (wrk, on the same cores here) use is taken from them; on a node, nginx and "
             "gunicorn share the instance's CPUs too."
@@ -442,9 +492,10 @@ def write(out: Path, profile: Profile, sections: list[Section], elapsed: float, 
     for section in sections:
         lines += [f"## {section.title}", ""]
         if section.results:
-            lines += [*table(section.results), ""]
-        derived = {k: v for k, v in section.figures.items() if "ratio" in k}
-        lines += [f"- {k.replace('_', ' ')}: **{v:.2f}**" for k, v in derived.items()]
+            rows = "run" if section.alternated is None else "configuration (all its runs)"
+            lines += [*table(section.results, rows), ""]
+        if section.alternated is not None:
+            lines += [f"- {rounds_note(profile)}", *ratio_lines(section)]
         if section.key == "memory":
             lines += [*memory_table(section), ""]
         if section.key == "dynamic":

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from bench.loadgen import Result, cpu_seconds, listen_overflows, memory_kib, slow_clients, tree_pids, wrk
+from bench.loadgen import (
+    Result,
+    combined,
+    cpu_seconds,
+    listen_overflows,
+    memory_kib,
+    slow_clients,
+    tree_pids,
+    wrk,
+)
 from tests.node.stack import (
     DOCKER,
     RENDER,
@@ -115,10 +126,13 @@ class Profile:
     scale_timeout: int
     #: Every step of ``TUNING_STEPS``, or only the first and the last (before and after all of them).
     every_tuning_step: bool
+    #: Sections 1 and 2: each configuration runs once per round, for ``round_seconds``.
+    rounds: int
+    round_seconds: int
 
 
-QUICK = Profile("quick", 2, 64, 16, 500, 2000, 4, 1, 3, every_tuning_step=False)
-FULL = Profile("full", 15, 64, 16, 1000, 10000, 30, 5, 20, every_tuning_step=True)
+QUICK = Profile("quick", 2, 64, 16, 500, 2000, 4, 1, 3, every_tuning_step=False, rounds=2, round_seconds=2)
+FULL = Profile("full", 15, 64, 16, 1000, 10000, 30, 5, 20, every_tuning_step=True, rounds=6, round_seconds=5)
 
 
 @dataclass
@@ -130,6 +144,8 @@ class Section:
     results: list[Result] = field(default_factory=list)
     figures: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Sections 1 and 2: the runs behind ``results``, round by round.
+    alternated: Alternated | None = None
 
 
 @dataclass
@@ -191,78 +207,103 @@ def node_stack(
 
 
 def _wrk(
-    label: str, url: str, profile: Profile, connections: int, *, count_unanswered: bool = False
+    label: str,
+    url: str,
+    profile: Profile,
+    connections: int,
+    *,
+    count_unanswered: bool = False,
+    seconds: int | None = None,
 ) -> Result:
     return wrk(
         label,
         url,
         connections=connections,
-        seconds=profile.seconds,
+        seconds=profile.seconds if seconds is None else seconds,
         timeout=profile.timeout,
         count_unanswered=count_unanswered,
     )
 
 
-#: One wrk run at the profile's connections: ``(label, stack, url) -> Result``.
-Measure = Callable[[str, Stack, str], Result]
+#: One wrk run of a round at the profile's connections: ``(stack, url, label) -> Result``.
+Measure = Callable[[Stack, str, str], Result]
 
 
 @dataclass(frozen=True)
-class Beside:
-    """The runs of a scenario measured beside gunicorn direct, in the order they ran but for ``untuned``,
-    which ran between the two ``shipped`` runs."""
+class Series:
+    """One configuration's runs in an alternated comparison, one per round."""
 
-    first: Result
-    shipped: tuple[Result, Result]
-    untuned: tuple[Result, ...]
-    last: Result
-
-    @classmethod
-    def of(cls, section: Section) -> Beside:
-        """The runs ``_beside_direct`` appended to ``section``."""
-        first, shipped, *untuned, again, last = section.results
-        return cls(first, (shipped, again), tuple(untuned), last)
+    label: str
+    runs: tuple[Result, ...]
 
     @property
-    def shipped_rps(self) -> float:
-        """The mean requests/s of the two shipped runs."""
-        return sum(result.rps for result in self.shipped) / 2
+    def row(self) -> Result:
+        """All the runs as one (``combined``)."""
+        return combined(self.label, self.runs)
 
-    @property
-    def direct_rps(self) -> float:
-        """The mean requests/s of the two direct runs."""
-        return (self.first.rps + self.last.rps) / 2
+    def ratios(self, other: Series) -> list[float]:
+        """This configuration's requests/s over ``other``'s, round by round."""
+        return [mine.rps / theirs.rps for mine, theirs in zip(self.runs, other.runs, strict=True)]
+
+    def ratio(self, other: Series) -> float:
+        """The median of ``ratios``."""
+        return statistics.median(self.ratios(other))
 
 
-def _beside_direct(
+@dataclass(frozen=True)
+class Alternated:
+    """A path from gunicorn directly, from nginx as shipped and from nginx without each tuning, measured
+    in rounds: each configuration once per round, the order reversed every other round."""
+
+    direct: Series
+    shipped: Series
+    untuned: tuple[tuple[Tuning, Series], ...]
+
+
+def alternate(
+    configurations: list[tuple[str, Callable[[str], Result]]], rounds: int
+) -> dict[str, tuple[Result, ...]]:
+    """Run each ``(label, run)`` once per round, in the given order in even rounds and in the reverse
+    order in odd ones: a drift of the machine's speed lands on every configuration alike, and two
+    configurations next to each other in the list run next to each other in every round."""
+    runs: dict[str, list[Result]] = {label: [] for label, _ in configurations}
+    for number in range(rounds):
+        for label, run in configurations if number % 2 == 0 else configurations[::-1]:
+            runs[label].append(run(label))
+    return {label: tuple(results) for label, results in runs.items()}
+
+
+def _alternated(
     section: Section,
     measure: Measure,
     stack: Stack,
     befores: Mapping[Tuning, Stack],
     path: str,
     *,
+    profile: Profile,
     direct: str,
     via_nginx: str,
     ratio: str,
-) -> Beside:
-    """``path`` from gunicorn directly (first and last) and from nginx (shipped, without each tuning in
-    ``befores``, shipped again), in that order. The ratios to direct (``ratio``, and
-    ``{ratio}_without_<tuning>``) take the mean of the two direct runs, and the shipped one the mean of
-    its two runs: a drift in the machine's speed during the scenario does not land on one side only."""
-    first = measure(f"{direct}, first", stack, stack.direct(path))
-    shipped = measure(f"{via_nginx}, shipped", stack, stack.https(path))
-    untuned = {
-        tuning: measure(f"{via_nginx}, without {tuning.name}", before, before.https(path))
-        for tuning, before in befores.items()
-    }
-    again = measure(f"{via_nginx}, shipped again", stack, stack.https(path))
-    last = measure(f"{direct}, last", stack, stack.direct(path))
-    section.results += [first, shipped, *untuned.values(), again, last]
-    runs = Beside(first, (shipped, again), tuple(untuned.values()), last)
-    section.figures[ratio] = runs.shipped_rps / runs.direct_rps
-    for tuning, result in untuned.items():
-        section.figures[f"{ratio}_without_{tuning.name.replace(' ', '_')}"] = result.rps / runs.direct_rps
-    return runs
+) -> Alternated:
+    """``path`` from gunicorn directly, from nginx as shipped and from nginx without each tuning in
+    ``befores``, in ``profile.rounds`` rounds (``alternate``). ``section`` gets one row per
+    configuration (``combined``), and ``ratio``: the median of the rounds' ratios of shipped to direct."""
+    targets = [
+        (direct, stack, stack.direct(path)),
+        (f"{via_nginx}, shipped", stack, stack.https(path)),
+        *(
+            (f"{via_nginx}, without {tuning.name}", before, before.https(path))
+            for tuning, before in befores.items()
+        ),
+    ]
+    runs = alternate(
+        [(label, partial(measure, target, url)) for label, target, url in targets], profile.rounds
+    )
+    series = [Series(label, runs[label]) for label, _, _ in targets]
+    section.alternated = Alternated(series[0], series[1], tuple(zip(befores, series[2:], strict=True)))
+    section.results += [each.row for each in series]
+    section.figures[ratio] = section.alternated.shipped.ratio(section.alternated.direct)
+    return section.alternated
 
 
 def static_file(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> Section:
@@ -270,15 +311,16 @@ def static_file(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile)
     from Flask."""
     section = Section("static", "1. Static file: nginx vs Flask (gunicorn) serving the same file")
 
-    def measure(label: str, _: Stack, url: str) -> Result:
-        return _wrk(label, url, profile, profile.connections)
+    def measure(target: Stack, url: str, label: str) -> Result:
+        return _wrk(label, url, profile, profile.connections, seconds=profile.round_seconds)
 
-    _beside_direct(
+    _alternated(
         section,
         measure,
         stack,
         befores,
         STATIC_FILE,
+        profile=profile,
         direct="Flask via gunicorn (plain HTTP)",
         via_nginx="nginx /static/ (TLS)",
         ratio="static_ratio",
@@ -288,29 +330,31 @@ def static_file(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile)
 
 def dynamic(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> Section:
     """2. The dynamic endpoint through nginx (edge, TLS) vs gunicorn directly, same workers; and through
-    nginx without each tuning in ``befores``. Each run also records the CPU seconds its gunicorn and nginx
-    used, as ``cpu:<label>:<gunicorn|nginx>``."""
+    nginx without each tuning in ``befores``. The CPU seconds each configuration's gunicorn and nginx used
+    over its runs are ``cpu:<label>:<gunicorn|nginx>``."""
     section = Section("dynamic", "2. Dynamic endpoint: through nginx (TLS) vs gunicorn directly")
 
-    def measure(label: str, target: Stack, url: str) -> Result:
+    def measure(target: Stack, url: str, label: str) -> Result:
         before = target.cpu_seconds()
-        result = _wrk(label, url, profile, profile.connections)
+        result = _wrk(label, url, profile, profile.connections, seconds=profile.round_seconds)
         for part, seconds in target.cpu_seconds().items():
-            section.figures[f"cpu:{label}:{part}"] = seconds - before[part]
+            key = f"cpu:{label}:{part}"
+            section.figures[key] = section.figures.get(key, 0.0) + seconds - before[part]
         return result
 
-    runs = _beside_direct(
+    runs = _alternated(
         section,
         measure,
         stack,
         befores,
         DYNAMIC,
+        profile=profile,
         direct="gunicorn direct (plain HTTP)",
         via_nginx="via nginx (TLS)",
         ratio="dynamic_ratio",
     )
-    section.figures["dynamic_p99_nginx_worst"] = max(r.latency_ms["p99"] for r in runs.shipped)
-    section.figures["dynamic_p99_direct_best"] = min(r.latency_ms["p99"] for r in (runs.first, runs.last))
+    section.figures["dynamic_p99_nginx"] = runs.shipped.row.latency_ms["p99"]
+    section.figures["dynamic_p99_direct"] = runs.direct.row.latency_ms["p99"]
     return section
 
 

@@ -1,0 +1,81 @@
+"""The benchmarks' rounds (sections 1 and 2): how runs are ordered, combined and compared."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.loadgen import Result, combined
+from bench.scenarios import Series, alternate
+
+ERRORS = {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}
+
+
+def run(requests: int, seconds: float = 5.0, p99: float = 10.0, **errors: int) -> Result:
+    return Result(
+        label="x",
+        command="wrk x",
+        requests=requests,
+        seconds=seconds,
+        errors=ERRORS | errors,
+        latency_ms={
+            "mean": p99 / 2,
+            "max": p99 * 3,
+            "p50": p99 / 4,
+            "p90": p99 / 2,
+            "p99": p99,
+            "p99.9": p99 * 2,
+        },
+        unanswered=None,
+    )
+
+
+def test_rounds_alternate_their_order_so_neighbours_stay_neighbours() -> None:
+    order: list[str] = []
+
+    def measure(label: str) -> Result:
+        order.append(label)
+        return run(len(order))
+
+    runs = alternate([("a", measure), ("b", measure), ("c", measure)], rounds=4)
+
+    assert order == ["a", "b", "c", "c", "b", "a", "a", "b", "c", "c", "b", "a"]
+    assert [r.requests for r in runs["a"]] == [1, 6, 7, 12]
+    assert [r.requests for r in runs["c"]] == [3, 4, 9, 10]
+
+
+def test_ratios_pair_the_runs_of_one_round_and_take_their_median() -> None:
+    nginx = Series("nginx", (run(900), run(400), run(1000)))
+    direct = Series("direct", (run(1000), run(500), run(1000)))
+
+    assert nginx.ratios(direct) == [0.9, 0.8, 1.0]
+    # The runs' totals would give 2300 / 2500 = 0.92: a slow round weighs no more than a fast one.
+    assert nginx.ratio(direct) == 0.9
+
+
+def test_series_of_different_lengths_are_refused() -> None:
+    with pytest.raises(ValueError, match="shorter"):
+        Series("a", (run(1), run(2))).ratios(Series("b", (run(1),)))
+
+
+def test_a_row_is_all_its_runs() -> None:
+    runs = (run(1000, 5.0, p99=10, read=2), run(3000, 5.0, p99=30, timeout=1), run(2000, 10.0, p99=20))
+
+    row = combined("nginx", runs)
+
+    assert row.label == "nginx"
+    assert row.requests == 6000
+    assert row.rps == 300
+    assert row.errors == ERRORS | {"read": 2, "timeout": 1}
+    assert row.latency_ms["p99"] == 20
+    assert row.latency_ms["p50"] == 5
+    assert row.latency_ms["max"] == 90
+    # The mean over every request: (1000 * 5 + 3000 * 15 + 2000 * 10) / 6000.
+    assert row.latency_ms["mean"] == pytest.approx(11.667, abs=1e-3)
+    assert row.unanswered is None
+
+
+def test_unanswered_requests_add_up_when_every_run_counted_them() -> None:
+    counted = [Result(**{**vars(run(10)), "unanswered": n}) for n in (2, 3)]
+
+    assert combined("x", counted).unanswered == 5
+    assert combined("x", [*counted, run(10)]).unanswered is None
