@@ -68,8 +68,8 @@ def machine() -> list[str]:
 def table(results: list[Result], first_column: str = "run") -> list[str]:
     counted = any(r.unanswered is not None for r in results)
     lines = [
-        f"| {first_column} | requests | requests/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | timeouts |"
-        + (" unanswered at end |" if counted else ""),
+        f"| {first_column} | requests | requests/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors "
+        "| timeouts |" + (" unanswered at end |" if counted else ""),
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if counted else ""),
     ]
     for r in results:
