@@ -52,6 +52,7 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
         without(workdir, (scenarios.UNIX_SOCKET,)) as tcp_upstream,
         without(workdir, (scenarios.UPSTREAM_KEEPALIVE,)) as no_keepalive,
         without(workdir, (scenarios.NGINX_ONLY_ACCESS_LOG,)) as gunicorn_access_log,
+        without(workdir, (scenarios.WORKER_COUNT,)) as fewer_workers,
     ):
         befores = {scenarios.OPEN_FILE_CACHE: no_file_cache, scenarios.LOG_BUFFER: no_log_buffer}
         static = scenarios.static_file(stack, befores, profile)
@@ -60,6 +61,7 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
             scenarios.UNIX_SOCKET: tcp_upstream,
             scenarios.UPSTREAM_KEEPALIVE: no_keepalive,
             scenarios.NGINX_ONLY_ACCESS_LOG: gunicorn_access_log,
+            scenarios.WORKER_COUNT: fewer_workers,
         }
         dynamic = scenarios.dynamic(stack, dynamic_befores, profile)
     for worker_class in ("gevent", "sync", "gthread"):
