@@ -102,8 +102,8 @@ def tmp_dir() -> str | None:
 
 
 # nginx proxies to a unix socket: no TCP port for any other process on the host to reach. Against TCP over
-# loopback, requests/s through nginx went +8% to +25% in four of seven side-by-side runs and -3%, -12% and
-# -7% in the last three (docs/benchmarks.md, section 2): no clear gain or loss on this machine.
+# loopback: +17% requests/s through nginx in the published run, +3% in the run before (docs/benchmarks.md,
+# section 2: the median of six alternating rounds each).
 bind = binds(os.environ)
 # The socket is srw-rw----: connecting needs write permission on it, and only its user and group have it.
 umask = 0o117
