@@ -103,8 +103,9 @@ TUNING_STEPS: tuple[tuple[str, dict[str, str], tuple[Tuning, ...]], ...] = (
 
 #: gunicorn.conf.py's default worker count (start_gunicorn would otherwise run 2).
 WORKERS = 2 * len(os.sched_getaffinity(0)) + 1
-#: The memory scenario's other configuration: one gevent worker per core, plus one.
+#: The other worker count of sections 2 and 5: one gevent worker per core, plus one.
 FEWER_WORKERS = len(os.sched_getaffinity(0)) + 1
+#: Section 2's stack with ``FEWER_WORKERS`` instead of the seed's rule.
 WORKER_COUNT = Tuning("2 x cores + 1 workers", gunicorn_env=(("WEB_CONCURRENCY", str(FEWER_WORKERS)),))
 #: High enough that the per-client limiter never answers 429: all benchmark load comes from 127.0.0.1.
 UNLIMITED = "1000000"
