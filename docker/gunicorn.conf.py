@@ -135,8 +135,8 @@ backlog = _positive_int(os.environ, "GUNICORN_BACKLOG", 16384)
 worker_tmp_dir = tmp_dir()
 # nginx's access log records every request (status, bytes, request and upstream times, X-Request-ID), so
 # gunicorn writes none by default, as gunicorn itself ships. Its logging of each request (Python's logging
-# module) cost a worker 0.89 against 0.76 ms of CPU per request through nginx, +13% requests/s without it
-# (docs/benchmarks.md, section 2). GUNICORN_ACCESS_LOG=on writes it.
+# module) cost a worker 0.63 against 0.46 ms of CPU per request through nginx, +30% requests/s without it
+# in the published run (docs/benchmarks.md, section 2). GUNICORN_ACCESS_LOG=on writes it.
 accesslog, errorlog = log_targets(os.environ)
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s %({x-forwarded-for}i)s "%(r)s" %(s)s %(b)s %(M)sms "%({x-request-id}i)s" "%(a)s"'
