@@ -10,8 +10,19 @@ import time
 from pathlib import Path
 
 from bench import report, scenarios
-from bench.scenarios import FULL, QUICK, Section, node_stack, without
+from bench.scenarios import FULL, QUICK, Section, concurrently, node_stack, without
 from tests.node.stack import prepare_static, world_readable_tempdir
+
+#: Sections 1 and 2 compare the shipped stack with one stack without each of these, in rounds.
+STATIC_TUNINGS = (scenarios.OPEN_FILE_CACHE, scenarios.LOG_BUFFER)
+DYNAMIC_TUNINGS = (
+    scenarios.LOG_BUFFER,
+    scenarios.UNIX_SOCKET,
+    scenarios.UPSTREAM_KEEPALIVE,
+    scenarios.NGINX_ONLY_ACCESS_LOG,
+    scenarios.WORKER_COUNT,
+)
+UNTUNED = tuple(dict.fromkeys(STATIC_TUNINGS + DYNAMIC_TUNINGS))
 
 #: Descriptors wrk needs for 10,000 connections, and each nginx worker for its share (two per proxied one).
 OPEN_FILES = 20_000
@@ -45,34 +56,18 @@ def main(argv: list[str]) -> None:
 def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
     classes = Section("classes", "6. Worker classes: the dynamic route through nginx")
     slow = Section("slow", f"3. {profile.slow_clients} slow clients held open while normal load runs")
-    with (
-        node_stack(workdir) as stack,
-        without(workdir, (scenarios.OPEN_FILE_CACHE,)) as no_file_cache,
-        without(workdir, (scenarios.LOG_BUFFER,)) as no_log_buffer,
-        without(workdir, (scenarios.UNIX_SOCKET,)) as tcp_upstream,
-        without(workdir, (scenarios.UPSTREAM_KEEPALIVE,)) as no_keepalive,
-        without(workdir, (scenarios.NGINX_ONLY_ACCESS_LOG,)) as gunicorn_access_log,
-        without(workdir, (scenarios.WORKER_COUNT,)) as fewer_workers,
-    ):
-        befores = {scenarios.OPEN_FILE_CACHE: no_file_cache, scenarios.LOG_BUFFER: no_log_buffer}
-        static = scenarios.static_file(stack, befores, profile)
-        dynamic_befores = {
-            scenarios.LOG_BUFFER: no_log_buffer,
-            scenarios.UNIX_SOCKET: tcp_upstream,
-            scenarios.UPSTREAM_KEEPALIVE: no_keepalive,
-            scenarios.NGINX_ONLY_ACCESS_LOG: gunicorn_access_log,
-            scenarios.WORKER_COUNT: fewer_workers,
-        }
-        dynamic = scenarios.dynamic(stack, dynamic_befores, profile)
+    with concurrently(node_stack(workdir), *(without(workdir, (t,)) for t in UNTUNED)) as (stack, *others):
+        untuned = dict(zip(UNTUNED, others, strict=True))
+        static = scenarios.static_file(stack, {t: untuned[t] for t in STATIC_TUNINGS}, profile)
+        dynamic = scenarios.dynamic(stack, {t: untuned[t] for t in DYNAMIC_TUNINGS}, profile)
     for worker_class in ("gevent", "sync", "gthread"):
         with node_stack(workdir, worker_class=worker_class) as stack:
             scenarios.worker_class(stack, profile, classes)
             if worker_class != "gthread":
                 scenarios.slow(stack, profile, slow)
-    with (
-        without(workdir, (scenarios.MAX_REQUESTS,)) as no_max_requests,
-        without(workdir, (scenarios.HEADER_TIMEOUT,)) as no_header_timeout,
-    ):
+    with concurrently(
+        without(workdir, (scenarios.MAX_REQUESTS,)), without(workdir, (scenarios.HEADER_TIMEOUT,))
+    ) as (no_max_requests, no_header_timeout):
         scenarios.slow_before(no_max_requests, no_header_timeout, profile, slow)
     tuning = scenarios.tuning(workdir, profile)
     n = profile.scale_connections

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -512,8 +514,9 @@ def without(
 ) -> Iterator[Stack]:
     """The stack with ``tunings`` taken back: a copy of docker/nginx with their edits, their gunicorn
     and nginx environments."""
-    copy = workdir / f"nginx-without-{len(list(workdir.glob('nginx-without-*')))}"
-    shutil.copytree(DOCKER / "nginx", copy)
+    copy = Path(tempfile.mkdtemp(prefix="nginx-without-", dir=workdir))
+    copy.chmod(0o755)
+    shutil.copytree(DOCKER / "nginx", copy, dirs_exist_ok=True)
     gunicorn_env: dict[str, str] = {}
     tcp_upstream = any(tuning.tcp_upstream for tuning in tunings)
     try:
@@ -554,3 +557,23 @@ def tuning(workdir: Path, profile: Profile) -> Section:
             section.figures[f"nginx_end_pss_{step}"] = sampler.last["nginx_pss"]
         section.figures[f"nginx_peak_pss_{step}"] = sampler.peak["nginx_pss"]
     return section
+
+
+@contextmanager
+def concurrently(*stacks: AbstractContextManager[Stack]) -> Iterator[tuple[Stack, ...]]:
+    """Start the stacks at once and stop them at once: each takes about a second to start (gunicorn's
+    workers booting) and to stop (a gevent worker notices SIGTERM within a second). If one fails to
+    start, those that started are stopped and its error raised."""
+    with ThreadPoolExecutor(max_workers=len(stacks)) as pool:
+        starting = [pool.submit(stack.__enter__) for stack in stacks]
+        wait(starting)
+        started = [
+            stack for stack, future in zip(stacks, starting, strict=True) if future.exception() is None
+        ]
+        try:
+            yield tuple(future.result() for future in starting)
+        finally:
+            stopping = [pool.submit(stack.__exit__, None, None, None) for stack in started]
+            wait(stopping)
+            for future in stopping:
+                future.result()

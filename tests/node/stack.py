@@ -32,11 +32,22 @@ BIN = Path(sys.executable).parent
 STARTUP_TIMEOUT = 20.0
 
 
+_HANDED_OUT: set[int] = set()
+_HANDING_OUT = threading.Lock()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now and that this process has not handed
+    out before: the kernel may offer a port again once its probe socket is closed, and stacks started
+    at once (bench.scenarios.concurrently) must not both take it."""
+    with _HANDING_OUT:
+        while True:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = int(sock.getsockname()[1])
+            if port not in _HANDED_OUT:
+                _HANDED_OUT.add(port)
+                return port
 
 
 def world_readable_tempdir(prefix: str) -> Path:
