@@ -94,12 +94,14 @@ def targets(by_key: dict[str, Section], profile: Profile) -> list[Target]:
     return [
         Target(
             "Static through nginx ≥ 20x Flask's requests/s",
-            f"{static:.1f}x ({spread(by_key['static'], '{:.1f}x')})",
+            f"{static:.1f}x ({spread(by_key['static'], '{:.1f}x')}); per CPU second of gunicorn and "
+            f"nginx, wrk excluded: {server_cpu_ratio(by_key['static']):.1f}x",
             static >= 20,
         ),
         Target(
             "Dynamic through nginx ≥ 85% of gunicorn direct",
-            f"{dynamic['dynamic_ratio']:.0%} ({spread(by_key['dynamic'], '{:.0%}')})",
+            f"{dynamic['dynamic_ratio']:.0%} ({spread(by_key['dynamic'], '{:.0%}')}); per CPU second of "
+            f"gunicorn and nginx, wrk excluded: {server_cpu_ratio(by_key['dynamic']):.0%}",
             dynamic["dynamic_ratio"] >= 0.85,
         ),
         Target(
@@ -222,21 +224,39 @@ def memory_table(section: Section) -> list[str]:
     return lines
 
 
+SERVER_PARTS = ("gunicorn", "nginx")
+
+
+def server_cpu_us(section: Section, row: Result) -> float:
+    """Microseconds of CPU gunicorn and nginx together used per request over ``row``'s runs (sections 1
+    and 2; wrk, the load generator, excluded)."""
+    f = section.figures
+    return 1e6 * sum(f[f"cpu:{row.label}:{part}"] for part in SERVER_PARTS) / row.requests
+
+
+def server_cpu_ratio(section: Section) -> float:
+    """Requests per CPU second of gunicorn and nginx through nginx as shipped, over direct's."""
+    runs = alternated(section)
+    return server_cpu_us(section, runs.direct.row) / server_cpu_us(section, runs.shipped.row)
+
+
 def cpu_table(section: Section) -> list[str]:
-    """Section 2: the CPU each run's gunicorn and nginx used, and gunicorn's per request."""
+    """Sections 1 and 2: the CPU each configuration's gunicorn, nginx and wrk used over its runs, and
+    the server's (gunicorn and nginx) per request."""
     f = section.figures
     available = len(os.sched_getaffinity(0))
     lines = [
-        "| configuration (all its runs) | gunicorn CPU s | gunicorn CPU ms per request | nginx CPU s "
-        f"| CPU s of the {available} cores during the runs |",
-        "|---|---:|---:|---:|---:|",
+        "| configuration (all its runs) | gunicorn CPU s | nginx CPU s | wrk CPU s "
+        f"| CPU s of the {available} cores during the runs | gunicorn CPU µs per request "
+        "| gunicorn + nginx CPU µs per request |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for result in section.results:
-        gunicorn, nginx = f[f"cpu:{result.label}:gunicorn"], f[f"cpu:{result.label}:nginx"]
-        per_request = 1000 * gunicorn / result.requests
+        gunicorn, nginx, wrk = (f[f"cpu:{result.label}:{part}"] for part in (*SERVER_PARTS, "wrk"))
         lines.append(
-            f"| {result.label} | {gunicorn:.1f} | {per_request:.2f} | {nginx:.1f} | "
-            f"{available * result.seconds:.1f} |"
+            f"| {result.label} | {gunicorn:.1f} | {nginx:.1f} | {wrk:.1f} | "
+            f"{available * result.seconds:.1f} | {1e6 * gunicorn / result.requests:,.0f} | "
+            f"{server_cpu_us(section, result):,.0f} |"
         )
     return lines
 
@@ -283,6 +303,10 @@ def reading() -> list[str]:
         "connection is simply in flight when the run stops).",
         "- Errors are wrk's: connect, read (the connection closed or reset before a full answer), write, "
         "and status (any answer that is not 2xx/3xx).",
+        "- CPU seconds (sections 1 and 2) are gunicorn's and nginx's, workers included, read from /proc "
+        "around each run, and wrk's own, from the kernel's account of it once it has exited. "
+        "\"Per CPU second of the server\" counts gunicorn's and nginx's only: what a node would answer "
+        "with its clients on other machines.",
         "",
     ]
 
@@ -293,7 +317,17 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
     rows = {r.label: r for r in section.results}
     lines: list[str] = []
     if section.key == "static":
-        lines += untuned_lines(alternated(section))
+        runs = alternated(section)
+        lines += untuned_lines(runs)
+        nginx_us, flask_us = server_cpu_us(section, runs.shipped.row), server_cpu_us(section, runs.direct.row)
+        lines.append(
+            f"- Per request, nginx used {nginx_us:.0f} µs of CPU and Flask's gunicorn {flask_us:.0f} µs "
+            f"(table above): per CPU second of the server, nginx answers {flask_us / nginx_us:.1f}x the "
+            f"requests, against {runs.shipped.ratio(runs.direct):.1f}x in requests/s. The difference is "
+            f"the load generator on the same cores: wrk used {f[f'cpu:{runs.shipped.label}:wrk']:.1f} CPU "
+            f"seconds in nginx's runs (it decrypts TLS and parses every answer nginx sends) against "
+            f"{f[f'cpu:{runs.direct.label}:wrk']:.1f} in Flask's. On a node the clients are elsewhere."
+        )
     if section.key == "dynamic":
         runs = alternated(section)
         lines += untuned_lines(runs)
@@ -306,19 +340,26 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             "rounds."
         )
 
-        def cpu(row: Result, part: str) -> tuple[float, float]:
-            """CPU seconds of ``part`` per run, and milliseconds per request."""
-            seconds = f[f"cpu:{row.label}:{part}"]
-            return seconds / profile.rounds, 1000 * seconds / row.requests
+        def gunicorn_cpu(row: Result) -> tuple[float, float]:
+            """gunicorn's CPU seconds per run, and microseconds per request."""
+            seconds = f[f"cpu:{row.label}:gunicorn"]
+            return seconds / profile.rounds, 1e6 * seconds / row.requests
 
-        (via_cpu, via_ms), (direct_cpu, direct_ms) = cpu(shipped, "gunicorn"), cpu(direct, "gunicorn")
+        (via_cpu, via_us), (direct_cpu, direct_us) = gunicorn_cpu(shipped), gunicorn_cpu(direct)
+        nginx_us = 1e6 * f[f"cpu:{shipped.label}:nginx"] / shipped.requests
         lines.append(
             f"- Where the CPU went (table above; per {profile.round_seconds} s run): gunicorn had "
             f"{via_cpu:.1f} CPU seconds through nginx against {direct_cpu:.1f} direct, while nginx used "
-            f"{cpu(shipped, 'nginx')[0]:.1f}; gunicorn's CPU per request was {via_ms:.2f} ms through "
-            f"nginx and {direct_ms:.2f} ms direct. The workers saturate the cores, so what nginx and the "
-            "client's TLS (wrk, on the same cores here) use is taken from them; on a node, nginx and "
-            "gunicorn share the instance's CPUs too."
+            f"{f[f'cpu:{shipped.label}:nginx'] / profile.rounds:.1f} and wrk "
+            f"{f[f'cpu:{shipped.label}:wrk'] / profile.rounds:.1f} (against "
+            f"{f[f'cpu:{direct.label}:wrk'] / profile.rounds:.1f} direct); gunicorn's CPU per request was "
+            f"{via_us:.0f} µs through nginx and {direct_us:.0f} µs direct, gunicorn's and nginx's together "
+            f"{server_cpu_us(section, shipped):.0f} µs: per CPU second of the server, the path through "
+            f"nginx answers {server_cpu_ratio(section):.0%} of direct's requests, as in requests/s, so the "
+            "load generator is not what makes the difference here. nginx's own CPU per request, "
+            f"{nginx_us:.0f} µs (TLS, parsing, the round trip to gunicorn), is {nginx_us / direct_us:.0%} of "
+            "what gunicorn needs direct for this endpoint, which does almost nothing; the more work a "
+            "request does in Flask, the smaller nginx's share."
         )
     if section.key == "slow":
         for wc in ("gevent", "sync"):
@@ -456,7 +497,8 @@ def seed_comparison(by_key: dict[str, Section], profile: Profile) -> list[str]:
         "depends on the worker count and on the TLS connections nginx holds.",
         '- **Static files "at wire speed".** Over loopback there is no wire: nginx\'s static '
         "throughput is bounded by CPU (TLS record encryption, the response headers) on the two cores it "
-        "shares with wrk, not by a network link.",
+        f"shares with wrk, not by a network link: per CPU second of the server it answers "
+        f"{server_cpu_ratio(by_key['static']):.0f}x Flask's requests (section 1).",
         "- **Loopback.** No network latency, no packet loss: latencies here are service times only.",
     ]
 
@@ -498,7 +540,7 @@ def write(out: Path, profile: Profile, sections: list[Section], elapsed: float, 
             lines += [f"- {rounds_note(profile)}", *ratio_lines(section)]
         if section.key == "memory":
             lines += [*memory_table(section), ""]
-        if section.key == "dynamic":
+        if section.key in ("static", "dynamic"):
             lines += ["", *cpu_table(section), ""]
         lines += [f"- {note}" for note in section.notes]
         lines += interpretation(section, by_key, profile)

@@ -20,6 +20,7 @@ from bench.loadgen import (
     cpu_seconds,
     listen_overflows,
     memory_kib,
+    reaped_children_cpu_seconds,
     slow_clients,
     tree_pids,
     wrk,
@@ -310,17 +311,30 @@ def _alternated(
     return section.alternated
 
 
-def static_file(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> Section:
-    """1. A static file from nginx (shipped, and without each tuning in ``befores``) vs the same file
-    from Flask."""
-    section = Section("static", "1. Static file: nginx vs Flask (gunicorn) serving the same file")
+def _with_cpu(section: Section, profile: Profile) -> Measure:
+    """A round's wrk run that also adds up, over each configuration's runs, the CPU seconds its
+    gunicorn, its nginx and wrk itself used: ``section.figures["cpu:<label>:<gunicorn|nginx|wrk>"]``."""
 
     def measure(target: Stack, url: str, label: str) -> Result:
-        return _wrk(label, url, profile, profile.connections, seconds=profile.round_seconds)
+        before, wrk_before = target.cpu_seconds(), reaped_children_cpu_seconds()
+        result = _wrk(label, url, profile, profile.connections, seconds=profile.round_seconds)
+        used = {part: seconds - before[part] for part, seconds in target.cpu_seconds().items()}
+        used["wrk"] = reaped_children_cpu_seconds() - wrk_before
+        for part, seconds in used.items():
+            key = f"cpu:{label}:{part}"
+            section.figures[key] = section.figures.get(key, 0.0) + seconds
+        return result
 
+    return measure
+
+
+def static_file(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> Section:
+    """1. A static file from nginx (shipped, and without each tuning in ``befores``) vs the same file
+    from Flask (CPU seconds as in ``_with_cpu``)."""
+    section = Section("static", "1. Static file: nginx vs Flask (gunicorn) serving the same file")
     _alternated(
         section,
-        measure,
+        _with_cpu(section, profile),
         stack,
         befores,
         STATIC_FILE,
@@ -334,21 +348,11 @@ def static_file(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile)
 
 def dynamic(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> Section:
     """2. The dynamic endpoint through nginx (edge, TLS) vs gunicorn directly, same workers; and through
-    nginx without each tuning in ``befores``. The CPU seconds each configuration's gunicorn and nginx used
-    over its runs are ``cpu:<label>:<gunicorn|nginx>``."""
+    nginx without each tuning in ``befores`` (CPU seconds as in ``_with_cpu``)."""
     section = Section("dynamic", "2. Dynamic endpoint: through nginx (TLS) vs gunicorn directly")
-
-    def measure(target: Stack, url: str, label: str) -> Result:
-        before = target.cpu_seconds()
-        result = _wrk(label, url, profile, profile.connections, seconds=profile.round_seconds)
-        for part, seconds in target.cpu_seconds().items():
-            key = f"cpu:{label}:{part}"
-            section.figures[key] = section.figures.get(key, 0.0) + seconds - before[part]
-        return result
-
     runs = _alternated(
         section,
-        measure,
+        _with_cpu(section, profile),
         stack,
         befores,
         DYNAMIC,
