@@ -567,7 +567,8 @@ def tuning(workdir: Path, profile: Profile) -> Section:
 def concurrently(*stacks: AbstractContextManager[Stack]) -> Iterator[tuple[Stack, ...]]:
     """Start the stacks at once and stop them at once: each takes about a second to start (gunicorn's
     workers booting) and to stop (a gevent worker notices SIGTERM within a second). If one fails to
-    start, those that started are stopped and its error raised."""
+    start, those that started are stopped and its error raised. The stacks share the workdir's
+    self-signed certificate, which render.sh makes when it is missing: start one stack before."""
     with ThreadPoolExecutor(max_workers=len(stacks)) as pool:
         starting = [pool.submit(stack.__enter__) for stack in stacks]
         wait(starting)
