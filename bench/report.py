@@ -467,9 +467,9 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             "out, and 502); nginx's own accept queue (511) overflowed, which costs retransmitted "
             "connection attempts and, in some runs, wrk's connect errors (listen overflows: TCP "
             "connections the kernel dropped because an accept queue was full; a unix socket's refusals "
-            "are not counted there); a 4 KB TLS buffer instead of 16 KB is memory nginx holds per "
-            "connection; jemalloc returns to the kernel what the burst of TLS handshakes freed (see "
-            "section 5)."
+            "are not counted there); jemalloc returns to the kernel what the burst of TLS handshakes "
+            "freed (see section 5). A 4 KB TLS buffer instead of 16 KB is less that nginx may hold per "
+            "connection, but one run of each step does not show it beyond the spread between runs."
         )
     return lines
 
