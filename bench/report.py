@@ -227,17 +227,17 @@ def memory_table(section: Section) -> list[str]:
 SERVER_PARTS = ("gunicorn", "nginx")
 
 
-def server_cpu_us(section: Section, row: Result) -> float:
-    """Microseconds of CPU gunicorn and nginx together used per request over ``row``'s runs (sections 1
-    and 2; wrk, the load generator, excluded)."""
+def cpu_us(section: Section, row: Result, parts: tuple[str, ...] = SERVER_PARTS) -> float:
+    """Microseconds of CPU ``parts`` (gunicorn, nginx, wrk) used per request over ``row``'s runs
+    (sections 1 and 2); by default the server's: gunicorn and nginx, the load generator left out."""
     f = section.figures
-    return 1e6 * sum(f[f"cpu:{row.label}:{part}"] for part in SERVER_PARTS) / row.requests
+    return 1e6 * sum(f[f"cpu:{row.label}:{part}"] for part in parts) / row.requests
 
 
 def server_cpu_ratio(section: Section) -> float:
     """Requests per CPU second of gunicorn and nginx through nginx as shipped, over direct's."""
     runs = alternated(section)
-    return server_cpu_us(section, runs.direct.row) / server_cpu_us(section, runs.shipped.row)
+    return cpu_us(section, runs.direct.row) / cpu_us(section, runs.shipped.row)
 
 
 def cpu_table(section: Section) -> list[str]:
@@ -255,8 +255,8 @@ def cpu_table(section: Section) -> list[str]:
         gunicorn, nginx, wrk = (f[f"cpu:{result.label}:{part}"] for part in (*SERVER_PARTS, "wrk"))
         lines.append(
             f"| {result.label} | {gunicorn:.1f} | {nginx:.1f} | {wrk:.1f} | "
-            f"{available * result.seconds:.1f} | {1e6 * gunicorn / result.requests:,.0f} | "
-            f"{server_cpu_us(section, result):,.0f} |"
+            f"{available * result.seconds:.1f} | {cpu_us(section, result, ('gunicorn',)):,.0f} | "
+            f"{cpu_us(section, result):,.0f} |"
         )
     return lines
 
@@ -319,7 +319,7 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
     if section.key == "static":
         runs = alternated(section)
         lines += untuned_lines(runs)
-        nginx_us, flask_us = server_cpu_us(section, runs.shipped.row), server_cpu_us(section, runs.direct.row)
+        nginx_us, flask_us = cpu_us(section, runs.shipped.row), cpu_us(section, runs.direct.row)
         lines.append(
             f"- Per request, nginx used {nginx_us:.0f} µs of CPU and Flask's gunicorn {flask_us:.0f} µs "
             f"(table above): per CPU second of the server, nginx answers {flask_us / nginx_us:.1f}x the "
@@ -340,21 +340,20 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             "rounds."
         )
 
-        def gunicorn_cpu(row: Result) -> tuple[float, float]:
-            """gunicorn's CPU seconds per run, and microseconds per request."""
-            seconds = f[f"cpu:{row.label}:gunicorn"]
-            return seconds / profile.rounds, 1e6 * seconds / row.requests
+        def per_run(row: Result, part: str) -> float:
+            """The CPU seconds ``part`` used in one of ``row``'s runs, on average."""
+            return f[f"cpu:{row.label}:{part}"] / profile.rounds
 
-        (via_cpu, via_us), (direct_cpu, direct_us) = gunicorn_cpu(shipped), gunicorn_cpu(direct)
-        nginx_us = 1e6 * f[f"cpu:{shipped.label}:nginx"] / shipped.requests
+        direct_us = cpu_us(section, direct, ("gunicorn",))
+        nginx_us = cpu_us(section, shipped, ("nginx",))
         lines.append(
             f"- Where the CPU went (table above; per {profile.round_seconds} s run): gunicorn had "
-            f"{via_cpu:.1f} CPU seconds through nginx against {direct_cpu:.1f} direct, while nginx used "
-            f"{f[f'cpu:{shipped.label}:nginx'] / profile.rounds:.1f} and wrk "
-            f"{f[f'cpu:{shipped.label}:wrk'] / profile.rounds:.1f} (against "
-            f"{f[f'cpu:{direct.label}:wrk'] / profile.rounds:.1f} direct); gunicorn's CPU per request was "
-            f"{via_us:.0f} µs through nginx and {direct_us:.0f} µs direct, gunicorn's and nginx's together "
-            f"{server_cpu_us(section, shipped):.0f} µs: per CPU second of the server, the path through "
+            f"{per_run(shipped, 'gunicorn'):.1f} CPU seconds through nginx against "
+            f"{per_run(direct, 'gunicorn'):.1f} direct, while nginx used {per_run(shipped, 'nginx'):.1f} "
+            f"and wrk {per_run(shipped, 'wrk'):.1f} (against {per_run(direct, 'wrk'):.1f} direct); "
+            f"gunicorn's CPU per request was {cpu_us(section, shipped, ('gunicorn',)):.0f} µs through nginx "
+            f"and {direct_us:.0f} µs direct, gunicorn's and nginx's together "
+            f"{cpu_us(section, shipped):.0f} µs: per CPU second of the server, the path through "
             f"nginx answers {server_cpu_ratio(section):.0%} of direct's requests, as in requests/s, so the "
             "load generator is not what makes the difference here. nginx's own CPU per request, "
             f"{nginx_us:.0f} µs (TLS, parsing, the round trip to gunicorn), is {nginx_us / direct_us:.0%} of "

@@ -11,7 +11,7 @@ import pytest
 
 from bench import scenarios
 from bench.loadgen import Result, reaped_children_cpu_seconds
-from bench.report import cpu_table, interpretation, server_cpu_ratio, server_cpu_us
+from bench.report import cpu_table, cpu_us, interpretation, server_cpu_ratio
 from bench.scenarios import QUICK, Alternated, Section, Series, Stack
 from tests.bench.results import run
 
@@ -98,8 +98,8 @@ def test_the_servers_cpu_per_request_leaves_the_load_generator_out() -> None:
     section = static_section()
     flask, nginx = section.results
 
-    assert server_cpu_us(section, flask) == 5000
-    assert server_cpu_us(section, nginx) == 50
+    assert cpu_us(section, flask) == 5000
+    assert cpu_us(section, nginx) == 50
     assert server_cpu_ratio(section) == 100
 
 
