@@ -19,6 +19,7 @@ DYNAMIC_TUNINGS = (
     scenarios.LOG_BUFFER,
     scenarios.UNIX_SOCKET,
     scenarios.UPSTREAM_KEEPALIVE,
+    scenarios.KEEPALIVE_POOL,
     scenarios.NGINX_ONLY_ACCESS_LOG,
     scenarios.WORKER_COUNT,
 )
@@ -80,15 +81,16 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
         (scenarios.FEWER_WORKERS_CONFIG, scenarios.FEWER_WORKERS),
     ):
         gunicorn_env = {"WEB_CONCURRENCY": str(workers)}
-        with node_stack(workdir, gunicorn_env=gunicorn_env, NGINX_WORKER_CONNECTIONS=slots) as stack:
-            scenarios.scale(stack, profile, scale, memory, config)
-    with without(workdir, (scenarios.UPSTREAM_KEEPALIVE,), NGINX_WORKER_CONNECTIONS=slots) as stack:
-        scenarios.scale_route(stack, profile, scale, scenarios.NO_KEEPALIVE_CONFIG, "dynamic")
+        started = node_stack(workdir, gunicorn_env=gunicorn_env, NGINX_WORKER_CONNECTIONS=slots)
+        scenarios.scale(started, profile, scale, config, memory=memory)
+    kept_before = without(workdir, (scenarios.KEEPALIVE_POOL,), NGINX_WORKER_CONNECTIONS=slots)
+    scenarios.scale(kept_before, profile, scale, scenarios.KEEPALIVE_BEFORE_CONFIG, routes=("dynamic",))
     scale.notes.append(
         f"{scenarios.SHIPPED}: the shipped configuration with NGINX_WORKER_CONNECTIONS={slots} (section 7's "
         f"last step); {scenarios.FEWER_WORKERS_CONFIG}: the same with {scenarios.FEWER_WORKERS} gunicorn "
-        f"workers instead of {scenarios.WORKERS}; {scenarios.NO_KEEPALIVE_CONFIG}: the shipped "
-        "configuration without nginx's idle connections to gunicorn (the dynamic route only). The "
+        f"workers instead of {scenarios.WORKERS}; {scenarios.KEEPALIVE_BEFORE_CONFIG}: the same with "
+        f"{scenarios.KEEPALIVE_BEFORE} idle connections to gunicorn per nginx worker instead of 2, as "
+        "shipped before (the dynamic route only). The "
         "machine's net.core.somaxconn is raised to the node's 16384 by `make bench`."
     )
     return [static, dynamic, slow, scale, memory, classes, tuning]

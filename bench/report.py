@@ -17,10 +17,12 @@ from bench.scenarios import (
     FEWER_WORKERS,
     FEWER_WORKERS_CONFIG,
     HEADER_TIMEOUT,
+    KEEPALIVE_BEFORE,
+    KEEPALIVE_BEFORE_CONFIG,
+    LATE,
     MAX_REQUESTS,
     MEMORY_MOMENTS,
     MEMORY_PARTS,
-    NO_KEEPALIVE_CONFIG,
     SCALE_ROUTES,
     SHIPPED,
     WORKERS,
@@ -122,8 +124,10 @@ def targets(by_key: dict[str, Section], profile: Profile) -> list[Target]:
             Target(
                 f"{n:,} connections, {route} route: no errors, no timeouts",
                 f"{scale[f'{SHIPPED}:{route}_errors']:.0f} errors, "
-                f"{scale[f'{SHIPPED}:{route}_timeouts']:.0f} timeouts",
-                scale[f"{SHIPPED}:{route}_errors"] == 0 and scale[f"{SHIPPED}:{route}_timeouts"] == 0,
+                f"{scale[f'{SHIPPED}:{route}_timeouts']:.0f} answered after {profile.scale_timeout} s, "
+                f"{scale[f'{SHIPPED}:{route}{LATE}']:.0f} never answered after "
+                f"{profile.scale_timeout} s (section 4)",
+                scale[f"{SHIPPED}:{route}_errors"] == 0 and timed_out(scale, SHIPPED, route) == 0,
             )
             for route, _ in SCALE_ROUTES
         ),
@@ -198,6 +202,11 @@ def rounds_note(profile: Profile) -> str:
         "their seconds, errors summed, the median of the runs' percentiles (wrk reports no samples to "
         "merge) and the highest max."
     )
+
+
+def timed_out(figures: dict[str, float], config: str, route: str) -> float:
+    """The scale scenario's timeouts on ``route``: answered late (wrk's count) or never (nginx's log)."""
+    return figures[f"{config}:{route}_timeouts"] + figures[f"{config}:{route}{LATE}"]
 
 
 def scale_run(scale: Section, config: str, route: str) -> Result:
@@ -298,9 +307,11 @@ def reading() -> list[str]:
         "- Through nginx the client speaks TLS (edge mode, TLS 1.3, kept-alive connections); gunicorn "
         "directly is plain HTTP. Every nginx figure includes the cost of TLS on the same two cores.",
         "- wrk counts a timeout only for an answer that arrives later than `--timeout`; a request that "
-        "gets no answer at all before the run ends is not counted anywhere. Scenario 3, where that "
-        "happens, counts those requests itself (`bench/wrk_count.lua`: unanswered at end; up to one per "
-        "connection is simply in flight when the run stops).",
+        "gets no answer at all before the run ends is not counted anywhere. Scenario 3 counts those "
+        "requests itself (`bench/wrk_count.lua`: unanswered at end; up to one per connection is simply "
+        "in flight when the run stops). Scenarios 4 and 7 count, from nginx's access log, those nginx "
+        'held longer than the timeout without answering ("never answered"); the targets count '
+        "them as timeouts.",
         "- Errors are wrk's: connect, read (the connection closed or reset before a full answer), write, "
         "and status (any answer that is not 2xx/3xx).",
         "- CPU seconds (sections 1 and 2) are gunicorn's and nginx's, workers included, read from /proc "
@@ -393,23 +404,29 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             "them as greenlets, up to `worker_connections` each, and share the CPU with them.",
         ]
     if section.key == "scale":
-        kept, fresh = (
-            scale_run(section, SHIPPED, "dynamic"),
-            scale_run(section, NO_KEEPALIVE_CONFIG, "dynamic"),
+        late = {key.removesuffix(LATE): n for key, n in f.items() if key.endswith(LATE)}
+        lines.append(
+            f"- Requests never answered in {profile.scale_timeout} s (nginx's access log: held longer than "
+            "that, then closed by wrk as its run ended, status 499; wrk's figures above leave them out): "
+            + ", ".join(f"{scale_label(*key.split(':'))} {n:,.0f}" for key, n in late.items())
+            + "."
+        )
+        small, large = (
+            scale_run(section, config, "dynamic") for config in (SHIPPED, KEEPALIVE_BEFORE_CONFIG)
         )
         lines.append(
-            f"- Upstream keep-alive under overload (dynamic route): with it {kept.rps:,.0f} requests/s, p50 "
-            f"{kept.latency_ms['p50']:,.0f} ms, p99.9 {kept.latency_ms['p99.9']:,.0f} ms, max "
-            f"{kept.latency_ms['max']:,.0f} ms, {kept.timeouts:,} timeouts; without it {fresh.rps:,.0f} "
-            f"requests/s, p50 {fresh.latency_ms['p50']:,.0f} ms, p99.9 {fresh.latency_ms['p99.9']:,.0f} ms, "
-            f"max {fresh.latency_ms['max']:,.0f} ms, {fresh.timeouts:,} timeouts. With several workers "
+            "- nginx's idle connections to gunicorn under overload (dynamic route): with 2 per worker "
+            f"(shipped) {small.rps:,.0f} requests/s, p50 {small.latency_ms['p50']:,.0f} ms, max "
+            f"{small.latency_ms['max']:,.0f} ms, {timed_out(f, SHIPPED, 'dynamic'):,.0f} timeouts (answered "
+            f"late or never); with {KEEPALIVE_BEFORE} (shipped before) {large.rps:,.0f} requests/s, p50 "
+            f"{large.latency_ms['p50']:,.0f} ms, max {large.latency_ms['max']:,.0f} ms, "
+            f"{timed_out(f, KEEPALIVE_BEFORE_CONFIG, 'dynamic'):,.0f} timeouts. With several workers "
             "gunicorn has each gevent worker accept one new connection per turn of its loop (gevent's "
-            "max_accept 1), while a request on one of nginx's kept-alive connections is read in the same "
-            "turn: under overload the new connections wait in the socket's queue behind them, so most "
-            "requests are quick and the rest wait until the queue moves. Without keep-alive every request "
-            "takes its turn in that queue: all wait alike, at fewer requests/s (a connection per request). "
-            "wrk counts only the requests answered before the run ends, so the longest waits are missing "
-            "from the first set of figures."
+            "max_accept 1), while requests on nginx's kept connections are read in the same turn: the more "
+            "connections nginx keeps, the more requests skip gunicorn's socket queue, and the longer the "
+            "rest wait in it. nginx's documentation advises a number \"small enough to let upstream servers "
+            'process new incoming connections as well". What the smaller number costs at 64 connections '
+            "is in section 2."
         )
     if section.key == "classes":
         gevent = f["rps_gevent"]
@@ -440,12 +457,19 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
         peaks = [f[f"nginx_peak_pss_{step}"] / 1024 for step in steps]
         ends = [f[f"nginx_end_pss_{step}"] / 1024 for step in steps]
         overflows = [f[f"listen_overflows_{step}"] for step in steps]
-        for (before, after), peak, end, drops in zip(
-            pairwise(section.results), pairwise(peaks), pairwise(ends), pairwise(overflows), strict=True
+        lates = [f[f"unanswered_late_{step}"] for step in steps]
+        for (before, after), peak, end, drops, never in zip(
+            pairwise(section.results),
+            pairwise(peaks),
+            pairwise(ends),
+            pairwise(overflows),
+            pairwise(lates),
+            strict=True,
         ):
             lines.append(
                 f"- {after.label}: requests/s {before.rps:,.0f} -> {after.rps:,.0f}, errors "
                 f"{before.failed:,} -> {after.failed:,}, timeouts {before.timeouts:,} -> {after.timeouts:,}, "
+                f"never answered in {profile.scale_timeout} s {never[0]:,.0f} -> {never[1]:,.0f}, "
                 f"p99 {before.latency_ms['p99']:,.0f} -> {after.latency_ms['p99']:,.0f} ms, listen "
                 f"overflows {drops[0]:,.0f} -> {drops[1]:,.0f}, nginx PSS at peak {peak[0]:.0f} -> "
                 f"{peak[1]:.0f} MB, at the end {end[0]:.0f} -> {end[1]:.0f} MB"
@@ -453,8 +477,10 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
         scale, last = scale_run(by_key["scale"], SHIPPED, "dynamic"), section.results[-1]
         lines.append(
             f"- The last step runs the configuration of section 4: there, {scale.failed:,} errors and "
-            f"{scale.timeouts:,} timeouts at {scale.rps:,.0f} requests/s; here, {last.failed:,} errors "
-            f"and {last.timeouts:,} timeouts at {last.rps:,.0f} requests/s. The difference is the spread "
+            f"{timed_out(by_key['scale'].figures, SHIPPED, 'dynamic'):,.0f} timeouts (answered late or "
+            f"never) at {scale.rps:,.0f} requests/s; here, {last.failed:,} errors and "
+            f"{last.timeouts + f[f'unanswered_late_{len(section.results)}']:,.0f} at {last.rps:,.0f} "
+            "requests/s. The difference is the spread "
             "between two runs of one configuration on this machine."
         )
         lines.append(

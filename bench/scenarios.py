@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import statistics
 import tempfile
@@ -72,6 +73,12 @@ BACKLOG = Tuning("gunicorn backlog 16384", gunicorn_env=(("GUNICORN_BACKLOG", "2
 JEMALLOC = Tuning("jemalloc", nginx_env=(("NGINX_ALLOCATOR", "glibc"),))
 UNIX_SOCKET = Tuning("upstream over a unix socket", tcp_upstream=True)
 UPSTREAM_KEEPALIVE = Tuning("upstream keep-alive", nginx_env=(("NGINX_UPSTREAM_KEEPALIVE", "0"),))
+#: The idle connections each nginx worker keeps to gunicorn: 2, where 32 was shipped before.
+KEEPALIVE_BEFORE = "32"
+KEEPALIVE_POOL = Tuning(
+    f"upstream keep-alive 2, not {KEEPALIVE_BEFORE}",
+    nginx_env=(("NGINX_UPSTREAM_KEEPALIVE", KEEPALIVE_BEFORE),),
+)
 NGINX_ONLY_ACCESS_LOG = Tuning("nginx as the only access log", gunicorn_env=(("GUNICORN_ACCESS_LOG", "on"),))
 NGINX_BACKLOG = Tuning(
     "nginx backlog 16384",
@@ -464,8 +471,8 @@ SCALE_ROUTES = (("static", STATIC_FILE), ("dynamic", DYNAMIC))
 #: The scale scenario's configurations: the shipped one, and the same with ``FEWER_WORKERS``.
 SHIPPED = "shipped"
 FEWER_WORKERS_CONFIG = f"WEB_CONCURRENCY={FEWER_WORKERS}"
-#: The scale scenario's dynamic route, once more without upstream keep-alive.
-NO_KEEPALIVE_CONFIG = f"without {UPSTREAM_KEEPALIVE.name}"
+#: The scale scenario's dynamic route, once more with the idle upstream connections shipped before.
+KEEPALIVE_BEFORE_CONFIG = f"NGINX_UPSTREAM_KEEPALIVE={KEEPALIVE_BEFORE}"
 
 
 def scale_label(config: str, route: str) -> str:
@@ -497,19 +504,48 @@ def scale_route(stack: Stack, profile: Profile, section: Section, config: str, r
     section.notes.append(f"{label}: {dropped:,} connections dropped from full accept queues")
 
 
-def scale(stack: Stack, profile: Profile, section: Section, memory: Section, config: str) -> None:
-    """4 and 5. Many concurrent connections on both routes, then the stack's memory (figures
-    ``{config}:{moment}:{part}`` for ``MEMORY_MOMENTS`` and ``MEMORY_PARTS``)."""
-    samples = {"idle": stack.memory()}
-    with MemorySampler(stack) as sampler:
-        for route, _ in SCALE_ROUTES:
-            scale_route(stack, profile, section, config, route)
-            samples[f"{route}_end"] = sampler.last
-    samples["peak"] = sampler.peak
-    samples["after"] = stack.memory()
-    for moment, sample in samples.items():
-        for part in MEMORY_PARTS:
-            memory.figures[f"{config}:{moment}:{part}"] = sample[part]
+#: The suffix of the scale scenario's figures of requests nginx held too long and never answered.
+LATE = "_unanswered_late"
+
+
+def unanswered_late(nginx: Nginx, path: str, seconds: float) -> int:
+    """Requests for ``path`` that nginx held longer than ``seconds`` and never answered: the client closed
+    its connection first (status 499), here wrk when its run ended. wrk counts a timeout only for an
+    answer that arrives late, so a request left waiting until the end is in none of its figures. nginx
+    times a request from reading it, so this is a lower bound of the client's wait. Read once nginx has
+    stopped: it writes out its buffered access log then."""
+    late = re.compile(rf'"GET {re.escape(path)} HTTP/[\d.]+" 499 \d+ rt=([\d.]+) ')
+    with Path(nginx.env["NGINX_ACCESS_LOG"]).open() as log:
+        return sum(1 for line in log if (match := late.search(line)) and float(match.group(1)) > seconds)
+
+
+def scale(
+    stack: AbstractContextManager[Stack],
+    profile: Profile,
+    section: Section,
+    config: str,
+    *,
+    routes: tuple[str, ...] = tuple(dict(SCALE_ROUTES)),
+    memory: Section | None = None,
+) -> None:
+    """4 and 5. Many concurrent connections on each of ``routes``, on a stack started for them (figures
+    ``{config}:{route}_errors``, ``_timeouts`` and ``_unanswered_late``); with ``memory``, the stack's
+    memory (figures ``{config}:{moment}:{part}`` for ``MEMORY_MOMENTS`` and ``MEMORY_PARTS``)."""
+    with stack as started:
+        samples = {"idle": started.memory()}
+        with MemorySampler(started) as sampler:
+            for route in routes:
+                scale_route(started, profile, section, config, route)
+                samples[f"{route}_end"] = sampler.last
+        samples["peak"] = sampler.peak
+        samples["after"] = started.memory()
+    for route in routes:
+        late = unanswered_late(started.nginx, dict(SCALE_ROUTES)[route], profile.scale_timeout)
+        section.figures[f"{config}:{route}{LATE}"] = late
+    if memory is not None:
+        for moment, sample in samples.items():
+            for part in MEMORY_PARTS:
+                memory.figures[f"{config}:{moment}:{part}"] = sample[part]
 
 
 @contextmanager
@@ -560,6 +596,8 @@ def tuning(workdir: Path, profile: Profile) -> Section:
             section.figures[f"listen_overflows_{step}"] = dropped
             section.figures[f"nginx_end_pss_{step}"] = sampler.last["nginx_pss"]
         section.figures[f"nginx_peak_pss_{step}"] = sampler.peak["nginx_pss"]
+        late = unanswered_late(stack.nginx, DYNAMIC, profile.scale_timeout)
+        section.figures[f"unanswered_late_{step}"] = late
     return section
 
 

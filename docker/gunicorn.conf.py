@@ -102,7 +102,7 @@ def tmp_dir() -> str | None:
 
 
 # nginx proxies to a unix socket: no TCP port for any other process on the host to reach. Against TCP over
-# loopback: +5% requests/s through nginx in the published run, +17% and +3% in the two runs before
+# loopback: +11% requests/s through nginx in the published run, +5% and +17% in the two runs before
 # (docs/benchmarks.md, section 2: the median of six alternating rounds each).
 bind = binds(os.environ)
 # The socket is srw-rw----: connecting needs write permission on it, and only its user and group have it.
@@ -135,8 +135,8 @@ backlog = _positive_int(os.environ, "GUNICORN_BACKLOG", 16384)
 worker_tmp_dir = tmp_dir()
 # nginx's access log records every request (status, bytes, request and upstream times, X-Request-ID), so
 # gunicorn writes none by default, as gunicorn itself ships. Its logging of each request (Python's logging
-# module) cost a worker 583 against 488 us of CPU per request through nginx, +24% requests/s without it
-# in the published run (+30% and +21% in the two runs before; docs/benchmarks.md, section 2).
+# module) cost a worker 664 against 508 us of CPU per request through nginx, +25% requests/s without it
+# in the published run (+24% and +30% in the two runs before; docs/benchmarks.md, section 2).
 # GUNICORN_ACCESS_LOG=on writes it.
 accesslog, errorlog = log_targets(os.environ)
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")

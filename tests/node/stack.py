@@ -22,7 +22,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from socketserver import BaseServer
+from socketserver import BaseRequestHandler, BaseServer, ThreadingMixIn, UnixStreamServer
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
@@ -312,6 +312,17 @@ class QuietHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *_: object) -> None:
         """Quiet."""
+
+
+class UnixUpstream(ThreadingMixIn, UnixStreamServer):
+    """A stand-in upstream on a unix socket, a thread per connection, that nginx's workers may reach."""
+
+    daemon_threads = True
+
+    def __init__(self, path: Path, handler: type[BaseRequestHandler]) -> None:
+        super().__init__(str(path), handler)
+        # nginx's workers run as nobody when the tests run as root: connecting needs write permission.
+        os.chmod(path, 0o666)  # noqa: S103 - a test socket in a scratch directory
 
 
 @contextmanager

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from socketserver import ThreadingMixIn, UnixStreamServer
 
 import pytest
 import requests
 
-from tests.node.stack import QuietHandler, render_env, serving, start_nginx
+from tests.node.stack import QuietHandler, UnixUpstream, render_env, serving, start_nginx
 
 REQUESTS = 5
 
 
-class CountingUpstream(ThreadingMixIn, UnixStreamServer):
+class CountingUpstream(UnixUpstream):
     """An HTTP/1.1 upstream on a unix socket that counts the connections it accepts."""
 
-    daemon_threads = True
-
     def __init__(self, path: Path) -> None:
-        super().__init__(str(path), _Handler)
-        # nginx's workers run as nobody when the tests run as root: connecting needs write permission.
-        os.chmod(path, 0o666)  # noqa: S103 - a test socket in a scratch directory
+        super().__init__(path, _Handler)
         self.accepted = 0
 
     def get_request(self) -> tuple[object, object]:
