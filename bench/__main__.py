@@ -89,7 +89,8 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
         f"{scenarios.SHIPPED}: the shipped configuration with NGINX_WORKER_CONNECTIONS={slots} (section 7's "
         f"last step); {scenarios.FEWER_WORKERS_CONFIG}: the same with {scenarios.FEWER_WORKERS} gunicorn "
         f"workers instead of {scenarios.WORKERS}; {scenarios.KEEPALIVE_BEFORE_CONFIG}: the same with "
-        f"{scenarios.KEEPALIVE_BEFORE} idle connections to gunicorn per nginx worker instead of 2, as "
+        f"{scenarios.KEEPALIVE_BEFORE} idle connections to gunicorn per nginx worker instead of "
+        f"{scenarios.KEEPALIVE_SHIPPED}, as "
         "shipped before (the dynamic route only). The "
         "machine's net.core.somaxconn is raised to the node's 16384 by `make bench`."
     )

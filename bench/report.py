@@ -19,6 +19,7 @@ from bench.scenarios import (
     HEADER_TIMEOUT,
     KEEPALIVE_BEFORE,
     KEEPALIVE_BEFORE_CONFIG,
+    KEEPALIVE_SHIPPED,
     LATE,
     MAX_REQUESTS,
     MEMORY_MOMENTS,
@@ -415,8 +416,9 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             scale_run(section, config, "dynamic") for config in (SHIPPED, KEEPALIVE_BEFORE_CONFIG)
         )
         lines.append(
-            "- nginx's idle connections to gunicorn under overload (dynamic route): with 2 per worker "
-            f"(shipped) {small.rps:,.0f} requests/s, p50 {small.latency_ms['p50']:,.0f} ms, max "
+            "- nginx's idle connections to gunicorn under overload (dynamic route): with "
+            f"{KEEPALIVE_SHIPPED} per worker (shipped) {small.rps:,.0f} requests/s, p50 "
+            f"{small.latency_ms['p50']:,.0f} ms, max "
             f"{small.latency_ms['max']:,.0f} ms, {timed_out(f, SHIPPED, 'dynamic'):,.0f} timeouts (answered "
             f"late or never); with {KEEPALIVE_BEFORE} (shipped before) {large.rps:,.0f} requests/s, p50 "
             f"{large.latency_ms['p50']:,.0f} ms, max {large.latency_ms['max']:,.0f} ms, "
@@ -479,7 +481,7 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             f"- The last step runs the configuration of section 4: there, {scale.failed:,} errors and "
             f"{timed_out(by_key['scale'].figures, SHIPPED, 'dynamic'):,.0f} timeouts (answered late or "
             f"never) at {scale.rps:,.0f} requests/s; here, {last.failed:,} errors and "
-            f"{last.timeouts + f[f'unanswered_late_{len(section.results)}']:,.0f} at {last.rps:,.0f} "
+            f"{last.timeouts + lates[-1]:,.0f} at {last.rps:,.0f} "
             "requests/s. The difference is the spread "
             "between two runs of one configuration on this machine."
         )

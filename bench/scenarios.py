@@ -73,10 +73,11 @@ BACKLOG = Tuning("gunicorn backlog 16384", gunicorn_env=(("GUNICORN_BACKLOG", "2
 JEMALLOC = Tuning("jemalloc", nginx_env=(("NGINX_ALLOCATOR", "glibc"),))
 UNIX_SOCKET = Tuning("upstream over a unix socket", tcp_upstream=True)
 UPSTREAM_KEEPALIVE = Tuning("upstream keep-alive", nginx_env=(("NGINX_UPSTREAM_KEEPALIVE", "0"),))
-#: The idle connections each nginx worker keeps to gunicorn: 2, where 32 was shipped before.
-KEEPALIVE_BEFORE = "32"
+#: The idle connections each nginx worker keeps to gunicorn (render.sh's NGINX_UPSTREAM_KEEPALIVE), and
+#: what was shipped before.
+KEEPALIVE_SHIPPED, KEEPALIVE_BEFORE = "2", "32"
 KEEPALIVE_POOL = Tuning(
-    f"upstream keep-alive 2, not {KEEPALIVE_BEFORE}",
+    f"upstream keep-alive {KEEPALIVE_SHIPPED}, not {KEEPALIVE_BEFORE}",
     nginx_env=(("NGINX_UPSTREAM_KEEPALIVE", KEEPALIVE_BEFORE),),
 )
 NGINX_ONLY_ACCESS_LOG = Tuning("nginx as the only access log", gunicorn_env=(("GUNICORN_ACCESS_LOG", "on"),))
