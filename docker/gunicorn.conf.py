@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
+
+# Bound now, in the master: a gevent worker replaces the select module's functions with its own.
+from select import POLLIN, poll
 from typing import Any
 
 
@@ -96,6 +100,48 @@ def log_targets(env: Mapping[str, str]) -> tuple[str | None, str]:
     return (access if access_log_on(env) else None), error
 
 
+KEEPALIVE_QUEUE_MS = 1000
+
+
+def keepalive_queue_seconds(env: Mapping[str, str]) -> float | None:
+    """``GUNICORN_KEEPALIVE_QUEUE_MS``: how long connections may wait in the accept queue before workers
+    stop keeping connections alive, in milliseconds [``KEEPALIVE_QUEUE_MS``]; ``off``: never."""
+    raw = env.get("GUNICORN_KEEPALIVE_QUEUE_MS") or str(KEEPALIVE_QUEUE_MS)
+    if raw == "off":
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(
+            f"GUNICORN_KEEPALIVE_QUEUE_MS={raw!r}: expected milliseconds (a whole number >= 1) or off"
+        )
+    return int(raw) / 1000
+
+
+def accept_queue_waiting(listeners: Iterable[Any]) -> bool:
+    """Whether a connection waits in any of ``listeners``' accept queues: a listening socket polls
+    readable while its queue holds one."""
+    listening = poll()
+    for listener in listeners:
+        listening.register(listener, POLLIN)
+    return bool(listening.poll(0))
+
+
+class QueueWatch:
+    """One worker's view of its accept queue, taken at each request it serves: whether the queue has held
+    connections at every look for ``limit`` seconds."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.since: float | None = None
+
+    def backed_up(self, waiting: bool, now: float) -> bool:
+        if not waiting:
+            self.since = None
+            return False
+        if self.since is None:
+            self.since = now
+        return now - self.since >= self.limit
+
+
 def tmp_dir() -> str | None:
     """The heartbeat file on tmpfs: on a disk-backed /tmp, fchmod can block a worker (gunicorn FAQ)."""
     return "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs, gunicorn's documented choice
@@ -148,6 +194,26 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 control_socket_disable = True
 # Not preload_app: with gevent, importing the app in the master before workers monkey-patch breaks it.
 preload_app = False
+
+
+# A kept connection's next request is read in the same turn of a gevent worker's loop that accepts one
+# new connection, so under overload the connections nginx keeps (NGINX_UPSTREAM_KEEPALIVE) are served
+# again and again while the rest wait in the accept queue: at 10,000 connections thousands of requests
+# waited more than 20 s and were never answered. Once the queue has held connections for
+# GUNICORN_KEEPALIVE_QUEUE_MS, each response closes its connection (Connection: close), so every request
+# takes its turn in the queue, as gthread's workers do when full; when the queue empties, connections are
+# kept again. Under normal load the queue empties at once and nothing changes.
+queue_limit = keepalive_queue_seconds(os.environ)
+queue_watch = None if queue_limit is None else QueueWatch(queue_limit)
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    """gunicorn's own hook (a debug line per request), and a connection closed once the queue backs up."""
+    worker.log.debug("%s %s", req.method, req.path)
+    if queue_watch is not None and queue_watch.backed_up(
+        accept_queue_waiting(worker.sockets), time.monotonic()
+    ):
+        req.force_close()
 
 
 def post_fork(server: Any, worker: Any) -> None:

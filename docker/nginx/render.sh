@@ -23,7 +23,7 @@
 #   NGINX_ACCESS_LOG      [/dev/stdout]   NGINX_ERROR_LOG [stderr]
 #   NGINX_WORKER_PROCESSES [auto]         NGINX_WORKER_CONNECTIONS [4096]
 #   NGINX_UPSTREAM_KEEPALIVE  idle connections each nginx worker keeps to gunicorn; 0: a new
-#                         connection per request [2]
+#                         connection per request [32]
 #   NGINX_MIME_TYPES      [/etc/nginx/mime.types]
 #   NGINX_ALLOCATOR       jemalloc | glibc: the malloc the command runs with [jemalloc]
 set -eu
@@ -103,7 +103,7 @@ is_cidr() {
 : "${NGINX_ERROR_LOG:=stderr}"
 : "${NGINX_WORKER_PROCESSES:=auto}"
 : "${NGINX_WORKER_CONNECTIONS:=4096}"
-: "${NGINX_UPSTREAM_KEEPALIVE:=2}"
+: "${NGINX_UPSTREAM_KEEPALIVE:=32}"
 : "${NGINX_MIME_TYPES:=/etc/nginx/mime.types}"
 : "${TRUSTED_PROXY_CIDRS:=}"
 : "${NGINX_ALLOCATOR:=jemalloc}"

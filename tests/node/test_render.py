@@ -104,7 +104,7 @@ def test_edge_trusts_no_proxy(env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize(
     ("setting", "directive"),
-    [(None, "        keepalive 2;\n"), ("32", "        keepalive 32;\n"), ("0", None)],
+    [(None, "        keepalive 32;\n"), ("2", "        keepalive 2;\n"), ("0", None)],
 )
 def test_upstream_keepalive_is_set_or_left_out(
     env: dict[str, str], setting: str | None, directive: str | None
