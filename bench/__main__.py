@@ -20,6 +20,7 @@ DYNAMIC_TUNINGS = (
     scenarios.UNIX_SOCKET,
     scenarios.UPSTREAM_KEEPALIVE,
     scenarios.KEEPALIVE_POOL,
+    scenarios.QUEUE_CLOSE,
     scenarios.NGINX_ONLY_ACCESS_LOG,
     scenarios.WORKER_COUNT,
 )
@@ -83,16 +84,14 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
         gunicorn_env = {"WEB_CONCURRENCY": str(workers)}
         started = node_stack(workdir, gunicorn_env=gunicorn_env, NGINX_WORKER_CONNECTIONS=slots)
         scenarios.scale(started, profile, scale, config, memory=memory)
-    kept_before = without(workdir, (scenarios.KEEPALIVE_POOL,), NGINX_WORKER_CONNECTIONS=slots)
-    scenarios.scale(kept_before, profile, scale, scenarios.KEEPALIVE_BEFORE_CONFIG, routes=("dynamic",))
+    queue_off = without(workdir, (scenarios.QUEUE_CLOSE,), NGINX_WORKER_CONNECTIONS=slots)
+    scenarios.scale(queue_off, profile, scale, scenarios.QUEUE_OFF_CONFIG, routes=("dynamic",))
     scale.notes.append(
         f"{scenarios.SHIPPED}: the shipped configuration with NGINX_WORKER_CONNECTIONS={slots} (section 7's "
         f"last step); {scenarios.FEWER_WORKERS_CONFIG}: the same with {scenarios.FEWER_WORKERS} gunicorn "
-        f"workers instead of {scenarios.WORKERS}; {scenarios.KEEPALIVE_BEFORE_CONFIG}: the same with "
-        f"{scenarios.KEEPALIVE_BEFORE} idle connections to gunicorn per nginx worker instead of "
-        f"{scenarios.KEEPALIVE_SHIPPED}, as "
-        "shipped before (the dynamic route only). The "
-        "machine's net.core.somaxconn is raised to the node's 16384 by `make bench`."
+        f"workers instead of {scenarios.WORKERS}; {scenarios.QUEUE_OFF_CONFIG}: the same without "
+        f"{scenarios.QUEUE_CLOSE.name} (the dynamic route only). The machine's net.core.somaxconn is raised "
+        "to the node's 16384 by `make bench`."
     )
     return [static, dynamic, slow, scale, memory, classes, tuning]
 

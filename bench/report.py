@@ -17,13 +17,13 @@ from bench.scenarios import (
     FEWER_WORKERS,
     FEWER_WORKERS_CONFIG,
     HEADER_TIMEOUT,
-    KEEPALIVE_BEFORE,
-    KEEPALIVE_BEFORE_CONFIG,
-    KEEPALIVE_SHIPPED,
+    KEEPALIVE_FEWER,
     LATE,
     MAX_REQUESTS,
     MEMORY_MOMENTS,
     MEMORY_PARTS,
+    QUEUE_CLOSE,
+    QUEUE_OFF_CONFIG,
     SCALE_ROUTES,
     SHIPPED,
     WORKERS,
@@ -323,6 +323,39 @@ def reading() -> list[str]:
     ]
 
 
+def scale_lines(section: Section, profile: Profile) -> list[str]:
+    """Section 4: the requests never answered in each run, and what the keep-alive tunings do under
+    overload."""
+    f = section.figures
+    late = {key.removesuffix(LATE): n for key, n in f.items() if key.endswith(LATE)}
+    never = (
+        f"- Requests never answered in {profile.scale_timeout} s (nginx's access log: held longer than "
+        "that, then closed by wrk as its run ended, status 499; wrk's figures above leave them out): "
+        + ", ".join(f"{scale_label(*key.split(':'))} {n:,.0f}" for key, n in late.items())
+        + "."
+    )
+    runs = {config: scale_run(section, config, "dynamic") for config in (SHIPPED, QUEUE_OFF_CONFIG)}
+    overload = (
+        f"{config}: {run.rps:,.0f} requests/s, p50 {run.latency_ms['p50']:,.0f} ms, max "
+        f"{run.latency_ms['max']:,.0f} ms, {timed_out(f, config, 'dynamic'):,.0f} timeouts (answered "
+        "late or never)"
+        for config, run in runs.items()
+    )
+    overloaded = (
+        "- nginx's kept connections to gunicorn under overload (dynamic route): "
+        + "; ".join(overload)
+        + ". With several workers gunicorn has each gevent worker accept one new connection per turn of "
+        "its loop (gevent's max_accept 1), while requests on nginx's kept connections are read in the "
+        f"same turn: without {QUEUE_CLOSE.name}, they skip gunicorn's socket queue again and again and "
+        "the rest wait in it. Shipped, once the queue has held connections for "
+        "GUNICORN_KEEPALIVE_QUEUE_MS at every request a worker serves, each response closes its "
+        "connection (Connection: close), so "
+        "every request takes its turn in the queue. What it costs at 64 connections, and what "
+        f"{KEEPALIVE_FEWER} kept connections per nginx worker (shipped before) cost instead, is in section 2."
+    )
+    return [never, overloaded]
+
+
 def interpretation(section: Section, by_key: dict[str, Section], profile: Profile) -> list[str]:
     """What each scenario's numbers say, stated from the numbers themselves."""
     f = section.figures
@@ -405,31 +438,7 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             "them as greenlets, up to `worker_connections` each, and share the CPU with them.",
         ]
     if section.key == "scale":
-        late = {key.removesuffix(LATE): n for key, n in f.items() if key.endswith(LATE)}
-        lines.append(
-            f"- Requests never answered in {profile.scale_timeout} s (nginx's access log: held longer than "
-            "that, then closed by wrk as its run ended, status 499; wrk's figures above leave them out): "
-            + ", ".join(f"{scale_label(*key.split(':'))} {n:,.0f}" for key, n in late.items())
-            + "."
-        )
-        small, large = (
-            scale_run(section, config, "dynamic") for config in (SHIPPED, KEEPALIVE_BEFORE_CONFIG)
-        )
-        lines.append(
-            "- nginx's idle connections to gunicorn under overload (dynamic route): with "
-            f"{KEEPALIVE_SHIPPED} per worker (shipped) {small.rps:,.0f} requests/s, p50 "
-            f"{small.latency_ms['p50']:,.0f} ms, max "
-            f"{small.latency_ms['max']:,.0f} ms, {timed_out(f, SHIPPED, 'dynamic'):,.0f} timeouts (answered "
-            f"late or never); with {KEEPALIVE_BEFORE} (shipped before) {large.rps:,.0f} requests/s, p50 "
-            f"{large.latency_ms['p50']:,.0f} ms, max {large.latency_ms['max']:,.0f} ms, "
-            f"{timed_out(f, KEEPALIVE_BEFORE_CONFIG, 'dynamic'):,.0f} timeouts. With several workers "
-            "gunicorn has each gevent worker accept one new connection per turn of its loop (gevent's "
-            "max_accept 1), while requests on nginx's kept connections are read in the same turn: the more "
-            "connections nginx keeps, the more requests skip gunicorn's socket queue, and the longer the "
-            "rest wait in it. nginx's documentation advises a number \"small enough to let upstream servers "
-            'process new incoming connections as well". What the smaller number costs at 64 connections '
-            "is in section 2."
-        )
+        lines += scale_lines(section, profile)
     if section.key == "classes":
         gevent = f["rps_gevent"]
         lines += [

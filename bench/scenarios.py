@@ -74,11 +74,15 @@ JEMALLOC = Tuning("jemalloc", nginx_env=(("NGINX_ALLOCATOR", "glibc"),))
 UNIX_SOCKET = Tuning("upstream over a unix socket", tcp_upstream=True)
 UPSTREAM_KEEPALIVE = Tuning("upstream keep-alive", nginx_env=(("NGINX_UPSTREAM_KEEPALIVE", "0"),))
 #: The idle connections each nginx worker keeps to gunicorn (render.sh's NGINX_UPSTREAM_KEEPALIVE), and
-#: what was shipped before.
-KEEPALIVE_SHIPPED, KEEPALIVE_BEFORE = "2", "32"
+#: the fewer shipped before gunicorn closed kept connections once its accept queue backs up.
+KEEPALIVE_SHIPPED, KEEPALIVE_FEWER = "32", "2"
 KEEPALIVE_POOL = Tuning(
-    f"upstream keep-alive {KEEPALIVE_SHIPPED}, not {KEEPALIVE_BEFORE}",
-    nginx_env=(("NGINX_UPSTREAM_KEEPALIVE", KEEPALIVE_BEFORE),),
+    f"upstream keep-alive {KEEPALIVE_SHIPPED}, not {KEEPALIVE_FEWER}",
+    nginx_env=(("NGINX_UPSTREAM_KEEPALIVE", KEEPALIVE_FEWER),),
+)
+QUEUE_CLOSE = Tuning(
+    "kept connections closed when gunicorn's queue backs up",
+    gunicorn_env=(("GUNICORN_KEEPALIVE_QUEUE_MS", "off"),),
 )
 NGINX_ONLY_ACCESS_LOG = Tuning("nginx as the only access log", gunicorn_env=(("GUNICORN_ACCESS_LOG", "on"),))
 NGINX_BACKLOG = Tuning(
@@ -144,7 +148,7 @@ class Profile:
     round_seconds: int
 
 
-QUICK = Profile("quick", 2, 64, 16, 500, 2000, 4, 1, 3, every_tuning_step=False, rounds=2, round_seconds=1)
+QUICK = Profile("quick", 2, 64, 16, 500, 1000, 3, 1, 2, every_tuning_step=False, rounds=2, round_seconds=1)
 FULL = Profile("full", 15, 64, 16, 1000, 10000, 30, 5, 20, every_tuning_step=True, rounds=6, round_seconds=5)
 
 
@@ -472,8 +476,8 @@ SCALE_ROUTES = (("static", STATIC_FILE), ("dynamic", DYNAMIC))
 #: The scale scenario's configurations: the shipped one, and the same with ``FEWER_WORKERS``.
 SHIPPED = "shipped"
 FEWER_WORKERS_CONFIG = f"WEB_CONCURRENCY={FEWER_WORKERS}"
-#: The scale scenario's dynamic route, once more with the idle upstream connections shipped before.
-KEEPALIVE_BEFORE_CONFIG = f"NGINX_UPSTREAM_KEEPALIVE={KEEPALIVE_BEFORE}"
+#: The scale scenario's dynamic route, once more without ``QUEUE_CLOSE``.
+QUEUE_OFF_CONFIG = "GUNICORN_KEEPALIVE_QUEUE_MS=off"
 
 
 def scale_label(config: str, route: str) -> str:
