@@ -148,7 +148,7 @@ def tmp_dir() -> str | None:
 
 
 # nginx proxies to a unix socket: no TCP port for any other process on the host to reach. Against TCP over
-# loopback: +11% requests/s through nginx in the published run, +5% and +17% in the two runs before
+# loopback: +13% requests/s through nginx in the published run, +11% and +5% in the two runs before
 # (docs/benchmarks.md, section 2: the median of six alternating rounds each).
 bind = binds(os.environ)
 # The socket is srw-rw----: connecting needs write permission on it, and only its user and group have it.
@@ -181,8 +181,8 @@ backlog = _positive_int(os.environ, "GUNICORN_BACKLOG", 16384)
 worker_tmp_dir = tmp_dir()
 # nginx's access log records every request (status, bytes, request and upstream times, X-Request-ID), so
 # gunicorn writes none by default, as gunicorn itself ships. Its logging of each request (Python's logging
-# module) cost a worker 664 against 508 us of CPU per request through nginx, +25% requests/s without it
-# in the published run (+24% and +30% in the two runs before; docs/benchmarks.md, section 2).
+# module) cost a worker 637 against 513 us of CPU per request through nginx, +17% requests/s without it
+# in the published run (+25% and +24% in the two runs before; docs/benchmarks.md, section 2).
 # GUNICORN_ACCESS_LOG=on writes it.
 accesslog, errorlog = log_targets(os.environ)
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
@@ -198,11 +198,12 @@ preload_app = False
 
 # A kept connection's next request is read in the same turn of a gevent worker's loop that accepts one
 # new connection, so under overload the connections nginx keeps (NGINX_UPSTREAM_KEEPALIVE) are served
-# again and again while the rest wait in the accept queue: at 10,000 connections thousands of requests
-# waited more than 20 s and were never answered. Once the queue has held connections for
+# again and again while the rest wait in the accept queue. Once the queue has held connections for
 # GUNICORN_KEEPALIVE_QUEUE_MS, each response closes its connection (Connection: close), so every request
 # takes its turn in the queue, as gthread's workers do when full; when the queue empties, connections are
-# kept again. Under normal load the queue empties at once and nothing changes.
+# kept again. At 10,000 connections in the published run: 8,320 requests waited more than 20 s and were
+# never answered with this off, none with it (docs/benchmarks.md, section 4). At 64 connections the queue
+# empties at once and it costs nothing measurable (section 2).
 queue_limit = keepalive_queue_seconds(os.environ)
 queue_watch = None if queue_limit is None else QueueWatch(queue_limit)
 
