@@ -1,4 +1,5 @@
-"""Pulumi mocks shared by the infrastructure tests: a recording `Mocks` with realistic ids and ARNs.
+"""Pulumi mocks shared by the infrastructure tests: a recording `Mocks` with realistic ids and ARNs; and the
+scratch directory the node stack's and the benchmarks' tests run nginx and gunicorn in.
 
 The mocks are installed here, at collection time, before any test imports `infra` or runs the program.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import runpy
+import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ import pulumi
 import pytest
 
 from offline.stack import Warnings, stack_config
+from tests.node.stack import prepare_static, world_readable_tempdir
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "flask-nginx-aws"
@@ -337,3 +340,12 @@ def harness() -> Iterator[Harness]:
     harness.use("prod")
     yield harness
     pulumi.runtime.set_all_config({})
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Iterator[Path]:
+    """A scratch directory holding the static files (with .gz twins), certificates and nginx runtimes."""
+    path = world_readable_tempdir("node-stack-")
+    prepare_static(path)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

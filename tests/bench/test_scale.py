@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import cast
@@ -33,12 +31,10 @@ from tests.node.stack import (
     Nginx,
     QuietHandler,
     UnixUpstream,
-    prepare_static,
     render_env,
     running,
     serving,
     start_nginx,
-    world_readable_tempdir,
 )
 
 #: How long the client waits for an answer that never comes before it closes its connection.
@@ -60,14 +56,6 @@ class _Handler(QuietHandler):
     def do_GET(self) -> None:
         self.server.received.set()
         self.server.released.wait(timeout=30)
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    path = world_readable_tempdir("bench-scale-")
-    prepare_static(path)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def held_and_dropped(nginx: Nginx, upstream: SilentUpstream) -> None:

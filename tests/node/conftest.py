@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,22 +13,11 @@ import requests
 from tests.node.stack import (
     Gunicorn,
     Nginx,
-    prepare_static,
     render_env,
     start_gunicorn,
     start_nginx,
     wait_until,
-    world_readable_tempdir,
 )
-
-
-@pytest.fixture(scope="session")
-def workdir() -> Iterator[Path]:
-    """A scratch directory holding the static files (with .gz twins), certificates and nginx runtimes."""
-    path = world_readable_tempdir("node-stack-")
-    prepare_static(path)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
