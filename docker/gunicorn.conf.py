@@ -109,7 +109,7 @@ def keepalive_queue_seconds(env: Mapping[str, str]) -> float | None:
     raw = env.get("GUNICORN_KEEPALIVE_QUEUE_MS") or str(KEEPALIVE_QUEUE_MS)
     if raw == "off":
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isdecimal() or int(raw) < 1:
         raise ValueError(
             f"GUNICORN_KEEPALIVE_QUEUE_MS={raw!r}: expected milliseconds (a whole number >= 1) or off"
         )
