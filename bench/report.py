@@ -349,9 +349,9 @@ def scale_lines(section: Section, profile: Profile) -> list[str]:
         f"same turn: without {QUEUE_CLOSE.name}, they skip gunicorn's socket queue again and again and "
         "the rest wait in it. Shipped, once the queue has held connections for "
         "GUNICORN_KEEPALIVE_QUEUE_MS at every request a worker serves, each response closes its "
-        "connection (Connection: close), so "
-        "every request takes its turn in the queue. What it costs at 64 connections, and what "
-        f"{KEEPALIVE_FEWER} kept connections per nginx worker (shipped before) cost instead, is in section 2."
+        "connection (Connection: close), so every request takes its turn in the queue. What it costs at "
+        f"64 connections, and what {KEEPALIVE_FEWER} kept connections per nginx worker (shipped before) "
+        "cost instead, is in section 2."
     )
     return [never, overloaded]
 
