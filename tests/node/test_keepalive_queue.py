@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.node.stack import Gunicorn, start_gunicorn
+from tests.node.stack import Gunicorn, running, start_gunicorn
 from tests.node.test_gunicorn_conf import load
 
 LIMIT_MS = 50
@@ -80,10 +80,8 @@ def one_connection_gunicorn(workdir: Path, limit: str) -> Iterator[Gunicorn]:
             "GUNICORN_KEEPALIVE_QUEUE_MS": limit,
         },
     )
-    try:
+    with running(server.process):
         yield server
-    finally:
-        server.process.stop()
 
 
 def connection_header(kept: http.client.HTTPConnection) -> str | None:
