@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.scenarios import KEEPALIVE_SHIPPED
 from tests.node.stack import DOCKER, RENDER, Nginx, child_pids, render_env
 
 
@@ -113,9 +114,20 @@ def test_upstream_keepalive_is_set_or_left_out(
     assert result.returncode == 0, result.stderr
     conf = Path(result.stdout.strip())
     nginx_syntax_ok(conf)
+    assert kept_alive(conf) == ([] if directive is None else [directive.rstrip("\n")])
+
+
+def kept_alive(conf: Path) -> list[str]:
+    """The ``keepalive`` lines of the rendered config's gunicorn upstream."""
     upstream = conf.read_text().partition("upstream gunicorn {")[2].partition("}")[0]
-    kept = [line for line in upstream.splitlines() if line.strip().startswith("keepalive ")]
-    assert kept == ([] if directive is None else [directive.rstrip("\n")])
+    return [line for line in upstream.splitlines() if line.strip().startswith("keepalive ")]
+
+
+def test_the_benchmarks_name_the_default_pool(env: dict[str, str]) -> None:
+    """Section 2 of the benchmarks labels its tuning with the pool render.sh keeps by default."""
+    result = render(env)
+    assert result.returncode == 0, result.stderr
+    assert kept_alive(Path(result.stdout.strip())) == [f"        keepalive {KEEPALIVE_SHIPPED};"]
 
 
 @pytest.mark.parametrize(
