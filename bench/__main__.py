@@ -22,6 +22,7 @@ DYNAMIC_TUNINGS = (
     scenarios.KEEPALIVE_POOL,
     scenarios.QUEUE_CLOSE,
     scenarios.NGINX_ONLY_ACCESS_LOG,
+    scenarios.SHARED_LIBRARIES,
     scenarios.WORKER_COUNT,
 )
 UNTUNED = tuple(dict.fromkeys(STATIC_TUNINGS + DYNAMIC_TUNINGS))

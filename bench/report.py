@@ -25,6 +25,7 @@ from bench.scenarios import (
     QUEUE_CLOSE,
     QUEUE_OFF_CONFIG,
     SCALE_ROUTES,
+    SHARED_LIBRARIES,
     SHIPPED,
     WORKERS,
     Alternated,
@@ -251,22 +252,22 @@ def server_cpu_ratio(section: Section) -> float:
 
 
 def cpu_table(section: Section) -> list[str]:
-    """Sections 1 and 2: the CPU each configuration's gunicorn, nginx and wrk used over its runs, and
-    the server's (gunicorn and nginx) per request."""
+    """Sections 1 and 2: the CPU each configuration's gunicorn, nginx and wrk used over its runs, the
+    server's (gunicorn and nginx) per request, and gunicorn's memory after the runs."""
     f = section.figures
     available = len(os.sched_getaffinity(0))
     lines = [
         "| configuration (all its runs) | gunicorn CPU s | nginx CPU s | wrk CPU s "
         f"| CPU s of the {available} cores during the runs | gunicorn CPU µs per request "
-        "| gunicorn + nginx CPU µs per request |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| gunicorn + nginx CPU µs per request | gunicorn PSS MB after the runs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in section.results:
         gunicorn, nginx, wrk = (f[f"cpu:{result.label}:{part}"] for part in (*SERVER_PARTS, "wrk"))
         lines.append(
             f"| {result.label} | {gunicorn:.1f} | {nginx:.1f} | {wrk:.1f} | "
             f"{available * result.seconds:.1f} | {cpu_us(section, result, ('gunicorn',)):,.0f} | "
-            f"{cpu_us(section, result):,.0f} |"
+            f"{cpu_us(section, result):,.0f} | {f[f'memory:{result.label}:gunicorn_pss'] / 1024:.0f} |"
         )
     return lines
 
@@ -462,6 +463,7 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             "per established connection. nginx runs on jemalloc (render.sh's NGINX_ALLOCATOR), which "
             "returns what the handshakes freed within a second; glibc's malloc keeps it (section 7's last "
             "step: nginx at the end of the run with and without jemalloc).",
+            shared_libraries_line(by_key["dynamic"]),
         ]
     if section.key == "tuning":
         steps = range(1, len(section.results) + 1)
@@ -508,6 +510,20 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             "connection, but one run of each step does not show it beyond the spread between runs."
         )
     return lines
+
+
+def shared_libraries_line(dynamic: Section) -> str:
+    """Section 5: gunicorn's memory after section 2's runs, with and without ``SHARED_LIBRARIES``."""
+    runs = alternated(dynamic)
+    shared, own = (
+        dynamic.figures[f"memory:{series.label}:gunicorn_pss"] / 1024
+        for series in (runs.shipped, dict(runs.untuned)[SHARED_LIBRARIES])
+    )
+    return (
+        "- gunicorn's master imports the libraries its workers use before forking them, and they share "
+        f"those pages (GUNICORN_SHARED_LIBRARIES): after section 2's runs, gunicorn held {shared:.0f} MB "
+        f"PSS, against {own:.0f} MB with each worker importing its own."
+    )
 
 
 def seed_comparison(by_key: dict[str, Section], profile: Profile) -> list[str]:

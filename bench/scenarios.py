@@ -85,6 +85,9 @@ QUEUE_CLOSE = Tuning(
     gunicorn_env=(("GUNICORN_KEEPALIVE_QUEUE_MS", "off"),),
 )
 NGINX_ONLY_ACCESS_LOG = Tuning("nginx as the only access log", gunicorn_env=(("GUNICORN_ACCESS_LOG", "on"),))
+SHARED_LIBRARIES = Tuning(
+    "libraries shared by gunicorn's workers", gunicorn_env=(("GUNICORN_SHARED_LIBRARIES", "off"),)
+)
 NGINX_BACKLOG = Tuning(
     "nginx backlog 16384",
     edits=(("edge.conf.template", " default_server backlog=16384;", " default_server;"),),
@@ -304,7 +307,8 @@ def _alternated(
 ) -> Alternated:
     """``path`` from gunicorn directly, from nginx as shipped and from nginx without each tuning in
     ``befores``, in ``profile.rounds`` rounds (``alternate``). ``section`` gets one row per
-    configuration (``combined``), and ``ratio``: the median of the rounds' ratios of shipped to direct."""
+    configuration (``combined``), ``ratio``: the median of the rounds' ratios of shipped to direct, and
+    each configuration's gunicorn PSS after the rounds (``memory:<label>:gunicorn_pss``, KiB)."""
     targets = [
         (direct, stack, stack.direct(path)),
         (f"{via_nginx}, shipped", stack, stack.https(path)),
@@ -317,6 +321,8 @@ def _alternated(
         [(label, partial(measure, target, url)) for label, target, url in targets], profile.rounds
     )
     series = [Series(label, runs[label]) for label, _, _ in targets]
+    for label, target, _ in targets:
+        section.figures[f"memory:{label}:gunicorn_pss"] = target.memory()["gunicorn_pss"]
     section.alternated = Alternated(series[0], series[1], tuple(zip(befores, series[2:], strict=True)))
     section.results += [each.row for each in series]
     section.figures[ratio] = section.alternated.shipped.ratio(section.alternated.direct)

@@ -73,15 +73,20 @@ def test_each_runs_cpu_is_added_to_its_configurations_figures(monkeypatch: pytes
 def measured(
     key: str, direct: Series, shipped: Series, cpu: dict[str, tuple[float, float, float]]
 ) -> Section:
-    """Section ``key`` with its runs, and the CPU seconds (gunicorn, nginx, wrk) of each configuration."""
+    """Section ``key`` with its runs, the CPU seconds (gunicorn, nginx, wrk) of each configuration, and
+    gunicorn's memory after them: 100 MB direct, 90 MB through nginx."""
     return Section(
         key,
         key,
         results=[direct.row, shipped.row],
         figures={
-            f"cpu:{label}:{part}": seconds
-            for label, parts in cpu.items()
-            for part, seconds in zip(("gunicorn", "nginx", "wrk"), parts, strict=True)
+            **{
+                f"cpu:{label}:{part}": seconds
+                for label, parts in cpu.items()
+                for part, seconds in zip(("gunicorn", "nginx", "wrk"), parts, strict=True)
+            },
+            f"memory:{direct.label}:gunicorn_pss": 100 * 1024,
+            f"memory:{shipped.label}:gunicorn_pss": 90 * 1024,
         },
         alternated=Alternated(direct, shipped, ()),
     )
@@ -118,8 +123,18 @@ def test_the_cpu_table_and_the_static_line_state_both_ratios(monkeypatch: pytest
         " 20.0 ",
         " 5,000 ",
         " 5,000 ",
+        " 100 ",
     ]
-    assert table[3].split("|")[1:-1] == [" nginx ", " 0.0 ", " 2.0 ", " 8.0 ", " 20.0 ", " 0 ", " 50 "]
+    assert table[3].split("|")[1:-1] == [
+        " nginx ",
+        " 0.0 ",
+        " 2.0 ",
+        " 8.0 ",
+        " 20.0 ",
+        " 0 ",
+        " 50 ",
+        " 90 ",
+    ]
     assert "nginx used 50 µs of CPU and Flask's gunicorn 5000 µs" in line
     assert "nginx answers 100.0x the requests, against 20.0x in requests/s" in line
     assert "wrk used 8.0 CPU seconds in nginx's runs" in line

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import runpy
 import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ import pytest
 
 from infra import user_data
 from tests.infra.test_user_data import node
-from tests.node.stack import DOCKER, start_gunicorn
+from tests.node.stack import DOCKER, running, start_gunicorn
 
 CONF = DOCKER / "gunicorn.conf.py"
 NODE = node()
@@ -152,12 +155,76 @@ def test_logs_to_the_seeds_files_when_configured(monkeypatch: pytest.MonkeyPatch
     assert load(monkeypatch, GUNICORN_LOG_DIR="/var/log/gunicorn")["accesslog"] is None
 
 
+@pytest.mark.parametrize("key", ["GUNICORN_ACCESS_LOG", "GUNICORN_SHARED_LIBRARIES"])
 @pytest.mark.parametrize("value", ["yes", "ON", "1", "true"])
-def test_refuses_an_access_log_setting_other_than_on_or_off(
-    monkeypatch: pytest.MonkeyPatch, value: str
-) -> None:
-    with pytest.raises(ValueError, match=re.escape(f"GUNICORN_ACCESS_LOG={value!r}: expected on or off")):
-        load(monkeypatch, GUNICORN_ACCESS_LOG=value)
+def test_refuses_a_switch_other_than_on_or_off(monkeypatch: pytest.MonkeyPatch, key: str, value: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"{key}={value!r}: expected on or off")):
+        load(monkeypatch, **{key: value})
+
+
+#: Load the config as gunicorn's master does, then run its when_ready hook (before the first fork); print
+#: whether flask was imported before and after, and how many objects the garbage collector has frozen.
+WHEN_READY = """
+import gc, json, runpy, sys
+conf = runpy.run_path(sys.argv[1])
+before = "flask" in sys.modules
+conf["when_ready"](None)
+print(json.dumps([before, "flask" in sys.modules, gc.get_freeze_count()]))
+"""
+
+
+def master_when_ready(**env: str) -> tuple[bool, bool, int]:
+    """``WHEN_READY`` in a fresh interpreter (gc.freeze is for the whole process) with ``env``."""
+    settings = {key: value for key, value in os.environ.items() if not key.startswith("GUNICORN_")}
+    done = subprocess.run(
+        [sys.executable, "-c", WHEN_READY, str(CONF)],
+        env={**settings, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    before, after, frozen = json.loads(done.stdout)
+    return before, after, frozen
+
+
+def test_the_master_imports_the_shared_libraries_and_freezes_them_before_forking() -> None:
+    before, after, frozen = master_when_ready()
+    assert (before, after) == (False, True)
+    assert frozen > 10_000  # every object the interpreter held, flask's among them
+
+
+def test_each_worker_imports_its_own_libraries_when_sharing_is_off() -> None:
+    assert master_when_ready(GUNICORN_SHARED_LIBRARIES="off") == (False, False, 0)
+
+
+def private_dirty_kib(pid: int) -> int:
+    """Memory only this process holds and has written: what it does not share with the master."""
+    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    match = re.search(r"^Private_Dirty:\s+(\d+) kB$", rollup, re.MULTILINE)
+    assert match, rollup
+    return int(match.group(1))
+
+
+def workers_private_kib(workdir: Path, sharing: str) -> list[int]:
+    server = start_gunicorn(workdir, env={"GUNICORN_SHARED_LIBRARIES": sharing})
+    with running(server.process):
+        return [private_dirty_kib(pid) for pid in server.worker_pids()]
+
+
+def test_a_worker_that_shares_the_masters_objects_exits_without_a_word(workdir: Path) -> None:
+    server = start_gunicorn(workdir)
+    with running(server.process):
+        pass
+    # stdout.log holds what gunicorn's processes print outside its logging: nothing, unless a traceback.
+    assert "Booting worker" in (server.process.log.parent / "error.log").read_text()
+    assert server.process.output() == ""
+
+
+def test_workers_share_the_libraries_the_master_imported(workdir: Path) -> None:
+    shared = workers_private_kib(workdir, "on")
+    own = workers_private_kib(workdir, "off")
+    # Measured: about 9 MB a worker holds alone when sharing, 19 MB when each imports its own.
+    assert max(shared) < 0.7 * min(own), (shared, own)
 
 
 def test_only_local_nginx_may_forward(monkeypatch: pytest.MonkeyPatch) -> None:
