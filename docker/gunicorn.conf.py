@@ -160,7 +160,7 @@ def shared_libraries(env: Mapping[str, str]) -> tuple[str, ...]:
     return SHARED_LIBRARIES if _switch(env, "GUNICORN_SHARED_LIBRARIES", "on") else ()
 
 
-def share_with_workers(modules: Iterable[str]) -> None:
+def share_with_workers(modules: tuple[str, ...]) -> None:
     """Import ``modules`` in the master and freeze what it holds, before it forks the workers.
 
     A forked worker shares the master's memory until it writes to a page. Each worker importing its own
@@ -169,10 +169,9 @@ def share_with_workers(modules: Iterable[str]) -> None:
     scans them, so the workers keep sharing those pages: the imported libraries, gunicorn's own and the
     standard library's.
     """
-    names = tuple(modules)
-    if not names:
+    if not modules:
         return
-    for name in names:
+    for name in modules:
         importlib.import_module(name)
     gc.freeze()
 
