@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bench.scenarios import default_workers
 from infra import user_data
 from tests.infra.test_user_data import node
 from tests.node.stack import DOCKER, running, start_gunicorn
@@ -78,10 +79,22 @@ def test_bad_bind_is_named(monkeypatch: pytest.MonkeyPatch, value: str, expected
         load(monkeypatch, GUNICORN_BIND=f"127.0.0.1:5001,{value}")
 
 
-def test_workers_follow_cpu_affinity_not_host_count(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("worker_class", "workers"), [("gevent", 4), ("sync", 7), ("gthread", 7)])
+def test_workers_follow_cpu_affinity_not_host_count(
+    monkeypatch: pytest.MonkeyPatch, worker_class: str, workers: int
+) -> None:
+    # gevent: CPUs + 1; sync and gthread, which hold a process or a thread per request: 2 x CPUs + 1.
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2})
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
-    assert load(monkeypatch)["workers"] == 7
+    assert load(monkeypatch, GUNICORN_WORKER_CLASS=worker_class)["workers"] == workers
+
+
+@pytest.mark.parametrize("worker_class", ["gevent", "sync", "gthread"])
+def test_the_benchmarks_run_the_default_worker_count(
+    monkeypatch: pytest.MonkeyPatch, worker_class: str
+) -> None:
+    """bench/ starts gunicorn with the count this file gives by default on the same machine."""
+    assert load(monkeypatch, GUNICORN_WORKER_CLASS=worker_class)["workers"] == default_workers(worker_class)
 
 
 def test_web_concurrency_overrides_worker_count(monkeypatch: pytest.MonkeyPatch) -> None:
