@@ -181,6 +181,16 @@ def ratio_lines(section: Section) -> list[str]:
         f"{round_by_round(series.ratios(runs.direct))}"
         for tuning, series in runs.untuned
     ]
+    untuned = dict(runs.untuned)
+    for tuning, direct in runs.untuned_direct:
+        lines += [
+            f"- {noun} ratio without {tuning.name}, over gunicorn direct without it: "
+            f"**{untuned[tuning].ratio(direct):.2f}**; round by round "
+            f"{round_by_round(untuned[tuning].ratios(direct))}",
+            f"- {noun} ratio of nginx as shipped over gunicorn direct without {tuning.name}: "
+            f"**{runs.shipped.ratio(direct):.2f}**; round by round "
+            f"{round_by_round(runs.shipped.ratios(direct))}",
+        ]
     return lines
 
 
@@ -379,8 +389,8 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
         lines += untuned_lines(runs)
         shipped, direct = runs.shipped.row, runs.direct.row
         lines.append(
-            f"- Through nginx: {1 - runs.shipped.ratio(runs.direct):.0%} fewer requests/s than direct ("
-            f"{spread(section, '{:.0%}')} of direct; all runs {shipped.rps:,.0f} "
+            f"- Through nginx: {runs.shipped.ratio(runs.direct):.0%} of direct's requests/s ("
+            f"{spread(section, '{:.0%}')}; all runs {shipped.rps:,.0f} "
             f"against {direct.rps:,.0f}), p99 {shipped.latency_ms['p99']:.0f} ms against "
             f"{direct.latency_ms['p99']:.0f} ms (medians of the runs), no worse in {p99_lower(section)} "
             "rounds."
@@ -400,8 +410,8 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             f"gunicorn's CPU per request was {cpu_us(section, shipped, ('gunicorn',)):.0f} µs through nginx "
             f"and {direct_us:.0f} µs direct, gunicorn's and nginx's together "
             f"{cpu_us(section, shipped):.0f} µs: per CPU second of the server, the path through "
-            f"nginx answers {server_cpu_ratio(section):.0%} of direct's requests, as in requests/s, so the "
-            "load generator is not what makes the difference here. nginx's own CPU per request, "
+            f"nginx answers {server_cpu_ratio(section):.0%} of direct's requests, against "
+            f"{runs.shipped.ratio(runs.direct):.0%} in requests/s. nginx's own CPU per request, "
             f"{nginx_us:.0f} µs (TLS, parsing, the round trip to gunicorn), is {nginx_us / direct_us:.0%} of "
             "what gunicorn needs direct for this endpoint, which does almost nothing; the more work a "
             "request does in Flask, the smaller nginx's share."

@@ -54,6 +54,9 @@ class Tuning:
     nginx_env: tuple[tuple[str, str], ...] = ()
     #: Before the tuning, nginx reached gunicorn over TCP on loopback instead of its unix socket.
     tcp_upstream: bool = False
+    #: The tuning changes gunicorn on its own (its workers): section 2 also runs the path from the stack
+    #: without it to its gunicorn directly, so each worker count is compared with itself.
+    gunicorn_direct: bool = False
 
 
 OPEN_FILE_CACHE = Tuning(
@@ -134,7 +137,9 @@ def default_workers(worker_class: str) -> int:
 
 #: Section 2's stack with the seed's rule instead of ``WORKERS``.
 WORKER_COUNT = Tuning(
-    "cores + 1 workers, not 2 x cores + 1", gunicorn_env=(("WEB_CONCURRENCY", str(SEED_WORKERS)),)
+    "cores + 1 workers, not 2 x cores + 1",
+    gunicorn_env=(("WEB_CONCURRENCY", str(SEED_WORKERS)),),
+    gunicorn_direct=True,
 )
 #: High enough that the per-client limiter never answers 429: all benchmark load comes from 127.0.0.1.
 UNLIMITED = "1000000"
@@ -293,6 +298,8 @@ class Alternated:
     direct: Series
     shipped: Series
     untuned: tuple[tuple[Tuning, Series], ...]
+    #: gunicorn directly, on the stacks without the tunings that change it on its own (``gunicorn_direct``).
+    untuned_direct: tuple[tuple[Tuning, Series], ...] = ()
 
 
 def alternate(
@@ -321,25 +328,37 @@ def _alternated(
     ratio: str,
 ) -> Alternated:
     """``path`` from gunicorn directly, from nginx as shipped and from nginx without each tuning in
-    ``befores``, in ``profile.rounds`` rounds (``alternate``). ``section`` gets one row per
+    ``befores``, in ``profile.rounds`` rounds (``alternate``), and from gunicorn directly on the stacks
+    without the tunings that change gunicorn on its own (``gunicorn_direct``). ``section`` gets one row per
     configuration (``combined``), ``ratio``: the median of the rounds' ratios of shipped to direct, and
     each configuration's gunicorn PSS after the rounds (``memory:<label>:gunicorn_pss``, KiB)."""
+    untuned = [
+        (tuning, f"{via_nginx}, without {tuning.name}", before.https(path))
+        for tuning, before in befores.items()
+    ]
+    untuned_direct = [
+        (tuning, f"{direct}, without {tuning.name}", before.direct(path))
+        for tuning, before in befores.items()
+        if tuning.gunicorn_direct
+    ]
     targets = [
         (direct, stack, stack.direct(path)),
         (f"{via_nginx}, shipped", stack, stack.https(path)),
-        *(
-            (f"{via_nginx}, without {tuning.name}", before, before.https(path))
-            for tuning, before in befores.items()
-        ),
+        *((label, befores[tuning], url) for tuning, label, url in untuned + untuned_direct),
     ]
     runs = alternate(
         [(label, partial(measure, target, url)) for label, target, url in targets], profile.rounds
     )
-    series = [Series(label, runs[label]) for label, _, _ in targets]
+    series = {label: Series(label, runs[label]) for label, _, _ in targets}
     for label, target, _ in targets:
         section.figures[f"memory:{label}:gunicorn_pss"] = target.memory()["gunicorn_pss"]
-    section.alternated = Alternated(series[0], series[1], tuple(zip(befores, series[2:], strict=True)))
-    section.results += [each.row for each in series]
+    section.alternated = Alternated(
+        series[direct],
+        series[f"{via_nginx}, shipped"],
+        tuple((tuning, series[label]) for tuning, label, _ in untuned),
+        tuple((tuning, series[label]) for tuning, label, _ in untuned_direct),
+    )
+    section.results += [each.row for each in series.values()]
     section.figures[ratio] = section.alternated.shipped.ratio(section.alternated.direct)
     return section.alternated
 

@@ -1,0 +1,92 @@
+"""Section 2's worker counts: each compared with gunicorn directly at the same count, and with the other."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from bench.loadgen import Result
+from bench.report import interpretation, ratio_lines
+from bench.scenarios import (
+    QUICK,
+    SHARED_LIBRARIES,
+    WORKER_COUNT,
+    Alternated,
+    Section,
+    Series,
+    Stack,
+    _alternated,
+)
+from tests.bench.results import run
+from tests.bench.test_memory import ServingStack
+
+
+def test_the_stack_with_other_workers_is_also_measured_directly() -> None:
+    shipped, seed, shared = ServingStack("shipped"), ServingStack("seed"), ServingStack("own")
+    urls: dict[str, list[str]] = {}
+
+    def measure(target: Stack, url: str, label: str) -> Result:
+        urls.setdefault(label, []).append(url)
+        return run(100)
+
+    section = Section("dynamic", "2.")
+    befores = {WORKER_COUNT: cast(Stack, seed), SHARED_LIBRARIES: cast(Stack, shared)}
+    runs = _alternated(
+        section,
+        measure,
+        cast(Stack, shipped),
+        befores,
+        "/api/status",
+        profile=QUICK,
+        direct="direct",
+        via_nginx="nginx",
+        ratio="ratio",
+    )
+
+    assert urls == {
+        "direct": ["http://shipped/api/status"] * QUICK.rounds,
+        "nginx, shipped": ["https://shipped/api/status"] * QUICK.rounds,
+        f"nginx, without {WORKER_COUNT.name}": ["https://seed/api/status"] * QUICK.rounds,
+        f"nginx, without {SHARED_LIBRARIES.name}": ["https://own/api/status"] * QUICK.rounds,
+        f"direct, without {WORKER_COUNT.name}": ["http://seed/api/status"] * QUICK.rounds,
+    }
+    assert [(tuning, series.label) for tuning, series in runs.untuned_direct] == [
+        (WORKER_COUNT, f"direct, without {WORKER_COUNT.name}")
+    ]
+    assert [row.label for row in section.results] == list(urls)
+
+
+def worker_section() -> Section:
+    """gunicorn direct answers 100 requests a run with the shipped workers and 200 with the seed's;
+    through nginx 150 and 180."""
+    direct, shipped = Series("direct", (run(100), run(100))), Series("nginx, shipped", (run(150), run(150)))
+    seed_nginx = Series(f"nginx, without {WORKER_COUNT.name}", (run(180), run(180)))
+    seed_direct = Series(f"direct, without {WORKER_COUNT.name}", (run(200), run(200)))
+    return Section(
+        "dynamic",
+        "2.",
+        results=[direct.row, shipped.row, seed_nginx.row, seed_direct.row],
+        alternated=Alternated(direct, shipped, ((WORKER_COUNT, seed_nginx),), ((WORKER_COUNT, seed_direct),)),
+    )
+
+
+def test_each_worker_count_is_compared_with_itself_and_the_shipped_one_with_the_other() -> None:
+    lines = ratio_lines(worker_section())
+
+    assert lines[0].startswith("- dynamic ratio (nginx as shipped over direct): **1.50**")
+    assert lines[2].startswith(
+        f"- dynamic ratio without {WORKER_COUNT.name}, over gunicorn direct without it: **0.90**"
+    )
+    assert lines[3].startswith(
+        f"- dynamic ratio of nginx as shipped over gunicorn direct without {WORKER_COUNT.name}: **0.75**"
+    )
+
+
+def test_a_path_through_nginx_faster_than_direct_reads_as_a_share() -> None:
+    section = worker_section()
+    section.figures = {
+        f"cpu:{row.label}:{part}": 1.0 for row in section.results for part in ("gunicorn", "nginx", "wrk")
+    }
+
+    line = next(text for text in interpretation(section, {}, QUICK) if text.startswith("- Through nginx"))
+
+    assert line.startswith("- Through nginx: 150% of direct's requests/s (median of 2 rounds, 150% to 150%;")
