@@ -80,7 +80,7 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
     slots = scenarios.SCALE_WORKER_CONNECTIONS
     for config, workers in (
         (scenarios.SHIPPED, scenarios.WORKERS),
-        (scenarios.SEED_WORKERS_CONFIG, scenarios.SEED_WORKERS),
+        (scenarios.FEWER_WORKERS_CONFIG, scenarios.FEWER_WORKERS),
     ):
         gunicorn_env = {"WEB_CONCURRENCY": str(workers)}
         started = node_stack(workdir, gunicorn_env=gunicorn_env, NGINX_WORKER_CONNECTIONS=slots)
@@ -89,10 +89,10 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
     scenarios.scale(queue_off, profile, scale, scenarios.QUEUE_OFF_CONFIG, routes=("dynamic",))
     scale.notes.append(
         f"{scenarios.SHIPPED}: the shipped configuration with NGINX_WORKER_CONNECTIONS={slots} (section 7's "
-        f"last step); {scenarios.SEED_WORKERS_CONFIG}: the same with {scenarios.SEED_WORKERS} gunicorn "
-        f"workers (the seed's 2 x cores + 1) instead of {scenarios.WORKERS}; {scenarios.QUEUE_OFF_CONFIG}: "
-        f"the same without {scenarios.QUEUE_CLOSE.name} (the dynamic route only). The machine's "
-        "net.core.somaxconn is raised to the node's 16384 by `make bench`."
+        f"last step); {scenarios.FEWER_WORKERS_CONFIG}: the same with {scenarios.FEWER_WORKERS} gunicorn "
+        f"workers instead of {scenarios.WORKERS}; {scenarios.QUEUE_OFF_CONFIG}: the same without "
+        f"{scenarios.QUEUE_CLOSE.name} (the dynamic route only). The machine's net.core.somaxconn is raised "
+        "to the node's 16384 by `make bench`."
     )
     return [static, dynamic, slow, scale, memory, classes, tuning]
 

@@ -14,6 +14,8 @@ from matplotlib import pyplot
 
 from bench.loadgen import Result
 from bench.scenarios import (
+    FEWER_WORKERS,
+    FEWER_WORKERS_CONFIG,
     HEADER_TIMEOUT,
     KEEPALIVE_FEWER,
     LATE,
@@ -23,8 +25,6 @@ from bench.scenarios import (
     QUEUE_CLOSE,
     QUEUE_OFF_CONFIG,
     SCALE_ROUTES,
-    SEED_WORKERS,
-    SEED_WORKERS_CONFIG,
     SHARED_LIBRARIES,
     SHIPPED,
     WORKERS,
@@ -462,14 +462,12 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
         )
     if section.key == "memory":
         scale_section = by_key["scale"]
-        shipped_rps, seed_rps = (
-            scale_run(scale_section, c, "dynamic").rps for c in (SHIPPED, SEED_WORKERS_CONFIG)
-        )
         lines += [
             f"- At the end of the scenario ({profile.scale_connections:,} connections open): "
             f"{end_of_scenario_mb(f, SHIPPED):.0f} MB with the shipped {WORKERS} gunicorn workers, "
-            f"{end_of_scenario_mb(f, SEED_WORKERS_CONFIG):.0f} MB with the seed's {SEED_WORKERS}; the "
-            f"dynamic route's requests/s in section 4: {shipped_rps:,.0f} and {seed_rps:,.0f}.",
+            f"{end_of_scenario_mb(f, FEWER_WORKERS_CONFIG):.0f} MB with {FEWER_WORKERS}; the dynamic "
+            f"route's requests/s in section 4: {scale_run(scale_section, SHIPPED, 'dynamic').rps:,.0f} and "
+            f"{scale_run(scale_section, FEWER_WORKERS_CONFIG, 'dynamic').rps:,.0f}.",
             "- The peak is the burst of new connections: nginx holds each TLS handshake's state (OpenSSL "
             "3.0: about 45 KB, until the client's Finished arrives) for a second or two, then about 17 KB "
             "per established connection. nginx runs on jemalloc (render.sh's NGINX_ALLOCATOR), which "
@@ -557,8 +555,8 @@ def seed_comparison(by_key: dict[str, Section], profile: Profile) -> list[str]:
         f"- **Memory.** The seed's 410 MB per node is not broken down. Ours, at the end of the "
         f"{profile.scale_connections:,}-connection scenario with its connections open: "
         f"{end_of_scenario_mb(memory, SHIPPED):.0f} MB PSS with the shipped {WORKERS} gunicorn workers, "
-        f"{end_of_scenario_mb(memory, SEED_WORKERS_CONFIG):.0f} MB with the seed's {SEED_WORKERS} "
-        "(section 5). It depends on the worker count and on the TLS connections nginx holds.",
+        f"{end_of_scenario_mb(memory, FEWER_WORKERS_CONFIG):.0f} MB with {FEWER_WORKERS} (section 5). It "
+        "depends on the worker count and on the TLS connections nginx holds.",
         '- **Static files "at wire speed".** Over loopback there is no wire: nginx\'s static '
         "throughput is bounded by CPU (TLS record encryption, the response headers) on the two cores it "
         f"shares with wrk, not by a network link: per CPU second of the server it answers "
@@ -579,8 +577,7 @@ def write(out: Path, profile: Profile, sections: list[Section], elapsed: float, 
         "processes are the real nginx and gunicorn started with the shipped configs by "
         "`tests/node/stack.py` (nginx in edge mode with TLS, its rate limit raised because all load comes "
         "from 127.0.0.1, proxying to gunicorn's unix socket as on a node; gunicorn with its default "
-        "workers, cores + 1 for gevent and 2 x cores + 1 for sync and gthread, also listening on a loopback "
-        "port for the runs that bypass nginx).",
+        "2 x cores + 1 workers, also listening on a loopback port for the runs that bypass nginx).",
         "",
         "## Machine",
         "",

@@ -122,23 +122,15 @@ TUNING_STEPS: tuple[tuple[str, dict[str, str], tuple[Tuning, ...]], ...] = (
     ("+ jemalloc (shipped)", SCALE_NGINX_ENV, ()),
 )
 
-#: The cores the stack runs on, and gunicorn.conf.py's default worker counts on them (start_gunicorn would
-#: otherwise run 2): one gevent worker per core plus one, as shipped; the seed's rule, 2 x cores + 1, for
-#: sync and gthread workers, and the other worker count of sections 2, 4 and 5.
-CORES = len(os.sched_getaffinity(0))
-WORKERS = CORES + 1
-SEED_WORKERS = 2 * CORES + 1
-
-
-def default_workers(worker_class: str) -> int:
-    """gunicorn.conf.py's worker count for ``worker_class`` on this machine."""
-    return WORKERS if worker_class == "gevent" else SEED_WORKERS
-
-
-#: Section 2's stack with the seed's rule instead of ``WORKERS``.
+#: gunicorn.conf.py's default worker count (start_gunicorn would otherwise run 2), tested against it.
+WORKERS = 2 * len(os.sched_getaffinity(0)) + 1
+#: The other worker count of sections 2, 4 and 5: one gevent worker per core, plus one.
+FEWER_WORKERS = len(os.sched_getaffinity(0)) + 1
+#: Section 2's stack with ``FEWER_WORKERS`` instead of the seed's rule, also measured directly: gunicorn
+#: itself answers differently with fewer workers.
 WORKER_COUNT = Tuning(
-    "cores + 1 workers, not 2 x cores + 1",
-    gunicorn_env=(("WEB_CONCURRENCY", str(SEED_WORKERS)),),
+    "2 x cores + 1 workers",
+    gunicorn_env=(("WEB_CONCURRENCY", str(FEWER_WORKERS)),),
     gunicorn_direct=True,
 )
 #: High enough that the per-client limiter never answers 429: all benchmark load comes from 127.0.0.1.
@@ -225,11 +217,7 @@ def node_stack(
 ) -> Iterator[Stack]:
     """gunicorn and nginx (edge mode, TLS) with the shipped defaults but for the rate limit; nginx
     reaches gunicorn on its unix socket, or over TCP on loopback with ``tcp_upstream``."""
-    env = {
-        "WEB_CONCURRENCY": str(default_workers(worker_class)),
-        "GUNICORN_WORKER_CLASS": worker_class,
-        **(gunicorn_env or {}),
-    }
+    env = {"WEB_CONCURRENCY": str(WORKERS), "GUNICORN_WORKER_CLASS": worker_class, **(gunicorn_env or {})}
     gunicorn = start_gunicorn(workdir, env=env)
     with running(gunicorn.process):
         env = render_env(
@@ -513,9 +501,9 @@ MEMORY_MOMENTS = (
 
 #: The scale scenario's routes: ``(route, path)``.
 SCALE_ROUTES = (("static", STATIC_FILE), ("dynamic", DYNAMIC))
-#: The scale scenario's configurations: the shipped one, and the same with ``SEED_WORKERS``.
+#: The scale scenario's configurations: the shipped one, and the same with ``FEWER_WORKERS``.
 SHIPPED = "shipped"
-SEED_WORKERS_CONFIG = f"WEB_CONCURRENCY={SEED_WORKERS}"
+FEWER_WORKERS_CONFIG = f"WEB_CONCURRENCY={FEWER_WORKERS}"
 #: The scale scenario's dynamic route, once more without ``QUEUE_CLOSE``.
 QUEUE_OFF_CONFIG = "GUNICORN_KEEPALIVE_QUEUE_MS=off"
 

@@ -39,11 +39,9 @@ def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
     return value
 
 
-def worker_count(env: Mapping[str, str], cpus: int, worker_class: str) -> int:
-    """``WEB_CONCURRENCY`` if set, else ``CPUs + 1`` gevent workers, or the seed's rule of thumb
-    ``2 * CPUs + 1`` for sync and gthread workers, which hold a process or a thread per request."""
-    default = cpus + 1 if worker_class == "gevent" else 2 * cpus + 1
-    return _positive_int(env, "WEB_CONCURRENCY", default)
+def worker_count(env: Mapping[str, str], cpus: int) -> int:
+    """``WEB_CONCURRENCY`` if set, else the seed's rule of thumb ``2 * CPUs + 1``."""
+    return _positive_int(env, "WEB_CONCURRENCY", 2 * cpus + 1)
 
 
 SOCKET = "/run/gunicorn/gunicorn.sock"
@@ -189,13 +187,8 @@ def tmp_dir() -> str | None:
 bind = binds(os.environ)
 # The socket is srw-rw----: connecting needs write permission on it, and only its user and group have it.
 umask = 0o117
+workers = worker_count(os.environ, available_cpus())
 worker_class = worker_class_from(os.environ)
-# A gevent worker serves many connections at once and never waits on I/O, so processes beyond the CPUs only
-# take turns on them, with nginx's workers too: through nginx, gunicorn's CPU per request grew with the
-# worker count (throwaway runs, six alternating rounds: 512, 548 and 610 us per request with 2, 3 and 5
-# workers on 2 CPUs; direct, no such trend). CPUs + 1 keeps one spare for a request that holds a worker's
-# CPU. sync and gthread workers block a process or a thread per request and keep the seed's 2 x CPUs + 1.
-workers = worker_count(os.environ, available_cpus(), worker_class)
 # gevent: concurrent connections per worker. gthread: threads per worker.
 worker_connections = _positive_int(os.environ, "GUNICORN_WORKER_CONNECTIONS", 1000)
 threads = _positive_int(os.environ, "GUNICORN_THREADS", 4 if worker_class == "gthread" else 1)

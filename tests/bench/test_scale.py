@@ -16,11 +16,11 @@ import pytest
 from bench.report import interpretation, targets
 from bench.scenarios import (
     DYNAMIC,
+    FEWER_WORKERS_CONFIG,
     LATE,
     QUEUE_OFF_CONFIG,
     QUICK,
     SCALE_ROUTES,
-    SEED_WORKERS_CONFIG,
     SHIPPED,
     Section,
     scale_label,
@@ -103,7 +103,7 @@ def scale_section(late: dict[str, int]) -> Section:
     """Section 4 with made-up runs: no errors and no late answers anywhere, ``late`` unanswered ones
     (``{config}:{route}`` to count)."""
     section = Section("scale", "4.")
-    runs = [(config, route) for config in (SHIPPED, SEED_WORKERS_CONFIG) for route, _ in SCALE_ROUTES]
+    runs = [(config, route) for config in (SHIPPED, FEWER_WORKERS_CONFIG) for route, _ in SCALE_ROUTES]
     for config, route in [*runs, (QUEUE_OFF_CONFIG, "dynamic")]:
         section.results.append(replace(run(50_000), label=scale_label(config, route)))
         section.figures |= {

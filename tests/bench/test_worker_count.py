@@ -21,7 +21,7 @@ from tests.bench.test_memory import ServingStack
 
 
 def test_the_stack_with_other_workers_is_also_measured_directly() -> None:
-    shipped, seed, shared = ServingStack("shipped"), ServingStack("seed"), ServingStack("own")
+    shipped, fewer, shared = ServingStack("shipped"), ServingStack("fewer"), ServingStack("own")
     urls: dict[str, list[str]] = {}
 
     def measure(target: Stack, url: str, label: str) -> Result:
@@ -29,7 +29,7 @@ def test_the_stack_with_other_workers_is_also_measured_directly() -> None:
         return run(100)
 
     section = Section("dynamic", "2.")
-    befores = {WORKER_COUNT: cast(Stack, seed), SHARED_LIBRARIES: cast(Stack, shared)}
+    befores = {WORKER_COUNT: cast(Stack, fewer), SHARED_LIBRARIES: cast(Stack, shared)}
     runs = _alternated(
         section,
         measure,
@@ -45,9 +45,9 @@ def test_the_stack_with_other_workers_is_also_measured_directly() -> None:
     assert urls == {
         "direct": ["http://shipped/api/status"] * QUICK.rounds,
         "nginx, shipped": ["https://shipped/api/status"] * QUICK.rounds,
-        f"nginx, without {WORKER_COUNT.name}": ["https://seed/api/status"] * QUICK.rounds,
+        f"nginx, without {WORKER_COUNT.name}": ["https://fewer/api/status"] * QUICK.rounds,
         f"nginx, without {SHARED_LIBRARIES.name}": ["https://own/api/status"] * QUICK.rounds,
-        f"direct, without {WORKER_COUNT.name}": ["http://seed/api/status"] * QUICK.rounds,
+        f"direct, without {WORKER_COUNT.name}": ["http://fewer/api/status"] * QUICK.rounds,
     }
     assert [(tuning, series.label) for tuning, series in runs.untuned_direct] == [
         (WORKER_COUNT, f"direct, without {WORKER_COUNT.name}")
@@ -56,16 +56,18 @@ def test_the_stack_with_other_workers_is_also_measured_directly() -> None:
 
 
 def worker_section() -> Section:
-    """gunicorn direct answers 100 requests a run with the shipped workers and 200 with the seed's;
+    """gunicorn direct answers 100 requests a run with the shipped workers and 200 with the other count;
     through nginx 150 and 180."""
     direct, shipped = Series("direct", (run(100), run(100))), Series("nginx, shipped", (run(150), run(150)))
-    seed_nginx = Series(f"nginx, without {WORKER_COUNT.name}", (run(180), run(180)))
-    seed_direct = Series(f"direct, without {WORKER_COUNT.name}", (run(200), run(200)))
+    other_nginx = Series(f"nginx, without {WORKER_COUNT.name}", (run(180), run(180)))
+    other_direct = Series(f"direct, without {WORKER_COUNT.name}", (run(200), run(200)))
     return Section(
         "dynamic",
         "2.",
-        results=[direct.row, shipped.row, seed_nginx.row, seed_direct.row],
-        alternated=Alternated(direct, shipped, ((WORKER_COUNT, seed_nginx),), ((WORKER_COUNT, seed_direct),)),
+        results=[direct.row, shipped.row, other_nginx.row, other_direct.row],
+        alternated=Alternated(
+            direct, shipped, ((WORKER_COUNT, other_nginx),), ((WORKER_COUNT, other_direct),)
+        ),
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bench.scenarios import default_workers
+from bench.scenarios import WORKERS
 from infra import user_data
 from tests.infra.test_user_data import node
 from tests.node.stack import DOCKER, running, start_gunicorn
@@ -79,22 +79,15 @@ def test_bad_bind_is_named(monkeypatch: pytest.MonkeyPatch, value: str, expected
         load(monkeypatch, GUNICORN_BIND=f"127.0.0.1:5001,{value}")
 
 
-@pytest.mark.parametrize(("worker_class", "workers"), [("gevent", 4), ("sync", 7), ("gthread", 7)])
-def test_workers_follow_cpu_affinity_not_host_count(
-    monkeypatch: pytest.MonkeyPatch, worker_class: str, workers: int
-) -> None:
-    # gevent: CPUs + 1; sync and gthread, which hold a process or a thread per request: 2 x CPUs + 1.
+def test_workers_follow_cpu_affinity_not_host_count(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2})
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
-    assert load(monkeypatch, GUNICORN_WORKER_CLASS=worker_class)["workers"] == workers
+    assert load(monkeypatch)["workers"] == 7
 
 
-@pytest.mark.parametrize("worker_class", ["gevent", "sync", "gthread"])
-def test_the_benchmarks_run_the_default_worker_count(
-    monkeypatch: pytest.MonkeyPatch, worker_class: str
-) -> None:
+def test_the_benchmarks_run_the_default_worker_count(monkeypatch: pytest.MonkeyPatch) -> None:
     """bench/ starts gunicorn with the count this file gives by default on the same machine."""
-    assert load(monkeypatch, GUNICORN_WORKER_CLASS=worker_class)["workers"] == default_workers(worker_class)
+    assert load(monkeypatch)["workers"] == WORKERS
 
 
 def test_web_concurrency_overrides_worker_count(monkeypatch: pytest.MonkeyPatch) -> None:
