@@ -388,8 +388,9 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
         runs = alternated(section)
         lines += untuned_lines(runs)
         shipped, direct = runs.shipped.row, runs.direct.row
+        ratio = runs.shipped.ratio(runs.direct)
         lines.append(
-            f"- Through nginx: {runs.shipped.ratio(runs.direct):.0%} of direct's requests/s ("
+            f"- Through nginx: {ratio:.0%} of direct's requests/s ("
             f"{spread(section, '{:.0%}')}; all runs {shipped.rps:,.0f} "
             f"against {direct.rps:,.0f}), p99 {shipped.latency_ms['p99']:.0f} ms against "
             f"{direct.latency_ms['p99']:.0f} ms (medians of the runs), no worse in {p99_lower(section)} "
@@ -411,7 +412,7 @@ def interpretation(section: Section, by_key: dict[str, Section], profile: Profil
             f"and {direct_us:.0f} µs direct, gunicorn's and nginx's together "
             f"{cpu_us(section, shipped):.0f} µs: per CPU second of the server, the path through "
             f"nginx answers {server_cpu_ratio(section):.0%} of direct's requests, against "
-            f"{runs.shipped.ratio(runs.direct):.0%} in requests/s. nginx's own CPU per request, "
+            f"{ratio:.0%} in requests/s. nginx's own CPU per request, "
             f"{nginx_us:.0f} µs (TLS, parsing, the round trip to gunicorn), is {nginx_us / direct_us:.0%} of "
             "what gunicorn needs direct for this endpoint, which does almost nothing; the more work a "
             "request does in Flask, the smaller nginx's share."
