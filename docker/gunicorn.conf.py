@@ -26,6 +26,15 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
+class BadSetting(SystemExit):
+    """A setting from the environment that gunicorn cannot run with. A SystemExit, not a ValueError:
+    gunicorn reports an exception raised in its config file with a traceback ("Failed to read config
+    file"); this ends it with the message alone on stderr, exit status 1."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"gunicorn.conf.py: {message}")
+
+
 def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
     raw = env.get(key)
     if raw is None or raw == "":
@@ -33,9 +42,9 @@ def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{key}={raw!r}: expected a whole number >= 1") from None
+        raise BadSetting(f"{key}={raw!r}: expected a whole number >= 1") from None
     if value < 1:
-        raise ValueError(f"{key}={raw!r}: expected a whole number >= 1")
+        raise BadSetting(f"{key}={raw!r}: expected a whole number >= 1")
     return value
 
 
@@ -55,15 +64,15 @@ def _bind_address(raw: str) -> str:
     if raw.startswith("unix:"):
         path = raw.removeprefix("unix:")
         if not path.startswith("/"):
-            raise ValueError(f"GUNICORN_BIND: {raw!r}: expected an absolute path after 'unix:'")
+            raise BadSetting(f"GUNICORN_BIND: {raw!r}: expected an absolute path after 'unix:'")
         if len(os.fsencode(path)) > MAX_SOCKET_PATH:
-            raise ValueError(
+            raise BadSetting(
                 f"GUNICORN_BIND: {raw!r}: a unix socket's path is at most {MAX_SOCKET_PATH} bytes"
             )
         return raw
     host, _, port = raw.rpartition(":")
     if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"GUNICORN_BIND: {raw!r}: expected unix:/absolute/path or HOST:PORT (port 1-65535)")
+        raise BadSetting(f"GUNICORN_BIND: {raw!r}: expected unix:/absolute/path or HOST:PORT (port 1-65535)")
     return raw
 
 
@@ -80,7 +89,7 @@ def worker_class_from(env: Mapping[str, str]) -> str:
     """The worker class; gevent unless ``GUNICORN_WORKER_CLASS`` picks one of ``WORKER_CLASSES``."""
     value = env.get("GUNICORN_WORKER_CLASS", "gevent")
     if value not in WORKER_CLASSES:
-        raise ValueError(f"GUNICORN_WORKER_CLASS={value!r}: expected one of {', '.join(WORKER_CLASSES)}")
+        raise BadSetting(f"GUNICORN_WORKER_CLASS={value!r}: expected one of {', '.join(WORKER_CLASSES)}")
     return value
 
 
@@ -88,7 +97,7 @@ def _switch(env: Mapping[str, str], key: str, default: str) -> bool:
     """An ``on``/``off`` setting: whether ``key`` (unset or empty: ``default``) is on."""
     value = env.get(key) or default
     if value not in ("on", "off"):
-        raise ValueError(f"{key}={value!r}: expected on or off")
+        raise BadSetting(f"{key}={value!r}: expected on or off")
     return value == "on"
 
 
@@ -107,6 +116,18 @@ def log_targets(env: Mapping[str, str]) -> tuple[str | None, str]:
     return (access if access_log_on(env) else None), error
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def log_level(env: Mapping[str, str]) -> str:
+    """``GUNICORN_LOG_LEVEL``: one of ``LOG_LEVELS``, in any case [``info``]. gunicorn itself silently takes
+    any other word for ``info``."""
+    value = env.get("GUNICORN_LOG_LEVEL") or "info"
+    if value.lower() not in LOG_LEVELS:
+        raise BadSetting(f"GUNICORN_LOG_LEVEL={value!r}: expected one of {', '.join(LOG_LEVELS)}")
+    return value.lower()
+
+
 KEEPALIVE_QUEUE_MS = 1000
 
 
@@ -117,7 +138,7 @@ def keepalive_queue_seconds(env: Mapping[str, str]) -> float | None:
     if raw == "off":
         return None
     if not raw.isdecimal() or int(raw) < 1:
-        raise ValueError(
+        raise BadSetting(
             f"GUNICORN_KEEPALIVE_QUEUE_MS={raw!r}: expected milliseconds (a whole number >= 1) or off"
         )
     return int(raw) / 1000
@@ -220,7 +241,7 @@ worker_tmp_dir = tmp_dir()
 # in the published run (+17%, +25% and +24% in the three runs before; docs/benchmarks.md, section 2).
 # GUNICORN_ACCESS_LOG=on writes it.
 accesslog, errorlog = log_targets(os.environ)
-loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+loglevel = log_level(os.environ)
 access_log_format = '%(h)s %({x-forwarded-for}i)s "%(r)s" %(s)s %(b)s %(M)sms "%({x-request-id}i)s" "%(a)s"'
 # Only the local nginx may set X-Forwarded-Proto/-For: gunicorn and the app's TrustedProxyFix believe a
 # unix socket's peer, and over TCP only these addresses.

@@ -13,23 +13,30 @@ if TYPE_CHECKING:
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+#: What ``*`` stands for: every peer, as in gunicorn.
+EVERY_PEER = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+
 
 def parse_trusted_proxies(value: str) -> tuple[IPNetwork, ...]:
-    """Parse a comma-separated list of addresses or CIDRs (gunicorn's ``forwarded_allow_ips`` syntax).
+    """Parse a comma-separated list of addresses or CIDRs, or ``*`` for every peer (gunicorn's
+    ``forwarded_allow_ips`` syntax).
 
     Raises ``ValueError`` naming ``FORWARDED_ALLOW_IPS`` and the bad entry.
     """
-    networks = []
+    networks: list[IPNetwork] = []
     for raw in value.split(","):
         entry = raw.strip()
         if not entry:
+            continue
+        if entry == "*":
+            networks.extend(EVERY_PEER)
             continue
         try:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
             raise ValueError(
                 f"FORWARDED_ALLOW_IPS: {entry!r} is not an IP address or CIDR "
-                "(expected a comma-separated list such as '127.0.0.1,::1' or '10.0.0.0/16')"
+                "(expected a comma-separated list such as '127.0.0.1,::1' or '10.0.0.0/16', or '*')"
             ) from None
     return tuple(networks)
 

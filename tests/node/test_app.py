@@ -87,6 +87,17 @@ def test_trusted_proxies_come_from_config() -> None:
     assert response.get_json()["remote_addr"] == "127.0.0.1"
 
 
+@pytest.mark.parametrize("peer", ["203.0.113.50", "2001:db8::5"])
+def test_a_star_trusts_every_peer_as_gunicorn_does(peer: str) -> None:
+    app = create_app({"TESTING": True, "TRUSTED_PROXIES": "*"})
+    response = app.test_client().get(
+        "/api/request-info",
+        headers={"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"},
+        environ_base={"REMOTE_ADDR": peer},
+    )
+    assert (response.get_json()["remote_addr"], response.get_json()["scheme"]) == ("198.51.100.7", "https")
+
+
 def test_upload_within_limit(client: FlaskClient) -> None:
     response = client.post("/api/upload", data=b"x" * 1024)
     assert response.get_json() == {"received_bytes": 1024}

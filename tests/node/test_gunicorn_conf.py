@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gunicorn import config as gunicorn_config
 
+from app.proxy import parse_trusted_proxies
 from bench.scenarios import WORKERS
 from infra import user_data
 from tests.infra.test_user_data import node
-from tests.node.stack import DOCKER, running, start_gunicorn
+from tests.node.stack import BIN, DOCKER, running, start_gunicorn
 
 CONF = DOCKER / "gunicorn.conf.py"
 NODE = node()
@@ -75,7 +77,9 @@ def test_bind_takes_several_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_bad_bind_is_named(monkeypatch: pytest.MonkeyPatch, value: str, expected: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(f"GUNICORN_BIND: {value!r}: {expected}")):
+    with pytest.raises(
+        SystemExit, match=re.escape(f"gunicorn.conf.py: GUNICORN_BIND: {value!r}: {expected}")
+    ):
         load(monkeypatch, GUNICORN_BIND=f"127.0.0.1:5001,{value}")
 
 
@@ -97,14 +101,14 @@ def test_web_concurrency_overrides_worker_count(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize("value", ["0", "-2", "many", "2.5"])
 def test_bad_web_concurrency_is_named(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     with pytest.raises(
-        ValueError, match=re.escape(f"WEB_CONCURRENCY={value!r}: expected a whole number >= 1")
+        SystemExit, match=re.escape(f"WEB_CONCURRENCY={value!r}: expected a whole number >= 1")
     ):
         load(monkeypatch, WEB_CONCURRENCY=value)
 
 
 def test_unknown_worker_class_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     expected = "GUNICORN_WORKER_CLASS='eventlet': expected one of gevent, sync, gthread"
-    with pytest.raises(ValueError, match=re.escape(expected)):
+    with pytest.raises(SystemExit, match=re.escape(expected)):
         load(monkeypatch, GUNICORN_WORKER_CLASS="eventlet")
 
 
@@ -164,8 +168,54 @@ def test_logs_to_the_seeds_files_when_configured(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("key", ["GUNICORN_ACCESS_LOG", "GUNICORN_SHARED_LIBRARIES"])
 @pytest.mark.parametrize("value", ["yes", "ON", "1", "true"])
 def test_refuses_a_switch_other_than_on_or_off(monkeypatch: pytest.MonkeyPatch, key: str, value: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(f"{key}={value!r}: expected on or off")):
+    with pytest.raises(SystemExit, match=re.escape(f"{key}={value!r}: expected on or off")):
         load(monkeypatch, **{key: value})
+
+
+def test_log_level_is_one_of_gunicorns(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load(monkeypatch)["loglevel"] == "info"
+    assert load(monkeypatch, GUNICORN_LOG_LEVEL="WARNING")["loglevel"] == "warning"
+    expected = "GUNICORN_LOG_LEVEL='loud': expected one of debug, info, warning, error, critical"
+    with pytest.raises(SystemExit, match=re.escape(expected)):
+        load(monkeypatch, GUNICORN_LOG_LEVEL="loud")
+
+
+#: FORWARDED_ALLOW_IPS values gunicorn accepts (it reads the variable itself and stops on any other with one
+#: line naming the value, before it reads this file).
+TRUSTED = ["127.0.0.1,::1", "*", "10.0.0.0/16, 127.0.0.1", "127.0.0.1,*", "127.0.0.1, "]
+
+
+@pytest.mark.parametrize("value", TRUSTED)
+def test_the_app_trusts_the_proxies_gunicorn_takes(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    gunicorn_config.validate_string_to_addr_list(value)
+    assert load(monkeypatch, FORWARDED_ALLOW_IPS=value)["forwarded_allow_ips"] == value
+    assert parse_trusted_proxies(value)  # else every worker would fail to boot
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("GUNICORN_BACKLOG", "lots", "GUNICORN_BACKLOG='lots': expected a whole number >= 1"),
+        ("GUNICORN_LOG_LEVEL", "loud", "GUNICORN_LOG_LEVEL='loud': expected one of"),
+        ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY='0': expected a whole number >= 1"),
+    ],
+)
+def test_gunicorn_stops_on_a_bad_setting_with_one_line_and_no_traceback(
+    key: str, value: str, expected: str
+) -> None:
+    settings = {name: text for name, text in os.environ.items() if not name.startswith("GUNICORN_")}
+    done = subprocess.run(
+        [str(BIN / "gunicorn"), "--config", str(CONF), "run:app"],
+        cwd=DOCKER,
+        env={**settings, key: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"gunicorn.conf.py: {expected}")
+    assert done.stderr.count("\n") == 1, done.stderr
 
 
 #: Load the config as gunicorn's master does, then run its when_ready hook (before the first fork); print

@@ -32,7 +32,7 @@ def test_milliseconds_or_off(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("value", ["0", "-5", "1.5", "1s", "OFF", "never", "\u00b2"])
 def test_bad_limit_is_named(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     expected = f"GUNICORN_KEEPALIVE_QUEUE_MS='{value}': expected milliseconds (a whole number >= 1) or off"
-    with pytest.raises(ValueError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(SystemExit, match=expected.replace("(", r"\(").replace(")", r"\)")):
         load(monkeypatch, GUNICORN_KEEPALIVE_QUEUE_MS=value)
 
 
