@@ -16,6 +16,7 @@ from bench.loadgen import Result
 from bench.scenarios import (
     FEWER_WORKERS,
     FEWER_WORKERS_CONFIG,
+    FULL,
     HEADER_TIMEOUT,
     KEEPALIVE_FEWER,
     LATE,
@@ -153,6 +154,8 @@ def spread(section: Section, form: str) -> str:
     """How far apart the rounds' ratios of shipped to direct are."""
     runs = alternated(section)
     ratios = runs.shipped.ratios(runs.direct)
+    if len(ratios) == 1:
+        return "one round"
     return f"median of {len(ratios)} rounds, {form.format(min(ratios))} to {form.format(max(ratios))}"
 
 
@@ -206,6 +209,12 @@ def untuned_lines(runs: Alternated) -> list[str]:
 
 
 def rounds_note(profile: Profile) -> str:
+    if profile.rounds == 1:
+        return (
+            f"Each configuration ran once, for {profile.round_seconds} s, in the table's order: one round, "
+            "which shows that every configuration runs, not how they compare (`make bench` runs "
+            f"{FULL.rounds} rounds in alternating order). Each row is its run."
+        )
     return (
         f"Each configuration ran {profile.rounds} times for {profile.round_seconds} s, once per round; the "
         "rounds take the configurations in the table's order, then in the reverse order, so that the "

@@ -159,7 +159,7 @@ class Profile:
     round_seconds: int
 
 
-QUICK = Profile("quick", 2, 64, 16, 500, 1000, 3, 1, 2, every_tuning_step=False, rounds=2, round_seconds=1)
+QUICK = Profile("quick", 2, 64, 16, 500, 1000, 3, 1, 2, every_tuning_step=False, rounds=1, round_seconds=1)
 FULL = Profile("full", 15, 64, 16, 1000, 10000, 30, 5, 20, every_tuning_step=True, rounds=6, round_seconds=5)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import cast
 
 from bench.loadgen import Result
@@ -41,7 +42,7 @@ def test_each_configurations_gunicorn_is_read_after_all_its_rounds() -> None:
         cast(Stack, shipped),
         {SHARED_LIBRARIES: cast(Stack, before)},
         "/api/status",
-        profile=QUICK,
+        profile=replace(QUICK, rounds=2),
         direct="direct",
         via_nginx="nginx",
         ratio="ratio",

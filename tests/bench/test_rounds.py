@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bench.loadgen import Result, combined
-from bench.scenarios import Series, alternate
+from bench.report import rounds_note, spread
+from bench.scenarios import FULL, QUICK, Alternated, Section, Series, alternate
 from tests.bench.results import ERRORS, run
 
 
@@ -59,3 +60,16 @@ def test_unanswered_requests_add_up_when_every_run_counted_them() -> None:
 
     assert combined("x", counted).unanswered == 5
     assert combined("x", [*counted, run(10)]).unanswered is None
+
+
+def test_a_single_round_says_it_shows_that_everything_runs_not_how_it_compares() -> None:
+    direct, shipped = Series("direct", (run(1000),)), Series("nginx, shipped", (run(800),))
+    section = Section("dynamic", "2.", alternated=Alternated(direct, shipped, ()))
+
+    assert spread(section, "{:.0%}") == "one round"
+    assert rounds_note(QUICK).startswith("Each configuration ran once, for 1 s, in the table's order")
+    assert f"`make bench` runs {FULL.rounds} rounds" in rounds_note(QUICK)
+    assert rounds_note(FULL).startswith(f"Each configuration ran {FULL.rounds} times for 5 s, once per round")
+    direct_twice = Series("direct", (run(1000), run(1000)))
+    two = Alternated(direct_twice, Series("nginx, shipped", (run(800), run(900))), ())
+    assert spread(Section("dynamic", "2.", alternated=two), "{:.0%}") == "median of 2 rounds, 80% to 90%"
