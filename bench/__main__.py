@@ -13,9 +13,11 @@ from bench import report, scenarios
 from bench.scenarios import FULL, QUICK, Section, concurrently, node_stack, without
 from tests.node.stack import prepare_static, world_readable_tempdir
 
-#: Sections 1 and 2 compare the shipped stack with one stack without each of these, in rounds.
-STATIC_TUNINGS = (scenarios.OPEN_FILE_CACHE, scenarios.LOG_BUFFER)
+#: Sections 1 and 2 compare the shipped stack with one stack without each of these, in rounds (TLS first:
+#: its stack runs next to the shipped one in every round).
+STATIC_TUNINGS = (scenarios.TLS, scenarios.OPEN_FILE_CACHE, scenarios.LOG_BUFFER)
 DYNAMIC_TUNINGS = (
+    scenarios.TLS,
     scenarios.LOG_BUFFER,
     scenarios.UNIX_SOCKET,
     scenarios.UPSTREAM_KEEPALIVE,

@@ -57,6 +57,8 @@ class Tuning:
     #: The tuning changes gunicorn on its own (its workers): section 2 also runs the path from the stack
     #: without it to its gunicorn directly, so each worker count is compared with itself.
     gunicorn_direct: bool = False
+    #: Without it the client speaks plain HTTP to nginx (its edits make the plain HTTP port serve).
+    plain_http: bool = False
 
 
 OPEN_FILE_CACHE = Tuning(
@@ -90,6 +92,19 @@ QUEUE_CLOSE = Tuning(
 NGINX_ONLY_ACCESS_LOG = Tuning("nginx as the only access log", gunicorn_env=(("GUNICORN_ACCESS_LOG", "on"),))
 SHARED_LIBRARIES = Tuning(
     "libraries shared by gunicorn's workers", gunicorn_env=(("GUNICORN_SHARED_LIBRARIES", "off"),)
+)
+#: Not a setting to take back: TLS to the client is what edge mode is for. Measured without it to tell
+#: what TLS costs (nginx's and the client's, on the same cores) from what the trip through nginx costs.
+TLS = Tuning(
+    "TLS (plain HTTP to nginx)",
+    edits=(
+        (
+            "edge.conf.template",
+            "    return 301 https://$host${HTTPS_REDIRECT_PORT}$request_uri;\n",
+            "    include ${NGINX_RUNTIME_DIR}/locations.conf;\n",
+        ),
+    ),
+    plain_http=True,
 )
 NGINX_BACKLOG = Tuning(
     "nginx backlog 16384",
@@ -187,6 +202,9 @@ class Stack:
 
     def direct(self, path: str) -> str:
         return f"{self.gunicorn.url}{path}"
+
+    def http(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.nginx.http_port}{path}"
 
     def cpu_seconds(self) -> dict[str, float]:
         return {
@@ -321,7 +339,11 @@ def _alternated(
     configuration (``combined``), ``ratio``: the median of the rounds' ratios of shipped to direct, and
     each configuration's gunicorn PSS after the rounds (``memory:<label>:gunicorn_pss``, KiB)."""
     untuned = [
-        (tuning, f"{via_nginx}, without {tuning.name}", before.https(path))
+        (
+            tuning,
+            f"{via_nginx}, without {tuning.name}",
+            (before.http if tuning.plain_http else before.https)(path),
+        )
         for tuning, before in befores.items()
     ]
     untuned_direct = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import cast
 
 from bench.loadgen import Result
@@ -14,14 +15,17 @@ from bench.scenarios import (
     Section,
     Series,
     Stack,
+    Tuning,
     _alternated,
 )
 from tests.bench.results import run
 from tests.bench.test_memory import ServingStack
 
 
-def test_the_stack_with_other_workers_is_also_measured_directly() -> None:
-    shipped, fewer, shared = ServingStack("shipped"), ServingStack("fewer"), ServingStack("own")
+def measured_urls(
+    shipped: Stack, befores: Mapping[Tuning, Stack]
+) -> tuple[dict[str, list[str]], Section, Alternated]:
+    """Section 2's rounds (QUICK's) over made-up stacks: the URLs each configuration was measured at."""
     urls: dict[str, list[str]] = {}
 
     def measure(target: Stack, url: str, label: str) -> Result:
@@ -29,11 +33,10 @@ def test_the_stack_with_other_workers_is_also_measured_directly() -> None:
         return run(100)
 
     section = Section("dynamic", "2.")
-    befores = {WORKER_COUNT: cast(Stack, fewer), SHARED_LIBRARIES: cast(Stack, shared)}
     runs = _alternated(
         section,
         measure,
-        cast(Stack, shipped),
+        shipped,
         befores,
         "/api/status",
         profile=QUICK,
@@ -41,6 +44,13 @@ def test_the_stack_with_other_workers_is_also_measured_directly() -> None:
         via_nginx="nginx",
         ratio="ratio",
     )
+    return urls, section, runs
+
+
+def test_the_stack_with_other_workers_is_also_measured_directly() -> None:
+    fewer, shared = ServingStack("fewer"), ServingStack("own")
+    befores = {WORKER_COUNT: cast(Stack, fewer), SHARED_LIBRARIES: cast(Stack, shared)}
+    urls, section, runs = measured_urls(cast(Stack, ServingStack("shipped")), befores)
 
     assert urls == {
         "direct": ["http://shipped/api/status"] * QUICK.rounds,
