@@ -335,8 +335,9 @@ def reading() -> list[str]:
         "- wrk is closed-loop: each connection sends its next request as soon as the previous answer "
         "arrives, with no think time. Requests/s is what the stack sustains with that many requests "
         "always in flight; latency is measured from sending a request to its complete answer.",
-        "- Through nginx the client speaks TLS (edge mode, TLS 1.3, kept-alive connections); gunicorn "
-        "directly is plain HTTP. Every nginx figure includes the cost of TLS on the same two cores.",
+        "- Through nginx the client speaks TLS (edge mode, TLS 1.3, kept-alive connections), but in the rows "
+        f"without {TLS.name}, which tell what TLS costs (never shipped); gunicorn directly is plain HTTP. "
+        "Every other nginx figure includes the cost of TLS on the same two cores.",
         "- wrk counts a timeout only for an answer that arrives later than `--timeout`; a request that "
         "gets no answer at all before the run ends is not counted anywhere. Scenario 3 counts those "
         "requests itself (`bench/wrk_count.lua`: unanswered at end; up to one per connection is simply "

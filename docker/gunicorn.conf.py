@@ -203,7 +203,7 @@ def tmp_dir() -> str | None:
 
 
 # nginx proxies to a unix socket: no TCP port for any other process on the host to reach. Against TCP over
-# loopback: +4% requests/s through nginx in the published run, +13%, +11% and +5% in the three runs before
+# loopback: +6% requests/s through nginx in the published run, +4%, +13% and +11% in the three runs before
 # (docs/benchmarks.md, section 2: the median of six alternating rounds each).
 bind = binds(os.environ)
 # The socket is srw-rw----: connecting needs write permission on it, and only its user and group have it.
@@ -225,8 +225,8 @@ keepalive = 5
 graceful_timeout = 30
 # Recycle workers to bound slow leaks; jitter (10 %) keeps them from restarting together. A worker's
 # restart costs a fork and the app's import, and its requests wait meanwhile: at 2000 a worker under load
-# restarted every few seconds and the p99 through nginx was higher: 57 against 27 ms and 392 against 18 ms in
-# the last two published runs (docs/benchmarks.md, section 3).
+# restarted every few seconds and the p99 through nginx was higher: 1,196 against 27 ms in the published run,
+# 57 against 27 and 392 against 18 ms in the two runs before (docs/benchmarks.md, section 3).
 max_requests = _positive_int(os.environ, "GUNICORN_MAX_REQUESTS", 50000)
 max_requests_jitter = max_requests // 10
 # Connections nginx opens while every worker is busy wait here, in the kernel's accept queue, instead of
@@ -237,8 +237,8 @@ backlog = _positive_int(os.environ, "GUNICORN_BACKLOG", 16384)
 worker_tmp_dir = tmp_dir()
 # nginx's access log records every request (status, bytes, request and upstream times, X-Request-ID), so
 # gunicorn writes none by default, as gunicorn itself ships. Its logging of each request (Python's logging
-# module) cost a worker 971 against 771 us of CPU per request through nginx, +15% requests/s without it
-# in the published run (+17%, +25% and +24% in the three runs before; docs/benchmarks.md, section 2).
+# module) cost a worker 737 against 655 us of CPU per request through nginx, +11% requests/s without it
+# in the published run (+15%, +17% and +25% in the three runs before; docs/benchmarks.md, section 2).
 # GUNICORN_ACCESS_LOG=on writes it.
 accesslog, errorlog = log_targets(os.environ)
 loglevel = log_level(os.environ)
@@ -255,7 +255,7 @@ control_socket_disable = True
 # each is held around a few dict and list operations, never across I/O, so no greenlet waits on one (read in
 # flask 3.1, werkzeug 3.1 and jinja2 3.1). Each worker still imports the app, and a HUP reloads its code; not
 # the libraries, which only a new image changes. After the published run's section 2, gunicorn's master and
-# 5 workers held 90 MB PSS sharing, 121 MB with each worker importing its own (docs/benchmarks.md, 2 and 5).
+# 5 workers held 89 MB PSS sharing, 121 MB with each worker importing its own (docs/benchmarks.md, 2 and 5).
 preload_app = False
 shared = shared_libraries(os.environ)
 
@@ -265,10 +265,10 @@ shared = shared_libraries(os.environ)
 # again and again while the rest wait in the accept queue. Once the queue has held connections for
 # GUNICORN_KEEPALIVE_QUEUE_MS, each response closes its connection (Connection: close), so every request
 # takes its turn in the queue, as gthread's workers do when full; when the queue empties, connections are
-# kept again. At 10,000 connections in the published run: 172 requests waited more than 20 s and were
-# never answered with this off (8,320 in the run before), none with it (docs/benchmarks.md, section 4). At
-# 64 connections the rounds put it on either side of even: -7% requests/s in the published run, +4% in the
-# run before (section 2).
+# kept again. At 10,000 connections in the published run: 6,218 requests waited more than 20 s and were
+# never answered with this off (172 and 8,320 in the two runs before), none with it (docs/benchmarks.md,
+# section 4). At 64 connections the rounds put it on either side of even: -10% requests/s in the published
+# run, -7% and +4% in the two runs before (section 2).
 queue_limit = keepalive_queue_seconds(os.environ)
 queue_watch = None if queue_limit is None else QueueWatch(queue_limit)
 

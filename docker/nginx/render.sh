@@ -157,7 +157,7 @@ is_upstream "$UPSTREAM" ||
 
 # An OpenSSL 3.0 handshake holds about 45 KB until the client's Finished arrives and frees most of it
 # then. glibc keeps what nginx frees; jemalloc hands it back to the kernel within a second. At 10,000 TLS
-# connections nginx holds about 450 MB with glibc and 280 MB with jemalloc (docs/benchmarks.md, 5 and 7).
+# connections nginx held 410 to 460 MB with glibc and about 280 MB with jemalloc (docs/benchmarks.md, 5 and 7).
 case "$NGINX_ALLOCATOR" in
     jemalloc)
         jemalloc=$(PATH="$PATH:/usr/sbin:/sbin" ldconfig -p | awk '$1 == "libjemalloc.so.2" { print $NF; exit }')
