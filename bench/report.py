@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import textwrap
 from dataclasses import dataclass
 from importlib.metadata import version
 from itertools import pairwise
@@ -301,28 +302,42 @@ def cpu_table(section: Section) -> list[str]:
     return lines
 
 
+#: Characters per line of a run's label on the chart: longer labels wrap instead of squeezing the panels.
+LABEL_WIDTH = 56
+
+
 def chart(sections: list[Section], path: Path) -> None:
-    """Latency percentiles of every run, one panel per scenario (log scale), rendered off-screen."""
+    """Latency percentiles of every run, one panel per scenario (log scale), rendered off-screen: one row of
+    bars per run, its label beside it, the first run on top."""
     plotted = [section for section in sections if section.results]
+    heights = [1.2 + 0.42 * len(section.results) for section in plotted]
     pyplot.switch_backend("Agg")
-    figure, axes = pyplot.subplots(len(plotted), 1, figsize=(11, 3.2 * len(plotted)))
+    figure, axes = pyplot.subplots(
+        len(plotted), 1, figsize=(11, sum(heights)), gridspec_kw={"height_ratios": heights}
+    )
     for ax, section in zip(axes, plotted, strict=True):
-        width = 0.8 / len(PERCENTILES)
+        height = 0.8 / len(PERCENTILES)
+        rows = range(len(section.results))
         for i, pct in enumerate(PERCENTILES):
             # A run that got no answer has no latency: no bar, a label instead (below).
             values = [r.latency_ms[pct] if r.requests else 0.0 for r in section.results]
-            positions = [x + (i - 1) * width for x in range(len(values))]
-            ax.bar(positions, values, width, label=pct)
-        ax.set_yscale("log")
-        for x, r in enumerate(section.results):
+            ax.barh([y + (i - 1) * height for y in rows], values, height, label=pct)
+        ax.set_xscale("log")
+        # From half the shortest bar, so that every bar shows its length.
+        answered = [r.latency_ms for r in section.results if r.requests]
+        shortest = min((latency[pct] for latency in answered for pct in PERCENTILES), default=0.0)
+        if shortest > 0:
+            ax.set_xlim(left=shortest / 2)
+        for y, r in enumerate(section.results):
             if not r.requests:
-                ax.annotate("no answer", (x, 0.5), xycoords=("data", "axes fraction"), ha="center")
-        ax.set_ylabel("latency (ms)")
+                ax.annotate("no answer", (0.01, y), xycoords=("axes fraction", "data"), va="center")
+        ax.set_xlabel("latency (ms)", fontsize=8)
         ax.set_title(section.title, fontsize=10, loc="left")
-        ax.set_xticks(range(len(section.results)))
-        ax.set_xticklabels([r.label for r in section.results], fontsize=7, rotation=12, ha="right")
-        ax.grid(axis="y", which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
+        ax.set_yticks(list(rows))
+        ax.set_yticklabels([textwrap.fill(r.label, LABEL_WIDTH) for r in section.results], fontsize=7)
+        ax.invert_yaxis()
+        ax.grid(axis="x", which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1, 1), ncol=len(PERCENTILES), frameon=False)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     pyplot.close(figure)
