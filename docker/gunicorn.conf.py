@@ -49,7 +49,10 @@ def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
 
 
 def worker_count(env: Mapping[str, str], cpus: int) -> int:
-    """``WEB_CONCURRENCY`` if set, else the seed's rule of thumb ``2 * CPUs + 1``."""
+    """``WEB_CONCURRENCY`` if set, else the seed's rule of thumb ``2 * CPUs + 1``. Set but empty is refused:
+    gunicorn parses the variable itself too (serve.py), and an empty one ends it."""
+    if env.get("WEB_CONCURRENCY") == "":
+        raise BadSetting("WEB_CONCURRENCY='': expected a whole number >= 1")
     return _positive_int(env, "WEB_CONCURRENCY", 2 * cpus + 1)
 
 

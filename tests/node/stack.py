@@ -28,7 +28,6 @@ REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 RENDER = DOCKER / "nginx" / "render.sh"
 PRECOMPRESS = DOCKER / "nginx" / "precompress.sh"
-BIN = Path(sys.executable).parent
 STARTUP_TIMEOUT = 20.0
 
 
@@ -194,7 +193,7 @@ def start_gunicorn(
         "PYTHONPATH": os.pathsep.join(str(p) for p in (DOCKER, *pythonpath)),
         **(env or {}),
     }
-    argv = [str(BIN / "gunicorn"), "--config", str(DOCKER / "gunicorn.conf.py"), app]
+    argv = [sys.executable, str(DOCKER / "serve.py"), app]
     process = _spawn("gunicorn", argv, settings, DOCKER, log_dir / "stdout.log")
     server = Gunicorn(process=process, port=port, socket=sock, access_log=log_dir / "access.log")
     try:

@@ -64,7 +64,7 @@ def test_app_stage() -> None:
     assert instruction(app, "EXPOSE") == []
     assert "install -d -o 1001 -g 1001 -m 0750 /run/gunicorn" in instruction(app, "RUN")
     (cmd,) = instruction(app, "CMD")
-    assert json.loads(cmd) == ["gunicorn", "--config", "gunicorn.conf.py", "run:app"]
+    assert json.loads(cmd) == ["python", "serve.py", "run:app"]
     (healthcheck,) = instruction(app, "HEALTHCHECK")
     assert healthcheck.endswith('CMD ["python", "healthcheck.py"]')
     # Wheels come from the builder stage, installed offline.

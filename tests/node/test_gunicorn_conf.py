@@ -20,7 +20,7 @@ from app.proxy import parse_trusted_proxies
 from bench.scenarios import WORKERS
 from infra import user_data
 from tests.infra.test_user_data import node
-from tests.node.stack import BIN, DOCKER, running, start_gunicorn
+from tests.node.stack import DOCKER, running, start_gunicorn
 
 CONF = DOCKER / "gunicorn.conf.py"
 NODE = node()
@@ -98,7 +98,7 @@ def test_web_concurrency_overrides_worker_count(monkeypatch: pytest.MonkeyPatch)
     assert load(monkeypatch, WEB_CONCURRENCY="3")["workers"] == 3
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "many", "2.5"])
+@pytest.mark.parametrize("value", ["0", "-2", "many", "2.5", ""])
 def test_bad_web_concurrency_is_named(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     with pytest.raises(
         SystemExit, match=re.escape(f"WEB_CONCURRENCY={value!r}: expected a whole number >= 1")
@@ -198,14 +198,17 @@ def test_the_app_trusts_the_proxies_gunicorn_takes(monkeypatch: pytest.MonkeyPat
         ("GUNICORN_BACKLOG", "lots", "GUNICORN_BACKLOG='lots': expected a whole number >= 1"),
         ("GUNICORN_LOG_LEVEL", "loud", "GUNICORN_LOG_LEVEL='loud': expected one of"),
         ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY='0': expected a whole number >= 1"),
+        # gunicorn parses these two itself, with int(), before it reads its config file.
+        ("WEB_CONCURRENCY", "many", "WEB_CONCURRENCY='many': expected a whole number >= 1"),
+        ("WEB_CONCURRENCY", "", "WEB_CONCURRENCY='': expected a whole number >= 1"),
     ],
 )
-def test_gunicorn_stops_on_a_bad_setting_with_one_line_and_no_traceback(
+def test_the_image_command_stops_on_a_bad_setting_with_one_line_and_no_traceback(
     key: str, value: str, expected: str
 ) -> None:
     settings = {name: text for name, text in os.environ.items() if not name.startswith("GUNICORN_")}
     done = subprocess.run(
-        [str(BIN / "gunicorn"), "--config", str(CONF), "run:app"],
+        [sys.executable, str(DOCKER / "serve.py"), "run:app"],
         cwd=DOCKER,
         env={**settings, key: value},
         capture_output=True,

@@ -1,0 +1,27 @@
+"""The app image's command: gunicorn with gunicorn.conf.py, once the settings that file reads are checked.
+
+gunicorn parses ``WEB_CONCURRENCY`` itself, with ``int()``, as it is imported and before it reads its config
+file, so a value that is not a whole number would end in a traceback. gunicorn.conf.py checks every setting
+it reads and stops on a bad one with one line naming it (``BadSetting``): running it first gives that line
+instead. Then this process becomes gunicorn (``exec``), which keeps the container's PID and its signals.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+from pathlib import Path
+
+CONF = Path(__file__).with_name("gunicorn.conf.py")
+
+
+def main(argv: list[str]) -> None:
+    """Check the settings, then run ``gunicorn --config gunicorn.conf.py ARGV`` in this process."""
+    runpy.run_path(str(CONF))
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    os.execv(gunicorn, [gunicorn, "--config", str(CONF), *argv])  # noqa: S606 - the image's gunicorn, by path
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
