@@ -20,7 +20,8 @@ def main(argv: list[str]) -> None:
     """Check the settings, then run ``gunicorn --config gunicorn.conf.py ARGV`` in this process."""
     runpy.run_path(str(CONF))
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    os.execv(gunicorn, [gunicorn, "--config", str(CONF), *argv])  # noqa: S606 - the image's gunicorn, by path
+    # The image's own gunicorn, by absolute path, with our config: no shell, no PATH lookup.
+    os.execv(gunicorn, [gunicorn, "--config", str(CONF), *argv])  # noqa: S606  # nosec
 
 
 if __name__ == "__main__":
