@@ -275,9 +275,10 @@ def server_cpu_ratio(section: Section) -> float:
 
 
 def plain_http(section: Section, form: str) -> str:
-    """The ratio to direct over plain HTTP to nginx (``TLS`` taken back), where the section measured it."""
+    """The ratio to direct over plain HTTP to nginx (a tuning with ``plain_http``, ``TLS``, taken back), where
+    the section measured it."""
     runs = alternated(section)
-    ratios = [series.ratio(runs.direct) for tuning, series in runs.untuned if tuning is TLS]
+    ratios = [series.ratio(runs.direct) for tuning, series in runs.untuned if tuning.plain_http]
     return "".join(f"; over plain HTTP to nginx (no TLS, never shipped): {form.format(r)}" for r in ratios)
 
 
