@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import ipaddress
 import os
 import signal
 import time
@@ -134,6 +135,24 @@ def log_level(env: Mapping[str, str]) -> str:
 KEEPALIVE_QUEUE_MS = 1000
 
 
+def trusted_proxies(env: Mapping[str, str]) -> str:
+    """``FORWARDED_ALLOW_IPS``, checked by gunicorn's rule (its ``validate_string_to_addr_list``, which this
+    file cannot import: importing gunicorn's config module parses ``WEB_CONCURRENCY`` with ``int()``):
+    comma-separated IP addresses or networks with no host bits set, or ``*``. gunicorn's own message for a
+    bad one names the value, not the variable."""
+    raw = env.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+    try:
+        for entry in [part.strip() for part in raw.strip().split(",") if part]:
+            if entry != "*":
+                ipaddress.ip_network(entry)
+    except ValueError as error:
+        raise BadSetting(
+            f"FORWARDED_ALLOW_IPS={raw!r}: {error}; expected comma-separated IP addresses or networks "
+            "such as 127.0.0.1,::1 or 10.0.0.0/16, or *"
+        ) from None
+    return raw
+
+
 def keepalive_queue_seconds(env: Mapping[str, str]) -> float | None:
     """``GUNICORN_KEEPALIVE_QUEUE_MS``: how long connections may wait in the accept queue before workers
     stop keeping connections alive, in milliseconds [``KEEPALIVE_QUEUE_MS``]; ``off``: never."""
@@ -248,7 +267,7 @@ loglevel = log_level(os.environ)
 access_log_format = '%(h)s %({x-forwarded-for}i)s "%(r)s" %(s)s %(b)s %(M)sms "%({x-request-id}i)s" "%(a)s"'
 # Only the local nginx may set X-Forwarded-Proto/-For: gunicorn and the app's TrustedProxyFix believe a
 # unix socket's peer, and over TCP only these addresses.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+forwarded_allow_ips = trusted_proxies(os.environ)
 # No runtime control socket: the container is managed by signals, and $HOME may not be writable.
 control_socket_disable = True
 # Not preload_app: a gevent worker monkey-patches the standard library when it starts, after the fork, so an

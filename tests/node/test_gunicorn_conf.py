@@ -180,8 +180,7 @@ def test_log_level_is_one_of_gunicorns(monkeypatch: pytest.MonkeyPatch) -> None:
         load(monkeypatch, GUNICORN_LOG_LEVEL="loud")
 
 
-#: FORWARDED_ALLOW_IPS values gunicorn accepts (it reads the variable itself and stops on any other with one
-#: line naming the value, before it reads this file).
+#: FORWARDED_ALLOW_IPS values gunicorn accepts.
 TRUSTED = ["127.0.0.1,::1", "*", "10.0.0.0/16, 127.0.0.1", "127.0.0.1,*", "127.0.0.1, "]
 
 
@@ -192,9 +191,31 @@ def test_the_app_trusts_the_proxies_gunicorn_takes(monkeypatch: pytest.MonkeyPat
     assert parse_trusted_proxies(value)  # else every worker would fail to boot
 
 
+#: FORWARDED_ALLOW_IPS values gunicorn refuses, and why.
+UNTRUSTWORTHY = [
+    ("nope", "'nope' does not appear to be an IPv4 or IPv6 network"),
+    ("127.0.0.1, 10.0.0.1/16", "10.0.0.1/16 has host bits set"),
+    ("127.0.0.1;::1", "'127.0.0.1;::1' does not appear to be an IPv4 or IPv6 network"),
+    ("127.0.0.1, ,::1", "'' does not appear to be an IPv4 or IPv6 network"),
+]
+
+
+@pytest.mark.parametrize(("value", "problem"), UNTRUSTWORTHY)
+def test_trusted_proxies_gunicorn_refuses_are_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        gunicorn_config.validate_string_to_addr_list(value)
+    expected = f"gunicorn.conf.py: FORWARDED_ALLOW_IPS={value!r}: {problem}; expected comma-separated IP"
+    with pytest.raises(SystemExit) as stopped:
+        load(monkeypatch, FORWARDED_ALLOW_IPS=value)
+    assert str(stopped.value.code).startswith(expected)
+
+
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
+        ("FORWARDED_ALLOW_IPS", "10.0.0.1/16", "FORWARDED_ALLOW_IPS='10.0.0.1/16': 10.0.0.1/16 has host"),
         ("GUNICORN_BACKLOG", "lots", "GUNICORN_BACKLOG='lots': expected a whole number >= 1"),
         ("GUNICORN_LOG_LEVEL", "loud", "GUNICORN_LOG_LEVEL='loud': expected one of"),
         ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY='0': expected a whole number >= 1"),
