@@ -12,6 +12,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from matplotlib import pyplot
+from matplotlib.ticker import LogFormatter
 
 from bench.loadgen import Result
 from bench.scenarios import (
@@ -324,6 +325,9 @@ def chart(sections: list[Section], path: Path) -> None:
             values = [r.latency_ms[pct] if r.requests else 0.0 for r in section.results]
             ax.barh([y + (i - 1) * height for y in rows], values, height, label=pct)
         ax.set_xscale("log")
+        # Ticks as plain milliseconds (20, 30, 1000), not matplotlib's default 2 x 10^1, 10^3.
+        ax.xaxis.set_major_formatter(LogFormatter())
+        ax.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
         # From half the shortest bar, so that every bar shows its length.
         answered = [r.latency_ms for r in section.results if r.requests]
         shortest = min((latency[pct] for latency in answered for pct in PERCENTILES), default=0.0)

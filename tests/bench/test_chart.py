@@ -38,4 +38,7 @@ def test_each_run_gets_a_row_labelled_beside_it_and_every_bar_shows(
     assert [label.get_text() for label in slow.get_yticklabels()] == ["nginx", "off"]
     assert dynamic.get_xlim()[0] == 2.5  # half the shortest bar (p50: 5 ms)
     assert [text.get_text() for text in slow.texts] == ["no answer"]
+    figure.canvas.draw()
+    ticks = [label.get_text() for label in dynamic.get_xticklabels(which="both") if label.get_text()]
+    assert {"10", "20"} <= set(ticks), ticks
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
