@@ -8,24 +8,7 @@ from typing import cast
 from bench.loadgen import Result
 from bench.report import shared_libraries_line
 from bench.scenarios import QUICK, SHARED_LIBRARIES, Alternated, Section, Series, Stack, _alternated
-from tests.bench.results import run
-
-
-class ServingStack:
-    """A stack whose gunicorn grows by 1 MB with each run it serves."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.served = 0
-
-    def direct(self, path: str) -> str:
-        return f"http://{self.name}{path}"
-
-    def https(self, path: str) -> str:
-        return f"https://{self.name}{path}"
-
-    def memory(self) -> dict[str, int]:
-        return {"gunicorn_pss": 1024 * self.served}
+from tests.bench.results import ServingStack, run
 
 
 def test_each_configurations_gunicorn_is_read_after_all_its_rounds() -> None:

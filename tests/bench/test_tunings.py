@@ -12,9 +12,7 @@ import requests
 from bench import scenarios
 from bench.report import plain_http
 from bench.scenarios import TLS, Alternated, Section, Series, Stack, Tuning, without
-from tests.bench.results import run
-from tests.bench.test_memory import ServingStack
-from tests.bench.test_worker_count import measured_urls
+from tests.bench.results import ServingStack, measured_urls, run
 from tests.node.stack import DOCKER
 
 TUNINGS = [value for value in vars(scenarios).values() if isinstance(value, Tuning)]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import cast
 
-from bench.loadgen import Result
 from bench.report import interpretation, ratio_lines
 from bench.scenarios import (
     QUICK,
@@ -15,36 +13,8 @@ from bench.scenarios import (
     Section,
     Series,
     Stack,
-    Tuning,
-    _alternated,
 )
-from tests.bench.results import run
-from tests.bench.test_memory import ServingStack
-
-
-def measured_urls(
-    shipped: Stack, befores: Mapping[Tuning, Stack]
-) -> tuple[dict[str, list[str]], Section, Alternated]:
-    """Section 2's rounds (QUICK's) over made-up stacks: the URLs each configuration was measured at."""
-    urls: dict[str, list[str]] = {}
-
-    def measure(target: Stack, url: str, label: str) -> Result:
-        urls.setdefault(label, []).append(url)
-        return run(100)
-
-    section = Section("dynamic", "2.")
-    runs = _alternated(
-        section,
-        measure,
-        shipped,
-        befores,
-        "/api/status",
-        profile=QUICK,
-        direct="direct",
-        via_nginx="nginx",
-        ratio="ratio",
-    )
-    return urls, section, runs
+from tests.bench.results import ServingStack, measured_urls, run
 
 
 def test_the_stack_with_other_workers_is_also_measured_directly() -> None:
