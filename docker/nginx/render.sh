@@ -66,6 +66,21 @@ is_upstream() {
     esac
 }
 
+is_ipv4() {
+    echo "$1" | grep -Eq '^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}$'
+}
+
+# Hex digits and colons (and dots, for an embedded IPv4 address), with at least one colon.
+is_ipv6() {
+    case "$1" in
+        *:*) ;;
+        *) return 1 ;;
+    esac
+    case "$1" in
+        *[!0-9A-Fa-f:.]*) return 1 ;;
+    esac
+}
+
 is_cidr() {
     case "$1" in
         */*) ;;
@@ -77,14 +92,31 @@ is_cidr() {
         '' | *[!0-9]*) return 1 ;;
     esac
     case "$address" in
-        *:*)
-            [ "$bits" -le 128 ] || return 1
-            case "$address" in *[!0-9A-Fa-f:.]*) return 1 ;; esac
+        *:*) [ "$bits" -le 128 ] && is_ipv6 "$address" ;;
+        *) [ "$bits" -le 32 ] && is_ipv4 "$address" ;;
+    esac
+}
+
+# An address for nginx's `listen`: IPv4, IPv6 in brackets, or * (every IPv4 address).
+is_listen_address() {
+    case "$1" in
+        '*') ;;
+        \[*\])
+            inner=${1#\[}
+            is_ipv6 "${inner%\]}"
             ;;
-        *)
-            [ "$bits" -le 32 ] || return 1
-            echo "$address" | grep -Eq '^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}$'
-            ;;
+        *) is_ipv4 "$1" ;;
+    esac
+}
+
+# A path nginx's configuration takes unquoted: absolute, and no spaces, ';', braces, quotes or '$'.
+is_path() {
+    case "$1" in
+        /*) ;;
+        *) return 1 ;;
+    esac
+    case "$1" in
+        *[!A-Za-z0-9_./@+-]*) return 1 ;;
     esac
 }
 
@@ -154,6 +186,17 @@ esac
 is_upstream "$UPSTREAM" ||
     fail "UPSTREAM='$UPSTREAM': expected unix:/absolute/path or HOST:PORT (port 1-65535)"
 [ -d "$STATIC_ROOT" ] || fail "STATIC_ROOT='$STATIC_ROOT': no such directory"
+is_listen_address "$LISTEN_ADDRESS" ||
+    fail "LISTEN_ADDRESS='$LISTEN_ADDRESS': expected an IPv4 address (0.0.0.0 or *: every one), or an IPv6 address in brackets ([::])"
+path_chars="letters, digits and _ . / @ + -"
+is_path "$NGINX_RUNTIME_DIR" ||
+    fail "NGINX_RUNTIME_DIR='$NGINX_RUNTIME_DIR': expected an absolute path ($path_chars)"
+is_path "$NGINX_ACCESS_LOG" ||
+    fail "NGINX_ACCESS_LOG='$NGINX_ACCESS_LOG': expected an absolute path such as /dev/stdout ($path_chars)"
+[ "$NGINX_ERROR_LOG" = stderr ] || is_path "$NGINX_ERROR_LOG" ||
+    fail "NGINX_ERROR_LOG='$NGINX_ERROR_LOG': expected stderr or an absolute path ($path_chars)"
+{ is_path "$NGINX_MIME_TYPES" && [ -r "$NGINX_MIME_TYPES" ]; } ||
+    fail "NGINX_MIME_TYPES='$NGINX_MIME_TYPES': expected a readable file by its absolute path ($path_chars)"
 
 # An OpenSSL 3.0 handshake holds about 45 KB until the client's Finished arrives and frees most of it
 # then. glibc keeps what nginx frees; jemalloc hands it back to the kernel within a second. At 10,000 TLS
@@ -176,7 +219,8 @@ else
     HTTPS_REDIRECT_PORT=":$PUBLIC_HTTPS_PORT"
 fi
 
-mkdir -p "$NGINX_RUNTIME_DIR"
+mkdir -p "$NGINX_RUNTIME_DIR" 2>/dev/null ||
+    fail "NGINX_RUNTIME_DIR='$NGINX_RUNTIME_DIR': cannot create the directory (it must be writable by user $(id -u))"
 
 if [ "$TLS_SELF_SIGNED" = true ] && { [ ! -s "$TLS_CERT" ] || [ ! -s "$TLS_KEY" ]; }; then
     mkdir -p "$(dirname -- "$TLS_CERT")" "$(dirname -- "$TLS_KEY")"

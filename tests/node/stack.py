@@ -29,6 +29,9 @@ DOCKER = REPO / "docker"
 RENDER = DOCKER / "nginx" / "render.sh"
 PRECOMPRESS = DOCKER / "nginx" / "precompress.sh"
 STARTUP_TIMEOUT = 20.0
+#: The proxy image's command (docker/Dockerfile's CMD, tested equal): nginx in the foreground with the
+#: configuration render.sh wrote in NGINX_RUNTIME_DIR.
+PROXY_COMMAND = ["sh", "-c", "exec nginx -e stderr -c \"$NGINX_RUNTIME_DIR/nginx.conf\" -g 'daemon off;'"]
 
 
 _HANDED_OUT: set[int] = set()
@@ -279,12 +282,12 @@ class Nginx:
 
 
 def start_nginx(env: dict[str, str], workdir: Path, *, render: Path = RENDER) -> Nginx:
-    """Render and start nginx (``render.sh nginx -g 'daemon off;'``, the image's entrypoint and command).
+    """Render and start nginx as the proxy image does: ``render.sh`` (its entrypoint) running
+    ``PROXY_COMMAND`` (its command).
 
     ``render`` may name a ``render.sh`` in a copy of ``docker/nginx/`` with edited templates.
     """
-    conf = str(Path(env["NGINX_RUNTIME_DIR"]) / "nginx.conf")
-    argv = [str(render), "nginx", "-e", "stderr", "-c", conf, "-g", "daemon off;"]
+    argv = [str(render), *PROXY_COMMAND]
     process = _spawn("nginx", argv, env, workdir, workdir / f"nginx-{env['HTTPS_PORT']}.log")
     server = Nginx(process=process, env=env)
     try:

@@ -56,6 +56,18 @@ def test_upstream_is_a_unix_socket_or_a_tcp_address(env: dict[str, str], upstrea
     assert f"        server {upstream};\n" in conf.read_text()
 
 
+@pytest.mark.parametrize("address", ["0.0.0.0", "*", "127.0.0.1", "[::]", "[::1]"])  # noqa: S104 - rendered, never started
+def test_nginx_listens_on_an_ipv4_address_or_a_bracketed_ipv6_one(env: dict[str, str], address: str) -> None:
+    result = render({**env, "LISTEN_ADDRESS": address})
+    assert result.returncode == 0, result.stderr
+    conf = Path(result.stdout.strip())
+    nginx_syntax_ok(conf)
+    assert (
+        f"listen {address}:{env['HTTPS_PORT']} ssl http2 default_server"
+        in (conf.parent / "servers.conf").read_text()
+    )
+
+
 def test_by_default_nginx_proxies_to_the_socket_gunicorn_binds_by_default(env: dict[str, str]) -> None:
     del env["UPSTREAM"]
     result = render(env)
@@ -153,6 +165,26 @@ def test_the_benchmarks_name_the_default_pool(env: dict[str, str]) -> None:
         ({"NGINX_ALLOCATOR": "tcmalloc"}, "NGINX_ALLOCATOR='tcmalloc': expected 'jemalloc' or 'glibc'"),
         ({"SERVER_NAME": "evil.com;return"}, "SERVER_NAME='evil.com;return': expected host names"),
         ({"STATIC_ROOT": "/nonexistent/static"}, "STATIC_ROOT='/nonexistent/static': no such directory"),
+        (
+            {"LISTEN_ADDRESS": "1.2.3; evil"},
+            "LISTEN_ADDRESS='1.2.3; evil': expected an IPv4 address (0.0.0.0 or *: every one), or an IPv6",
+        ),
+        ({"LISTEN_ADDRESS": "::"}, "LISTEN_ADDRESS='::': expected an IPv4 address"),
+        ({"LISTEN_ADDRESS": "localhost"}, "LISTEN_ADDRESS='localhost': expected an IPv4 address"),
+        ({"NGINX_RUNTIME_DIR": "runtime"}, "NGINX_RUNTIME_DIR='runtime': expected an absolute path"),
+        (
+            {"NGINX_RUNTIME_DIR": "/proc/nginx"},
+            "NGINX_RUNTIME_DIR='/proc/nginx': cannot create the directory",
+        ),
+        (
+            {"NGINX_ACCESS_LOG": "/dev/stdout combined; evil"},
+            "NGINX_ACCESS_LOG='/dev/stdout combined; evil': expected an absolute path such as /dev/stdout",
+        ),
+        ({"NGINX_ERROR_LOG": "stdout"}, "NGINX_ERROR_LOG='stdout': expected stderr or an absolute path"),
+        (
+            {"NGINX_MIME_TYPES": "/nonexistent/mime.types"},
+            "NGINX_MIME_TYPES='/nonexistent/mime.types': expected a readable file by its absolute path",
+        ),
         ({"UPSTREAM": "gunicorn"}, "UPSTREAM='gunicorn': expected unix:/absolute/path or HOST:PORT"),
         ({"UPSTREAM": "127.0.0.1:0"}, "UPSTREAM='127.0.0.1:0': expected unix:/absolute/path or HOST:PORT"),
         ({"UPSTREAM": "unix:run/g.sock"}, "UPSTREAM='unix:run/g.sock': expected unix:/absolute/path"),
