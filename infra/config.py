@@ -27,7 +27,30 @@ MAX_SIZE_CAP = 50
 """The largest autoscaling group this project accepts: above it, a typo would cost real money."""
 MIN_ROOT_VOLUME_GIB = 8
 """The Amazon Linux 2023 AMI's root snapshot size: the volume cannot be smaller."""
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 """The retention periods CloudWatch Logs accepts (0, "never expire", is left out on purpose)."""
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")

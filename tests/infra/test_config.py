@@ -224,6 +224,12 @@ def test_existing_vpc_replaces_the_new_vpc_layout() -> None:
     )
 
 
+@pytest.mark.parametrize("days", [1, 731, 2557, 3653])
+def test_log_retention_takes_every_period_cloudwatch_logs_offers(days: int) -> None:
+    # CloudWatch Logs' PutRetentionPolicy: 1 day to 10 years (3653 days).
+    assert parse("prod", logRetentionDays=days).log_retention_days == days
+
+
 def test_existing_certificate_is_kept() -> None:
     settings = parse("prod", certificateArn=CERTIFICATE)
     assert settings.domain is not None
