@@ -44,7 +44,9 @@ def test_certificate_is_validated_through_a_record_in_the_zone(harness: Harness)
     )
     assert validation.inputs["certificateArn"] == certificate.state["arn"]
     assert validation.inputs["validationRecordFqdns"] == [record.state["fqdn"]]
-    # The listener gets the ARN only once validation is done: it comes from the validation resource.
+    # The listener gets the ARN only once validation is done: it comes from the validation resource
+    # (whose ARN the mocks make differ from the certificate's).
+    assert validation.state["certificateArn"] != certificate.state["arn"]
     assert arn == [validation.state["certificateArn"]]
 
 
