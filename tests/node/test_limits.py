@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -92,9 +94,12 @@ def burst(nginx: Nginx, client_ip: str, count: int, path: str = "/api/status") -
 
 
 def test_burst_over_the_rate_limit_gets_429(strict_alb: Nginx) -> None:
+    started = time.monotonic()
     statuses = burst(strict_alb, "203.0.113.10", 20)
-    # 1 request plus a burst of 5 pass at once; the rest of a sub-second burst is refused.
-    assert 6 <= statuses[200] <= 8
+    seconds = time.monotonic() - started
+    # 1 request plus a burst of 5 pass at once, then 1 more for each second the burst lasted (the rate,
+    # whatever this machine's speed); the rest are refused.
+    assert 6 <= statuses[200] <= 6 + math.ceil(seconds), (statuses, seconds)
     assert statuses[429] == 20 - statuses[200]
 
 
