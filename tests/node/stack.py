@@ -179,9 +179,13 @@ def start_gunicorn(
     app: str = "run:app",
     env: Mapping[str, str] | None = None,
     pythonpath: tuple[Path, ...] = (),
+    python: str = sys.executable,
 ) -> Gunicorn:
     """Start gunicorn with ``docker/gunicorn.conf.py`` on a unix socket (nginx's way in, as on a node) and a
-    free TCP port (for load and checks that bypass nginx), and wait until /healthz answers."""
+    free TCP port (for load and checks that bypass nginx), and wait until /healthz answers.
+
+    ``python`` runs serve.py, which runs the gunicorn installed next to it: the environment it names is the
+    one gunicorn and the app import from."""
     port = free_port()
     log_dir = workdir / f"gunicorn-{port}"
     log_dir.mkdir()
@@ -196,7 +200,7 @@ def start_gunicorn(
         "PYTHONPATH": os.pathsep.join(str(p) for p in (DOCKER, *pythonpath)),
         **(env or {}),
     }
-    argv = [sys.executable, str(DOCKER / "serve.py"), app]
+    argv = [python, str(DOCKER / "serve.py"), app]
     process = _spawn("gunicorn", argv, settings, DOCKER, log_dir / "stdout.log")
     server = Gunicorn(process=process, port=port, socket=sock, access_log=log_dir / "access.log")
     try:

@@ -115,7 +115,7 @@ def test_every_runtime_requirement_is_a_binary_wheel_for_the_image(tmp_path: Pat
     assert result.returncode == 0, result.stderr
     wheels = sorted(path.name for path in tmp_path.iterdir())
     pinned = [
-        line.split("==")[0].replace("-", "_").lower()
+        re.split(r"\[|==", line)[0].replace("-", "_").lower()
         for line in (DOCKER / "requirements.txt").read_text().splitlines()
         if "==" in line
     ]
