@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Commands (and nginx's allocator) the tests and `make local` run, with the Debian package that provides each.
 SYSTEM_PACKAGES := nginx:nginx openssl:openssl envsubst:gettext-base shellcheck:shellcheck gzip:gzip ss:iproute2 \
-	libjemalloc.so.2:libjemalloc2
+	libjemalloc.so.2:libjemalloc2 iptables:iptables
 SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/require-sysctl scripts/local scripts/sast \
 	docker/nginx/render.sh docker/nginx/precompress.sh
 PY_SOURCES := docker infra offline policy bench tests __main__.py

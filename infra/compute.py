@@ -115,7 +115,9 @@ class Compute(pulumi.ComponentResource):
             credit_specification=credit_specification(args.instance_type),
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
             vpc_security_group_ids=[args.security_group_id],
-            # IMDSv2 only, and one hop: containers (one hop further) cannot reach the role's credentials.
+            # IMDSv2 only, and one hop: a container on a bridge network (a hop further) gets no token (EC2
+            # User Guide, "Configure the Instance Metadata Service options"). Ours share the host's network,
+            # so the user data refuses IMDS to every user but root (user_data.imds_guard_unit).
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled",
                 http_tokens="required",

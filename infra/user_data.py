@@ -16,6 +16,13 @@ SOCKET_VOLUME = "gunicorn-socket"
 """The docker volume that carries gunicorn's unix socket from the app container to the proxy's."""
 SOCKET_DIR = "/run/gunicorn"
 """Where both containers mount it: the directory of gunicorn's default socket and nginx's default UPSTREAM."""
+IMDS_ADDRESS = "169.254.169.254"
+"""The instance metadata service's IPv4 endpoint, the one the guard refuses. Its IPv6 endpoint (fd00:ec2::254)
+stays off: the launch template leaves http_protocol_ipv6 at its default, disabled (EC2 User Guide,
+"Configure the Instance Metadata Service options")."""
+IMDS_GUARD_UNIT = "imds-guard.service"
+"""The unit that refuses IMDS to every user but root; docker.service requires it and starts after it."""
+_IMDS_GUARD_RULE = f"OUTPUT --destination {IMDS_ADDRESS}/32 --match owner ! --uid-owner 0 --jump REJECT"
 _BY_DIGEST = re.compile(r"^(?P<registry>[a-z0-9.-]+(:\d+)?)/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
 
 
@@ -46,13 +53,39 @@ def registry_of(image: str) -> str:
     return match["registry"]
 
 
+def imds_guard_unit() -> str:
+    """The IMDS guard's unit file: one iptables rule, set before docker.service starts, at every boot.
+
+    The containers share the host's network namespace (--network host), so the launch template's hop
+    limit of 1 does not keep them from the role's credentials (ECS Developer Guide, "Host network mode").
+    """
+    return f"""[Unit]
+Description=Refuse the instance metadata service ({IMDS_ADDRESS}) to every user but root
+# Before docker, which requires this unit: no container starts unguarded, after a reboot either.
+Before=docker.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+# Every non-root uid, not only the images' 1001: a container's USER may change. root keeps IMDS for
+# dockerd's awslogs driver, the user data's ECR login, the SSM agent. REJECT: refused clients fail at once.
+# Delete, then insert: a restart leaves one rule. No ExecStop: stopping this unit keeps IMDS refused.
+ExecStartPre=-/usr/sbin/iptables --wait --delete {_IMDS_GUARD_RULE}
+ExecStart=/usr/sbin/iptables --wait --insert {_IMDS_GUARD_RULE}
+
+[Install]
+RequiredBy=docker.service
+"""
+
+
 def render(node: NodeSettings) -> str:
     """The user data script: install Docker, log in to ECR, pull both images by digest, run them.
 
     nginx (the proxy container, on the host's network for the target group's port) reaches gunicorn
     through a unix socket in a docker volume both containers mount, the proxy read-only; no TCP port of
     gunicorn's is open to the host. Both restart always and log to CloudWatch through the awslogs
-    driver, one stream per instance and container.
+    driver, one stream per instance and container. Before docker starts, a systemd unit refuses the
+    instance metadata service to every user but root (`imds_guard_unit`).
     """
     registry = registry_of(node.app_image)
     if registry_of(node.proxy_image) != registry:
@@ -76,7 +109,15 @@ readonly SOCKET_VOLUME={SOCKET_VOLUME}
 echo 'net.core.somaxconn = {SOMAXCONN}' > /etc/sysctl.d/90-node-stack.conf
 sysctl --quiet --load /etc/sysctl.d/90-node-stack.conf
 
-dnf install -y docker
+# The IMDS guard's iptables: AL2023 has none by default, and its iptables-nft package provides it, on
+# the nf_tables backend (aws/eks-hybrid#37, dev-sec/cis-dil-benchmark#156).
+dnf install -y docker iptables-nft
+
+# IMDS for root only, before docker and so before any container, at every boot (imds_guard_unit).
+cat > /etc/systemd/system/{IMDS_GUARD_UNIT} <<'UNIT'
+{imds_guard_unit()}UNIT
+systemctl daemon-reload
+systemctl enable --now {IMDS_GUARD_UNIT}
 systemctl enable --now docker
 
 # IMDSv2: a session token first (the launch template refuses token-less requests).

@@ -108,6 +108,18 @@ def test_docker_starts_on_boot_and_metadata_uses_imdsv2() -> None:
     assert "set -euo pipefail" in script
 
 
+def test_the_imds_guard_is_installed_and_started_before_docker() -> None:
+    # tests/node/test_imds_guard.py runs the unit itself.
+    script = user_data.render(node())
+    (install,) = [line.split() for line in script.splitlines() if line.startswith("dnf install")]
+    assert "iptables-nft" in install  # the guard's /usr/sbin/iptables on AL2023
+    unit = f"/etc/systemd/system/{user_data.IMDS_GUARD_UNIT}"
+    written = script.index(f"cat > {unit} <<")
+    started = script.index(f"systemctl enable --now {user_data.IMDS_GUARD_UNIT}\n")
+    assert script.index(" ".join(install)) < written < started
+    assert started < script.index("systemctl enable --now docker\n") < script.index("docker run")
+
+
 def test_values_are_quoted_for_the_shell() -> None:
     script = user_data.render(node(server_name="app.example.com www.example.com"))
     assert "--env SERVER_NAME='app.example.com www.example.com'" in script
