@@ -79,8 +79,10 @@ class Scaling(pulumi.ComponentResource):
                     min_healthy_percentage=MIN_HEALTHY_PERCENT,
                     max_healthy_percentage=MAX_HEALTHY_PERCENT,
                     instance_warmup=str(INSTANCE_WARMUP_SECONDS),
-                    # A refresh whose new nodes never turn healthy rolls back to the previous version.
-                    auto_rollback=True,
+                    # Off: the provider saves the new launch template version on the group before it starts
+                    # the refresh, so a rollback would relaunch that same version
+                    # (hashicorp/terraform-provider-aws#34189). A failed refresh stops where it is instead.
+                    auto_rollback=False,
                     skip_matching=True,
                 ),
             ),

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 import pytest
 
 from infra.scaling import Scaling, ScalingArgs
-from tests.conftest import Harness
+from tests.conftest import ROOT, Harness
 
 GROUP = "aws:autoscaling/group:Group"
 TARGET_GROUP = (
@@ -67,13 +67,21 @@ def test_alb_health_decides_and_new_nodes_get_a_grace_period(harness: Harness, s
     assert group["healthCheckGracePeriod"] >= 120
 
 
-def test_instance_refresh_keeps_capacity_and_rolls_back(harness: Harness, scaling: Scaling) -> None:
+def test_instance_refresh_keeps_capacity_and_promises_no_rollback(harness: Harness, scaling: Scaling) -> None:
     refresh = harness.mocks.one(GROUP).inputs["instanceRefresh"]
     assert refresh["strategy"] == "Rolling"
     preferences = refresh["preferences"]
     assert preferences["minHealthyPercentage"] >= 90
     assert preferences["maxHealthyPercentage"] > 100
-    assert preferences["autoRollback"] is True
+    # The provider saves the new version on the group before it starts the refresh, so AWS's rollback
+    # would return to that same version (hashicorp/terraform-provider-aws#34189): not switched on.
+    assert preferences["autoRollback"] is False
+
+
+def test_readme_promises_no_rollback_the_program_does_not_make() -> None:
+    readme = (ROOT / "README.md").read_text().lower()
+    assert "automatic rollback" not in readme
+    assert "#34189" in readme
 
 
 def test_desired_capacity_is_left_to_the_policy(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
