@@ -61,7 +61,7 @@ local: venv system
 
 # The stack deployed to moto, the AWS emulator, as a readable plan: no AWS account, no Pulumi CLI.
 plan: venv
-	$(BIN)/python -m offline.plan --stack $(STACK)
+	PYTHONPATH=policy $(BIN)/python -m offline.plan --stack $(STACK)
 
 # Benchmarks of the node stack (docs/benchmarks.md): real nginx and gunicorn on loopback, load from wrk.
 bench: bench-machine

@@ -36,6 +36,7 @@ certificate = Certificate("certificate", CertificateArgs(domain=settings.domain,
 web = LoadBalancer(
     "web",
     LoadBalancerArgs(
+        region=settings.region,
         vpc_id=network.vpc_id,
         public_subnet_ids=network.public_subnet_ids,
         security_group_id=security.alb_security_group.id,

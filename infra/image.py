@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
-import pathspec
 import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
+from docker.utils.build import exclude_paths
 
 from infra import naming, policies
 from infra.config import PROJECT
@@ -21,29 +25,30 @@ TARGETS = ("app", "proxy")
 
 
 def context_files(context: Path) -> list[Path]:
-    """The files docker sends as the build context: all but those `.dockerignore` excludes, and the
-    Dockerfile, which docker reads even when it is excluded."""
+    """The files docker sends as the build context, by Docker's own `.dockerignore` rules (the Docker SDK's
+    matcher): all but those excluded, and the Dockerfile and `.dockerignore`, which docker always reads."""
     ignore = context / ".dockerignore"
-    spec = pathspec.GitIgnoreSpec.from_lines(ignore.read_text().splitlines() if ignore.exists() else [])
-    return sorted(
-        path
-        for path in context.rglob("*")
-        if path.is_file()
-        and (path.name == "Dockerfile" or not spec.match_file(path.relative_to(context).as_posix()))
-    )
+    patterns = ignore.read_text().splitlines() if ignore.exists() else []
+    kept = exclude_paths(str(context), patterns, dockerfile="Dockerfile")
+    return sorted(context / name for name in kept if not (context / name).is_dir())
 
 
-def context_tag(context: Path) -> str:
-    """A tag derived from the build context: a new tag exactly when what docker builds from changes.
+def context_tag(context: Path, build: Mapping[str, str]) -> str:
+    """The image's tag: a digest of everything that makes pulumi-docker build and push again.
 
-    The repositories' tags are immutable, so a rebuild of changed sources must push a tag never used before;
-    files docker ignores (caches, bytecode) must not make one.
+    The repositories' tags are immutable, so a rebuild must never push a tag that exists. pulumi-docker
+    rebuilds when its inputs change: the build settings as given (`build`) and a digest of the context's
+    files, their names and modes, and symlink targets (pulumi/pulumi-docker, provider/provider.go,
+    `hashContext`); a new release may add inputs. All of these are in this digest, so every rebuild pushes a
+    tag never used before. Files docker ignores (caches, bytecode) make none.
     """
     digest = hashlib.sha256()
+    for key, value in sorted({**build, "pulumi-docker": metadata.version("pulumi-docker")}.items()):
+        digest.update(f"{key}={value}\0".encode())
     for path in context_files(context):
-        digest.update(path.relative_to(context).as_posix().encode())
-        digest.update(b"\0")
-        digest.update(path.read_bytes())
+        info = path.lstat()
+        digest.update(f"{path.relative_to(context).as_posix()}\0{stat.filemode(info.st_mode)}\0".encode())
+        digest.update(os.readlink(path).encode() if path.is_symlink() else path.read_bytes())
         digest.update(b"\0")
     return digest.hexdigest()[:16]
 
@@ -53,7 +58,9 @@ class ImagesArgs:
     """Where the images are built from and how their repositories behave."""
 
     context: Path
-    """The build context, `docker/`, with the Dockerfile in it."""
+    """The build context, `docker/`, with the Dockerfile in it; passed to pulumi-docker relative to the
+    working directory (Pulumi runs the program in the project directory), so that no input of the images
+    depends on where the checkout lives."""
     stack: str
     keep_images: int
     """Images each repository keeps; older ones expire."""
@@ -78,7 +85,7 @@ class Images(pulumi.ComponentResource):
     def __init__(self, name: str, args: ImagesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flask-nginx-aws:image:Images", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tag = context_tag(args.context)
+        context = Path(os.path.relpath(args.context))
         self.repositories = {}
         self.images = {}
         for target in TARGETS:
@@ -107,15 +114,22 @@ class Images(pulumi.ComponentResource):
                 registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
             )
             self.repositories[target] = repository
+            settings = {
+                "context": context.as_posix(),
+                "dockerfile": (context / "Dockerfile").as_posix(),
+                "target": target,
+                "platform": PLATFORM,
+            }
+            tag = context_tag(context, settings)
             self.images[target] = docker.Image(
                 naming.child(name, target),
                 build=docker.DockerBuildArgs(
-                    context=str(args.context),
-                    dockerfile=str(args.context / "Dockerfile"),
+                    context=settings["context"],
+                    dockerfile=settings["dockerfile"],
                     target=target,
                     platform=PLATFORM,
                 ),
-                image_name=repository.repository_url.apply(lambda url: f"{url}:{tag}"),
+                image_name=pulumi.Output.concat(repository.repository_url, ":", tag),
                 registry=docker.RegistryArgs(
                     server=repository.repository_url,
                     username=token.user_name,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import naming
+from infra import naming, policies
 from infra.config import PROJECT
 
 ALB_NAMESPACE = "AWS/ApplicationELB"
@@ -46,6 +46,10 @@ class NodeLogs(pulumi.ComponentResource):
         self.register_outputs({"log_group_name": self.log_group.name})
 
 
+KEY_DELETION_WINDOW_DAYS = 30
+"""The longest wait KMS allows before a scheduled key deletion: time to notice and cancel it."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class AlarmsArgs:
     """What to watch, and who to tell."""
@@ -61,14 +65,26 @@ class Alarms(pulumi.ComponentResource):
 
     topic: aws.sns.Topic
     """Where alarms and recoveries are published."""
+    key: aws.kms.Key
+    """The topic's encryption key, which CloudWatch may use."""
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
     """The alarms by purpose: `error-rate`, `unhealthy-hosts`, `response-time`."""
 
     def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flask-nginx-aws:observability:Alarms", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        # Encrypted at rest with the AWS-managed SNS key.
-        self.topic = aws.sns.Topic(naming.child(name, "topic"), kms_master_key_id="alias/aws/sns", opts=child)
+        # Encrypted at rest with a key of the stack's own: CloudWatch cannot use the AWS-managed
+        # alias/aws/sns, so alarms would never reach a topic encrypted with it (SNS guide, key management).
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        self.key = aws.kms.Key(
+            naming.child(name, "key"),
+            description="Encrypts the alarm topic; CloudWatch may use it to publish alarms",
+            enable_key_rotation=True,
+            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+            policy=account.account_id.apply(policies.alarm_topic_key),
+            opts=child,
+        )
+        self.topic = aws.sns.Topic(naming.child(name, "topic"), kms_master_key_id=self.key.arn, opts=child)
         if args.alarm_email is not None:
             aws.sns.TopicSubscription(
                 naming.child(name, "email"),

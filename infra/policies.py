@@ -60,16 +60,21 @@ def pull_images(repository_arns: Sequence[str]) -> str:
     )
 
 
-def access_log_bucket(bucket_arn: str, *, elb_account_arn: str, account_id: str) -> str:
-    """Let the region's Elastic Load Balancing account write this account's ALB logs; refuse plain HTTP."""
+def access_log_bucket(bucket_arn: str, *, prefix: str, writers: dict[str, str], account_id: str) -> str:
+    """Let Elastic Load Balancing write this account's ALB logs under `prefix`; refuse plain HTTP.
+
+    The ALB writes `<bucket>/<prefix>/AWSLogs/<account>/...`, and a test file there when logging is switched
+    on; without this grant AWS refuses the load balancer (ELB guide, "Enable access logs for your
+    Application Load Balancer").
+    """
     return json.dumps(
         _document(
             {
                 "Sid": "AlbAccessLogs",
                 "Effect": "Allow",
-                "Principal": {"AWS": elb_account_arn},
+                "Principal": writers,
                 "Action": "s3:PutObject",
-                "Resource": f"{bucket_arn}/AWSLogs/{account_id}/*",
+                "Resource": f"{bucket_arn}/{prefix}/AWSLogs/{account_id}/*",
             },
             {
                 "Sid": "TlsOnly",
@@ -78,6 +83,33 @@ def access_log_bucket(bucket_arn: str, *, elb_account_arn: str, account_id: str)
                 "Action": "s3:*",
                 "Resource": [bucket_arn, f"{bucket_arn}/*"],
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        )
+    )
+
+
+CLOUDWATCH_SERVICE = "cloudwatch.amazonaws.com"
+
+
+def alarm_topic_key(account_id: str) -> str:
+    """Key policy of the alarm topic's key: the account administers it through IAM (the default key policy),
+    and CloudWatch may generate data keys and decrypt to publish alarms to the topic (SNS guide, "Configure
+    AWS KMS permissions for AWS services")."""
+    return json.dumps(
+        _document(
+            {
+                "Sid": "AccountAdministersThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchPublishesAlarms",
+                "Effect": "Allow",
+                "Principal": {"Service": CLOUDWATCH_SERVICE},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
             },
         )
     )

@@ -10,17 +10,6 @@ from offline.aws import Aws
 
 Invoke = Callable[[Aws, Mapping[str, Any]], dict[str, Any]]
 
-ELB_ACCOUNTS = {
-    "us-east-1": "127311923021",
-    "us-east-2": "033677994240",
-    "us-west-1": "027434742980",
-    "us-west-2": "797873946194",
-    "eu-west-1": "156460612806",
-    "eu-central-1": "054676820928",
-}
-"""Elastic Load Balancing's account per region, for access-log bucket policies. There is no API for it:
-the provider's `aws.elb.get_service_account` answers from the same table (AWS's "Enable access logs" page)."""
-
 
 def caller_identity(aws: Aws, args: Mapping[str, Any]) -> dict[str, Any]:
     identity = aws.client("sts").get_caller_identity()
@@ -51,14 +40,6 @@ def availability_zones(aws: Aws, args: Mapping[str, Any]) -> dict[str, Any]:
         "zoneIds": [z["ZoneId"] for z in zones],
         "groupNames": [z.get("GroupName", aws.region) for z in zones],
     }
-
-
-def elb_service_account(aws: Aws, args: Mapping[str, Any]) -> dict[str, Any]:
-    name = args.get("region") or aws.region
-    if name not in ELB_ACCOUNTS:
-        raise ValueError(f"aws.elb.get_service_account: no Elastic Load Balancing account known for {name}")
-    account = ELB_ACCOUNTS[name]
-    return {"arn": f"arn:aws:iam::{account}:root", "id": account, "region": name}
 
 
 def ecr_authorization_token(aws: Aws, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -176,7 +157,6 @@ INVOKES: dict[str, Invoke] = {
     "aws:index/getCallerIdentity:getCallerIdentity": caller_identity,
     "aws:index/getRegion:getRegion": region,
     "aws:index/getAvailabilityZones:getAvailabilityZones": availability_zones,
-    "aws:elb/getServiceAccount:getServiceAccount": elb_service_account,
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": ecr_authorization_token,
     "aws:ssm/getParameter:getParameter": ssm_parameter,
     "aws:ec2/getVpc:getVpc": vpc,

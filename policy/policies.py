@@ -8,6 +8,7 @@ to fix the violation.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -20,6 +21,8 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+
+from iam_eval import Decision, Principal, Request, evaluate
 
 #: ALB security policies allowing TLS 1.2 and 1.3 only (or 1.3 only).
 APPROVED_TLS_POLICIES = frozenset(
@@ -60,6 +63,26 @@ IAM_POLICY_DOCUMENTS = {
     "aws:iam/groupPolicy:GroupPolicy": "policy",
 }
 AUTOSCALING_GROUP = "aws:autoscaling/group:Group"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+KMS_KEY = "aws:kms/key:Key"
+KMS_ALIAS = "aws:kms/alias:Alias"
+DOCKER_IMAGE = "docker:index/image:Image"
+
+LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+"""Who writes ALB access logs, in every region (ELB guide, "Enable access logs for your Application Load
+Balancer")."""
+ACCESS_LOG_TEST_FILE = "ELBAccessLogTestFile"
+"""What the ALB writes when access logging is switched on; AWS refuses the load balancer if it cannot."""
+CLOUDWATCH_SERVICE = "cloudwatch.amazonaws.com"
+AWS_MANAGED_SNS_KEY = "alias/aws/sns"
+"""Its key policy admits only principals of the account, and cannot be changed: CloudWatch alarms never
+reach a topic encrypted with it (SNS guide, "Configure AWS KMS permissions for AWS services")."""
+KEY_USES_FOR_SNS = ("kms:GenerateDataKey", "kms:Decrypt")
+"""What a service publishing to an encrypted topic does with the topic's key (same page)."""
+MOVING_TAGS = frozenset({"latest", "stable", "main", "master", "prod", "production", "dev", "staging"})
+_DIGEST_TAG = re.compile(r"[0-9a-f]{12,}")
 
 
 def _true(value: Any) -> bool:
@@ -86,8 +109,8 @@ def imdsv2_required(args: ResourceValidationArgs, report: ReportViolation) -> No
     hop_limit = options.get("httpPutResponseHopLimit")
     if hop_limit is not None and hop_limit > 1:
         report(
-            f"metadata hop limit is {hop_limit}: set http_put_response_hop_limit=1 so containers on the "
-            "instance cannot reach the instance role's credentials.",
+            f"metadata hop limit is {hop_limit}: set http_put_response_hop_limit=1 so containers on a bridge "
+            "network cannot reach the instance role's credentials.",
             None,
         )
 
@@ -275,6 +298,147 @@ def s3_encrypted_and_private(args: StackValidationArgs, report: ReportViolation)
             )
 
 
+def access_log_test_write(*, bucket: str, prefix: str, account_id: str) -> Request:
+    """The write an ALB makes when its access logs are switched on: the test file under
+    `<bucket>/<prefix>/AWSLogs/<account>/`, by the log delivery service, over TLS."""
+    folder = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    return Request(
+        principal=Principal(service=LOG_DELIVERY_SERVICE),
+        action="s3:PutObject",
+        resource=f"arn:aws:s3:::{bucket}/{folder}AWSLogs/{account_id}/{ACCESS_LOG_TEST_FILE}",
+        context={"aws:SecureTransport": True, "aws:SourceAccount": account_id},
+    )
+
+
+def access_log_refusal(bucket_policy: Any, *, bucket: str, prefix: str, account_id: str) -> str | None:
+    """Why AWS would refuse an ALB logging to `bucket` under `prefix`, or None when it may write there."""
+    write = access_log_test_write(bucket=bucket, prefix=prefix, account_id=account_id)
+    if bucket_policy is None:
+        return (
+            f"bucket {bucket} has no bucket policy, so {LOG_DELIVERY_SERVICE} cannot write {write.resource}"
+        )
+    decision = evaluate(bucket_policy, write)
+    if decision is Decision.ALLOW:
+        return None
+    folder = write.resource.rsplit("/", 1)[0]
+    return (
+        f"the policy of bucket {bucket} gives {LOG_DELIVERY_SERVICE} s3:PutObject on {write.resource}: "
+        f"{decision.value}; allow it on {folder}/*"
+    )
+
+
+def _account(arn: Any) -> str | None:
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return parts[4] if len(parts) > 5 and parts[4] else None
+
+
+def alb_access_logs_deliverable(args: StackValidationArgs, report: ReportViolation) -> None:
+    """An ALB whose access logs are on has a bucket policy that lets log delivery write under its prefix:
+    AWS test-writes there when logging is switched on and refuses the load balancer if it cannot."""
+    resources = list(args.resources)
+    policies = {
+        r.props.get("bucket"): r.props.get("policy") for r in resources if r.resource_type == BUCKET_POLICY
+    }
+    for alb in (r for r in resources if r.resource_type in LOAD_BALANCERS):
+        logs = alb.props.get("accessLogs") or {}
+        account = _account(alb.props.get("arn"))
+        if not _true(logs.get("enabled")) or not isinstance(logs.get("bucket"), str) or account is None:
+            continue
+        refusal = access_log_refusal(
+            policies.get(logs["bucket"]),
+            bucket=logs["bucket"],
+            prefix=logs.get("prefix") or "",
+            account_id=account,
+        )
+        if refusal is not None:
+            report(f"AWS refuses this load balancer (Access Denied for bucket): {refusal}.", alb.urn)
+
+
+def cloudwatch_key_refusal(key_policy: Any, key_arn: str) -> str | None:
+    """Why CloudWatch could not publish to a topic encrypted with this key, or None when it can."""
+    for action in KEY_USES_FOR_SNS:
+        request = Request(principal=Principal(service=CLOUDWATCH_SERVICE), action=action, resource=key_arn)
+        decision = evaluate(key_policy, request) if key_policy is not None else Decision.IMPLICIT_DENY
+        if decision is not Decision.ALLOW:
+            return (
+                f"the policy of key {key_arn} gives {CLOUDWATCH_SERVICE} {action}: {decision.value}; "
+                f"allow {' and '.join(KEY_USES_FOR_SNS)} to it"
+            )
+    return None
+
+
+def _key_of(reference: Any, resources: list[Any]) -> Any | None:
+    """The declared KMS key a topic's `kmsMasterKeyId` names: by ARN, id, or a declared alias."""
+    for alias in (r for r in resources if r.resource_type == KMS_ALIAS):
+        if reference in {alias.props.get("name"), alias.props.get("arn")}:
+            reference = alias.props.get("targetKeyId")
+    for key in (r for r in resources if r.resource_type == KMS_KEY):
+        if reference in {key.props.get("arn"), key.props.get("keyId"), key.props.get("id")}:
+            return key
+    return None
+
+
+def alarm_topic_key_usable(args: StackValidationArgs, report: ReportViolation) -> None:
+    """An alarm's topics use no key CloudWatch cannot use: not the AWS-managed SNS key, and a declared key's
+    policy lets CloudWatch generate data keys and decrypt. A key the stack does not declare is not judged."""
+    resources = list(args.resources)
+    topics = {r.props.get("arn"): r for r in resources if r.resource_type == TOPIC}
+    for alarm in (r for r in resources if r.resource_type == METRIC_ALARM):
+        targets = {
+            arn
+            for key in ("alarmActions", "okActions", "insufficientDataActions")
+            for arn in alarm.props.get(key) or []
+        }
+        for arn in sorted(t for t in targets if t in topics):
+            reference = topics[arn].props.get("kmsMasterKeyId")
+            if reference is None:
+                continue
+            if reference == AWS_MANAGED_SNS_KEY:
+                report(
+                    f"topic {arn} is encrypted with {AWS_MANAGED_SNS_KEY}, whose policy CloudWatch cannot "
+                    "use: this alarm never notifies. Encrypt the topic with a customer managed key that "
+                    f"allows {CLOUDWATCH_SERVICE} {' and '.join(KEY_USES_FOR_SNS)}.",
+                    alarm.urn,
+                )
+                continue
+            key = _key_of(reference, resources)
+            refusal = (
+                None
+                if key is None
+                else cloudwatch_key_refusal(key.props.get("policy"), key.props.get("arn") or "*")
+            )
+            if refusal is not None:
+                report(f"topic {arn}: this alarm never notifies: {refusal}.", alarm.urn)
+
+
+def ecr_tags_never_reused(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """An image pushed to an immutable repository gets a tag no rebuild can reuse: a digest of what it is
+    built from, and a context and Dockerfile named relative to the project. pulumi-docker rebuilds and
+    pushes when its inputs change (the paths as given, the context's files and modes); ECR refuses a tag it
+    holds (ImageTagAlreadyExistsException)."""
+    if args.resource_type != DOCKER_IMAGE or _true(args.props.get("skipPush")):
+        return
+    build = args.props.get("build") or {}
+    for key in ("context", "dockerfile"):
+        path = build.get(key)
+        if isinstance(path, str) and path.startswith("/"):
+            report(
+                f"build.{key} is the absolute path {path!r}: another checkout rebuilds under the same tag, "
+                "which an immutable repository refuses; give it relative to the project directory.",
+                None,
+            )
+    name = args.props.get("imageName")
+    if not isinstance(name, str):
+        return
+    tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else "latest"
+    if tag in MOVING_TAGS or not _DIGEST_TAG.search(tag):
+        report(
+            f"image tag {tag!r} names no build: every rebuild pushes it again, which an immutable repository "
+            "refuses; tag with a digest of the build context and settings (infra.image.context_tag).",
+            None,
+        )
+
+
 ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
 
 RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
@@ -289,6 +453,24 @@ RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
     ),
     "iam-no-admin-wildcard": ('No IAM statement allows "*" on "*"', iam_no_full_wildcard),
     "asg-multi-az": ("Autoscaling groups span two AZs, min 2 in production", asg_multi_az),
+    "ecr-tags-never-reused": (
+        "Images pushed to immutable repositories never reuse a tag",
+        ecr_tags_never_reused,
+    ),
+}
+
+StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
+
+STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
+    "s3-encrypted-and-private": (
+        "S3 buckets are encrypted and block public access",
+        s3_encrypted_and_private,
+    ),
+    "alb-access-logs-deliverable": (
+        "ALB access log buckets let log delivery write under the ALB's prefix",
+        alb_access_logs_deliverable,
+    ),
+    "alarm-topic-key-usable": ("Alarm topics use a key CloudWatch may use", alarm_topic_key_usable),
 }
 
 POLICIES: list[Policy] = [
@@ -298,10 +480,10 @@ POLICIES: list[Policy] = [
         )
         for name, (description, check) in RESOURCE_CHECKS.items()
     ),
-    StackValidationPolicy(
-        name="s3-encrypted-and-private",
-        description="S3 buckets are encrypted and block public access",
-        validate=s3_encrypted_and_private,
-        enforcement_level=EnforcementLevel.MANDATORY,
+    *(
+        StackValidationPolicy(
+            name=name, description=description, validate=check, enforcement_level=EnforcementLevel.MANDATORY
+        )
+        for name, (description, check) in STACK_CHECKS.items()
     ),
 ]

@@ -26,8 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "flask-nginx-aws"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-ELB_ACCOUNT = "127311923021"
-"""Elastic Load Balancing's account in us-east-1 (the access-log bucket policy's principal)."""
 AMI_ID = "ami-0a1b2c3d4e5f67890"
 ALB_ZONE_ID = "Z35SXDOTRQ7X7K"
 
@@ -206,6 +204,11 @@ def _topic(h: str, physical: str, inputs: Mapping[str, Any]) -> Outputs:
     return _arn("sns", physical), {"arn": _arn("sns", physical), "name": physical}
 
 
+def _key(h: str, physical: str, inputs: Mapping[str, Any]) -> Outputs:
+    key_id = _uuid(h)
+    return key_id, {"arn": _arn("kms", f"key/{key_id}"), "keyId": key_id}
+
+
 def _alarm(h: str, physical: str, inputs: Mapping[str, Any]) -> Outputs:
     return physical, {"arn": _arn("cloudwatch", f"alarm:{physical}")}
 
@@ -228,6 +231,7 @@ BUILDERS: dict[str, Callable[[str, str, Mapping[str, Any]], Outputs]] = {
     "aws:autoscaling/group:Group": _group,
     "aws:autoscaling/policy:Policy": _policy,
     "aws:sns/topic:Topic": _topic,
+    "aws:kms/key:Key": _key,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
 }
 """Resources whose computed outputs (ARNs, DNS names, digests, versions) the program reads."""
@@ -256,11 +260,6 @@ INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
         "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/pulumi",
         "id": ACCOUNT,
         "userId": "AROAEXAMPLEID:pulumi",
-    },
-    "aws:elb/getServiceAccount:getServiceAccount": lambda _: {
-        "arn": f"arn:aws:iam::{ELB_ACCOUNT}:root",
-        "id": ELB_ACCOUNT,
-        "region": REGION,
     },
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": lambda args: {
         "authorizationToken": "QVdTOnNlY3JldA==",

@@ -7,6 +7,7 @@ from typing import Any
 
 from offline.aws import Aws, Inputs, pascal, physical_name, require_known
 from offline.translations.registry import Outputs, translates
+from policies import access_log_refusal
 
 
 def arn_suffix(arn: str) -> str:
@@ -55,6 +56,8 @@ def load_balancer(aws: Aws, name: str, inputs: Inputs) -> Outputs:
             {"Key": "access_logs.s3.bucket", "Value": logs["bucket"]},
             {"Key": "access_logs.s3.prefix", "Value": logs.get("prefix", "")},
         ]
+    if "accessLogs" in inputs and inputs["accessLogs"].get("enabled"):
+        _may_write_access_logs(aws, inputs["accessLogs"])
     if attributes:
         elbv2.modify_load_balancer_attributes(
             LoadBalancerArn=created["LoadBalancerArn"], Attributes=attributes
@@ -68,6 +71,27 @@ def load_balancer(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         "name": lb_name,
         "vpcId": created["VpcId"],
     }
+
+
+def _may_write_access_logs(aws: Aws, logs: Mapping[str, Any]) -> None:
+    """AWS test-writes to the bucket when access logs are switched on and refuses the load balancer if it
+    cannot; moto writes nothing, so the bucket policy is evaluated as IAM would (policy
+    alb-access-logs-deliverable)."""
+    s3 = aws.client("s3")
+    try:
+        policy = s3.get_bucket_policy(Bucket=logs["bucket"])["Policy"]
+    except s3.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchBucketPolicy":
+            raise
+        policy = None
+    refusal = access_log_refusal(
+        policy, bucket=logs["bucket"], prefix=logs.get("prefix", ""), account_id=aws.account_id
+    )
+    if refusal is not None:
+        raise ValueError(
+            f"InvalidConfigurationRequest: Access Denied for bucket: {logs['bucket']}. Please check S3bucket "
+            f"permission (policy alb-access-logs-deliverable: {refusal})"
+        )
 
 
 @translates("aws:lb/targetGroup:TargetGroup")

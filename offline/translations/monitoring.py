@@ -7,6 +7,7 @@ from typing import Any
 
 from offline.aws import Aws, Inputs, pascal, physical_name
 from offline.translations.registry import Outputs, translates
+from policies import AWS_MANAGED_SNS_KEY, cloudwatch_key_refusal
 
 
 @translates("aws:cloudwatch/logGroup:LogGroup")
@@ -52,6 +53,29 @@ def topic_subscription(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         ReturnSubscriptionArn=True,
     )
     return created["SubscriptionArn"], {"arn": created["SubscriptionArn"]}
+
+
+def _may_publish(aws: Aws, action: str) -> None:
+    """CloudWatch publishes to an encrypted topic only with a key it may use; AWS takes the alarm and drops
+    every notification. moto publishes nothing, so the key's policy is evaluated as IAM would (policy
+    alarm-topic-key-usable)."""
+    if not action.startswith("arn:aws:sns:"):
+        return
+    attributes = aws.client("sns").get_topic_attributes(TopicArn=action)["Attributes"]
+    reference = attributes.get("KmsMasterKeyId")
+    if reference is None:
+        return
+    if reference == AWS_MANAGED_SNS_KEY:
+        refusal: str | None = (
+            f"topic {action} is encrypted with {AWS_MANAGED_SNS_KEY}, which CloudWatch cannot use"
+        )
+    else:
+        kms = aws.client("kms")
+        key = kms.describe_key(KeyId=reference)["KeyMetadata"]
+        policy = kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"]
+        refusal = cloudwatch_key_refusal(policy, key["Arn"])
+    if refusal is not None:
+        raise ValueError(f"CloudWatch cannot publish this alarm (policy alarm-topic-key-usable: {refusal})")
 
 
 def _dimensions(dimensions: Mapping[str, str]) -> list[dict[str, str]]:
@@ -103,6 +127,8 @@ def metric_alarm(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         parameters["Dimensions"] = _dimensions(inputs["dimensions"])
     if "metricQueries" in inputs:
         parameters["Metrics"] = [_metric_query(q) for q in inputs["metricQueries"]]
+    for action in {*parameters.get("AlarmActions", []), *parameters.get("OKActions", [])}:
+        _may_publish(aws, action)
     cloudwatch = aws.client("cloudwatch")
     cloudwatch.put_metric_alarm(AlarmName=alarm_name, Tags=aws.tag_list(inputs), **parameters)
     (alarm,) = cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]

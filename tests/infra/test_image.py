@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+from importlib import metadata
 from pathlib import Path
 
 import pulumi
 import pytest
 
-from infra.image import Images, ImagesArgs, context_files, context_tag
+from infra.image import PLATFORM, Images, ImagesArgs, context_files, context_tag
 from tests.conftest import ROOT, Harness, Resource
 
 REPOSITORY = "aws:ecr/repository:Repository"
@@ -76,12 +78,10 @@ def test_each_target_is_built_for_amd64_and_pushed_to_its_repository(
         r.inputs["name"].rsplit("/", 1)[1]: r.state["repositoryUrl"]
         for r in harness.mocks.of_type(REPOSITORY)
     }
-    tag = context_tag(ROOT / "docker")
     for image in harness.mocks.of_type(IMAGE):
         target = image.inputs["build"]["target"]
         assert image.inputs["build"]["platform"] == "linux/amd64"
-        assert image.inputs["build"]["context"] == str(ROOT / "docker")
-        assert image.inputs["build"]["dockerfile"] == str(ROOT / "docker" / "Dockerfile")
+        tag = context_tag(Path("docker"), image.inputs["build"])
         assert image.inputs["imageName"] == f"{urls[target]}:{tag}"
         assert registry(image)["server"] == urls[target]
         assert registry(image)["username"] == "AWS"
@@ -103,25 +103,78 @@ def test_downstream_references_are_digests(harness: Harness, references: dict[st
     assert all("@sha256:" in reference for reference in references.values())
 
 
-def test_context_tag_changes_with_any_file(tmp_path: Path) -> None:
+def test_image_inputs_do_not_depend_on_where_the_checkout_lives(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pulumi runs the program in the project directory; two checkouts of the same sources must give
+    # pulumi-docker the same inputs, or it rebuilds and pushes a tag the immutable repository holds.
+    def inputs(project: Path) -> list[dict[str, object]]:
+        monkeypatch.chdir(project)
+        harness.use("prod")
+
+        def program() -> pulumi.Output[str]:
+            images = Images(
+                "images",
+                ImagesArgs(context=project / "docker", stack="prod", keep_images=10, force_delete=False),
+            )
+            return images.app_image
+
+        harness.evaluate(program)
+        return sorted(
+            (
+                {"build": image.inputs["build"], "imageName": image.inputs["imageName"]}
+                for image in harness.mocks.of_type(IMAGE)
+            ),
+            key=lambda image: str(image["imageName"]),
+        )
+
+    other = tmp_path / "elsewhere" / "checkout"
+    shutil.copytree(ROOT / "docker", other / "docker", symlinks=True)
+    here = inputs(ROOT)
+    assert here == inputs(other)
+    assert all(not str(image["build"]["context"]).startswith("/") for image in here)  # type: ignore[index]
+
+
+def test_tag_changes_whenever_pulumi_docker_would_rebuild(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     (tmp_path / "app").mkdir()
-    (tmp_path / "app" / "main.py").write_text("print('hello')\n")
-    before = context_tag(tmp_path)
-    assert before == context_tag(tmp_path)
-    (tmp_path / "app" / "main.py").write_text("print('hello, world')\n")
-    assert context_tag(tmp_path) != before
+    script = tmp_path / "app" / "main.py"
+    script.write_text("print('hello')\n")
+    settings = {"context": "docker", "dockerfile": "docker/Dockerfile", "target": "app", "platform": PLATFORM}
+    before = context_tag(tmp_path, settings)
+    assert before == context_tag(tmp_path, settings)
     assert len(before) == 16
+    changes = {
+        "content": lambda: script.write_text("print('hello, world')\n"),
+        "mode": lambda: script.chmod(0o755),
+        "name": lambda: script.rename(tmp_path / "app" / "run.py"),
+        "symlink": lambda: (tmp_path / "app" / "link").symlink_to("run.py"),
+    }
+    seen = {before}
+    for change in changes.values():
+        change()
+        seen.add(context_tag(tmp_path, settings))
+    assert len(seen) == 1 + len(changes)
+    for key, value in (("target", "proxy"), ("platform", "linux/arm64"), ("dockerfile", "Dockerfile.x")):
+        assert context_tag(tmp_path, {**settings, key: value}) not in seen
+
+
+def test_a_new_pulumi_docker_release_makes_a_new_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    before = context_tag(tmp_path, {})
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "9.9.9" if name == "pulumi-docker" else real(name))
+    assert context_tag(tmp_path, {}) != before
 
 
 def test_files_docker_ignores_do_not_change_the_tag(tmp_path: Path) -> None:
     (tmp_path / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\nDockerfile\n")
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     (tmp_path / "run.py").write_text("print('hello')\n")
-    before = context_tag(tmp_path)
+    before = context_tag(tmp_path, {})
     (tmp_path / "app" / "__pycache__").mkdir(parents=True)
     (tmp_path / "app" / "__pycache__" / "run.cpython-311.pyc").write_bytes(b"\0")
-    assert context_tag(tmp_path) == before
+    assert context_tag(tmp_path, {}) == before
     assert [p.name for p in context_files(tmp_path)] == [".dockerignore", "Dockerfile", "run.py"]
     (tmp_path / "Dockerfile").write_text("FROM debian\n")
-    assert context_tag(tmp_path) != before
+    assert context_tag(tmp_path, {}) != before

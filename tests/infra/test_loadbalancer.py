@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 
 import pulumi
 import pytest
 
+from iam_eval import Decision, evaluate
 from infra.config import NGINX_HTTPS_PORT, Domain
 from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
-from tests.conftest import ELB_ACCOUNT, Harness
+from policies import access_log_test_write
+from tests.conftest import ACCOUNT, Harness
 
 LISTENER = "aws:lb/listener:Listener"
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -24,6 +26,7 @@ def build(harness: Harness, *, https: bool, deletion_protection: bool = True) ->
         web = LoadBalancer(
             "web",
             LoadBalancerArgs(
+                region="us-east-1",
                 vpc_id="vpc-0123456789abcdef0",
                 public_subnet_ids=["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
                 security_group_id="sg-0123456789abcdef0",
@@ -70,7 +73,6 @@ def test_access_log_bucket_is_private_encrypted_and_expires_logs(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
     )
     lifecycle = harness.mocks.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
-    policy = json.loads(harness.mocks.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
     assert bucket.inputs["forceDestroy"] is False
     assert all(
         block.inputs[key] is True for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls")
@@ -78,10 +80,26 @@ def test_access_log_bucket_is_private_encrypted_and_expires_logs(
     assert block.inputs["restrictPublicBuckets"] is True
     assert encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
     assert lifecycle.inputs["rules"][0]["expiration"]["days"] == 90
-    allow = policy["Statement"][0]
-    assert allow["Principal"] == {"AWS": f"arn:aws:iam::{ELB_ACCOUNT}:root"}
-    assert allow["Resource"] == f"{bucket.state['arn']}/AWSLogs/123456789012/*"
     assert all(r.inputs["bucket"] == bucket.id for r in (block, encryption, lifecycle))
+
+
+def test_log_delivery_may_write_where_the_alb_writes_and_nowhere_else(
+    harness: Harness, https: dict[str, str]
+) -> None:
+    # The object AWS writes when logging is switched on: under the ALB's own bucket and prefix, for the
+    # ALB's account; IAM decides on the bucket policy as declared.
+    alb = harness.mocks.one("aws:lb/loadBalancer:LoadBalancer")
+    policy = harness.mocks.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"]
+    logs = alb.inputs["accessLogs"]
+    write = access_log_test_write(bucket=logs["bucket"], prefix=logs["prefix"], account_id=ACCOUNT)
+    assert evaluate(policy, write) is Decision.ALLOW
+    # Not for another account, nor outside the prefix, nor over plain HTTP.
+    other = access_log_test_write(bucket=logs["bucket"], prefix=logs["prefix"], account_id="999999999999")
+    assert evaluate(policy, other) is Decision.IMPLICIT_DENY
+    elsewhere = access_log_test_write(bucket=logs["bucket"], prefix="", account_id=ACCOUNT)
+    assert evaluate(policy, elsewhere) is Decision.IMPLICIT_DENY
+    plain = dataclasses.replace(write, context={**write.context, "aws:SecureTransport": False})
+    assert evaluate(policy, plain) is Decision.EXPLICIT_DENY
 
 
 def test_target_group_reaches_nginx_over_https_and_checks_healthz(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pulumi
 import pytest
 
-from infra.observability import Alarms, AlarmsArgs, NodeLogs, NodeLogsArgs
-from tests.conftest import Harness, Resource
+from iam_eval import Decision, Principal, Request, evaluate
+from infra.observability import KEY_DELETION_WINDOW_DAYS, Alarms, AlarmsArgs, NodeLogs, NodeLogsArgs
+from tests.conftest import ACCOUNT, Harness, Resource
 
 ALB = "app/web-alb-1a2b3c4/0123456789abcdef"
 TARGET_GROUP = "targetgroup/web-nginx-1a2b3c4/fedcba9876543210"
@@ -47,10 +50,45 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(
     for alarm in alarms.values():
         assert alarm.inputs["alarmActions"] == [topic.state["arn"]]
         assert alarm.inputs["okActions"] == [topic.state["arn"]]
-    assert topic.inputs["kmsMasterKeyId"] == "alias/aws/sns"
     subscription = harness.mocks.one("aws:sns/topicSubscription:TopicSubscription")
     assert subscription.inputs["topic"] == topic.state["arn"]
     assert (subscription.inputs["protocol"], subscription.inputs["endpoint"]) == ("email", "ops@example.com")
+
+
+def test_cloudwatch_may_use_the_key_of_the_topic_its_alarms_publish_to(
+    harness: Harness, alarms: dict[str, Resource]
+) -> None:
+    # CloudWatch publishes each alarm to the topic its actions name; SNS encrypts with the topic's key on
+    # CloudWatch's behalf, so the key's policy must let CloudWatch generate data keys and decrypt.
+    topics = {t.state["arn"]: t for t in harness.mocks.of_type("aws:sns/topic:Topic")}
+    keys = {k.state["arn"]: k for k in harness.mocks.of_type("aws:kms/key:Key")}
+    for alarm in alarms.values():
+        for action in {*alarm.inputs["alarmActions"], *alarm.inputs["okActions"]}:
+            key = keys[topics[action].inputs["kmsMasterKeyId"]]
+            assert key.inputs["enableKeyRotation"] is True
+            assert key.inputs["deletionWindowInDays"] == KEY_DELETION_WINDOW_DAYS
+            for use in ("kms:GenerateDataKey", "kms:Decrypt"):
+                cloudwatch = Request(
+                    principal=Principal(service="cloudwatch.amazonaws.com"),
+                    action=use,
+                    resource=key.state["arn"],
+                )
+                assert evaluate(key.inputs["policy"], cloudwatch) is Decision.ALLOW
+                stranger = Request(
+                    principal=Principal(service="events.amazonaws.com"), action=use, resource=key.state["arn"]
+                )
+                assert evaluate(key.inputs["policy"], stranger) is Decision.IMPLICIT_DENY
+            # CloudWatch may not manage the key; the account does, through IAM (the default key policy).
+            schedule = Request(
+                principal=Principal(service="cloudwatch.amazonaws.com"),
+                action="kms:ScheduleKeyDeletion",
+                resource=key.state["arn"],
+            )
+            assert evaluate(key.inputs["policy"], schedule) is Decision.IMPLICIT_DENY
+            admin = dataclasses.replace(
+                schedule, principal=Principal(arn=f"arn:aws:iam::{ACCOUNT}:role/admin")
+            )
+            assert evaluate(key.inputs["policy"], admin) is Decision.ALLOW
 
 
 def test_error_rate_divides_all_5xx_by_requests(alarms: dict[str, Resource]) -> None:

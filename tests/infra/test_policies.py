@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+from iam_eval import Decision, Principal, evaluate
 from infra import policies
+from infra.loadbalancer import LOG_DELIVERY_SERVICE, log_writers
+from policies import access_log_test_write
 
 LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:/flask-nginx-aws/prod/node"
 BUCKET = "arn:aws:s3:::web-access-logs-1a2b3c4"
@@ -35,16 +39,32 @@ def test_image_pulls_are_scoped_to_the_repositories() -> None:
     assert not any(action.startswith("ecr:Put") for action in pull["Action"])
 
 
-def test_access_log_bucket_admits_the_elb_account_and_refuses_plain_http() -> None:
-    allow, deny = json.loads(
-        policies.access_log_bucket(
-            BUCKET, elb_account_arn="arn:aws:iam::127311923021:root", account_id="123456789012"
-        )
-    )["Statement"]
-    assert allow["Principal"] == {"AWS": "arn:aws:iam::127311923021:root"}
-    assert allow["Resource"] == f"{BUCKET}/AWSLogs/123456789012/*"
-    assert deny["Effect"] == "Deny"
-    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+def test_access_log_bucket_admits_log_delivery_under_the_prefix_and_refuses_plain_http() -> None:
+    document = policies.access_log_bucket(
+        BUCKET, prefix="web", writers=log_writers("us-east-1"), account_id="123456789012"
+    )
+    write = access_log_test_write(bucket="web-access-logs-1a2b3c4", prefix="web", account_id="123456789012")
+    assert evaluate(document, write) is Decision.ALLOW
+    log = dataclasses.replace(
+        write, resource=write.resource.replace("ELBAccessLogTestFile", "elasticloadbalancing/us-east-1/x.gz")
+    )
+    assert evaluate(document, log) is Decision.ALLOW
+    elb_account = dataclasses.replace(write, principal=Principal(arn="arn:aws:iam::127311923021:root"))
+    assert evaluate(document, elb_account) is Decision.ALLOW
+    intruder = dataclasses.replace(write, principal=Principal(arn="arn:aws:iam::999999999999:root"))
+    assert evaluate(document, intruder) is Decision.IMPLICIT_DENY
+    reader = dataclasses.replace(write, action="s3:GetObject")
+    assert evaluate(document, reader) is Decision.IMPLICIT_DENY
+    plain = dataclasses.replace(write, context={**write.context, "aws:SecureTransport": False})
+    assert evaluate(document, plain) is Decision.EXPLICIT_DENY
+
+
+def test_every_region_grants_the_log_delivery_service_and_old_regions_their_elb_account() -> None:
+    assert log_writers("eu-west-1") == {
+        "Service": LOG_DELIVERY_SERVICE,
+        "AWS": "arn:aws:iam::156460612806:root",
+    }
+    assert log_writers("il-central-1") == {"Service": LOG_DELIVERY_SERVICE}
 
 
 def test_lifecycle_keeps_the_last_images() -> None:

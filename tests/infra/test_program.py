@@ -39,6 +39,7 @@ COMMON = {
     "aws:autoscaling/group:Group": 1,
     "aws:autoscaling/policy:Policy": 1,
     "aws:sns/topic:Topic": 1,
+    "aws:kms/key:Key": 1,
     "aws:cloudwatch/metricAlarm:MetricAlarm": 3,
     "flask-nginx-aws:network:Network": 1,
     "flask-nginx-aws:security:Security": 1,

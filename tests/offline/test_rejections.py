@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 import pytest
 
+from infra import policies
+from infra.loadbalancer import log_writers
 from offline.aws import RejectedError
 from offline.stack import ROOT, deploy, stack_config
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+ACCOUNT = "123456789012"
+"""The account moto answers as."""
 
 
 def rejected(program: Callable[[], object], stack: str = "dev") -> str:
@@ -264,3 +270,72 @@ def test_an_image_of_a_stage_the_dockerfile_does_not_have(tmp_path: Path) -> Non
         )
 
     assert "no stage 'proxy' (stages: app)" in rejected(program)
+
+
+def access_logged_alb(policy: Callable[[str], str]) -> None:
+    """An ALB logging under prefix `web` to a bucket whose policy is `policy(bucket ARN)`."""
+    vpc, subnets = network()
+    aws.ec2.InternetGateway("igw", vpc_id=vpc.id)
+    bucket = aws.s3.Bucket("logs")
+    bucket_policy = aws.s3.BucketPolicy("logs", bucket=bucket.id, policy=bucket.arn.apply(policy))
+    aws.lb.LoadBalancer(
+        "alb",
+        subnets=[s.id for s in subnets],
+        access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=bucket.bucket, prefix="web", enabled=True),
+        opts=pulumi.ResourceOptions(depends_on=[bucket_policy]),
+    )
+
+
+def test_an_alb_whose_log_bucket_admits_no_write_under_its_prefix() -> None:
+    # The bucket policy the program shipped before: log delivery may write under AWSLogs/, not web/AWSLogs/.
+    def unprefixed(arn: str) -> str:
+        return policies.access_log_bucket(
+            arn, prefix="", writers=log_writers("us-east-1"), account_id=ACCOUNT
+        )
+
+    message = rejected(lambda: access_logged_alb(unprefixed))
+    assert "Access Denied for bucket" in message
+    assert "policy alb-access-logs-deliverable" in message
+    assert "/web/AWSLogs/123456789012/ELBAccessLogTestFile" in message
+
+
+def test_an_alb_whose_log_bucket_admits_the_write_is_created() -> None:
+    def prefixed(arn: str) -> str:
+        return policies.access_log_bucket(
+            arn, prefix="web", writers=log_writers("us-east-1"), account_id=ACCOUNT
+        )
+
+    with deploy("dev", program=lambda: access_logged_alb(prefixed), managed_policies=False) as deployment:
+        assert [c.typ for c in deployment.mocks.created].count("aws:lb/loadBalancer:LoadBalancer") == 1
+
+
+def alarm_to(topic: aws.sns.Topic) -> None:
+    aws.cloudwatch.MetricAlarm(
+        "alarm",
+        comparison_operator="GreaterThanThreshold",
+        evaluation_periods=1,
+        metric_name="UnHealthyHostCount",
+        namespace="AWS/ApplicationELB",
+        period=60,
+        statistic="Maximum",
+        threshold=0,
+        alarm_actions=[topic.arn],
+    )
+
+
+def test_an_alarm_publishing_to_a_topic_under_the_aws_managed_key() -> None:
+    message = rejected(lambda: alarm_to(aws.sns.Topic("topic", kms_master_key_id="alias/aws/sns")))
+    assert "policy alarm-topic-key-usable" in message
+    assert "alias/aws/sns" in message
+
+
+def test_an_alarm_publishing_to_a_topic_whose_key_shuts_cloudwatch_out() -> None:
+    def program() -> None:
+        account_only = json.loads(policies.alarm_topic_key(ACCOUNT))
+        account_only["Statement"] = account_only["Statement"][:1]
+        key = aws.kms.Key("key", policy=json.dumps(account_only))
+        alarm_to(aws.sns.Topic("topic", kms_master_key_id=key.arn))
+
+    message = rejected(program)
+    assert "policy alarm-topic-key-usable" in message
+    assert "cloudwatch.amazonaws.com kms:GenerateDataKey: implicit deny" in message

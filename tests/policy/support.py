@@ -14,7 +14,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from policies import RESOURCE_CHECKS, s3_encrypted_and_private
+from policies import RESOURCE_CHECKS, STACK_CHECKS
 
 PROJECT = "flask-nginx-aws"
 
@@ -22,12 +22,14 @@ PROJECT = "flask-nginx-aws"
 @dataclass(frozen=True)
 class Declared:
     """A resource as the program declared it: type, logical name, inputs (camelCase), and which
-    declared resources each input property was computed from."""
+    declared resources each input property was computed from. `state` adds its outputs: what stack policies
+    see once the resources exist (default: the inputs alone, as in a first preview)."""
 
     type: str
     name: str
     props: Mapping[str, Any]
     depends_on: Mapping[str, list[str]] = field(default_factory=dict)
+    state: Mapping[str, Any] | None = None
 
 
 def urn(stack: str, type_: str, name: str) -> str:
@@ -61,14 +63,14 @@ def resource_violations(resource: Declared, stack: str = "prod") -> list[tuple[s
     return found
 
 
-def stack_violations(resources: Iterable[Declared], stack: str = "prod") -> list[tuple[str, str]]:
-    """(URN, message) of every stack policy violation."""
+def stack_violations(resources: Iterable[Declared], stack: str = "prod") -> list[tuple[str, str, str]]:
+    """(policy name, URN, message) of every stack policy violation."""
     resources = list(resources)
     policy_resources: dict[str, PolicyResource] = {}
     for resource in resources:
         policy_resources[resource.name] = PolicyResource(
             resource_type=resource.type,
-            props=resource.props,
+            props=resource.state if resource.state is not None else resource.props,
             urn=urn(stack, resource.type, resource.name),
             name=resource.name,
             opts=_options(),
@@ -81,7 +83,8 @@ def stack_violations(resources: Iterable[Declared], stack: str = "prod") -> list
         policy_resources[resource.name].property_dependencies = {
             prop: [policy_resources[name] for name in names] for prop, names in resource.depends_on.items()
         }
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str, str]] = []
     args = StackValidationArgs(resources=list(policy_resources.values()))
-    s3_encrypted_and_private(args, lambda message, urn=None: found.append((urn or "", message)))
+    for name, (_, check) in STACK_CHECKS.items():
+        check(args, lambda message, urn=None, name=name: found.append((name, urn or "", message)))
     return found

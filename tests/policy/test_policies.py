@@ -259,12 +259,12 @@ def test_bucket_with_encryption_and_public_access_block_passes() -> None:
 
 def test_bucket_without_either_is_reported_twice() -> None:
     violations = stack_violations([Declared(BUCKET, "logs", {})])
-    assert [message.split(":")[0] for _, message in violations] == [
+    assert [message.split(":")[0] for _, _, message in violations] == [
         "bucket logs has no public access block with blockPublicAcls, blockPublicPolicy, ignorePublicAcls, "
         "restrictPublicBuckets all true",
         "bucket logs has no default encryption",
     ]
-    assert all(urn.endswith("::aws:s3/bucket:Bucket::logs") for urn, _ in violations)
+    assert all(urn.endswith("::aws:s3/bucket:Bucket::logs") for _, urn, _ in violations)
 
 
 def test_partial_public_access_block_and_another_buckets_encryption_do_not_count() -> None:
@@ -277,4 +277,141 @@ def test_partial_public_access_block_and_another_buckets_encryption_do_not_count
     ]
     violations = stack_violations(resources)
     assert len(violations) == 2
-    assert all("bucket logs" in message for _, message in violations)
+    assert all("bucket logs" in message for _, _, message in violations)
+
+
+IMAGE = "docker:index/image:Image"
+GOOD_IMAGE: dict[str, Any] = {
+    "build": {"context": "docker", "dockerfile": "docker/Dockerfile", "target": "app"},
+    "imageName": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:3f9a1c0b7d2e4f68",
+}
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({**GOOD_IMAGE, "build": {**GOOD_IMAGE["build"], "context": "/home/me/app/docker"}}, "build.context"),
+        (
+            {**GOOD_IMAGE, "build": {**GOOD_IMAGE["build"], "dockerfile": "/ci/docker/Dockerfile"}},
+            "dockerfile",
+        ),
+        ({**GOOD_IMAGE, "imageName": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest"}, "'latest'"),
+        ({**GOOD_IMAGE, "imageName": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app"}, "'latest'"),
+        ({**GOOD_IMAGE, "imageName": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1"}, "'v1'"),
+    ],
+)
+def test_images_whose_rebuild_would_reuse_a_tag_are_refused(props: dict[str, Any], message: str) -> None:
+    violations = resource_violations(Declared(IMAGE, "image", props))
+    assert [name for name, _ in violations] == ["ecr-tags-never-reused"]
+    assert message in violations[0][1]
+
+
+def test_an_image_tagged_by_its_build_digest_passes() -> None:
+    assert resource_violations(Declared(IMAGE, "image", GOOD_IMAGE)) == []
+
+
+ALB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/0123456789abcdef"
+LOGGING_ALB = Declared(
+    LB, "web", {"arn": ALB_ARN, "accessLogs": {"bucket": "logs", "prefix": "web", "enabled": True}}
+)
+
+
+def bucket_policy(resource: str) -> Declared:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": resource,
+    }
+    return Declared(
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "logs-policy",
+        {"bucket": "logs", "policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})},
+    )
+
+
+def access_log_violations(*resources: Declared) -> list[str]:
+    return [m for name, _, m in stack_violations(resources) if name == "alb-access-logs-deliverable"]
+
+
+def test_an_alb_logging_where_its_bucket_policy_admits_the_write_passes() -> None:
+    assert (
+        access_log_violations(LOGGING_ALB, bucket_policy("arn:aws:s3:::logs/web/AWSLogs/123456789012/*"))
+        == []
+    )
+    # Logging off: nothing is written, nothing to check.
+    off = Declared(LB, "web", {**LOGGING_ALB.props, "accessLogs": {"bucket": "logs", "enabled": False}})
+    assert access_log_violations(off) == []
+
+
+@pytest.mark.parametrize(
+    ("resources", "message"),
+    [
+        ((LOGGING_ALB, bucket_policy("arn:aws:s3:::logs/AWSLogs/123456789012/*")), "implicit deny"),
+        ((LOGGING_ALB, bucket_policy("arn:aws:s3:::logs/web/AWSLogs/999999999999/*")), "implicit deny"),
+        ((LOGGING_ALB,), "has no bucket policy"),
+    ],
+    ids=["without-prefix", "other-account", "no-policy"],
+)
+def test_an_alb_whose_bucket_refuses_log_delivery_is_reported(
+    resources: tuple[Declared, ...], message: str
+) -> None:
+    (violation,) = access_log_violations(*resources)
+    assert "Access Denied for bucket" in violation
+    assert "logs/web/AWSLogs/123456789012/ELBAccessLogTestFile" in violation
+    assert message in violation
+
+
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:alarms"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+ALARM = Declared("aws:cloudwatch/metricAlarm:MetricAlarm", "alarm", {"alarmActions": [TOPIC_ARN]})
+
+
+def topic(key: str | None) -> Declared:
+    return Declared("aws:sns/topic:Topic", "alarms", {"arn": TOPIC_ARN, "kmsMasterKeyId": key})
+
+
+def key(*principals: dict[str, str]) -> Declared:
+    statements = [
+        {
+            "Effect": "Allow",
+            "Principal": p,
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+        }
+        for p in principals
+    ]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return Declared("aws:kms/key:Key", "key", {"arn": KEY_ARN, "keyId": KEY_ARN[-36:], "policy": policy})
+
+
+def key_violations(*resources: Declared) -> list[str]:
+    return [m for name, _, m in stack_violations(resources) if name == "alarm-topic-key-usable"]
+
+
+def test_alarms_to_a_topic_whose_key_admits_cloudwatch_pass() -> None:
+    cloudwatch = key({"Service": "cloudwatch.amazonaws.com"})
+    assert key_violations(ALARM, topic(KEY_ARN), cloudwatch) == []
+    assert key_violations(ALARM, topic(KEY_ARN[-36:]), cloudwatch) == []
+    alias = Declared("aws:kms/alias:Alias", "alias", {"name": "alias/alarms", "targetKeyId": KEY_ARN[-36:]})
+    assert key_violations(ALARM, topic("alias/alarms"), alias, cloudwatch) == []
+    assert key_violations(ALARM, topic(None)) == []
+
+
+@pytest.mark.parametrize(
+    ("resources", "message"),
+    [
+        ((ALARM, topic("alias/aws/sns")), "encrypted with alias/aws/sns"),
+        (
+            (ALARM, topic(KEY_ARN), key({"AWS": "arn:aws:iam::123456789012:root"})),
+            "kms:GenerateDataKey: implicit",
+        ),
+    ],
+    ids=["aws-managed-key", "key-without-cloudwatch"],
+)
+def test_alarms_to_a_topic_whose_key_cloudwatch_cannot_use_are_reported(
+    resources: tuple[Declared, ...], message: str
+) -> None:
+    (violation,) = key_violations(*resources)
+    assert "never notifies" in violation
+    assert message in violation

@@ -24,6 +24,7 @@ def declared(resources: list[Resource]) -> list[Declared]:
             type=resource.typ,
             name=resource.name,
             props=resource.inputs,
+            state=resource.state,
             depends_on={
                 key: by_id[value]
                 for key, value in resource.inputs.items()
@@ -47,9 +48,7 @@ def violations(harness: Harness, stack: str) -> tuple[list[Declared], list[tuple
     found = [
         (r.name, policy, message) for r in resources for policy, message in resource_violations(r, stack)
     ]
-    found += [
-        (urn, "s3-encrypted-and-private", message) for urn, message in stack_violations(resources, stack)
-    ]
+    found += [(urn, policy, message) for policy, urn, message in stack_violations(resources, stack)]
     return resources, found
 
 
