@@ -72,20 +72,26 @@ class Compute(pulumi.ComponentResource):
             assume_role_policy=policies.assume_role("ec2.amazonaws.com"),
             opts=child,
         )
-        aws.iam.RolePolicyAttachment(
-            naming.child(name, "ssm"), role=self.role.name, policy_arn=SSM_MANAGED_POLICY, opts=child
+        grants: list[pulumi.Resource] = [
+            aws.iam.RolePolicyAttachment(
+                naming.child(name, "ssm"), role=self.role.name, policy_arn=SSM_MANAGED_POLICY, opts=child
+            )
+        ]
+        grants.append(
+            aws.iam.RolePolicy(
+                naming.child(name, "ecr-pull"),
+                role=self.role.id,
+                policy=pulumi.Output.from_input(args.repository_arns).apply(policies.pull_images),
+                opts=child,
+            )
         )
-        aws.iam.RolePolicy(
-            naming.child(name, "ecr-pull"),
-            role=self.role.id,
-            policy=pulumi.Output.from_input(args.repository_arns).apply(policies.pull_images),
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            naming.child(name, "logs"),
-            role=self.role.id,
-            policy=pulumi.Output.from_input(args.log_group_arn).apply(policies.write_log_group),
-            opts=child,
+        grants.append(
+            aws.iam.RolePolicy(
+                naming.child(name, "logs"),
+                role=self.role.id,
+                policy=pulumi.Output.from_input(args.log_group_arn).apply(policies.write_log_group),
+                opts=child,
+            )
         )
         profile = aws.iam.InstanceProfile(naming.child(name, "profile"), role=self.role.name, opts=child)
         # Resolved at deploy time, not with "resolve:ssm:" at launch: a new AMI makes a new template version
@@ -143,7 +149,9 @@ class Compute(pulumi.ComponentResource):
             ],
             user_data=script.apply(lambda text: base64.b64encode(text.encode()).decode()),
             update_default_version=True,
-            opts=child,
+            # A node booted before its role's grants exist fails its ECR login and its containers' log
+            # driver; nothing retries the user data.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=grants),
         )
         self.register_outputs(
             {

@@ -83,7 +83,7 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         public_subnets: list[aws.ec2.Subnet] = []
-        private_subnets: list[aws.ec2.Subnet] = []
+        private_subnets: list[pulumi.Output[str]] = []
         nat_gateways: list[aws.ec2.NatGateway] = []
         for zone, public_cidr, private_cidr in zip(
             layout.availability_zones, layout.public_subnet_cidrs, layout.private_subnet_cidrs, strict=True
@@ -141,18 +141,22 @@ class Network(pulumi.ComponentResource):
                 tags={"Name": naming.display(args.stack, f"private-{letter}")},
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
+            association = aws.ec2.RouteTableAssociation(
                 naming.child(name, f"private-{letter}"),
                 subnet_id=private.id,
                 route_table_id=private_routes.id,
                 opts=child,
             )
-            private_subnets.append(private)
+            # A private subnet is ready for nodes once its route to the NAT gateway is in place: nodes
+            # launched earlier could not install Docker or pull the images.
+            private_subnets.append(
+                pulumi.Output.all(private.id, association.id, nat_gateways[-1].id).apply(lambda ids: ids[0])
+            )
         self._flow_logs(name, vpc, args)
         self.vpc_id = vpc.id
         self.vpc_cidr = vpc.cidr_block
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
-        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
+        self.private_subnet_ids = pulumi.Output.all(*private_subnets)
 
     def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, args: NetworkArgs) -> None:
         """Every accepted and rejected flow to CloudWatch Logs: the audit trail of who talked to what."""

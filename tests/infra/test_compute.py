@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 
 from infra.compute import AMI_PARAMETER, Compute, ComputeArgs, credit_specification
@@ -22,8 +24,7 @@ LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:/flask-nginx-aws/prod
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
 
-@pytest.fixture
-def compute(harness: Harness) -> None:
+def build(harness: Harness) -> None:
     def program() -> pulumi.Output[int]:
         nodes = Compute(
             "nodes",
@@ -47,6 +48,11 @@ def compute(harness: Harness) -> None:
         return nodes.launch_template.latest_version
 
     harness.evaluate(program)
+
+
+@pytest.fixture
+def compute(harness: Harness) -> None:
+    build(harness)
 
 
 def policy(harness: Harness, name: str) -> list[dict[str, object]]:
@@ -137,3 +143,23 @@ def test_user_data_runs_the_images_by_digest_behind_the_alb(harness: Harness) ->
     assert "--env TRUSTED_PROXY_CIDRS=10.0.0.0/16" in script
     assert "--env SERVER_NAME=app.example.com" in script
     assert "--env HTTPS_PORT=8443" in script
+
+
+def test_no_node_launches_before_its_role_may_pull_and_log(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mocks do not see resource options: a spy on the launch template's constructor does."""
+    options: list[pulumi.ResourceOptions] = []
+    construct = aws.ec2.LaunchTemplate._internal_init
+
+    def spy(
+        self: aws.ec2.LaunchTemplate, resource_name: str, opts: pulumi.ResourceOptions, **props: Any
+    ) -> None:
+        options.append(opts)
+        construct(self, resource_name, opts, **props)
+
+    monkeypatch.setattr(aws.ec2.LaunchTemplate, "_internal_init", spy)
+    build(harness)
+    (opts,) = options
+    waited = {resource._name for resource in opts.depends_on}  # type: ignore[union-attr]
+    assert waited == {"nodes-ssm", "nodes-ecr-pull", "nodes-logs"}

@@ -129,3 +129,21 @@ def test_existing_vpc_creates_nothing_and_reads_the_cidr(harness: Harness) -> No
         "public": list(existing.public_subnet_ids),
         "private": list(existing.private_subnet_ids),
     }
+
+
+def test_nodes_go_into_a_subnet_only_once_it_routes_through_its_nat(harness: Harness) -> None:
+    # The autoscaling group takes the private subnet ids: they must carry the route table associations and
+    # NAT gateways, or Pulumi launches nodes that cannot install Docker or pull their images.
+    def program() -> pulumi.Output[list[str]]:
+        network = Network("network", NetworkArgs(layout=THREE_ZONES, stack="prod", log_retention_days=30))
+
+        async def dependencies() -> list[str]:
+            return sorted(resource._name for resource in await network.private_subnet_ids.resources())
+
+        return pulumi.Output.from_input(dependencies()).apply(seen.extend)
+
+    seen: list[str] = []
+    harness.evaluate(program)
+    for letter in "abc":
+        assert {f"network-private-{letter}", f"network-nat-{letter}"} <= set(seen)
+    assert seen.count("network-private-a") == 2  # the subnet and its route table association
