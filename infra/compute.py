@@ -72,27 +72,19 @@ class Compute(pulumi.ComponentResource):
             assume_role_policy=policies.assume_role("ec2.amazonaws.com"),
             opts=child,
         )
+        documents = {
+            "ecr-pull": pulumi.Output.from_input(args.repository_arns).apply(policies.pull_images),
+            "logs": pulumi.Output.from_input(args.log_group_arn).apply(policies.write_log_group),
+        }
         grants: list[pulumi.Resource] = [
             aws.iam.RolePolicyAttachment(
                 naming.child(name, "ssm"), role=self.role.name, policy_arn=SSM_MANAGED_POLICY, opts=child
-            )
+            ),
+            *(
+                aws.iam.RolePolicy(naming.child(name, grant), role=self.role.id, policy=document, opts=child)
+                for grant, document in documents.items()
+            ),
         ]
-        grants.append(
-            aws.iam.RolePolicy(
-                naming.child(name, "ecr-pull"),
-                role=self.role.id,
-                policy=pulumi.Output.from_input(args.repository_arns).apply(policies.pull_images),
-                opts=child,
-            )
-        )
-        grants.append(
-            aws.iam.RolePolicy(
-                naming.child(name, "logs"),
-                role=self.role.id,
-                policy=pulumi.Output.from_input(args.log_group_arn).apply(policies.write_log_group),
-                opts=child,
-            )
-        )
         profile = aws.iam.InstanceProfile(naming.child(name, "profile"), role=self.role.name, opts=child)
         # Resolved at deploy time, not with "resolve:ssm:" at launch: a new AMI makes a new template version
         # (and an instance refresh), and instance refresh rollback refuses templates with SSM image ids.

@@ -326,6 +326,20 @@ class Harness:
         return pulumi.Output.all(**stack.outputs)
 
 
+def spy_options(monkeypatch: pytest.MonkeyPatch, resource_class: type[pulumi.CustomResource]) -> list[Any]:
+    """The `pulumi.ResourceOptions` each new resource of `resource_class` is constructed with: mocks do not
+    see resource options, a spy on the constructor does."""
+    options: list[Any] = []
+    construct = resource_class._internal_init  # type: ignore[attr-defined]
+
+    def spy(self: Any, resource_name: str, opts: pulumi.ResourceOptions, **props: Any) -> None:
+        options.append(opts)
+        construct(self, resource_name, opts, **props)
+
+    monkeypatch.setattr(resource_class, "_internal_init", spy)
+    return options
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """pulumi-aws warns, on import, about deprecated classes this program does not use."""
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pulumi_aws")

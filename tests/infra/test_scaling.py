@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_aws as aws
 import pytest
 
 from infra.scaling import Scaling, ScalingArgs
-from tests.conftest import ROOT, Harness
+from tests.conftest import ROOT, Harness, spy_options
 
 GROUP = "aws:autoscaling/group:Group"
 TARGET_GROUP = (
@@ -85,17 +83,7 @@ def test_readme_promises_no_rollback_the_program_does_not_make() -> None:
 
 
 def test_desired_capacity_is_left_to_the_policy(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Mocks do not see resource options: a spy on the group's constructor does."""
-    options: list[pulumi.ResourceOptions] = []
-    construct = aws.autoscaling.Group._internal_init
-
-    def spy(
-        self: aws.autoscaling.Group, resource_name: str, opts: pulumi.ResourceOptions, **props: Any
-    ) -> None:
-        options.append(opts)
-        construct(self, resource_name, opts, **props)
-
-    monkeypatch.setattr(aws.autoscaling.Group, "_internal_init", spy)
+    options = spy_options(monkeypatch, aws.autoscaling.Group)
     build(harness)
     (opts,) = options
     assert opts.ignore_changes == ["desiredCapacity"]
