@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections import Counter
 from typing import Any
 
 import pytest
 
-from tests.conftest import Harness
+from tests.conftest import ROOT, Harness
 
 COMMON = {
     "aws:ec2/vpc:Vpc": 1,
@@ -186,3 +187,26 @@ def test_stacks_can_share_an_account_and_region(harness: Harness) -> None:
     prod, dev = fixed_names("prod"), fixed_names("dev")
     assert len(prod) == 4
     assert prod.isdisjoint(dev)
+
+
+CONTRACTS = ROOT / "docs" / "aws-contracts.md"
+
+
+@pytest.mark.parametrize("stack", ["prod", "dev"])
+def test_aws_contracts_cover_every_resource_type_and_invoke(harness: Harness, stack: str) -> None:
+    evaluate(harness, stack)
+    text = CONTRACTS.read_text()
+    custom = {r.typ for r in harness.mocks.resources if not r.typ.startswith("flask-nginx-aws:")}
+    lookups = {token for token, _ in harness.mocks.invokes}
+    for token in custom | lookups:
+        module, name = token.split(":")[1].split("/")[0], token.rsplit(":", 1)[1]
+        if token in lookups:
+            name = re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+        assert f"`{name}`" in text or f".{name}`" in text, f"{token} ({module}) is not in {CONTRACTS.name}"
+
+
+def test_aws_contracts_cite_tests_that_exist() -> None:
+    cited = set(re.findall(r"(tests/[\w/]+\.py)::(\w+)", CONTRACTS.read_text()))
+    assert cited
+    for path, name in cited:
+        assert f"def {name}(" in (ROOT / path).read_text(), f"{path}::{name} is cited but does not exist"
