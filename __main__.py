@@ -19,7 +19,10 @@ settings = config.load(pulumi.get_stack())
 network = Network(
     "network",
     NetworkArgs(
-        layout=settings.network, stack=settings.stack, log_retention_days=settings.log_retention_days
+        layout=settings.network,
+        region=settings.region,
+        stack=settings.stack,
+        log_retention_days=settings.log_retention_days,
     ),
 )
 security = Security("security", SecurityArgs(vpc_id=network.vpc_id, stack=settings.stack))

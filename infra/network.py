@@ -18,6 +18,8 @@ class NetworkArgs:
     """A new VPC's layout or an existing VPC's ids, and how long flow logs are kept."""
 
     layout: NewVpc | ExistingVpc
+    region: str
+    """The region of the VPC: names the flow logs the flow-logs role may act for."""
     stack: str
     """Names the flow log group and the `Name` tags, so stacks sharing an account stay apart."""
     log_retention_days: int
@@ -172,14 +174,18 @@ class Network(pulumi.ComponentResource):
             naming.child(name, "flow-logs"),
             description=f"VPC flow logs of {name} to CloudWatch Logs",
             assume_role_policy=account.account_id.apply(
-                lambda account_id: policies.assume_role(FLOW_LOGS_SERVICE, source_account=account_id)
+                lambda account_id: policies.assume_role(
+                    FLOW_LOGS_SERVICE,
+                    source_account=account_id,
+                    source_arn=f"arn:aws:ec2:{args.region}:{account_id}:vpc-flow-log/*",
+                )
             ),
             opts=child,
         )
-        aws.iam.RolePolicy(
+        delivery = aws.iam.RolePolicy(
             naming.child(name, "flow-logs"),
             role=role.id,
-            policy=log_group.arn.apply(lambda arn: policies.write_log_group(arn, describe=True)),
+            policy=log_group.arn.apply(policies.deliver_flow_logs),
             opts=child,
         )
         aws.ec2.FlowLog(
@@ -190,5 +196,6 @@ class Network(pulumi.ComponentResource):
             log_destination=log_group.arn,
             iam_role_arn=role.arn,
             max_aggregation_interval=60,
-            opts=child,
+            # A flow log whose role cannot write yet reports an access error and delivers nothing.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[delivery]),
         )

@@ -13,31 +13,59 @@ def _document(*statements: dict[str, Any]) -> PolicyDocument:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
-def assume_role(service: str, *, source_account: str | None = None) -> str:
-    """Trust policy letting an AWS service assume a role; `source_account` stops confused deputies."""
+def assume_role(service: str, *, source_account: str | None = None, source_arn: str | None = None) -> str:
+    """Trust policy letting an AWS service assume a role; `source_account` and `source_arn` (a pattern of
+    the resources acting) stop confused deputies."""
     statement: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
         "Action": "sts:AssumeRole",
     }
+    condition: dict[str, dict[str, str]] = {}
     if source_account is not None:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+        condition["StringEquals"] = {"aws:SourceAccount": source_account}
+    if source_arn is not None:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    if condition:
+        statement["Condition"] = condition
     return json.dumps(_document(statement))
 
 
-def write_log_group(log_group_arn: str, *, describe: bool = False) -> str:
+def _log_group_and_streams(log_group_arn: str) -> list[str]:
+    return [log_group_arn, f"{log_group_arn}:log-stream:*"]
+
+
+def write_log_group(log_group_arn: str) -> str:
     """Create streams in and write events to one log group (and nothing else)."""
-    actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    if describe:
-        # The flow-logs service lists the group's streams before it writes.
-        actions.append("logs:DescribeLogStreams")
     return json.dumps(
         _document(
             {
                 "Effect": "Allow",
-                "Action": actions,
-                "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"],
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": _log_group_and_streams(log_group_arn),
             }
+        )
+    )
+
+
+def deliver_flow_logs(log_group_arn: str) -> str:
+    """What the flow-logs service must be allowed, at least (VPC User Guide, "IAM role for publishing flow
+    logs to CloudWatch Logs"), scoped to one log group where the action allows it: DescribeLogGroups takes
+    no resource but "*" (Service Authorization Reference, CloudWatch Logs)."""
+    return json.dumps(
+        _document(
+            {"Sid": "ListLogGroups", "Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
+            {
+                "Sid": "WriteTheFlowLogGroup",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                "Resource": _log_group_and_streams(log_group_arn),
+            },
         )
     )
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import pulumi
+import pulumi_aws as aws
+import pytest
 
+from iam_eval import Decision, Principal, Request, evaluate
 from infra.config import ExistingVpc, NewVpc
 from infra.network import Network, NetworkArgs
-from tests.conftest import Harness
+from tests.conftest import ACCOUNT, Harness, spy_options
 
 SUBNET = "aws:ec2/subnet:Subnet"
 ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
@@ -28,7 +29,11 @@ def build(harness: Harness, layout: NewVpc | ExistingVpc) -> Network:
     network: list[Network] = []
 
     def program() -> pulumi.Output[list[str]]:
-        network.append(Network("network", NetworkArgs(layout=layout, stack="prod", log_retention_days=30)))
+        network.append(
+            Network(
+                "network", NetworkArgs(layout=layout, region="us-east-1", stack="prod", log_retention_days=30)
+            )
+        )
         return network[0].private_subnet_ids
 
     harness.evaluate(program)
@@ -95,15 +100,56 @@ def test_flow_logs_capture_all_traffic_into_their_log_group(harness: Harness) ->
     flow = harness.mocks.one("aws:ec2/flowLog:FlowLog")
     group = harness.mocks.one("aws:cloudwatch/logGroup:LogGroup")
     role = harness.mocks.one("aws:iam/role:Role")
-    policy = json.loads(harness.mocks.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
     assert flow.inputs["trafficType"] == "ALL"
     assert flow.inputs["logDestination"] == group.state["arn"]
     assert flow.inputs["iamRoleArn"] == role.state["arn"]
     assert group.inputs["retentionInDays"] == 30
     assert group.inputs["name"] == "/flask-nginx-aws/prod/vpc-flow-logs"
-    assert policy["Statement"][0]["Resource"][0] == group.state["arn"]
-    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
-    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert harness.mocks.one("aws:iam/rolePolicy:RolePolicy").inputs["role"] == role.id
+
+
+def test_the_flow_logs_service_may_assume_its_role_and_deliver_to_its_group_only(harness: Harness) -> None:
+    # The calls the service makes (VPC User Guide, "IAM role for publishing flow logs to CloudWatch Logs"),
+    # on the resources they touch, decided as IAM does on the declared policies.
+    build(harness, THREE_ZONES)
+    group = harness.mocks.one("aws:cloudwatch/logGroup:LogGroup").state["arn"]
+    role = harness.mocks.one("aws:iam/role:Role")
+    policy = harness.mocks.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"]
+    service = Principal(service="vpc-flow-logs.amazonaws.com")
+    flow_log = f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-flow-log/fl-0123456789abcdef0"
+
+    def assume(account: str, source: str) -> Decision:
+        context = {"aws:SourceAccount": account, "aws:SourceArn": source}
+        request = Request(
+            principal=service, action="sts:AssumeRole", resource=role.state["arn"], context=context
+        )
+        return evaluate(role.inputs["assumeRolePolicy"], request)
+
+    assert assume(ACCOUNT, flow_log) is Decision.ALLOW
+    assert assume("999999999999", flow_log.replace(ACCOUNT, "999999999999")) is Decision.IMPLICIT_DENY
+    assert assume(ACCOUNT, f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-0123") is Decision.IMPLICIT_DENY
+    holder = Principal(arn=role.state["arn"])
+    stream = f"{group}:log-stream:eni-0123456789abcdef0-all"
+    for action, resource in (
+        ("logs:DescribeLogGroups", "*"),
+        ("logs:CreateLogGroup", group),
+        ("logs:DescribeLogStreams", group),
+        ("logs:CreateLogStream", stream),
+        ("logs:PutLogEvents", stream),
+    ):
+        assert evaluate(policy, Request(principal=holder, action=action, resource=resource)) is Decision.ALLOW
+    other = group.replace("vpc-flow-logs", "node") + ":log-stream:x"
+    write_elsewhere = Request(principal=holder, action="logs:PutLogEvents", resource=other)
+    assert evaluate(policy, write_elsewhere) is Decision.IMPLICIT_DENY
+
+
+def test_flow_logs_start_only_once_their_role_may_deliver(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = spy_options(monkeypatch, aws.ec2.FlowLog)
+    build(harness, THREE_ZONES)
+    (opts,) = options
+    assert [resource._name for resource in opts.depends_on] == ["network-flow-logs"]  # type: ignore[union-attr]
 
 
 def test_existing_vpc_creates_nothing_and_reads_the_cidr(harness: Harness) -> None:
@@ -115,7 +161,9 @@ def test_existing_vpc_creates_nothing_and_reads_the_cidr(harness: Harness) -> No
     seen: dict[str, object] = {}
 
     def program() -> pulumi.Output[None]:
-        network = Network("network", NetworkArgs(layout=existing, stack="prod", log_retention_days=30))
+        network = Network(
+            "network", NetworkArgs(layout=existing, region="us-east-1", stack="prod", log_retention_days=30)
+        )
         return pulumi.Output.all(
             network.vpc_id, network.vpc_cidr, network.public_subnet_ids, network.private_subnet_ids
         ).apply(lambda values: seen.update(zip(("vpc", "cidr", "public", "private"), values, strict=True)))
@@ -135,7 +183,10 @@ def test_nodes_go_into_a_subnet_only_once_it_routes_through_its_nat(harness: Har
     # The autoscaling group takes the private subnet ids: they must carry the route table associations and
     # NAT gateways, or Pulumi launches nodes that cannot install Docker or pull their images.
     def program() -> pulumi.Output[list[str]]:
-        network = Network("network", NetworkArgs(layout=THREE_ZONES, stack="prod", log_retention_days=30))
+        network = Network(
+            "network",
+            NetworkArgs(layout=THREE_ZONES, region="us-east-1", stack="prod", log_retention_days=30),
+        )
 
         async def dependencies() -> list[str]:
             return sorted(resource._name for resource in await network.private_subnet_ids.resources())
