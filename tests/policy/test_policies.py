@@ -415,3 +415,58 @@ def test_alarms_to_a_topic_whose_key_cloudwatch_cannot_use_are_reported(
     (violation,) = key_violations(*resources)
     assert "never notifies" in violation
     assert message in violation
+
+
+GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/flask-nginx-aws/prod/vpc-flow-logs"
+
+
+def allowing(action: str, resource: object, typ: str = ROLE_POLICY) -> Declared:
+    statement = {"Effect": "Allow", "Action": action, "Resource": resource}
+    return Declared(typ, "grant", {"policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})})
+
+
+@pytest.mark.parametrize(
+    ("resource", "message"),
+    [
+        (allowing("ecr:BatchGetImages", "*"), "ecr:BatchGetImages: no such action"),
+        (allowing("ecs2:RunInstances", "*"), "no service 'ecs2'"),
+        (allowing("kms:GenerateDataKeys*", "*"), "matches no action of kms"),
+        (allowing("logs:DescribeLogGroups", GROUP_ARN), 'takes no resource but "*"'),
+        (
+            allowing("s3:PutObject", "arn:aws:s3:::logs", "aws:s3/bucketPolicy:BucketPolicy"),
+            "arn:${Partition}:s3:::${BucketName}/${ObjectName}",
+        ),
+        (allowing("logs:PutLogEvents", "arn:aws:s3:::logs/*"), "log-stream"),
+    ],
+    ids=[
+        "misspelt",
+        "no-service",
+        "wildcard-matching-nothing",
+        "list-scoped",
+        "object-on-bucket",
+        "wrong-kind",
+    ],
+)
+def test_grants_that_grant_nothing_are_refused(resource: Declared, message: str) -> None:
+    violations = resource_violations(resource)
+    assert [name for name, _ in violations] == ["iam-actions-exist-and-fit"]
+    assert message in violations[0][1]
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        allowing("logs:DescribeLogGroups", "*"),
+        allowing("logs:PutLogEvents", f"{GROUP_ARN}:log-stream:*"),
+        allowing(
+            "s3:PutObject", "arn:aws:s3:::logs/web/AWSLogs/123456789012/*", "aws:s3/bucketPolicy:BucketPolicy"
+        ),
+        allowing("kms:GenerateDataKey*", "*", "aws:kms/key:Key"),
+        allowing(
+            "ecr:BatchGetImage", "arn:aws:ecr:us-east-1:123456789012:repository/flask-nginx-aws/prod/app"
+        ),
+    ],
+    ids=["list", "streams", "objects", "key-wildcard", "repository"],
+)
+def test_grants_that_fit_pass(resource: Declared) -> None:
+    assert resource_violations(resource) == []
