@@ -12,8 +12,6 @@ from infra.config import NGINX_HTTPS_PORT, Domain
 
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
 """TLS 1.2 and 1.3, forward-secret AEAD suites only (Mozilla intermediate), post-quantum key exchange."""
-DEREGISTRATION_DELAY_SECONDS = 30
-"""In-flight requests get this long to finish on a node leaving the group (gunicorn's graceful_timeout)."""
 HEALTH_CHECK_INTERVAL_SECONDS = 15
 HEALTH_CHECK_TIMEOUT_SECONDS = 5
 HEALTHY_THRESHOLD = 2
@@ -122,7 +120,10 @@ class LoadBalancer(pulumi.ComponentResource):
             # inside the VPC too.
             protocol="HTTPS",
             port=NGINX_HTTPS_PORT,
-            deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
+            # A node leaving the group (scale-in, refresh) finishes its in-flight requests for as long as the
+            # ALB waits on any of them, its idle timeout (ELB guide, "Deregistration delay"); the group
+            # terminates the node only afterwards.
+            deregistration_delay=args.idle_timeout_seconds,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 enabled=True,
                 protocol="HTTPS",

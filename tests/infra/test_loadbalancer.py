@@ -109,7 +109,11 @@ def test_target_group_reaches_nginx_over_https_and_checks_healthz(
     assert (group.inputs["protocol"], group.inputs["port"]) == ("HTTPS", NGINX_HTTPS_PORT)
     assert group.inputs["targetType"] == "instance"
     assert group.inputs["vpcId"] == "vpc-0123456789abcdef0"
-    assert group.inputs["deregistrationDelay"] == 30
+    # Every request the ALB still waits on (up to its idle timeout) may finish on a node leaving the group.
+    assert (
+        group.inputs["deregistrationDelay"]
+        == harness.mocks.one("aws:lb/loadBalancer:LoadBalancer").inputs["idleTimeout"]
+    )
     check = group.inputs["healthCheck"]
     assert (check["protocol"], check["path"], check["matcher"], check["port"]) == (
         "HTTPS",
