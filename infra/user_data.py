@@ -22,6 +22,11 @@ stays off: the launch template leaves http_protocol_ipv6 at its default, disable
 "Configure the Instance Metadata Service options")."""
 IMDS_GUARD_UNIT = "imds-guard.service"
 """The unit that refuses IMDS to every user but root; docker.service requires it and starts after it."""
+RETRY_PAUSES_SECONDS = (2, 4, 8, 16, 30)
+"""The pauses between the tries of a network step (`retry`), doubling, capped at 30 s: on a first deploy the
+NAT route and the role's grants can be seconds old (IAM User Guide, "Changes that I make are not always
+immediately visible"), and a package mirror or ECR can answer a transient error."""
+RETRY_ATTEMPTS = len(RETRY_PAUSES_SECONDS) + 1
 _IMDS_GUARD_RULE = f"OUTPUT --destination {IMDS_ADDRESS}/32 --match owner ! --uid-owner 0 --jump REJECT"
 _BY_DIGEST = re.compile(r"^(?P<registry>[a-z0-9.-]+(:\d+)?)/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
 
@@ -78,6 +83,30 @@ RequiredBy=docker.service
 """
 
 
+def retry_function() -> str:
+    """`retry COMMAND...`: runs COMMAND until it succeeds, `RETRY_ATTEMPTS` times at most; writes each failure
+    to stderr (the console log) and returns the last one's status."""
+    pauses, total = " ".join(map(str, RETRY_PAUSES_SECONDS)), sum(RETRY_PAUSES_SECONDS)
+    return f"""\
+# {RETRY_ATTEMPTS} tries, at most {total} s of pauses: a retried boot ends inside the ASG's grace period.
+# Its arguments go to the console log: no secret may be one of them.
+retry() {{
+    local attempt status pause pauses=({pauses})
+    for ((attempt = 1; ; attempt++)); do
+        "$@" && return 0
+        status=$?
+        pause=${{pauses[attempt - 1]:-}}
+        if [[ -z $pause ]]; then
+            echo "retry: attempt $attempt of {RETRY_ATTEMPTS} failed (exit $status), giving up: $*" >&2
+            return "$status"
+        fi
+        echo "retry: attempt $attempt of {RETRY_ATTEMPTS} failed (exit $status), again in $pause s: $*" >&2
+        sleep "$pause"
+    done
+}}
+"""
+
+
 def render(node: NodeSettings) -> str:
     """The user data script: install Docker, log in to ECR, pull both images by digest, run them.
 
@@ -85,7 +114,9 @@ def render(node: NodeSettings) -> str:
     through a unix socket in a docker volume both containers mount, the proxy read-only; no TCP port of
     gunicorn's is open to the host. Both restart always and log to CloudWatch through the awslogs
     driver, one stream per instance and container. Before docker starts, a systemd unit refuses the
-    instance metadata service to every user but root (`imds_guard_unit`).
+    instance metadata service to every user but root (`imds_guard_unit`). Each step that goes to the
+    network (dnf, IMDS, ECR) runs under `retry_function`; `docker run` does not: the images are local by
+    then, and a second try would meet the name of the container the first one left.
     """
     registry = registry_of(node.app_image)
     if registry_of(node.proxy_image) != registry:
@@ -104,6 +135,7 @@ readonly LOG_GROUP={q(node.log_group)}
 # images' /run/gunicorn: user 1001, mode 0750.
 readonly SOCKET_VOLUME={SOCKET_VOLUME}
 
+{retry_function()}
 # Room in the accept queues (gunicorn's backlog) for a burst of connections; containers on the host
 # network share the host's setting.
 echo 'net.core.somaxconn = {SOMAXCONN}' > /etc/sysctl.d/90-node-stack.conf
@@ -111,7 +143,7 @@ sysctl --quiet --load /etc/sysctl.d/90-node-stack.conf
 
 # The IMDS guard's iptables: AL2023 has none by default, and its iptables-nft package provides it, on
 # the nf_tables backend (aws/eks-hybrid#37, dev-sec/cis-dil-benchmark#156).
-dnf install -y docker iptables-nft
+retry dnf install -y docker iptables-nft
 
 # IMDS for root only, before docker and so before any container, at every boot (imds_guard_unit).
 cat > /etc/systemd/system/{IMDS_GUARD_UNIT} <<'UNIT'
@@ -121,15 +153,24 @@ systemctl enable --now {IMDS_GUARD_UNIT}
 systemctl enable --now docker
 
 # IMDSv2: a session token first (the launch template refuses token-less requests).
-imds_token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' \\
+imds_token=$(retry curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' \\
     http://169.254.169.254/latest/api/token)
-instance_id=$(curl -fsS -H "X-aws-ec2-metadata-token: $imds_token" \\
-    http://169.254.169.254/latest/meta-data/instance-id)
+# The token in a function's body, not in retry's arguments, which the console log shows.
+fetch_instance_id() {{
+    curl -fsS -H "X-aws-ec2-metadata-token: $imds_token" \\
+        http://169.254.169.254/latest/meta-data/instance-id
+}}
+instance_id=$(retry fetch_instance_id)
 
-aws ecr get-login-password --region "$REGION" \\
-    | docker login --username AWS --password-stdin "$REGISTRY"
-docker pull "$APP_IMAGE"
-docker pull "$PROXY_IMAGE"
+# Retried whole: a failed get-login-password returns before docker login reads an empty password.
+ecr_login() {{
+    local password
+    password=$(aws ecr get-login-password --region "$REGION") || return
+    printf '%s' "$password" | docker login --username AWS --password-stdin "$REGISTRY"
+}}
+retry ecr_login
+retry docker pull "$APP_IMAGE"
+retry docker pull "$PROXY_IMAGE"
 
 common=(
     --detach

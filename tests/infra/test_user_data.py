@@ -1,8 +1,10 @@
-"""infra/user_data.py: the node's script, checked by shellcheck for real."""
+"""infra/user_data.py: the node's script, checked by shellcheck, its `retry` run by bash for real."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import runpy
 import shutil
 import subprocess
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from infra import user_data
+from infra.scaling import HEALTH_CHECK_GRACE_SECONDS
 from tests.node.stack import DOCKER
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -41,6 +44,71 @@ def docker_run(script: str, name: str) -> str:
     return line
 
 
+_FUNCTION = re.compile(r"^(?P<name>\w+)\(\) \{\n(?P<body>.*?)^\}\n", re.M | re.S)
+_CAPTURED = re.compile(r"^\w+=\$\((?P<command>.*)\)$")
+NETWORK_STEPS = (
+    "dnf install",
+    "http://169.254.169.254/latest/api/token",
+    "http://169.254.169.254/latest/meta-data/instance-id",
+    "aws ecr get-login-password",
+    'docker pull "$APP_IMAGE"',
+    'docker pull "$PROXY_IMAGE"',
+)
+"""What a first boot fetches over the network: the package mirror, IMDS, ECR."""
+STUBS = {
+    # Fails (status 7) its first $1 runs, then prints a token; counts its runs in ./runs.
+    "step": "echo run >> runs; (($(wc -l < runs) > $1)) || exit 7; echo token",
+    # Records the pause in ./pauses instead of waiting it out.
+    "sleep": 'echo "$1" >> pauses',
+    # The ECR login's commands, recorded in ./calls: aws fails its first run, docker records its stdin.
+    "aws": 'echo "aws $*" >> calls; (($(grep -c ^aws calls) > 1)) || exit 255; printf password',
+    "docker": '{ echo "docker $*"; cat; echo; } >> calls',
+}
+"""Commands first on PATH for `run_shipped`, each run in the test's tmp_path."""
+
+
+def commands(script: str) -> tuple[list[str], list[str]]:
+    """The script's commands, continuation lines joined and a called function's body in place of its call:
+    (those run under `retry`, the others)."""
+    functions: dict[str, str] = {}
+
+    def define(match: re.Match[str]) -> str:
+        functions[match["name"]] = match["body"]
+        return ""
+
+    main = _FUNCTION.sub(define, script.replace("\\\n", " "))
+    retried: list[str] = []
+    others: list[str] = []
+    for line in main.splitlines():
+        captured = _CAPTURED.match(line)
+        command = captured["command"] if captured else line
+        under_retry = command.startswith("retry ")
+        command = command.removeprefix("retry ")
+        body = functions.get(command.split(" ")[0], command)
+        (retried if under_retry else others).append(" ".join(body.split()))
+    return retried, others
+
+
+def run_shipped(tmp_path: Path, call: str) -> subprocess.CompletedProcess[str]:
+    """`call` after the functions the rendered user data defines, under its shell options, with `STUBS`."""
+    functions = {match["name"]: match[0] for match in _FUNCTION.finditer(user_data.render(node()))}
+    assert "retry" in functions, "the user data defines no retry function"
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    for name, text in STUBS.items():
+        (stubs / name).write_text(f"#!/bin/bash\n{text}\n")
+        (stubs / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "REGION": "us-east-1", "REGISTRY": REGISTRY}
+    argv = ["bash", "-c", "set -euo pipefail\n" + "".join(functions.values()) + call]
+    return subprocess.run(
+        argv, cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=30
+    )
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
 def test_the_script_passes_shellcheck(tmp_path: Path) -> None:
     shellcheck = shutil.which("shellcheck")
     assert shellcheck is not None, "shellcheck is required (apt-get install shellcheck)"
@@ -50,6 +118,59 @@ def test_the_script_passes_shellcheck(tmp_path: Path) -> None:
         [shellcheck, "--shell=bash", str(script)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_each_network_step_runs_under_retry_and_docker_run_does_not() -> None:
+    script = user_data.render(node())
+    retried, others = commands(script)
+    for step in NETWORK_STEPS:
+        assert any(step in command for command in retried), step
+        assert not any(step in command for command in others), step
+    # The whole pipeline, retried as one: a failed get-login-password is tried again with its docker login.
+    assert any("get-login-password" in command and "docker login" in command for command in retried)
+    assert not any(command.startswith("docker run") for command in retried)
+    assert len([command for command in others if command.startswith("docker run")]) == 2
+    assert script.index("\nretry() {") < script.index("dnf install")
+
+
+def test_retry_returns_once_a_flaky_step_succeeds(tmp_path: Path) -> None:
+    result = run_shipped(tmp_path, "retry step 2")
+    assert result.returncode == 0, result.stderr
+    assert len(lines(tmp_path / "runs")) == 3
+    # Only the step's output on stdout: `imds_token=$(retry curl ...)` captures it.
+    assert result.stdout == "token\n"
+    assert len(result.stderr.splitlines()) == 2, result.stderr
+
+
+def test_retry_gives_up_after_its_bound_reporting_each_failure(tmp_path: Path) -> None:
+    result = run_shipped(tmp_path, "retry step 99")
+    assert result.returncode == 7, result.stderr
+    assert len(lines(tmp_path / "runs")) == user_data.RETRY_ATTEMPTS
+    failures = result.stderr.splitlines()
+    assert len(failures) == user_data.RETRY_ATTEMPTS, result.stderr
+    for attempt, failure in enumerate(failures, start=1):
+        assert f"attempt {attempt} of {user_data.RETRY_ATTEMPTS} failed (exit 7)" in failure, failure
+    # The rendered pauses, none after the last attempt.
+    assert [int(pause) for pause in lines(tmp_path / "pauses")] == list(user_data.RETRY_PAUSES_SECONDS)
+
+
+def test_retry_pauses_grow_and_end_well_inside_the_health_check_grace() -> None:
+    pauses = user_data.RETRY_PAUSES_SECONDS
+    assert all(earlier < later for earlier, later in itertools.pairwise(pauses))
+    # The node keeps most of the grace to install, pull and start its containers before the ALB's verdict.
+    assert sum(pauses) <= HEALTH_CHECK_GRACE_SECONDS / 4
+
+
+def test_a_failed_ecr_password_is_fetched_again_and_never_reaches_docker_login(tmp_path: Path) -> None:
+    result = run_shipped(tmp_path, "retry ecr_login")
+    assert result.returncode == 0, result.stderr
+    assert lines(tmp_path / "calls") == [
+        "aws ecr get-login-password --region us-east-1",
+        "aws ecr get-login-password --region us-east-1",
+        f"docker login --username AWS --password-stdin {REGISTRY}",
+        "password",
+    ]
+    assert len(result.stderr.splitlines()) == 1, result.stderr
 
 
 def test_images_are_pulled_and_run_by_digest_after_an_ecr_login() -> None:
@@ -111,7 +232,7 @@ def test_docker_starts_on_boot_and_metadata_uses_imdsv2() -> None:
 def test_the_imds_guard_is_installed_and_started_before_docker() -> None:
     # tests/node/test_imds_guard.py runs the unit itself.
     script = user_data.render(node())
-    (install,) = [line.split() for line in script.splitlines() if line.startswith("dnf install")]
+    (install,) = [line.split() for line in script.splitlines() if "dnf install" in line]
     assert "iptables-nft" in install  # the guard's /usr/sbin/iptables on AL2023
     unit = f"/etc/systemd/system/{user_data.IMDS_GUARD_UNIT}"
     written = script.index(f"cat > {unit} <<")
