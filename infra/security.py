@@ -85,7 +85,8 @@ class Security(pulumi.ComponentResource):
             opts=child,
         )
         # HTTPS out (through NAT) is all a node needs: ECR, S3 layers, SSM, CloudWatch Logs, dnf mirrors.
-        # DNS, NTP and the metadata service are link-local and not subject to security groups.
+        # Security groups do not filter the Amazon DNS server, the Time Sync Service or the metadata service
+        # (VPC User Guide, "Security group rules").
         aws.vpc.SecurityGroupEgressRule(
             naming.child(name, "instance-out-https"),
             security_group_id=instance_id,
