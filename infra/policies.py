@@ -95,6 +95,7 @@ def access_log_bucket(bucket_arn: str, *, prefix: str, writers: dict[str, str], 
     on; without this grant AWS refuses the load balancer (ELB guide, "Enable access logs for your
     Application Load Balancer").
     """
+    folder = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
     return json.dumps(
         _document(
             {
@@ -102,7 +103,7 @@ def access_log_bucket(bucket_arn: str, *, prefix: str, writers: dict[str, str], 
                 "Effect": "Allow",
                 "Principal": writers,
                 "Action": "s3:PutObject",
-                "Resource": f"{bucket_arn}/{prefix}/AWSLogs/{account_id}/*",
+                "Resource": f"{bucket_arn}/{folder}AWSLogs/{account_id}/*",
             },
             {
                 "Sid": "TlsOnly",

@@ -1,5 +1,6 @@
-"""`python -m offline.plan --stack prod`: the stack's resources as AWS (moto) creates them, with no AWS
-account and no Pulumi CLI. Each resource with its type, logical name, id and key properties, grouped by
+"""`PYTHONPATH=policy python -m offline.plan --stack prod` (`make plan`): the stack's resources as AWS (moto)
+creates them, with no AWS account and no Pulumi CLI; the policy pack's module (policy/) checks what moto does
+not model. Each resource with its type, logical name, id and key properties, grouped by
 component, with counts; exits 1 with AWS's error when a resource is rejected."""
 
 from __future__ import annotations

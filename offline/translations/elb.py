@@ -85,7 +85,11 @@ def _may_write_access_logs(aws: Aws, logs: Mapping[str, Any]) -> None:
             raise
         policy = None
     refusal = access_log_refusal(
-        policy, bucket=logs["bucket"], prefix=logs.get("prefix", ""), account_id=aws.account_id
+        policy,
+        bucket=logs["bucket"],
+        prefix=logs.get("prefix", ""),
+        account_id=aws.account_id,
+        region=aws.region,
     )
     if refusal is not None:
         raise ValueError(

@@ -10,7 +10,7 @@ import pytest
 from iam_eval import Decision, evaluate
 from infra.config import NGINX_HTTPS_PORT, Domain
 from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
-from policies import access_log_test_write
+from policies import access_log_test_write, log_writer_principals
 from tests.conftest import ACCOUNT, Harness
 
 LISTENER = "aws:lb/listener:Listener"
@@ -87,19 +87,22 @@ def test_log_delivery_may_write_where_the_alb_writes_and_nowhere_else(
     harness: Harness, https: dict[str, str]
 ) -> None:
     # The object AWS writes when logging is switched on: under the ALB's own bucket and prefix, for the
-    # ALB's account; IAM decides on the bucket policy as declared.
+    # ALB's account, by either writer us-east-1 has; IAM decides on the bucket policy as declared.
     alb = harness.mocks.one("aws:lb/loadBalancer:LoadBalancer")
     policy = harness.mocks.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"]
-    logs = alb.inputs["accessLogs"]
-    write = access_log_test_write(bucket=logs["bucket"], prefix=logs["prefix"], account_id=ACCOUNT)
-    assert evaluate(policy, write) is Decision.ALLOW
-    # Not for another account, nor outside the prefix, nor over plain HTTP.
-    other = access_log_test_write(bucket=logs["bucket"], prefix=logs["prefix"], account_id="999999999999")
-    assert evaluate(policy, other) is Decision.IMPLICIT_DENY
-    elsewhere = access_log_test_write(bucket=logs["bucket"], prefix="", account_id=ACCOUNT)
-    assert evaluate(policy, elsewhere) is Decision.IMPLICIT_DENY
-    plain = dataclasses.replace(write, context={**write.context, "aws:SecureTransport": False})
-    assert evaluate(policy, plain) is Decision.EXPLICIT_DENY
+    bucket, prefix = alb.inputs["accessLogs"]["bucket"], alb.inputs["accessLogs"]["prefix"]
+    writers = log_writer_principals("us-east-1")
+    assert len(writers) == 2
+    for writer in writers:
+        write = access_log_test_write(bucket=bucket, prefix=prefix, account_id=ACCOUNT, writer=writer)
+        assert evaluate(policy, write) is Decision.ALLOW
+        # Not for another account, nor outside the prefix, nor over plain HTTP.
+        other = dataclasses.replace(write, resource=write.resource.replace(ACCOUNT, "999999999999"))
+        assert evaluate(policy, other) is Decision.IMPLICIT_DENY
+        elsewhere = access_log_test_write(bucket=bucket, prefix="", account_id=ACCOUNT, writer=writer)
+        assert evaluate(policy, elsewhere) is Decision.IMPLICIT_DENY
+        plain = dataclasses.replace(write, context={**write.context, "aws:SecureTransport": False})
+        assert evaluate(policy, plain) is Decision.EXPLICIT_DENY
 
 
 def test_target_group_reaches_nginx_over_https_and_checks_healthz(

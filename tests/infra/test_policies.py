@@ -7,7 +7,7 @@ import json
 
 from iam_eval import Decision, Principal, evaluate
 from infra import policies
-from infra.loadbalancer import LOG_DELIVERY_SERVICE, log_writers
+from infra.log_delivery import LOG_DELIVERY_SERVICE, log_writers
 from policies import access_log_test_write
 
 LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:/flask-nginx-aws/prod/node"
@@ -41,7 +41,12 @@ def test_access_log_bucket_admits_log_delivery_under_the_prefix_and_refuses_plai
     document = policies.access_log_bucket(
         BUCKET, prefix="web", writers=log_writers("us-east-1"), account_id="123456789012"
     )
-    write = access_log_test_write(bucket="web-access-logs-1a2b3c4", prefix="web", account_id="123456789012")
+    write = access_log_test_write(
+        bucket="web-access-logs-1a2b3c4",
+        prefix="web",
+        account_id="123456789012",
+        writer=Principal(service=LOG_DELIVERY_SERVICE),
+    )
     assert evaluate(document, write) is Decision.ALLOW
     log = dataclasses.replace(
         write, resource=write.resource.replace("ELBAccessLogTestFile", "elasticloadbalancing/us-east-1/x.gz")

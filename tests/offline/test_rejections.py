@@ -13,7 +13,7 @@ import pulumi_docker as docker
 import pytest
 
 from infra import policies
-from infra.loadbalancer import log_writers
+from infra.log_delivery import log_writers
 from offline.aws import RejectedError
 from offline.stack import ROOT, deploy, stack_config
 

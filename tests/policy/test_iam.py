@@ -145,6 +145,32 @@ def test_trust_policies_have_no_resource() -> None:
     assert allows(trust, assume)
 
 
+def test_multivalued_qualifiers_on_a_missing_key() -> None:
+    # ForAllValues holds when the request has no such key (no value fails it), so this Deny applies;
+    # ForAnyValue fails (no value matches it), so its Allow does not.
+    deny_all = {**DENY_PLAIN_HTTP, "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}
+    key = f"web/AWSLogs/{ACCOUNT}/x"
+    assert evaluate(document(ALLOW_PREFIX, deny_all), put(key)) is Decision.EXPLICIT_DENY
+    any_value = {**ALLOW_PREFIX, "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": ["team"]}}}
+    assert not allows(document(any_value), put(key))
+    assert allows(document(any_value), put(key, **{"aws:TagKeys": ["owner", "team"]}))
+    all_values = {**ALLOW_PREFIX, "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}
+    assert not allows(document(all_values), put(key, **{"aws:TagKeys": ["owner", "team"]}))
+
+
+def test_json_booleans_compare_as_iam_writes_them() -> None:
+    policy = document({**ALLOW_PREFIX, "Condition": {"StringEquals": {"aws:ViaAWSService": True}}})
+    assert allows(policy, put(f"web/AWSLogs/{ACCOUNT}/x", **{"aws:ViaAWSService": True}))
+
+
+def test_a_role_names_its_sessions() -> None:
+    policy = document({**ALLOW_PREFIX, "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/node"}})
+    session = Principal(arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/node/i-0123456789abcdef0")
+    other = Principal(arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/builder/ci")
+    assert allows(policy, put(f"web/AWSLogs/{ACCOUNT}/x", session))
+    assert not allows(policy, put(f"web/AWSLogs/{ACCOUNT}/x", other))
+
+
 @pytest.mark.parametrize(
     ("statement", "message"),
     [
@@ -153,6 +179,11 @@ def test_trust_policies_have_no_resource() -> None:
             "DateGreater",
         ),
         ({**ALLOW_PREFIX, "Principal": {"Federated": "cognito-identity.amazonaws.com"}}, "Federated"),
+        # Negated operators hold on a missing key: unimplemented ones must raise, not read as false.
+        ({**DENY_PLAIN_HTTP, "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}, "NotIpAddress"),
+        ({**DENY_PLAIN_HTTP, "Condition": {"NumericNotEquals": {"s3:max-keys": "10"}}}, "NumericNotEquals"),
+        ({**ALLOW_PREFIX, "Resource": f"{BUCKET}/${{aws:username}}/*"}, "policy variable"),
+        ({**ALLOW_PREFIX, "Condition": {"ForEach:StringEquals": {"aws:TagKeys": "x"}}}, "ForEach"),
     ],
 )
 def test_what_it_cannot_evaluate_it_refuses_instead_of_guessing(

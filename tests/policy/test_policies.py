@@ -310,16 +310,21 @@ def test_an_image_tagged_by_its_build_digest_passes() -> None:
     assert resource_violations(Declared(IMAGE, "image", GOOD_IMAGE)) == []
 
 
+def test_images_for_other_registries_are_not_judged() -> None:
+    hub = {**GOOD_IMAGE, "imageName": "ghcr.io/example/app:v1.2.3"}
+    assert resource_violations(Declared(IMAGE, "image", hub)) == []
+
+
 ALB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/0123456789abcdef"
 LOGGING_ALB = Declared(
     LB, "web", {"arn": ALB_ARN, "accessLogs": {"bucket": "logs", "prefix": "web", "enabled": True}}
 )
 
 
-def bucket_policy(resource: str) -> Declared:
+def bucket_policy(resource: str, principal: dict[str, str] | None = None) -> Declared:
     statement = {
         "Effect": "Allow",
-        "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+        "Principal": principal or {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
         "Action": "s3:PutObject",
         "Resource": resource,
     }
@@ -342,6 +347,17 @@ def test_an_alb_logging_where_its_bucket_policy_admits_the_write_passes() -> Non
     # Logging off: nothing is written, nothing to check.
     off = Declared(LB, "web", {**LOGGING_ALB.props, "accessLogs": {"bucket": "logs", "enabled": False}})
     assert access_log_violations(off) == []
+
+
+def test_the_regions_elb_account_may_write_where_it_has_one() -> None:
+    # AWS's documented policy for regions opened before August 2022 names the region's ELB account.
+    elb_only = bucket_policy(
+        "arn:aws:s3:::logs/web/AWSLogs/123456789012/*", {"AWS": "arn:aws:iam::127311923021:root"}
+    )
+    assert access_log_violations(LOGGING_ALB, elb_only) == []
+    newer = Declared(LB, "web", {**LOGGING_ALB.props, "arn": ALB_ARN.replace("us-east-1", "il-central-1")})
+    (violation,) = access_log_violations(newer, elb_only)
+    assert "logdelivery.elasticloadbalancing.amazonaws.com" in violation
 
 
 @pytest.mark.parametrize(
@@ -402,12 +418,13 @@ def test_alarms_to_a_topic_whose_key_admits_cloudwatch_pass() -> None:
     ("resources", "message"),
     [
         ((ALARM, topic("alias/aws/sns")), "encrypted with alias/aws/sns"),
+        ((ALARM, topic("arn:aws:kms:us-east-1:123456789012:alias/aws/sns")), "encrypted with"),
         (
             (ALARM, topic(KEY_ARN), key({"AWS": "arn:aws:iam::123456789012:root"})),
             "kms:GenerateDataKey: implicit",
         ),
     ],
-    ids=["aws-managed-key", "key-without-cloudwatch"],
+    ids=["aws-managed-key", "aws-managed-key-by-arn", "key-without-cloudwatch"],
 )
 def test_alarms_to_a_topic_whose_key_cloudwatch_cannot_use_are_reported(
     resources: tuple[Declared, ...], message: str
@@ -465,8 +482,25 @@ def test_grants_that_grant_nothing_are_refused(resource: Declared, message: str)
         allowing(
             "ecr:BatchGetImage", "arn:aws:ecr:us-east-1:123456789012:repository/flask-nginx-aws/prod/app"
         ),
+        # Wildcards may stand for ':' and '/' too, as in AWS's own examples.
+        allowing("logs:PutLogEvents", "arn:aws:logs:*:*:*"),
+        allowing("logs:PutLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:/app*"),
+        allowing("logs:CreateLogStream", f"{GROUP_ARN}:*"),
+        allowing("s3:GetObject", "arn:aws:s3:::*"),
+        allowing("s3:GetObject", "arn:aws:s3:::my-bucket*"),
     ],
-    ids=["list", "streams", "objects", "key-wildcard", "repository"],
+    ids=[
+        "list",
+        "streams",
+        "objects",
+        "key-wildcard",
+        "repository",
+        "any-log",
+        "group-prefix",
+        "group-and-streams",
+        "any-object",
+        "bucket-prefix",
+    ],
 )
 def test_grants_that_fit_pass(resource: Declared) -> None:
     assert resource_violations(resource) == []
