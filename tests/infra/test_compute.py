@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pytest
 
 from infra.compute import AMI_PARAMETER, Compute, ComputeArgs, credit_specification
-from tests.conftest import AMI_ID, Harness
+from tests.conftest import AMI_ID, Harness, spy_options
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 APP = f"{REGISTRY}/flask-nginx-aws/prod/app@sha256:{'a' * 64}"
@@ -148,17 +147,7 @@ def test_user_data_runs_the_images_by_digest_behind_the_alb(harness: Harness) ->
 def test_no_node_launches_before_its_role_may_pull_and_log(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Mocks do not see resource options: a spy on the launch template's constructor does."""
-    options: list[pulumi.ResourceOptions] = []
-    construct = aws.ec2.LaunchTemplate._internal_init
-
-    def spy(
-        self: aws.ec2.LaunchTemplate, resource_name: str, opts: pulumi.ResourceOptions, **props: Any
-    ) -> None:
-        options.append(opts)
-        construct(self, resource_name, opts, **props)
-
-    monkeypatch.setattr(aws.ec2.LaunchTemplate, "_internal_init", spy)
+    options = spy_options(monkeypatch, aws.ec2.LaunchTemplate)
     build(harness)
     (opts,) = options
     waited = {resource._name for resource in opts.depends_on}  # type: ignore[union-attr]
