@@ -12,7 +12,7 @@ SYSTEM_PACKAGES := nginx:nginx openssl:openssl envsubst:gettext-base shellcheck:
 	libjemalloc.so.2:libjemalloc2 iptables:iptables
 SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/require-sysctl scripts/local scripts/sast \
 	docker/nginx/render.sh docker/nginx/precompress.sh
-PY_SOURCES := docker infra offline policy bench tests __main__.py
+PY_SOURCES := docker infra offline policy bench nodestack tests __main__.py
 
 STACK ?= dev
 export HTTP_PORT ?= 8080
@@ -45,7 +45,7 @@ lint: venv system
 	shellcheck $(SHELL_SCRIPTS)
 
 typecheck: venv
-	$(BIN)/mypy docker/app docker/run.py docker/serve.py docker/healthcheck.py infra offline bench policy/policies.py __main__.py
+	$(BIN)/mypy docker/app docker/run.py docker/serve.py docker/healthcheck.py infra offline bench nodestack policy/policies.py __main__.py
 
 pytest: venv system
 	$(BIN)/pytest

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from bench import report, scenarios
 from bench.scenarios import FULL, QUICK, Section, concurrently, node_stack, without
-from tests.node.stack import prepare_static, world_readable_tempdir
+from nodestack.gunicorn import DEFAULT_WORKERS
+from nodestack.nginx import prepare_static
+from nodestack.process import world_readable_tempdir
 
 #: Sections 1 and 2 compare the shipped stack with one stack without each of these, in rounds (TLS first:
 #: its stack runs next to the shipped one in every round).
@@ -81,7 +83,7 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
     memory = Section("memory", "5. Memory of the node stack (nginx + gunicorn master and workers)")
     slots = scenarios.SCALE_WORKER_CONNECTIONS
     for config, workers in (
-        (scenarios.SHIPPED, scenarios.WORKERS),
+        (scenarios.SHIPPED, DEFAULT_WORKERS),
         (scenarios.FEWER_WORKERS_CONFIG, scenarios.FEWER_WORKERS),
     ):
         gunicorn_env = {"WEB_CONCURRENCY": str(workers)}
@@ -92,7 +94,7 @@ def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
     scale.notes.append(
         f"{scenarios.SHIPPED}: the shipped configuration with NGINX_WORKER_CONNECTIONS={slots} (section 7's "
         f"last step); {scenarios.FEWER_WORKERS_CONFIG}: the same with {scenarios.FEWER_WORKERS} gunicorn "
-        f"workers instead of {scenarios.WORKERS}; {scenarios.QUEUE_OFF_CONFIG}: the same without "
+        f"workers instead of {DEFAULT_WORKERS}; {scenarios.QUEUE_OFF_CONFIG}: the same without "
         f"{scenarios.QUEUE_CLOSE.name} (the dynamic route only). The machine's net.core.somaxconn is raised "
         "to the node's 16384 by `make bench`."
     )

@@ -15,7 +15,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.node.stack import child_pids
+from nodestack.process import child_pids
 
 HERE = Path(__file__).resolve().parent
 WRK_SCRIPT = HERE / "wrk_json.lua"

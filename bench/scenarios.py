@@ -26,16 +26,10 @@ from bench.loadgen import (
     tree_pids,
     wrk,
 )
-from tests.node.stack import (
-    DOCKER,
-    RENDER,
-    Gunicorn,
-    Nginx,
-    render_env,
-    running,
-    start_gunicorn,
-    start_nginx,
-)
+from nodestack.gunicorn import DEFAULT_WORKERS, Gunicorn, start_gunicorn
+from nodestack.nginx import KEEPALIVE_SHIPPED, Nginx, render_env, start_nginx
+from nodestack.paths import DOCKER, RENDER
+from nodestack.process import running
 
 STATIC_FILE = "/static/css/site.css"
 DYNAMIC = "/api/status"
@@ -78,9 +72,9 @@ BACKLOG = Tuning("gunicorn backlog 16384", gunicorn_env=(("GUNICORN_BACKLOG", "2
 JEMALLOC = Tuning("jemalloc", nginx_env=(("NGINX_ALLOCATOR", "glibc"),))
 UNIX_SOCKET = Tuning("upstream over a unix socket", tcp_upstream=True)
 UPSTREAM_KEEPALIVE = Tuning("upstream keep-alive", nginx_env=(("NGINX_UPSTREAM_KEEPALIVE", "0"),))
-#: The idle connections each nginx worker keeps to gunicorn (render.sh's NGINX_UPSTREAM_KEEPALIVE), and
-#: the fewer shipped before gunicorn closed kept connections once its accept queue backs up.
-KEEPALIVE_SHIPPED, KEEPALIVE_FEWER = "32", "2"
+#: The fewer idle connections to gunicorn each nginx worker kept before gunicorn closed kept connections
+#: once its accept queue backs up (KEEPALIVE_SHIPPED now).
+KEEPALIVE_FEWER = "2"
 KEEPALIVE_POOL = Tuning(
     f"upstream keep-alive {KEEPALIVE_SHIPPED}, not {KEEPALIVE_FEWER}",
     nginx_env=(("NGINX_UPSTREAM_KEEPALIVE", KEEPALIVE_FEWER),),
@@ -137,8 +131,6 @@ TUNING_STEPS: tuple[tuple[str, dict[str, str], tuple[Tuning, ...]], ...] = (
     ("+ jemalloc (shipped)", SCALE_NGINX_ENV, ()),
 )
 
-#: gunicorn.conf.py's default worker count (start_gunicorn would otherwise run 2), tested against it.
-WORKERS = 2 * len(os.sched_getaffinity(0)) + 1
 #: The other worker count of sections 2, 4 and 5: one gevent worker per core, plus one.
 FEWER_WORKERS = len(os.sched_getaffinity(0)) + 1
 #: Section 2's stack with ``FEWER_WORKERS`` instead of the seed's rule, also measured directly: gunicorn
@@ -235,7 +227,11 @@ def node_stack(
 ) -> Iterator[Stack]:
     """gunicorn and nginx (edge mode, TLS) with the shipped defaults but for the rate limit; nginx
     reaches gunicorn on its unix socket, or over TCP on loopback with ``tcp_upstream``."""
-    env = {"WEB_CONCURRENCY": str(WORKERS), "GUNICORN_WORKER_CLASS": worker_class, **(gunicorn_env or {})}
+    env = {
+        "WEB_CONCURRENCY": str(DEFAULT_WORKERS),
+        "GUNICORN_WORKER_CLASS": worker_class,
+        **(gunicorn_env or {}),
+    }
     gunicorn = start_gunicorn(workdir, env=env)
     with running(gunicorn.process):
         env = render_env(

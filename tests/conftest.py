@@ -19,8 +19,9 @@ from typing import Any
 import pulumi
 import pytest
 
+from nodestack.nginx import prepare_static
+from nodestack.process import world_readable_tempdir
 from offline.stack import Warnings, stack_config
-from tests.node.stack import prepare_static, world_readable_tempdir
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "flask-nginx-aws"

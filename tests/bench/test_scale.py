@@ -26,16 +26,10 @@ from bench.scenarios import (
     scale_label,
     unanswered_late,
 )
+from nodestack.nginx import Nginx, render_env, start_nginx
+from nodestack.process import running
+from nodestack.standins import QuietHandler, UnixUpstream, serving
 from tests.bench.results import run
-from tests.node.stack import (
-    Nginx,
-    QuietHandler,
-    UnixUpstream,
-    render_env,
-    running,
-    serving,
-    start_nginx,
-)
 
 #: How long the client waits for an answer that never comes before it closes its connection.
 HELD = 1.5

@@ -1,9 +1,8 @@
-"""Stacks started at once (sections 1 and 2 start seven): each gets its own ports, all start and stop
-together, and none is left running when one fails."""
+"""Stacks started at once (sections 1 and 2 start seven): all start and stop together, and none is left
+running when one fails (each gets its own ports: tests/nodestack/test_process.py)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,34 +11,6 @@ from typing import cast
 import pytest
 
 from bench.scenarios import Stack, concurrently
-from tests.node import stack as node_stack
-
-
-class ProbeSocket:
-    """A socket whose kernel-chosen port comes from ``offered``."""
-
-    offered: Iterator[int]
-
-    def __enter__(self) -> ProbeSocket:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def bind(self, address: tuple[str, int]) -> None:
-        return None
-
-    def getsockname(self) -> tuple[str, int]:
-        return ("127.0.0.1", next(self.offered))
-
-
-def test_a_port_handed_out_once_is_not_handed_out_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The kernel may offer a port again once the probe socket is closed.
-    ProbeSocket.offered = iter([40001, 40001, 40002, 40001, 40002, 40003])
-    monkeypatch.setattr(socket, "socket", ProbeSocket)
-    monkeypatch.setattr(node_stack, "_HANDED_OUT", set())
-
-    assert [node_stack.free_port() for _ in range(3)] == [40001, 40002, 40003]
 
 
 class Recorder:

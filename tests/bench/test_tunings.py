@@ -12,8 +12,8 @@ import requests
 from bench import scenarios
 from bench.report import plain_http
 from bench.scenarios import TLS, Alternated, Section, Series, Stack, Tuning, without
+from nodestack.paths import DOCKER
 from tests.bench.results import ServingStack, measured_urls, run
-from tests.node.stack import DOCKER
 
 TUNINGS = [value for value in vars(scenarios).values() if isinstance(value, Tuning)]
 

@@ -14,25 +14,8 @@ import pytest
 
 from infra import user_data
 from infra.scaling import HEALTH_CHECK_GRACE_SECONDS
-from tests.node.stack import DOCKER
-
-REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
-APP = f"{REGISTRY}/flask-nginx-aws/prod/app@sha256:{'a' * 64}"
-PROXY = f"{REGISTRY}/flask-nginx-aws/prod/proxy@sha256:{'b' * 64}"
-
-
-def node(**changes: object) -> user_data.NodeSettings:
-    values: dict[str, object] = {
-        "region": "us-east-1",
-        "app_image": APP,
-        "proxy_image": PROXY,
-        "log_group": "/flask-nginx-aws/prod/node",
-        "vpc_cidr": "10.0.0.0/16",
-        "server_name": "app.example.com",
-        "https_port": 8443,
-    }
-    values.update(changes)
-    return user_data.NodeSettings(**values)  # type: ignore[arg-type]
+from nodestack.paths import DOCKER
+from tests.infra.support import APP, PROXY, REGISTRY, node
 
 
 def docker_run(script: str, name: str) -> str:

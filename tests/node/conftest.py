@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.node.stack import (
-    Gunicorn,
-    Nginx,
-    render_env,
-    start_gunicorn,
-    start_nginx,
-    wait_until,
-)
+from nodestack.gunicorn import Gunicorn, start_gunicorn
+from nodestack.nginx import Nginx, render_env, start_nginx
+from tests.node.support import AppLog
 
 
 @pytest.fixture(scope="session")
@@ -50,24 +43,6 @@ def alb(workdir: Path, gunicorn: Gunicorn) -> Iterator[Nginx]:
 def alb_untrusted_peer(workdir: Path, gunicorn: Gunicorn) -> Iterator[Nginx]:
     """nginx in behind-alb mode trusting only 10.0.0.0/16: our loopback client is an untrusted peer."""
     yield from _nginx(workdir, "behind-alb", gunicorn, TRUSTED_PROXY_CIDRS="10.0.0.0/16,fd00::/8")
-
-
-@dataclass
-class AppLog:
-    """gunicorn's access log, to tell whether a request reached the app."""
-
-    gunicorn: Gunicorn
-
-    def reached_app(self, marker: str) -> bool:
-        """Whether a request whose URL carried ``marker`` reached the app.
-
-        A request straight to gunicorn is logged after everything sent before it, so once it shows up,
-        an absent ``marker`` means that request never reached gunicorn.
-        """
-        barrier = f"barrier-{uuid.uuid4().hex}"
-        requests.get(f"{self.gunicorn.url}/healthz?{barrier}", timeout=5).raise_for_status()
-        wait_until(lambda: barrier in self.gunicorn.access_log.read_text(), "gunicorn's access log")
-        return marker in self.gunicorn.access_log.read_text()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.node.stack import DOCKER, PROXY_COMMAND
+from nodestack.nginx import PROXY_COMMAND
+from nodestack.paths import DOCKER
 
 DOCKERFILE = DOCKER / "Dockerfile"
 # python:3.11-slim-bookworm is glibc 2.36 on x86_64 (the instances' linux/amd64).
@@ -81,7 +82,7 @@ def test_proxy_stage() -> None:
     assert instruction(proxy, "STOPSIGNAL") == ["SIGQUIT"]
     (entrypoint,) = instruction(proxy, "ENTRYPOINT")
     assert json.loads(entrypoint) == ["/opt/nginx/render.sh"]
-    # The command every node test starts nginx with (tests/node/stack.py), each in its own runtime dir.
+    # The command every node test starts nginx with (nodestack/nginx.py), each in its own runtime dir.
     (cmd,) = instruction(proxy, "CMD")
     assert json.loads(cmd) == PROXY_COMMAND
     # The static files with their .gz twins, made in the builder.

@@ -17,10 +17,12 @@ import pytest
 from gunicorn import config as gunicorn_config
 
 from app.proxy import parse_trusted_proxies
-from bench.scenarios import WORKERS
 from infra import user_data
-from tests.infra.test_user_data import node
-from tests.node.stack import DOCKER, running, start_gunicorn
+from nodestack.gunicorn import DEFAULT_WORKERS as WORKERS
+from nodestack.gunicorn import start_gunicorn
+from nodestack.paths import DOCKER
+from nodestack.process import running
+from tests.infra.support import node
 
 CONF = DOCKER / "gunicorn.conf.py"
 NODE = node()

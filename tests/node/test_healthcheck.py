@@ -10,7 +10,9 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from tests.node.stack import DOCKER, Gunicorn, QuietHandler, serving
+from nodestack.gunicorn import Gunicorn
+from nodestack.paths import DOCKER
+from nodestack.standins import QuietHandler, serving
 
 
 def healthcheck(bind: str) -> subprocess.CompletedProcess[str]:

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from infra import user_data
-from tests.node.stack import DOCKER, Process, wait_until
+from nodestack.paths import DOCKER
+from nodestack.process import Process, wait_until
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 SETTINGS = user_data.NodeSettings(

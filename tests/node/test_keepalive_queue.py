@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.node.stack import Gunicorn, running, start_gunicorn
+from nodestack.gunicorn import Gunicorn, start_gunicorn
+from nodestack.process import running
 from tests.node.test_gunicorn_conf import load
 
 #: gunicorn.conf.py's default limit (tested below).

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import signal
-import socket
-import threading
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.node.stack import Gunicorn, Nginx, render_env, start_gunicorn, start_nginx, wait_until
+from nodestack.gunicorn import Gunicorn, start_gunicorn
+from nodestack.nginx import Nginx, render_env, start_nginx
+from nodestack.process import wait_until
+from tests.node.support import Load, refused, socket_refused
 
 TESTS = Path(__file__).parent
 
@@ -34,25 +34,6 @@ def held_gunicorn(workdir: Path, markers: Path) -> Iterator[Gunicorn]:
     )
     yield server
     server.process.stop(signal.SIGKILL)
-
-
-def refused(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return False
-    except ConnectionRefusedError:
-        return True
-
-
-def socket_refused(path: Path) -> bool:
-    """Nothing accepts on the unix socket ``path``: gone (gunicorn removes it on stop) or not listening."""
-    with socket.socket(socket.AF_UNIX) as client:
-        client.settimeout(1)
-        try:
-            client.connect(str(path))
-        except (ConnectionRefusedError, FileNotFoundError):
-            return True
-        return False
 
 
 def test_sigterm_lets_the_in_flight_request_finish(held_gunicorn: Gunicorn, markers: Path) -> None:
@@ -78,53 +59,6 @@ def test_sigterm_lets_the_in_flight_request_finish(held_gunicorn: Gunicorn, mark
     assert response.status_code == 200
     assert response.json() == {"released": True}
     assert held_gunicorn.process.popen.wait(timeout=35) == 0
-
-
-class Load:
-    """Clients sending requests in a loop until stopped; every outcome counted."""
-
-    def __init__(self, nginx: Nginx, clients: int = 4, limit: int = 5000) -> None:
-        self.nginx = nginx
-        self.limit = limit
-        self.outcomes: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        self.stopped = threading.Event()
-        self.threads = [threading.Thread(target=self._run) for _ in range(clients)]
-
-    def _run(self) -> None:
-        with requests.Session() as session:
-            while not self.stopped.is_set() and self.total < self.limit:
-                try:
-                    # A new connection per request: on reload the old workers close their idle
-                    # keep-alive connections, and a request racing that close on a reused connection is
-                    # the client's to retry (RFC 9112, 9.3.1). What must never fail is a connection
-                    # nginx accepted, or one it should have accepted.
-                    status = session.get(
-                        f"{self.nginx.https_url}/api/status",
-                        headers={"Host": "localhost", "Connection": "close"},
-                        verify=self.nginx.cafile,
-                        timeout=10,
-                    ).status_code
-                    outcome = str(status)
-                except requests.RequestException as error:
-                    outcome = type(error).__name__
-                with self.lock:
-                    self.outcomes[outcome] += 1
-
-    @property
-    def total(self) -> int:
-        with self.lock:
-            return sum(self.outcomes.values())
-
-    def __enter__(self) -> Load:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stopped.set()
-        for thread in self.threads:
-            thread.join(timeout=30)
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ import pytest
 import requests
 
 from infra.user_data import SOMAXCONN
-from tests.node.conftest import AppLog
-from tests.node.stack import Gunicorn, Nginx, render_env, start_nginx
+from nodestack.gunicorn import Gunicorn
+from nodestack.nginx import Nginx, render_env, start_nginx
+from tests.node.support import AppLog
 
 MB = 1024 * 1024
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.node.stack import Nginx, wait_until
+from nodestack.nginx import Nginx
+from nodestack.process import wait_until
 
 
 def request_info(nginx: Nginx, **headers: str) -> dict[str, Any]:

@@ -18,16 +18,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.node.stack import (
-    DOCKER,
-    Gunicorn,
-    Nginx,
-    render_env,
-    start_gunicorn,
-    start_nginx,
-    wait_until,
-)
-from tests.node.test_lifecycle import Load, refused, socket_refused
+from nodestack.gunicorn import Gunicorn, start_gunicorn
+from nodestack.nginx import Nginx, render_env, start_nginx
+from nodestack.paths import DOCKER
+from nodestack.process import wait_until
+from tests.node.support import Load, refused, socket_refused
 
 TESTS = Path(__file__).parent
 WORKERS = 2

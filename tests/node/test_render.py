@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.scenarios import KEEPALIVE_SHIPPED
-from tests.node.stack import DOCKER, RENDER, Nginx, child_pids, render_env
+from nodestack.nginx import KEEPALIVE_SHIPPED, Nginx, render_env
+from nodestack.paths import DOCKER, RENDER
+from nodestack.process import child_pids
 
 
 def render(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.node.stack import DOCKER, start_gunicorn
+from nodestack.gunicorn import start_gunicorn
+from nodestack.paths import DOCKER
 
 REQUIREMENTS = DOCKER / "requirements.txt"
 #: What ``python -m venv`` installs (ensurepip) besides the pins.

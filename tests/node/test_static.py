@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.node.conftest import AppLog
-from tests.node.stack import DOCKER, Nginx
+from nodestack.nginx import Nginx
+from nodestack.paths import DOCKER
+from tests.node.support import AppLog
 
 CSS = DOCKER / "static" / "css" / "site.css"
 SECRET = b"do-not-serve-this"

@@ -8,7 +8,7 @@ import ssl
 import pytest
 import requests
 
-from tests.node.stack import Nginx
+from nodestack.nginx import Nginx
 
 
 def handshake(

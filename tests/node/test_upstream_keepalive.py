@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.node.stack import QuietHandler, UnixUpstream, render_env, serving, start_nginx
+from nodestack.nginx import render_env, start_nginx
+from nodestack.standins import QuietHandler, UnixUpstream, serving
 
 REQUESTS = 5
 
