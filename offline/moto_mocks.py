@@ -7,7 +7,6 @@ and answers with its own ids, ARNs and DNS names, which flow on into the resourc
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,17 +18,6 @@ from offline.aws import Aws, Inputs, RejectedError, UntranslatedError
 from offline.invokes import INVOKES
 from offline.translations import RESOURCES, Translation
 from offline.translations.ecr import push_image
-
-UNMODELLED: dict[str, str] = {
-    "aws:ec2/instanceMetadataDefaults:InstanceMetadataDefaults": (
-        "moto has no ModifyInstanceMetadataDefaults (account-wide IMDS defaults)"
-    ),
-    "aws:ec2/serialConsoleAccess:SerialConsoleAccess": "moto has no EnableSerialConsoleAccess",
-    "aws:lb/trustStore:TrustStore": "moto's ELBv2 has no trust stores (mutual TLS)",
-    "aws:autoscaling/trafficSourceAttachment:TrafficSourceAttachment": "moto has no AttachTrafficSources",
-}
-"""`aws:*` types moto cannot model, with the reason. A program declaring one still runs: the resource gets
-an id derived from its name and its inputs back, and is reported as not checked."""
 
 DOCKER: dict[str, Translation] = {
     "docker:index/image:Image": Translation(
@@ -49,10 +37,8 @@ class Created:
     id: str
     inputs: dict[str, Any]
     outputs: dict[str, Any]
-    checked: bool
-    """Created in moto (`False`: an unmodelled type, only echoed)."""
     unchecked: dict[str, str] = field(default_factory=dict)
-    """Inputs of a checked resource that moto cannot check, with the reason."""
+    """Inputs moto cannot check, with the reason."""
 
 
 class MotoMocks(pulumi.runtime.Mocks):
@@ -82,12 +68,9 @@ class MotoMocks(pulumi.runtime.Mocks):
             )
         translation = RESOURCES.get(typ) or DOCKER.get(typ)
         if translation is None:
-            if typ in UNMODELLED:
-                resource_id = f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
-                return Created(typ, name, resource_id, dict(inputs), {}, checked=False)
             raise UntranslatedError(
-                f"{typ} ({name}): no translation to the AWS API; add one in offline/translations/ or list "
-                "the type in offline.moto_mocks.UNMODELLED with the reason moto cannot model it"
+                f"{typ} ({name}): the program declares no such type, so it has no translation to the AWS "
+                "API; add one in offline/translations/ with the resource"
             )
         try:
             resource_id, outputs = translation.create(self.aws, name, inputs)
@@ -99,7 +82,7 @@ class MotoMocks(pulumi.runtime.Mocks):
         if untranslated:
             raise UntranslatedError(f"{typ} ({name}): inputs {sorted(untranslated)} are not sent to AWS")
         unchecked = {key: reason for key, reason in translation.unchecked.items() if key in inputs}
-        return Created(typ, name, resource_id, dict(inputs), outputs, checked=True, unchecked=unchecked)
+        return Created(typ, name, resource_id, dict(inputs), outputs, unchecked=unchecked)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         answer = INVOKES.get(args.token)

