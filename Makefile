@@ -45,7 +45,7 @@ lint: venv system
 	shellcheck $(SHELL_SCRIPTS)
 
 typecheck: venv
-	$(BIN)/mypy docker/app docker/run.py docker/serve.py docker/healthcheck.py infra offline bench nodestack policy/policies.py __main__.py
+	$(BIN)/mypy docker/app docker/appserver docker/gunicorn.conf.py docker/run.py docker/serve.py docker/healthcheck.py infra offline bench nodestack policy/policies.py __main__.py
 
 pytest: venv system
 	$(BIN)/pytest

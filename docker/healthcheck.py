@@ -1,17 +1,18 @@
 """The app container's health check: ``GET /healthz`` from gunicorn at its first bind address.
 
-Reads the address as gunicorn does, from gunicorn.conf.py and the environment (``GUNICORN_BIND``): a unix
-socket by default, which the image has no curl for and urllib cannot reach. Exits 0 on a 200, else 1
-with the reason, which docker keeps in the container's health log.
+Reads the address as gunicorn.conf.py does, with ``appserver.settings.load`` from the environment
+(``GUNICORN_BIND``): a unix socket by default, which the image has no curl for and urllib cannot reach.
+Exits 0 on a 200, else 1 with the reason, which docker keeps in the container's health log.
 """
 
 from __future__ import annotations
 
 import http.client
-import runpy
+import os
 import socket
 import sys
-from pathlib import Path
+
+from appserver.settings import load
 
 TIMEOUT_SECONDS = 2.0
 
@@ -53,8 +54,8 @@ def check(address: str) -> str | None:
 
 
 def main() -> int:
-    conf = runpy.run_path(str(Path(__file__).with_name("gunicorn.conf.py")))
-    problem = check(conf["bind"][0])
+    """Check gunicorn's first bind address: 0 if healthy, else 1 with the reason on stderr."""
+    problem = check(load(os.environ).bind[0])
     if problem:
         print(f"unhealthy: {problem}", file=sys.stderr)
         return 1

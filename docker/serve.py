@@ -1,24 +1,26 @@
 """The app image's command: gunicorn with gunicorn.conf.py, once the settings that file reads are checked.
 
 gunicorn parses ``WEB_CONCURRENCY`` itself, with ``int()``, as it is imported and before it reads its config
-file, so a value that is not a whole number would end in a traceback. gunicorn.conf.py checks every setting
-it reads and stops on a bad one with one line naming it (``BadSetting``): running it first gives that line
-instead. Then this process becomes gunicorn (``exec``), which keeps the container's PID and its signals.
+file, so a value that is not a whole number would end in a traceback. ``appserver.settings.load``, which
+gunicorn.conf.py calls, checks every setting and stops on a bad one with one line naming it: calling it first
+gives that line instead. Then this process becomes gunicorn (``exec``), which keeps the container's PID and
+its signals.
 """
 
 from __future__ import annotations
 
 import os
-import runpy
 import sys
 from pathlib import Path
+
+from appserver.settings import load
 
 CONF = Path(__file__).with_name("gunicorn.conf.py")
 
 
 def main(argv: list[str]) -> None:
     """Check the settings, then run ``gunicorn --config gunicorn.conf.py ARGV`` in this process."""
-    runpy.run_path(str(CONF))
+    load(os.environ)
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     # The image's own gunicorn, by absolute path, with our config: no shell, no PATH lookup.
     os.execv(gunicorn, [gunicorn, "--config", str(CONF), *argv])  # noqa: S606  # nosec

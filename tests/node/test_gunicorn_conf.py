@@ -1,19 +1,23 @@
-"""docker/gunicorn.conf.py: the seed's settings, made container-correct."""
+"""docker/gunicorn.conf.py and the appserver modules it delegates to: the settings "Nginx as a Reverse Proxy
+for Flask" gives gunicorn, made correct for a container behind nginx."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
-import runpy
+import shutil
 import signal
 import stat
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from appserver.environment import BadSetting
+from appserver.hooks import ServerHooks
+from appserver.settings import TMPFS, GunicornSettings, available_cpus, load
 from gunicorn import config as gunicorn_config
 
 from app.proxy import parse_trusted_proxies
@@ -28,27 +32,22 @@ CONF = DOCKER / "gunicorn.conf.py"
 NODE = node()
 
 
-def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
-    """Execute the config file as gunicorn does, with ``env`` as the only gunicorn-related variables."""
-    for key in list(os.environ):
-        if key.startswith("GUNICORN_") or key in {"WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS"}:
-            monkeypatch.delenv(key)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return runpy.run_path(str(CONF))
+def settings(cpus: int = 2, **env: str) -> GunicornSettings:
+    """The settings ``env`` gives on a machine with ``cpus`` CPUs and /dev/shm."""
+    return GunicornSettings.from_env(env, cpus=cpus, tmpfs=True)
 
 
-def test_seed_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    conf = load(monkeypatch)
-    assert conf["worker_class"] == "gevent"
-    assert conf["timeout"] == 120
-    assert conf["keepalive"] == 5
-    assert conf["bind"] == ["unix:/run/gunicorn/gunicorn.sock"]
+def test_the_articles_settings() -> None:
+    conf = settings()
+    assert conf.worker_class == "gevent"
+    assert conf.timeout == 120
+    assert conf.keepalive == 5
+    assert conf.bind == ("unix:/run/gunicorn/gunicorn.sock",)
 
 
-def test_the_socket_is_for_its_user_and_group_only(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_socket_is_for_its_user_and_group_only() -> None:
     # gunicorn binds the socket under this umask: connecting needs write permission on the socket.
-    assert 0o777 & ~load(monkeypatch)["umask"] == 0o660
+    assert 0o777 & ~settings().umask == 0o660
 
 
 def test_gunicorn_makes_the_socket_srw_rw(workdir: Path) -> None:
@@ -62,9 +61,9 @@ def test_gunicorn_makes_the_socket_srw_rw(workdir: Path) -> None:
     assert stat.filemode(mode) == "srw-rw----"
 
 
-def test_bind_takes_several_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
-    conf = load(monkeypatch, GUNICORN_BIND="unix:/tmp/app.sock, 127.0.0.1:5001,[::1]:5001")
-    assert conf["bind"] == ["unix:/tmp/app.sock", "127.0.0.1:5001", "[::1]:5001"]
+def test_bind_takes_several_addresses() -> None:
+    conf = settings(GUNICORN_BIND="unix:/tmp/app.sock, 127.0.0.1:5001,[::1]:5001")
+    assert conf.bind == ("unix:/tmp/app.sock", "127.0.0.1:5001", "[::1]:5001")
 
 
 @pytest.mark.parametrize(
@@ -78,108 +77,105 @@ def test_bind_takes_several_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
         ("/run/app.sock", "expected unix:/absolute/path or HOST:PORT (port 1-65535)"),
     ],
 )
-def test_bad_bind_is_named(monkeypatch: pytest.MonkeyPatch, value: str, expected: str) -> None:
-    with pytest.raises(
-        SystemExit, match=re.escape(f"gunicorn.conf.py: GUNICORN_BIND: {value!r}: {expected}")
-    ):
-        load(monkeypatch, GUNICORN_BIND=f"127.0.0.1:5001,{value}")
+def test_bad_bind_is_named(value: str, expected: str) -> None:
+    with pytest.raises(BadSetting, match=re.escape(f"GUNICORN_BIND: {value!r}: {expected}")):
+        settings(GUNICORN_BIND=f"127.0.0.1:5001,{value}")
 
 
 def test_workers_follow_cpu_affinity_not_host_count(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2})
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
-    assert load(monkeypatch)["workers"] == 7
+    assert available_cpus() == 3
+    assert settings(cpus=3).workers == 7
 
 
-def test_the_benchmarks_run_the_default_worker_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    """bench/ starts gunicorn with the count this file gives by default on the same machine."""
-    assert load(monkeypatch)["workers"] == WORKERS
+def test_the_benchmarks_run_the_default_worker_count() -> None:
+    """bench/ starts gunicorn with the count these settings give by default on the same machine."""
+    assert settings(cpus=available_cpus()).workers == WORKERS
 
 
-def test_web_concurrency_overrides_worker_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load(monkeypatch, WEB_CONCURRENCY="3")["workers"] == 3
+def test_web_concurrency_overrides_worker_count() -> None:
+    assert settings(WEB_CONCURRENCY="3").workers == 3
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "many", "2.5", ""])
-def test_bad_web_concurrency_is_named(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+def test_bad_web_concurrency_is_named(value: str) -> None:
     with pytest.raises(
-        SystemExit, match=re.escape(f"WEB_CONCURRENCY={value!r}: expected a whole number >= 1")
+        BadSetting, match=re.escape(f"WEB_CONCURRENCY={value!r}: expected a whole number >= 1")
     ):
-        load(monkeypatch, WEB_CONCURRENCY=value)
+        settings(WEB_CONCURRENCY=value)
 
 
-def test_unknown_worker_class_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_worker_class_is_named() -> None:
     expected = "GUNICORN_WORKER_CLASS='eventlet': expected one of gevent, sync, gthread"
-    with pytest.raises(SystemExit, match=re.escape(expected)):
-        load(monkeypatch, GUNICORN_WORKER_CLASS="eventlet")
+    with pytest.raises(BadSetting, match=re.escape(expected)):
+        settings(GUNICORN_WORKER_CLASS="eventlet")
 
 
-def test_threads_only_for_gthread(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load(monkeypatch, GUNICORN_WORKER_CLASS="gthread")["threads"] == 4
+def test_threads_only_for_gthread() -> None:
+    assert settings(GUNICORN_WORKER_CLASS="gthread").threads == 4
     # More than one thread would silently turn sync workers into gthread ones.
-    assert load(monkeypatch, GUNICORN_WORKER_CLASS="sync")["threads"] == 1
+    assert settings(GUNICORN_WORKER_CLASS="sync").threads == 1
 
 
-def test_graceful_shutdown_and_recycling(monkeypatch: pytest.MonkeyPatch) -> None:
-    conf = load(monkeypatch)
-    assert 0 < conf["graceful_timeout"] < 45  # below the container stop timeout
-    assert conf["max_requests"] > 0
-    assert 0 < conf["max_requests_jitter"] < conf["max_requests"]
-    assert conf["preload_app"] is False  # gevent must patch before the app is imported
+def test_graceful_shutdown_and_recycling() -> None:
+    conf = settings()
+    assert 0 < conf.graceful_timeout < 45  # below the container stop timeout
+    assert conf.max_requests > 0
+    assert 0 < conf.max_requests_jitter < conf.max_requests
+    assert conf.preload_app is False  # gevent must patch before the app is imported
 
 
-def test_recycling_scales_its_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
-    conf = load(monkeypatch, GUNICORN_MAX_REQUESTS="3000")
-    assert (conf["max_requests"], conf["max_requests_jitter"]) == (3000, 300)
+def test_recycling_scales_its_jitter() -> None:
+    conf = settings(GUNICORN_MAX_REQUESTS="3000")
+    assert (conf.max_requests, conf.max_requests_jitter) == (3000, 300)
 
 
-def test_the_accept_queue_fits_in_the_kernel_cap_the_node_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_accept_queue_fits_in_the_kernel_cap_the_node_sets() -> None:
     # The kernel silently cuts a backlog to net.core.somaxconn: the node's user data must raise it this far.
-    backlog = load(monkeypatch)["backlog"]
+    backlog = settings().backlog
     assert backlog > 2048  # gunicorn's own default, which overflowed at 10,000 connections
     assert backlog <= user_data.SOMAXCONN
     assert f"net.core.somaxconn = {user_data.SOMAXCONN}" in user_data.render(NODE)
-    assert load(monkeypatch, GUNICORN_BACKLOG="4096")["backlog"] == 4096
+    assert settings(GUNICORN_BACKLOG="4096").backlog == 4096
 
 
-def test_heartbeat_on_tmpfs_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
-    expected = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - what the config must pick
-    assert load(monkeypatch)["worker_tmp_dir"] == expected
+def test_heartbeat_on_tmpfs_when_present() -> None:
+    assert GunicornSettings.from_env({}, cpus=2, tmpfs=True).worker_tmp_dir == "/dev/shm"  # noqa: S108
+    assert GunicornSettings.from_env({}, cpus=2, tmpfs=False).worker_tmp_dir is None
 
 
-def test_logs_errors_to_stderr_and_leaves_the_access_log_to_nginx_by_default(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    conf = load(monkeypatch)
-    assert (conf["accesslog"], conf["errorlog"]) == (None, "-")
+def test_logs_errors_to_stderr_and_leaves_the_access_log_to_nginx_by_default() -> None:
+    conf = settings()
+    assert (conf.accesslog, conf.errorlog) == (None, "-")
 
 
-def test_writes_an_access_log_to_stdout_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    conf = load(monkeypatch, GUNICORN_ACCESS_LOG="on")
-    assert (conf["accesslog"], conf["errorlog"]) == ("-", "-")
-    assert load(monkeypatch, GUNICORN_ACCESS_LOG="off")["accesslog"] is None
+def test_writes_an_access_log_to_stdout_when_asked() -> None:
+    conf = settings(GUNICORN_ACCESS_LOG="on")
+    assert (conf.accesslog, conf.errorlog) == ("-", "-")
+    assert settings(GUNICORN_ACCESS_LOG="off").accesslog is None
 
 
-def test_logs_to_the_seeds_files_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    conf = load(monkeypatch, GUNICORN_LOG_DIR="/var/log/gunicorn", GUNICORN_ACCESS_LOG="on")
-    assert conf["accesslog"] == "/var/log/gunicorn/access.log"
-    assert conf["errorlog"] == "/var/log/gunicorn/error.log"
-    assert load(monkeypatch, GUNICORN_LOG_DIR="/var/log/gunicorn")["accesslog"] is None
+def test_logs_to_the_articles_files_when_configured() -> None:
+    conf = settings(GUNICORN_LOG_DIR="/var/log/gunicorn", GUNICORN_ACCESS_LOG="on")
+    assert conf.accesslog == "/var/log/gunicorn/access.log"
+    assert conf.errorlog == "/var/log/gunicorn/error.log"
+    assert settings(GUNICORN_LOG_DIR="/var/log/gunicorn").accesslog is None
 
 
 @pytest.mark.parametrize("key", ["GUNICORN_ACCESS_LOG", "GUNICORN_SHARED_LIBRARIES"])
 @pytest.mark.parametrize("value", ["yes", "ON", "1", "true"])
-def test_refuses_a_switch_other_than_on_or_off(monkeypatch: pytest.MonkeyPatch, key: str, value: str) -> None:
-    with pytest.raises(SystemExit, match=re.escape(f"{key}={value!r}: expected on or off")):
-        load(monkeypatch, **{key: value})
+def test_refuses_a_switch_other_than_on_or_off(key: str, value: str) -> None:
+    with pytest.raises(BadSetting, match=re.escape(f"{key}={value!r}: expected on or off")):
+        settings(**{key: value})
 
 
-def test_log_level_is_one_of_gunicorns(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load(monkeypatch)["loglevel"] == "info"
-    assert load(monkeypatch, GUNICORN_LOG_LEVEL="WARNING")["loglevel"] == "warning"
+def test_log_level_is_one_of_gunicorns() -> None:
+    assert settings().loglevel == "info"
+    assert settings(GUNICORN_LOG_LEVEL="WARNING").loglevel == "warning"
     expected = "GUNICORN_LOG_LEVEL='loud': expected one of debug, info, warning, error, critical"
-    with pytest.raises(SystemExit, match=re.escape(expected)):
-        load(monkeypatch, GUNICORN_LOG_LEVEL="loud")
+    with pytest.raises(BadSetting, match=re.escape(expected)):
+        settings(GUNICORN_LOG_LEVEL="loud")
 
 
 #: FORWARDED_ALLOW_IPS values gunicorn accepts.
@@ -187,9 +183,9 @@ TRUSTED = ["127.0.0.1,::1", "*", "10.0.0.0/16, 127.0.0.1", "127.0.0.1,*", "127.0
 
 
 @pytest.mark.parametrize("value", TRUSTED)
-def test_the_app_trusts_the_proxies_gunicorn_takes(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+def test_the_app_trusts_the_proxies_gunicorn_takes(value: str) -> None:
     gunicorn_config.validate_string_to_addr_list(value)
-    assert load(monkeypatch, FORWARDED_ALLOW_IPS=value)["forwarded_allow_ips"] == value
+    assert settings(FORWARDED_ALLOW_IPS=value).forwarded_allow_ips == value
     assert parse_trusted_proxies(value)  # else every worker would fail to boot
 
 
@@ -203,15 +199,22 @@ UNTRUSTWORTHY = [
 
 
 @pytest.mark.parametrize(("value", "problem"), UNTRUSTWORTHY)
-def test_trusted_proxies_gunicorn_refuses_are_refused_naming_the_variable(
-    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
-) -> None:
+def test_trusted_proxies_gunicorn_refuses_are_refused_naming_the_variable(value: str, problem: str) -> None:
     with pytest.raises(ValueError, match=re.escape(problem)):
         gunicorn_config.validate_string_to_addr_list(value)
-    expected = f"gunicorn.conf.py: FORWARDED_ALLOW_IPS={value!r}: {problem}; expected comma-separated IP"
+    expected = (
+        f"FORWARDED_ALLOW_IPS={value!r}: {problem}; expected comma-separated IP addresses or networks "
+        "such as 127.0.0.1,::1 or 10.0.0.0/16, or *"
+    )
+    with pytest.raises(BadSetting) as refused:
+        settings(FORWARDED_ALLOW_IPS=value)
+    assert str(refused.value) == expected
+
+
+def test_load_ends_the_process_with_the_line_that_names_the_setting() -> None:
     with pytest.raises(SystemExit) as stopped:
-        load(monkeypatch, FORWARDED_ALLOW_IPS=value)
-    assert str(stopped.value.code).startswith(expected)
+        load({"GUNICORN_BACKLOG": "lots"})
+    assert stopped.value.code == "gunicorn.conf.py: GUNICORN_BACKLOG='lots': expected a whole number >= 1"
 
 
 @pytest.mark.parametrize(
@@ -229,11 +232,11 @@ def test_trusted_proxies_gunicorn_refuses_are_refused_naming_the_variable(
 def test_the_image_command_stops_on_a_bad_setting_with_one_line_and_no_traceback(
     key: str, value: str, expected: str
 ) -> None:
-    settings = {name: text for name, text in os.environ.items() if not name.startswith("GUNICORN_")}
+    environ = {name: text for name, text in os.environ.items() if not name.startswith("GUNICORN_")}
     done = subprocess.run(
         [sys.executable, str(DOCKER / "serve.py"), "run:app"],
         cwd=DOCKER,
-        env={**settings, key: value},
+        env={**environ, key: value},
         capture_output=True,
         text=True,
         timeout=60,
@@ -244,23 +247,96 @@ def test_the_image_command_stops_on_a_bad_setting_with_one_line_and_no_traceback
     assert done.stderr.count("\n") == 1, done.stderr
 
 
-#: Load the config as gunicorn's master does, then run its when_ready hook (before the first fork); print
-#: whether flask was imported before and after, and how many objects the garbage collector has frozen.
+def app_image(root: Path) -> Path:
+    """The app image's /app under ``root``: what docker/Dockerfile's app stage copies from docker/."""
+    stage = (DOCKER / "Dockerfile").read_text().split(" AS app\n", 1)[1].split("\nFROM ", 1)[0]
+    for line in stage.splitlines():
+        if line.startswith("COPY ") and "--from" not in line:
+            *sources, target = line.split()[1:]
+            for source in sources:
+                if (DOCKER / source).is_dir():
+                    shutil.copytree(DOCKER / source, root / target, dirs_exist_ok=True)
+                else:
+                    (root / target).mkdir(parents=True, exist_ok=True)
+                    shutil.copy(DOCKER / source, root / target / source)
+    return root
+
+
+def gunicorn_configuration(app_dir: Path, **env: str) -> dict[str, str]:
+    """Every setting gunicorn holds once it has read gunicorn.conf.py, started as the image starts it
+    (``python serve.py``, no PYTHONPATH) in ``app_dir`` with ``env``: its ``--print-config``, by name."""
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("GUNICORN_")
+        and key not in {"PYTHONPATH", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS"}
+    }
+    done = subprocess.run(
+        [sys.executable, "serve.py", "--print-config", "run:app"],
+        cwd=app_dir,
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return printed_settings(done.stdout)
+
+
+def printed_settings(text: str) -> dict[str, str]:
+    """gunicorn's ``--print-config`` (``str(Config)``): each setting's value as printed, by name."""
+    pairs = [line.split(" = ", 1) for line in text.splitlines() if " = " in line]
+    return {name.strip(): value for name, value in pairs}
+
+
+def names_set_in(conf: Path) -> set[str]:
+    """The public names gunicorn.conf.py assigns at its top level."""
+    tree = ast.parse(conf.read_text())
+    targets = [target for node in tree.body if isinstance(node, ast.Assign) for target in node.targets]
+    return {target.id for target in targets if isinstance(target, ast.Name) and not target.id.startswith("_")}
+
+
+def test_gunicorn_reads_every_setting_from_the_conf_file_in_the_app_image(tmp_path: Path) -> None:
+    env = {"WEB_CONCURRENCY": "3", "GUNICORN_MAX_REQUESTS": "3000", "FORWARDED_ALLOW_IPS": "10.0.0.0/16"}
+    printed = gunicorn_configuration(app_image(tmp_path), **env)
+    names = names_set_in(CONF)
+    # gunicorn silently ignores a name it does not know: a misspelt setting would never take effect.
+    assert names <= set(gunicorn_config.Config().settings)
+    conf = GunicornSettings.from_env(env, cpus=available_cpus(), tmpfs=Path(TMPFS).is_dir())
+    hooks = ServerHooks(keepalive_queue_seconds=conf.keepalive_queue_seconds, shared_libraries=())
+    expected = gunicorn_config.Config()
+    for name in names:
+        expected.set(name, getattr(hooks if hasattr(ServerHooks, name) else conf, name))
+    assert {name: printed[name] for name in names} == {
+        name: value for name, value in printed_settings(str(expected)).items() if name in names
+    }
+    assert (printed["workers"], printed["max_requests_jitter"]) == ("3", "300")
+    assert printed["forwarded_allow_ips"] == "['10.0.0.0/16']"
+    assert printed["pre_request"] == "<ServerHooks.pre_request()>"
+
+
+#: Load gunicorn.conf.py as gunicorn's master does, then run its when_ready hook (before the first fork);
+#: print whether flask was imported before and after, and how many objects the garbage collector has frozen.
 WHEN_READY = """
-import gc, json, runpy, sys
-conf = runpy.run_path(sys.argv[1])
+import gc, importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("__config__", sys.argv[1])
+conf = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(conf)
 before = "flask" in sys.modules
-conf["when_ready"](None)
+conf.when_ready(None)
 print(json.dumps([before, "flask" in sys.modules, gc.get_freeze_count()]))
 """
 
 
 def master_when_ready(**env: str) -> tuple[bool, bool, int]:
-    """``WHEN_READY`` in a fresh interpreter (gc.freeze is for the whole process) with ``env``."""
-    settings = {key: value for key, value in os.environ.items() if not key.startswith("GUNICORN_")}
+    """``WHEN_READY`` in a fresh interpreter (gc.freeze is for the whole process) with ``env``, in docker/
+    as gunicorn runs (its working directory on sys.path)."""
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("GUNICORN_")}
     done = subprocess.run(
         [sys.executable, "-c", WHEN_READY, str(CONF)],
-        env={**settings, **env},
+        cwd=DOCKER,
+        env={**environ, **env},
         capture_output=True,
         text=True,
         check=True,
@@ -305,12 +381,12 @@ def test_a_worker_that_shares_the_masters_objects_exits_without_a_word(workdir: 
 def test_workers_share_the_libraries_the_master_imported(workdir: Path) -> None:
     shared = workers_private_kib(workdir, "on")
     own = workers_private_kib(workdir, "off")
-    # Measured: about 9 MB a worker holds alone when sharing, 19 MB when each imports its own.
+    # Sharing, a worker writes far less memory of its own than when it imports its own libraries.
     assert max(shared) < 0.7 * min(own), (shared, own)
 
 
-def test_only_local_nginx_may_forward(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load(monkeypatch)["forwarded_allow_ips"] == "127.0.0.1,::1"
+def test_only_local_nginx_may_forward() -> None:
+    assert settings().forwarded_allow_ips == "127.0.0.1,::1"
 
 
 def _nginx_seconds(directive: str, template: str) -> int:
@@ -320,7 +396,7 @@ def _nginx_seconds(directive: str, template: str) -> int:
     return int(match.group(1))
 
 
-def test_upstream_keepalive_closes_before_gunicorn_does(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upstream_keepalive_closes_before_gunicorn_does() -> None:
     # nginx must drop an idle upstream connection before gunicorn closes it, or a request can be
     # written to a connection that is being closed.
     text = (DOCKER / "nginx" / "nginx.conf.template").read_text()
@@ -328,7 +404,7 @@ def test_upstream_keepalive_closes_before_gunicorn_does(monkeypatch: pytest.Monk
     assert upstream
     idle = re.search(r"keepalive_timeout (\d+)s;", upstream.group(1))
     assert idle
-    assert int(idle.group(1)) < load(monkeypatch)["keepalive"]
+    assert int(idle.group(1)) < settings().keepalive
 
 
 def test_client_keepalive_outlasts_the_alb_idle_timeout() -> None:
@@ -337,8 +413,7 @@ def test_client_keepalive_outlasts_the_alb_idle_timeout() -> None:
 
 
 def test_a_booting_worker_dies_on_term_instead_of_losing_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    conf = load(monkeypatch)
     monkeypatch.setattr(signal, "signal", lambda signum, handler: installed.append((signum, handler)))
     installed: list[tuple[int, object]] = []
-    conf["post_fork"](None, None)
+    ServerHooks.post_fork(None, None)
     assert installed == [(signal.SIGTERM, signal.SIG_DFL)]

@@ -4,6 +4,7 @@ each connection after its response, so the connections nginx keeps stop jumping 
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -11,38 +12,45 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
+from appserver.environment import BadSetting, gunicorn_keepalive_queue_seconds
+from appserver.hooks import ServerHooks
+from appserver.queue_watch import QueueWatch, accept_queue_waiting
 
 from nodestack.gunicorn import Gunicorn, start_gunicorn
 from nodestack.process import running
-from tests.node.test_gunicorn_conf import load
 
-#: gunicorn.conf.py's default limit (tested below).
+#: The default limit (tested below).
 DEFAULT_SECONDS = 1.0
 LIMIT_MS = 50
 #: Long enough past the limit that a close that should not come would have come.
 QUIET_SECONDS = 4 * LIMIT_MS / 1000
 
 
-def test_the_default_waits_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load(monkeypatch)["queue_watch"].limit == DEFAULT_SECONDS
+def test_the_default_waits_a_second() -> None:
+    assert gunicorn_keepalive_queue_seconds({}) == DEFAULT_SECONDS
 
 
-def test_milliseconds_or_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load(monkeypatch, GUNICORN_KEEPALIVE_QUEUE_MS="250")["queue_watch"].limit == 0.25
-    assert load(monkeypatch, GUNICORN_KEEPALIVE_QUEUE_MS="off")["queue_watch"] is None
+def test_milliseconds_or_off() -> None:
+    assert gunicorn_keepalive_queue_seconds({"GUNICORN_KEEPALIVE_QUEUE_MS": "250"}) == 0.25
+    assert gunicorn_keepalive_queue_seconds({"GUNICORN_KEEPALIVE_QUEUE_MS": "off"}) is None
+
+
+def test_the_hooks_watch_the_queue_for_the_limit_or_not_when_off() -> None:
+    watch = ServerHooks(keepalive_queue_seconds=0.25, shared_libraries=()).queue_watch
+    assert watch is not None
+    assert watch.limit == 0.25
+    assert ServerHooks(keepalive_queue_seconds=None, shared_libraries=()).queue_watch is None
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "1.5", "1s", "OFF", "never", "\u00b2"])
-def test_bad_limit_is_named(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+def test_bad_limit_is_named(value: str) -> None:
     expected = f"GUNICORN_KEEPALIVE_QUEUE_MS='{value}': expected milliseconds (a whole number >= 1) or off"
-    with pytest.raises(SystemExit, match=expected.replace("(", r"\(").replace(")", r"\)")):
-        load(monkeypatch, GUNICORN_KEEPALIVE_QUEUE_MS=value)
+    with pytest.raises(BadSetting, match=re.escape(expected)):
+        gunicorn_keepalive_queue_seconds({"GUNICORN_KEEPALIVE_QUEUE_MS": value})
 
 
-def test_the_queue_must_hold_connections_at_every_look_for_the_whole_limit(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    watch = load(monkeypatch)["QueueWatch"](1.0)
+def test_the_queue_must_hold_connections_at_every_look_for_the_whole_limit() -> None:
+    watch = QueueWatch(1.0)
     # (connections waiting at this look, its time, whether the queue counts as backed up)
     looks = [
         (True, 10.0, False),
@@ -57,8 +65,8 @@ def test_the_queue_must_hold_connections_at_every_look_for_the_whole_limit(
     assert [watch.backed_up(waiting, now) for waiting, now, _ in looks] == [up for _, _, up in looks]
 
 
-def test_a_listener_with_a_connection_to_accept_is_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    waiting = load(monkeypatch)["accept_queue_waiting"]
+def test_a_listener_with_a_connection_to_accept_is_waiting() -> None:
+    waiting = accept_queue_waiting
     with (
         closing(socket.create_server(("127.0.0.1", 0))) as first,
         closing(socket.create_server(("127.0.0.1", 0))) as second,
