@@ -11,9 +11,10 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
+from appserver.environment import forwarded_allow_ips, trusted_proxies
 from flask import Flask, Response, jsonify, render_template, request
 
-from app.proxy import TrustedProxyFix, parse_trusted_proxies
+from app.proxy import TrustedProxyFix
 
 #: Largest request body the app accepts. nginx refuses bigger bodies first (client_max_body_size 10M);
 #: this is the same limit, kept here so gunicorn exposed by mistake is not an open upload sink.
@@ -27,19 +28,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     ``config`` overrides the defaults (tests pass ``{"TESTING": True}``). The trusted proxies, whose
     ``X-Forwarded-For``/``X-Forwarded-Proto`` are believed, come from ``FORWARDED_ALLOW_IPS`` (the same
-    variable gunicorn reads), defaulting to the loopback nginx runs on.
+    variable, read by the same parser, as gunicorn), defaulting to the loopback nginx runs on; a value
+    gunicorn refuses raises ``appserver.environment.BadSetting`` (a ValueError) naming it.
     """
     app = Flask(__name__, static_folder="../static", static_url_path="/static")
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
         APP_VERSION=os.environ.get("APP_VERSION", "dev"),
-        TRUSTED_PROXIES=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"),
+        TRUSTED_PROXIES=forwarded_allow_ips(os.environ),
         JSON_SORT_KEYS=False,
     )
     if config is not None:
         app.config.update(config)
 
-    trusted = parse_trusted_proxies(app.config["TRUSTED_PROXIES"])
+    trusted = trusted_proxies(app.config["TRUSTED_PROXIES"])
     app.wsgi_app = TrustedProxyFix(app.wsgi_app, trusted=trusted)  # type: ignore[method-assign]
 
     hostname = socket.gethostname()

@@ -1,4 +1,8 @@
-"""Trust ``X-Forwarded-*`` headers only from the proxy in front of us."""
+"""Trust ``X-Forwarded-*`` headers only from the proxy in front of us.
+
+The trusted proxies are ``FORWARDED_ALLOW_IPS``, read by gunicorn's parser (``appserver.environment``), so
+the app and gunicorn trust, and refuse, the same values.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +10,11 @@ import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from appserver.environment import IPNetwork
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-#: What ``*`` stands for: every peer, as in gunicorn.
-EVERY_PEER = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
-
-
-def parse_trusted_proxies(value: str) -> tuple[IPNetwork, ...]:
-    """Parse a comma-separated list of addresses or CIDRs, or ``*`` for every peer (gunicorn's
-    ``forwarded_allow_ips`` syntax).
-
-    Raises ``ValueError`` naming ``FORWARDED_ALLOW_IPS`` and the bad entry.
-    """
-    networks: list[IPNetwork] = []
-    for raw in value.split(","):
-        entry = raw.strip()
-        if not entry:
-            continue
-        if entry == "*":
-            networks.extend(EVERY_PEER)
-            continue
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            raise ValueError(
-                f"FORWARDED_ALLOW_IPS: {entry!r} is not an IP address or CIDR "
-                "(expected a comma-separated list such as '127.0.0.1,::1' or '10.0.0.0/16', or '*')"
-            ) from None
-    return tuple(networks)
 
 
 class TrustedProxyFix:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from appserver.environment import BadSetting, trusted_proxies
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app import MAX_CONTENT_LENGTH, create_app
-from app.proxy import parse_trusted_proxies
 
 
 @pytest.fixture
@@ -108,11 +108,15 @@ def test_upload_over_limit_is_413_even_without_nginx(client: FlaskClient) -> Non
     assert response.status_code == 413
 
 
-def test_parse_trusted_proxies_accepts_addresses_and_cidrs() -> None:
-    networks = parse_trusted_proxies(" 127.0.0.1, ::1 ,10.0.0.0/16,")
+def test_trusted_proxies_are_addresses_and_networks() -> None:
+    networks = trusted_proxies(" 127.0.0.1, ::1 ,10.0.0.0/16,")
     assert [str(n) for n in networks] == ["127.0.0.1/32", "::1/128", "10.0.0.0/16"]
 
 
-def test_parse_trusted_proxies_names_the_variable_and_value() -> None:
-    with pytest.raises(ValueError, match=r"FORWARDED_ALLOW_IPS: 'nope' is not an IP address or CIDR"):
-        parse_trusted_proxies("127.0.0.1,nope")
+def test_the_app_refuses_trusted_proxies_naming_the_variable_and_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The rule and each refused value are tested with gunicorn's in test_gunicorn_conf.py.
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "127.0.0.1,nope")
+    with pytest.raises(BadSetting, match=r"^FORWARDED_ALLOW_IPS='127.0.0.1,nope': 'nope' does not appear"):
+        create_app({"TESTING": True})

@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from appserver.environment import BadSetting
+from appserver.environment import BadSetting, trusted_proxies
 from appserver.hooks import ServerHooks
 from appserver.settings import TMPFS, GunicornSettings, available_cpus, load
 from gunicorn import config as gunicorn_config
 
-from app.proxy import parse_trusted_proxies
+from app import create_app
 from infra import user_data
 from nodestack.gunicorn import DEFAULT_WORKERS as WORKERS
 from nodestack.gunicorn import start_gunicorn
@@ -183,10 +183,11 @@ TRUSTED = ["127.0.0.1,::1", "*", "10.0.0.0/16, 127.0.0.1", "127.0.0.1,*", "127.0
 
 
 @pytest.mark.parametrize("value", TRUSTED)
-def test_the_app_trusts_the_proxies_gunicorn_takes(value: str) -> None:
+def test_gunicorn_and_the_app_trust_the_proxies_gunicorn_takes(value: str) -> None:
     gunicorn_config.validate_string_to_addr_list(value)
     assert settings(FORWARDED_ALLOW_IPS=value).forwarded_allow_ips == value
-    assert parse_trusted_proxies(value)  # else every worker would fail to boot
+    assert trusted_proxies(value)  # else the app would trust no TCP peer
+    create_app({"TESTING": True, "TRUSTED_PROXIES": value})
 
 
 #: FORWARDED_ALLOW_IPS values gunicorn refuses, and why.
@@ -199,16 +200,18 @@ UNTRUSTWORTHY = [
 
 
 @pytest.mark.parametrize(("value", "problem"), UNTRUSTWORTHY)
-def test_trusted_proxies_gunicorn_refuses_are_refused_naming_the_variable(value: str, problem: str) -> None:
+def test_gunicorn_and_the_app_refuse_the_same_proxies_naming_the_variable(value: str, problem: str) -> None:
     with pytest.raises(ValueError, match=re.escape(problem)):
         gunicorn_config.validate_string_to_addr_list(value)
     expected = (
         f"FORWARDED_ALLOW_IPS={value!r}: {problem}; expected comma-separated IP addresses or networks "
         "such as 127.0.0.1,::1 or 10.0.0.0/16, or *"
     )
-    with pytest.raises(BadSetting) as refused:
+    with pytest.raises(BadSetting) as gunicorn_refused:
         settings(FORWARDED_ALLOW_IPS=value)
-    assert str(refused.value) == expected
+    with pytest.raises(BadSetting) as app_refused:
+        create_app({"TESTING": True, "TRUSTED_PROXIES": value})
+    assert str(gunicorn_refused.value) == str(app_refused.value) == expected
 
 
 def test_load_ends_the_process_with_the_line_that_names_the_setting() -> None:
