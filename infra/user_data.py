@@ -9,7 +9,7 @@ from dataclasses import dataclass
 APP_STOP_TIMEOUT_SECONDS = 45
 """docker's grace before SIGKILL: above gunicorn's graceful_timeout (30 s) and nginx's in-flight requests."""
 SOMAXCONN = 16384
-"""The kernel's cap on a listen backlog: gunicorn asks for this many (docker/gunicorn.conf.py `backlog`)
+"""The kernel's cap on a listen backlog: gunicorn asks for this many (docker/appserver/settings.py `backlog`)
 so that a burst of connections from nginx waits to be accepted instead of being refused (a full unix
 socket refuses at once, and nginx answers 502)."""
 SOCKET_VOLUME = "gunicorn-socket"
@@ -131,7 +131,7 @@ readonly REGISTRY={q(registry)}
 readonly APP_IMAGE={q(node.app_image)}
 readonly PROXY_IMAGE={q(node.proxy_image)}
 readonly LOG_GROUP={q(node.log_group)}
-# gunicorn's socket directory (docker/gunicorn.conf.py SOCKET). A new volume starts as a copy of the
+# gunicorn's socket directory (docker/appserver/environment.py SOCKET). A new volume starts as a copy of the
 # images' /run/gunicorn: user 1001, mode 0750.
 readonly SOCKET_VOLUME={SOCKET_VOLUME}
 

@@ -11,10 +11,10 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from appserver.environment import forwarded_allow_ips, trusted_proxies
 from flask import Flask, Response, jsonify, render_template, request
 
 from app.proxy import TrustedProxyFix
+from appserver.environment import forwarded_allow_ips, trusted_proxies
 
 #: Largest request body the app accepts. nginx refuses bigger bodies first (client_max_body_size 10M);
 #: this is the same limit, kept here so gunicorn exposed by mistake is not an open upload sink.

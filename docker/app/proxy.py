@@ -10,8 +10,9 @@ import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from appserver.environment import IPNetwork
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from appserver.environment import IPNetwork
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -5,16 +5,15 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import runpy
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from appserver.environment import SOCKET
 from infra import user_data
 from infra.scaling import HEALTH_CHECK_GRACE_SECONDS
-from nodestack.paths import DOCKER
 from tests.infra.support import APP, PROXY, REGISTRY, node
 
 
@@ -191,8 +190,7 @@ def test_nginx_reaches_gunicorn_through_a_socket_volume_it_cannot_write() -> Non
     assert '--mount "type=volume,source=$SOCKET_VOLUME,target=/run/gunicorn" ' in app
     assert '--mount "type=volume,source=$SOCKET_VOLUME,target=/run/gunicorn,readonly" ' in proxy
     # The directory of gunicorn's default socket, which is nginx's default upstream.
-    socket = runpy.run_path(str(DOCKER / "gunicorn.conf.py"))["SOCKET"]
-    assert os.path.dirname(socket) == user_data.SOCKET_DIR
+    assert os.path.dirname(SOCKET) == user_data.SOCKET_DIR
 
 
 def test_nginx_runs_behind_the_alb_trusting_the_vpc_only() -> None:

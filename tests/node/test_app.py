@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from appserver.environment import BadSetting, trusted_proxies
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app import MAX_CONTENT_LENGTH, create_app
+from appserver.environment import BadSetting, trusted_proxies
 
 
 @pytest.fixture

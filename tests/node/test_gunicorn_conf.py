@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from appserver.environment import BadSetting, trusted_proxies
-from appserver.hooks import ServerHooks
-from appserver.settings import TMPFS, GunicornSettings, available_cpus, load
 from gunicorn import config as gunicorn_config
 
 from app import create_app
+from appserver.environment import BadSetting, trusted_proxies
+from appserver.hooks import ServerHooks
+from appserver.settings import TMPFS, GunicornSettings, available_cpus, load
 from infra import user_data
 from nodestack.gunicorn import DEFAULT_WORKERS as WORKERS
 from nodestack.gunicorn import start_gunicorn

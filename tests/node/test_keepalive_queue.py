@@ -12,10 +12,10 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
+
 from appserver.environment import BadSetting, gunicorn_keepalive_queue_seconds
 from appserver.hooks import ServerHooks
 from appserver.queue_watch import QueueWatch, accept_queue_waiting
-
 from nodestack.gunicorn import Gunicorn, start_gunicorn
 from nodestack.process import running
 
