@@ -22,8 +22,9 @@ class CertificateArgs:
 
 
 class Certificate(pulumi.ComponentResource):
-    """An ACM certificate for the domain with DNS validation: ACM renews it by itself, so the seed's
-    certbot cron has no equivalent here. A `certificateArn` from config is used as is."""
+    """An ACM certificate for the domain with DNS validation: ACM renews it by itself, so the certbot cron of
+    "Nginx as a Reverse Proxy for Flask" has no equivalent here. A `certificateArn` from config is used as
+    is."""
 
     certificate_arn: pulumi.Output[str] | None
     """The validated certificate's ARN, for the HTTPS listener; `None` when the stack serves HTTP only."""
