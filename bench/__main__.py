@@ -9,25 +9,36 @@ import sys
 import time
 from pathlib import Path
 
-from bench import report, scenarios
-from bench.scenarios import FULL, QUICK, Section, concurrently, node_stack, without
-from nodestack.gunicorn import DEFAULT_WORKERS
+from bench import report, tunings
+from bench.profiles import FULL, QUICK, Profile
+from bench.results import Results
+from bench.sections import classes, dynamic, slow, static, tuning
+from bench.sections import scale as scale_section
+from bench.sections.memory import MemoryResult
+from bench.sections.scale import (
+    FEWER_WORKERS_CONFIG,
+    QUEUE_OFF_CONFIG,
+    SHIPPED,
+    WORKER_CONNECTIONS,
+    ScaleResult,
+)
+from bench.stacks import concurrently, node_stack, without
 from nodestack.nginx import prepare_static
 from nodestack.process import world_readable_tempdir
 
 #: Sections 1 and 2 compare the shipped stack with one stack without each of these, in rounds (TLS first:
 #: its stack runs next to the shipped one in every round).
-STATIC_TUNINGS = (scenarios.TLS, scenarios.OPEN_FILE_CACHE, scenarios.LOG_BUFFER)
+STATIC_TUNINGS = (tunings.TLS, tunings.OPEN_FILE_CACHE, tunings.LOG_BUFFER)
 DYNAMIC_TUNINGS = (
-    scenarios.TLS,
-    scenarios.LOG_BUFFER,
-    scenarios.UNIX_SOCKET,
-    scenarios.UPSTREAM_KEEPALIVE,
-    scenarios.KEEPALIVE_POOL,
-    scenarios.QUEUE_CLOSE,
-    scenarios.NGINX_ONLY_ACCESS_LOG,
-    scenarios.SHARED_LIBRARIES,
-    scenarios.WORKER_COUNT,
+    tunings.TLS,
+    tunings.LOG_BUFFER,
+    tunings.UNIX_SOCKET,
+    tunings.UPSTREAM_KEEPALIVE,
+    tunings.KEEPALIVE_POOL,
+    tunings.QUEUE_CLOSE,
+    tunings.NGINX_ONLY_ACCESS_LOG,
+    tunings.SHARED_LIBRARIES,
+    tunings.WORKER_COUNT,
 )
 UNTUNED = tuple(dict.fromkeys(STATIC_TUNINGS + DYNAMIC_TUNINGS))
 
@@ -36,6 +47,7 @@ OPEN_FILES = 20_000
 
 
 def main(argv: list[str]) -> None:
+    """Parse the arguments, raise the open files limit, run every section and write the report."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profile", choices=("quick", "full"), default="quick")
     parser.add_argument("--out", type=Path, required=True, help="directory for benchmarks.md and the chart")
@@ -51,54 +63,57 @@ def main(argv: list[str]) -> None:
     workdir = world_readable_tempdir("bench-")
     try:
         prepare_static(workdir)
-        sections = run(workdir, profile)
+        results = run(workdir, profile)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.monotonic() - started
     args.out.mkdir(parents=True, exist_ok=True)
-    report.write(args.out, profile, sections, elapsed, " ".join(["python", "-m", "bench", *argv]))
+    report.write(args.out, profile, results, elapsed, " ".join(["python", "-m", "bench", *argv]))
     print(f"wrote {args.out / report.MARKDOWN} in {elapsed:.0f} s")
 
 
-def run(workdir: Path, profile: scenarios.Profile) -> list[Section]:
-    classes = Section("classes", "6. Worker classes: the dynamic route through nginx")
-    slow = Section("slow", f"3. {profile.slow_clients} slow clients held open while normal load runs")
+def _scale(workdir: Path, profile: Profile) -> tuple[ScaleResult, MemoryResult]:
+    """Sections 4 and 5: the shipped stack and the one with fewer workers on both routes, with their
+    memory; the stack without the queue closing on the dynamic route."""
+    shipped, shipped_memory = scale_section.measure(
+        node_stack(workdir, NGINX_WORKER_CONNECTIONS=WORKER_CONNECTIONS), profile, SHIPPED
+    )
+    fewer_env = {"WEB_CONCURRENCY": str(tunings.FEWER_WORKERS)}
+    fewer_stack = node_stack(workdir, gunicorn_env=fewer_env, NGINX_WORKER_CONNECTIONS=WORKER_CONNECTIONS)
+    fewer, fewer_memory = scale_section.measure(fewer_stack, profile, FEWER_WORKERS_CONFIG)
+    queue_off_stack = without(workdir, (tunings.QUEUE_CLOSE,), NGINX_WORKER_CONNECTIONS=WORKER_CONNECTIONS)
+    queue_off = scale_section.measure_route(queue_off_stack, profile, QUEUE_OFF_CONFIG, "dynamic")
+    return ScaleResult((*shipped, *fewer, *queue_off)), MemoryResult(shipped_memory, fewer_memory)
+
+
+def run(workdir: Path, profile: Profile) -> Results:
+    """Every section, on stacks started in ``workdir`` (its static files prepared)."""
     # The first stack makes the self-signed certificate every nginx here shares; the others start together.
     with node_stack(workdir) as stack, concurrently(*(without(workdir, (t,)) for t in UNTUNED)) as others:
         untuned = dict(zip(UNTUNED, others, strict=True))
-        static = scenarios.static_file(stack, {t: untuned[t] for t in STATIC_TUNINGS}, profile)
-        dynamic = scenarios.dynamic(stack, {t: untuned[t] for t in DYNAMIC_TUNINGS}, profile)
-    for worker_class in ("gevent", "sync", "gthread"):
+        static_runs = static.measure(stack, {t: untuned[t] for t in STATIC_TUNINGS}, profile)
+        dynamic_runs = dynamic.measure(stack, {t: untuned[t] for t in DYNAMIC_TUNINGS}, profile)
+    class_runs, slow_runs = [], []
+    for worker_class in classes.WORKER_CLASSES:
         with node_stack(workdir, worker_class=worker_class) as stack:
-            scenarios.worker_class(stack, profile, classes)
-            if worker_class != "gthread":
-                scenarios.slow(stack, profile, slow)
+            class_runs.append(classes.measure(stack, profile))
+            if worker_class in slow.WORKER_CLASSES:
+                slow_runs.append(slow.measure(stack, profile))
     with concurrently(
-        without(workdir, (scenarios.MAX_REQUESTS,)), without(workdir, (scenarios.HEADER_TIMEOUT,))
+        without(workdir, (tunings.MAX_REQUESTS,)), without(workdir, (tunings.HEADER_TIMEOUT,))
     ) as (no_max_requests, no_header_timeout):
-        scenarios.slow_before(no_max_requests, no_header_timeout, profile, slow)
-    tuning = scenarios.tuning(workdir, profile)
-    n = profile.scale_connections
-    scale = Section("scale", f"4. {n:,} concurrent connections through nginx (TLS)")
-    memory = Section("memory", "5. Memory of the node stack (nginx + gunicorn master and workers)")
-    slots = scenarios.SCALE_WORKER_CONNECTIONS
-    for config, workers in (
-        (scenarios.SHIPPED, DEFAULT_WORKERS),
-        (scenarios.FEWER_WORKERS_CONFIG, scenarios.FEWER_WORKERS),
-    ):
-        gunicorn_env = {"WEB_CONCURRENCY": str(workers)}
-        started = node_stack(workdir, gunicorn_env=gunicorn_env, NGINX_WORKER_CONNECTIONS=slots)
-        scenarios.scale(started, profile, scale, config, memory=memory)
-    queue_off = without(workdir, (scenarios.QUEUE_CLOSE,), NGINX_WORKER_CONNECTIONS=slots)
-    scenarios.scale(queue_off, profile, scale, scenarios.QUEUE_OFF_CONFIG, routes=("dynamic",))
-    scale.notes.append(
-        f"{scenarios.SHIPPED}: the shipped configuration with NGINX_WORKER_CONNECTIONS={slots} (section 7's "
-        f"last step); {scenarios.FEWER_WORKERS_CONFIG}: the same with {scenarios.FEWER_WORKERS} gunicorn "
-        f"workers instead of {DEFAULT_WORKERS}; {scenarios.QUEUE_OFF_CONFIG}: the same without "
-        f"{scenarios.QUEUE_CLOSE.name} (the dynamic route only). The machine's net.core.somaxconn is raised "
-        "to the node's 16384 by `make bench`."
+        recycled, cut_off = slow.measure_before(no_max_requests, no_header_timeout, profile)
+    tuning_runs = tuning.measure(workdir, profile)
+    scale_runs, memory = _scale(workdir, profile)
+    return Results(
+        static=static_runs,
+        dynamic=dynamic_runs,
+        slow=slow.SlowResult(tuple(slow_runs), recycled, cut_off),
+        scale=scale_runs,
+        memory=memory,
+        classes=classes.ClassesResult(tuple(class_runs)),
+        tuning=tuning_runs,
     )
-    return [static, dynamic, slow, scale, memory, classes, tuning]
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ _HANDING_OUT = threading.Lock()
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now and that this process has not handed
     out before: the kernel may offer a port again once its probe socket is closed, and stacks started
-    at once (bench.scenarios.concurrently) must not both take it."""
+    at once (bench.stacks.concurrently) must not both take it."""
     with _HANDING_OUT:
         while True:
             with socket.socket() as sock:

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from bench.loadgen import Result
-from bench.scenarios import QUICK, Alternated, Section, Stack, Tuning, _alternated
+from bench.profiles import QUICK
+from bench.rounds import Alternated, Measured, measure_rounds
+from bench.sections import scale
+from bench.sections.scale import FEWER_WORKERS_CONFIG, QUEUE_OFF_CONFIG, SHIPPED, ScaleResult, ScaleRun
+from bench.stacks import MemorySample, Stack
+from bench.tunings import Tuning
 
 ERRORS = {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}
 
@@ -42,30 +48,37 @@ class ServingStack:
     def https(self, path: str) -> str:
         return f"https://{self.name}{path}"
 
-    def memory(self) -> dict[str, int]:
-        return {"gunicorn_pss": 1024 * self.served}
+    def memory(self) -> MemorySample:
+        return MemorySample(gunicorn_pss=1024 * self.served)
 
 
-def measured_urls(
-    shipped: Stack, befores: Mapping[Tuning, Stack]
-) -> tuple[dict[str, list[str]], Section, Alternated]:
+def measured_urls(shipped: Stack, befores: Mapping[Tuning, Stack]) -> tuple[dict[str, list[str]], Alternated]:
     """Section 2's rounds (QUICK's) over made-up stacks: the URLs each configuration was measured at."""
     urls: dict[str, list[str]] = {}
 
-    def measure(target: Stack, url: str, label: str) -> Result:
+    def measure(target: Stack, url: str, label: str) -> Measured:
         urls.setdefault(label, []).append(url)
-        return run(100)
+        return Measured(run(100))
 
-    section = Section("dynamic", "2.")
-    runs = _alternated(
-        section,
-        measure,
-        shipped,
-        befores,
-        "/api/status",
-        profile=QUICK,
-        direct="direct",
-        via_nginx="nginx",
-        ratio="ratio",
+    runs = measure_rounds(
+        measure, shipped, befores, "/api/status", rounds=QUICK.rounds, direct="direct", via_nginx="nginx"
     )
-    return urls, section, runs
+    return urls, runs
+
+
+def scale_result(late: dict[tuple[str, str], int]) -> ScaleResult:
+    """Section 4 with made-up runs: no errors and no late answers anywhere, ``late`` unanswered ones
+    (``(config, route)`` to count)."""
+    runs = [(config, route) for config in (SHIPPED, FEWER_WORKERS_CONFIG) for route, _ in scale.ROUTES]
+    return ScaleResult(
+        tuple(
+            ScaleRun(
+                config,
+                route,
+                replace(run(50_000), label=f"{config}: {route}"),
+                0,
+                late.get((config, route), 0),
+            )
+            for config, route in [*runs, (QUEUE_OFF_CONFIG, "dynamic")]
+        )
+    )

@@ -9,10 +9,12 @@ from typing import cast
 
 import pytest
 
-from bench import scenarios
+from bench import rounds
 from bench.loadgen import Result, reaped_children_cpu_seconds
-from bench.report import cpu_table, cpu_us, interpretation, server_cpu_ratio
-from bench.scenarios import QUICK, Alternated, Section, Series, Stack
+from bench.profiles import QUICK
+from bench.rounds import Alternated, Series
+from bench.sections import compared, dynamic, static
+from bench.stacks import CpuSeconds, Stack
 from tests.bench.results import run
 
 #: A child that burns CPU, then prints the CPU seconds it used.
@@ -41,11 +43,11 @@ class FakeStack:
     def __init__(self) -> None:
         self.seconds = 0.0
 
-    def cpu_seconds(self) -> dict[str, float]:
-        return {"gunicorn": self.seconds, "nginx": 2 * self.seconds}
+    def cpu_seconds(self) -> CpuSeconds:
+        return CpuSeconds(gunicorn=self.seconds, nginx=2 * self.seconds)
 
 
-def test_each_runs_cpu_is_added_to_its_configurations_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_run_reads_its_configurations_cpu_and_wrks(monkeypatch: pytest.MonkeyPatch) -> None:
     target = FakeStack()
     children: list[float] = []
 
@@ -54,66 +56,46 @@ def test_each_runs_cpu_is_added_to_its_configurations_figures(monkeypatch: pytes
         children.append(busy_child())
         return run(100)
 
-    monkeypatch.setattr(scenarios, "_wrk", fake_wrk)
-    section = Section("static", "1.")
-    measure = scenarios._with_cpu(section, QUICK)
+    monkeypatch.setattr(rounds, "run_wrk", fake_wrk)
+    measure = rounds.with_cpu(QUICK)
 
-    for _ in range(2):
-        measure(cast(Stack, target), "https://x/", "nginx")
-    measure(cast(Stack, target), "http://x/", "flask")
+    first, second = (measure(cast(Stack, target), "https://x/", "nginx") for _ in range(2))
 
-    assert section.figures["cpu:nginx:gunicorn"] == 2
-    assert section.figures["cpu:nginx:nginx"] == 4
-    assert section.figures["cpu:flask:gunicorn"] == 1
-    assert section.figures["cpu:nginx:wrk"] >= sum(children[:2]) - 2 * TICK
-    assert section.figures["cpu:flask:wrk"] >= children[2] - TICK
-    assert section.figures["cpu:flask:wrk"] < section.figures["cpu:nginx:wrk"]
+    assert (first.cpu.gunicorn, first.cpu.nginx) == (1, 2)
+    assert (second.cpu.gunicorn, second.cpu.nginx) == (1, 2)
+    assert first.cpu.wrk >= children[0] - TICK
+    assert second.cpu.wrk >= children[1] - TICK
 
 
-def measured(
-    key: str, direct: Series, shipped: Series, cpu: dict[str, tuple[float, float, float]]
-) -> Section:
-    """Section ``key`` with its runs, the CPU seconds (gunicorn, nginx, wrk) of each configuration, and
-    gunicorn's memory after them: 100 MB direct, 90 MB through nginx."""
-    return Section(
-        key,
-        key,
-        results=[direct.row, shipped.row],
-        figures={
-            **{
-                f"cpu:{label}:{part}": seconds
-                for label, parts in cpu.items()
-                for part, seconds in zip(("gunicorn", "nginx", "wrk"), parts, strict=True)
-            },
-            f"memory:{direct.label}:gunicorn_pss": 100 * 1024,
-            f"memory:{shipped.label}:gunicorn_pss": 90 * 1024,
-        },
-        alternated=Alternated(direct, shipped, ()),
-    )
+def measured(direct: Series, shipped: Series, cpu: dict[str, tuple[float, float, float]]) -> Alternated:
+    """The runs with the CPU seconds (gunicorn, nginx, wrk) of each configuration, and gunicorn's memory
+    after them: 100 MB direct, 90 MB through nginx."""
+    direct = Series(direct.label, direct.runs, CpuSeconds(*cpu[direct.label]), 100 * 1024)
+    shipped = Series(shipped.label, shipped.runs, CpuSeconds(*cpu[shipped.label]), 90 * 1024)
+    return Alternated(direct, shipped, ())
 
 
-def static_section() -> Section:
+def static_runs() -> Alternated:
     """Flask answers 1,000 requests a run on 5 CPU seconds; nginx 20,000 on 1, while wrk takes 4."""
     direct = Series("Flask", (run(1000), run(1000)))
     shipped = Series("nginx", (run(20_000), run(20_000)))
-    return measured("static", direct, shipped, {"Flask": (10.0, 0.0, 0.5), "nginx": (0.0, 2.0, 8.0)})
+    return measured(direct, shipped, {"Flask": (10.0, 0.0, 0.5), "nginx": (0.0, 2.0, 8.0)})
 
 
 def test_the_servers_cpu_per_request_leaves_the_load_generator_out() -> None:
-    section = static_section()
-    flask, nginx = section.results
+    runs = static_runs()
 
-    assert cpu_us(section, flask) == 5000
-    assert cpu_us(section, nginx) == 50
-    assert server_cpu_ratio(section) == 100
+    assert runs.direct.cpu_us() == 5000
+    assert runs.shipped.cpu_us() == 50
+    assert runs.server_cpu_ratio == 100
 
 
 def test_the_cpu_table_and_the_static_line_state_both_ratios(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
-    section = static_section()
+    runs = static_runs()
 
-    table = cpu_table(section)
-    line = next(text for text in interpretation(section, {}, QUICK) if "Per request" in text)
+    table = compared.cpu_table(runs)
+    line = next(text for text in static.section(runs, QUICK).body if "Per request" in text)
 
     assert table[2].split("|")[1:-1] == [
         " Flask ",
@@ -145,9 +127,9 @@ def test_the_dynamic_line_gives_nginxs_own_share() -> None:
     # gunicorn: 500 µs a request direct, 600 through nginx; nginx 100 µs of its own.
     direct = Series("direct", (run(1000), run(1000)))
     shipped = Series("nginx", (run(800), run(800)))
-    section = measured("dynamic", direct, shipped, {"direct": (1.0, 0.0, 0.2), "nginx": (0.96, 0.16, 0.2)})
+    runs = measured(direct, shipped, {"direct": (1.0, 0.0, 0.2), "nginx": (0.96, 0.16, 0.2)})
 
-    line = next(text for text in interpretation(section, {}, QUICK) if "Where the CPU went" in text)
+    line = next(text for text in dynamic.section(runs, QUICK).body if "Where the CPU went" in text)
 
     assert "gunicorn's CPU per request was 600 µs through nginx and 500 µs direct" in line
     assert "together 700 µs: per CPU second of the server, the path through nginx answers 71%" in line

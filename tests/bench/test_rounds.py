@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from bench.loadgen import Result, combined
-from bench.report import rounds_note, spread
-from bench.scenarios import FULL, QUICK, Alternated, Section, Series, alternate
-from tests.bench.results import ERRORS, run
+from bench.profiles import FULL, QUICK
+from bench.rounds import Alternated, Measured, Series, alternate, measure_rounds
+from bench.sections.compared import rounds_note, spread
+from bench.stacks import CpuSeconds, Stack
+from tests.bench.results import ERRORS, ServingStack, run
 
 
 def test_rounds_alternate_their_order_so_neighbours_stay_neighbours() -> None:
@@ -64,12 +68,33 @@ def test_unanswered_requests_add_up_when_every_run_counted_them() -> None:
 
 def test_a_single_round_says_it_shows_that_everything_runs_not_how_it_compares() -> None:
     direct, shipped = Series("direct", (run(1000),)), Series("nginx, shipped", (run(800),))
-    section = Section("dynamic", "2.", alternated=Alternated(direct, shipped, ()))
 
-    assert spread(section, "{:.0%}") == "one round"
+    assert spread(Alternated(direct, shipped, ()), "{:.0%}") == "one round"
     assert rounds_note(QUICK).startswith("Each configuration ran once, for 1 s, in the table's order")
     assert f"`make bench` runs {FULL.rounds} rounds" in rounds_note(QUICK)
     assert rounds_note(FULL).startswith(f"Each configuration ran {FULL.rounds} times for 5 s, once per round")
     direct_twice = Series("direct", (run(1000), run(1000)))
     two = Alternated(direct_twice, Series("nginx, shipped", (run(800), run(900))), ())
-    assert spread(Section("dynamic", "2.", alternated=two), "{:.0%}") == "median of 2 rounds, 80% to 90%"
+    assert spread(two, "{:.0%}") == "median of 2 rounds, 80% to 90%"
+
+
+def test_a_configurations_cpu_is_all_its_runs_and_its_row_all_their_requests() -> None:
+    seconds = iter([1.0, 2.0, 4.0, 8.0])
+
+    def measure(target: Stack, url: str, label: str) -> Measured:
+        return Measured(run(100), CpuSeconds(gunicorn=next(seconds), nginx=1.0, wrk=0.5))
+
+    runs = measure_rounds(
+        measure,
+        cast(Stack, ServingStack("s")),
+        {},
+        "/api/status",
+        rounds=2,
+        direct="direct",
+        via_nginx="nginx",
+    )
+
+    # Rounds run direct, shipped, then shipped, direct.
+    assert runs.direct.cpu == CpuSeconds(gunicorn=9.0, nginx=2.0, wrk=1.0)
+    assert runs.shipped.cpu == CpuSeconds(gunicorn=6.0, nginx=2.0, wrk=1.0)
+    assert [row.requests for row in runs.rows] == [200, 200]

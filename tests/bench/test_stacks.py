@@ -10,7 +10,7 @@ from typing import cast
 
 import pytest
 
-from bench.scenarios import Stack, concurrently
+from bench.stacks import Stack, concurrently
 
 
 class Recorder:

@@ -9,13 +9,15 @@ from typing import cast
 import pytest
 import requests
 
-from bench import scenarios
-from bench.report import plain_http
-from bench.scenarios import TLS, Alternated, Section, Series, Stack, Tuning, without
+from bench import tunings
+from bench.rounds import Alternated, Series
+from bench.sections.compared import plain_http
+from bench.stacks import Stack, without
+from bench.tunings import TLS, Tuning
 from nodestack.paths import DOCKER
 from tests.bench.results import ServingStack, measured_urls, run
 
-TUNINGS = [value for value in vars(scenarios).values() if isinstance(value, Tuning)]
+TUNINGS = [value for value in vars(tunings).values() if isinstance(value, Tuning)]
 
 
 @pytest.mark.parametrize("tuning", [t for t in TUNINGS if t.edits], ids=lambda t: t.name)
@@ -31,7 +33,7 @@ class PlainStack(ServingStack):
 
 def test_the_stack_without_tls_is_measured_over_plain_http() -> None:
     plain = cast(Stack, PlainStack("plain"))
-    urls, _, _ = measured_urls(cast(Stack, ServingStack("shipped")), {TLS: plain})
+    urls, _ = measured_urls(cast(Stack, ServingStack("shipped")), {TLS: plain})
 
     assert urls == {
         "direct": ["http://shipped/api/status"],
@@ -54,8 +56,8 @@ def test_without_tls_nginx_serves_the_site_over_plain_http(workdir: Path) -> Non
 def test_the_targets_give_the_ratio_over_plain_http_where_it_was_measured() -> None:
     direct, shipped = Series("direct", (run(100), run(100))), Series("nginx, shipped", (run(80), run(70)))
     plain = Series(f"nginx, without {TLS.name}", (run(90), run(95)))
-    measured = Section("dynamic", "2.", alternated=Alternated(direct, shipped, ((TLS, plain),)))
-    without_it = Section("dynamic", "2.", alternated=Alternated(direct, shipped, ()))
+    measured = Alternated(direct, shipped, ((TLS, plain),))
+    without_it = Alternated(direct, shipped, ())
 
     assert plain_http(measured, "{:.0%}") == "; over plain HTTP to nginx (no TLS, never shipped): 92%"
     assert plain_http(without_it, "{:.0%}") == ""

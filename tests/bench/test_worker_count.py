@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import cast
 
-from bench.report import interpretation, ratio_lines
-from bench.scenarios import (
-    QUICK,
-    SHARED_LIBRARIES,
-    WORKER_COUNT,
-    Alternated,
-    Section,
-    Series,
-    Stack,
-)
+from bench.profiles import QUICK
+from bench.rounds import Alternated, Series
+from bench.sections import compared, dynamic
+from bench.stacks import CpuSeconds, Stack
+from bench.tunings import SHARED_LIBRARIES, WORKER_COUNT
 from tests.bench.results import ServingStack, measured_urls, run
 
 
 def test_the_stack_with_other_workers_is_also_measured_directly() -> None:
     fewer, shared = ServingStack("fewer"), ServingStack("own")
     befores = {WORKER_COUNT: cast(Stack, fewer), SHARED_LIBRARIES: cast(Stack, shared)}
-    urls, section, runs = measured_urls(cast(Stack, ServingStack("shipped")), befores)
+    urls, runs = measured_urls(cast(Stack, ServingStack("shipped")), befores)
 
     assert urls == {
         "direct": ["http://shipped/api/status"] * QUICK.rounds,
@@ -32,27 +28,20 @@ def test_the_stack_with_other_workers_is_also_measured_directly() -> None:
     assert [(tuning, series.label) for tuning, series in runs.untuned_direct] == [
         (WORKER_COUNT, f"direct, without {WORKER_COUNT.name}")
     ]
-    assert [row.label for row in section.results] == list(urls)
+    assert [row.label for row in runs.rows] == list(urls)
 
 
-def worker_section() -> Section:
+def worker_runs() -> Alternated:
     """gunicorn direct answers 100 requests a run with the shipped workers and 200 with the other count;
     through nginx 150 and 180."""
     direct, shipped = Series("direct", (run(100), run(100))), Series("nginx, shipped", (run(150), run(150)))
     other_nginx = Series(f"nginx, without {WORKER_COUNT.name}", (run(180), run(180)))
     other_direct = Series(f"direct, without {WORKER_COUNT.name}", (run(200), run(200)))
-    return Section(
-        "dynamic",
-        "2.",
-        results=[direct.row, shipped.row, other_nginx.row, other_direct.row],
-        alternated=Alternated(
-            direct, shipped, ((WORKER_COUNT, other_nginx),), ((WORKER_COUNT, other_direct),)
-        ),
-    )
+    return Alternated(direct, shipped, ((WORKER_COUNT, other_nginx),), ((WORKER_COUNT, other_direct),))
 
 
 def test_each_worker_count_is_compared_with_itself_and_the_shipped_one_with_the_other() -> None:
-    lines = ratio_lines(worker_section())
+    lines = compared.ratio_lines(worker_runs(), "dynamic")
 
     assert lines[0].startswith("- dynamic ratio (nginx as shipped over direct): **1.50**")
     assert lines[2].startswith(
@@ -64,11 +53,12 @@ def test_each_worker_count_is_compared_with_itself_and_the_shipped_one_with_the_
 
 
 def test_a_path_through_nginx_faster_than_direct_reads_as_a_share() -> None:
-    section = worker_section()
-    section.figures = {
-        f"cpu:{row.label}:{part}": 1.0 for row in section.results for part in ("gunicorn", "nginx", "wrk")
-    }
+    runs = worker_runs()
+    runs = replace(
+        runs,
+        **{name: replace(getattr(runs, name), cpu=CpuSeconds(1, 1, 1)) for name in ("direct", "shipped")},
+    )
 
-    line = next(text for text in interpretation(section, {}, QUICK) if text.startswith("- Through nginx"))
+    line = next(text for text in dynamic.section(runs, QUICK).body if text.startswith("- Through nginx"))
 
     assert line.startswith("- Through nginx: 150% of direct's requests/s (median of 2 rounds, 150% to 150%;")

@@ -1,0 +1,50 @@
+"""The report's building blocks: a table of wrk runs, and a section with its runs and its text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.loadgen import Result
+
+
+def results_table(results: Sequence[Result], first_column: str = "run") -> list[str]:
+    """One row per run: requests, requests/s, latency percentiles, errors and timeouts (and requests
+    unanswered at the end, where a run counted them)."""
+    counted = any(r.unanswered is not None for r in results)
+    lines = [
+        f"| {first_column} | requests | requests/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors "
+        "| timeouts |" + (" unanswered at end |" if counted else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if counted else ""),
+    ]
+    for r in results:
+        lat = r.latency_ms
+        errors = ", ".join(f"{kind} {n}" for kind, n in r.errors.items() if n and kind != "timeout")
+        lines.append(
+            f"| {r.label} | {r.requests:,} | {r.rps:,.0f} | {lat['p50']:.1f} | {lat['p90']:.1f} | "
+            f"{lat['p99']:.1f} | {lat['p99.9']:.1f} | {lat['max']:.0f} | {errors or 0} | {r.timeouts} |"
+            + (f" {r.unanswered} |" if counted else "")
+        )
+    return lines
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section of the report: its title, its runs (a table, a panel of the chart, the commands) and the
+    text between the table and the commands."""
+
+    title: str
+    rows: Sequence[Result]
+    body: Sequence[str]
+    #: The table's first column: each row one run, or all of a configuration's runs.
+    rows_are: str = "run"
+
+    def lines(self) -> list[str]:
+        """The section as the report's lines."""
+        lines = [f"## {self.title}", ""]
+        if self.rows:
+            lines += [*results_table(self.rows, self.rows_are), ""]
+        lines += self.body
+        if self.rows:
+            lines += ["", "Commands:", "", "```sh", *(r.command for r in self.rows), "```"]
+        return [*lines, ""]

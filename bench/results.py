@@ -1,0 +1,25 @@
+"""Every section's result from one benchmark run: what the report is written from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.rounds import Alternated
+from bench.sections.classes import ClassesResult
+from bench.sections.memory import MemoryResult
+from bench.sections.scale import ScaleResult
+from bench.sections.slow import SlowResult
+from bench.sections.tuning import TuningResult
+
+
+@dataclass(frozen=True)
+class Results:
+    """Sections 1 to 7, by name."""
+
+    static: Alternated
+    dynamic: Alternated
+    slow: SlowResult
+    scale: ScaleResult
+    memory: MemoryResult
+    classes: ClassesResult
+    tuning: TuningResult

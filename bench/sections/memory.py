@@ -1,0 +1,102 @@
+"""Section 5: the node stack's memory through the scale scenario (section 4), with the shipped worker
+count and with fewer workers; and gunicorn's after section 2's rounds, with and without shared libraries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bench.markdown import Section
+from bench.profiles import Profile
+from bench.rounds import Alternated
+from bench.stacks import MemorySample
+from bench.tunings import FEWER_WORKERS, SHARED_LIBRARIES
+from nodestack.gunicorn import DEFAULT_WORKERS
+
+if TYPE_CHECKING:
+    # Section 4 measures this section's samples: it imports this module.
+    from bench.sections.scale import ScaleResult
+
+TITLE = "5. Memory of the node stack (nginx + gunicorn master and workers)"
+
+
+@dataclass(frozen=True)
+class StackMemory:
+    """One configuration's memory at each moment of the scale scenario."""
+
+    config: str
+    idle: MemorySample
+    static_end: MemorySample
+    dynamic_end: MemorySample
+    peak: MemorySample
+    after: MemorySample
+
+    @property
+    def end_mb(self) -> float:
+        """The stack's PSS at the end of the scenario: the larger of the two routes' end samples."""
+        return max(self.static_end.pss, self.dynamic_end.pss) / 1024
+
+
+#: The moments the table shows: ``(StackMemory field, what)``.
+MOMENTS = (
+    ("idle", "idle, before the connections"),
+    ("static_end", "end of the static run, its connections open"),
+    ("dynamic_end", "end of the dynamic run, its connections open"),
+    ("peak", "peak (the burst of new TLS connections)"),
+    ("after", "after both runs, the connections closed"),
+)
+
+
+@dataclass(frozen=True)
+class MemoryResult:
+    """Section 5: the shipped stack's memory, and the same stack's with ``FEWER_WORKERS``."""
+
+    shipped: StackMemory
+    fewer_workers: StackMemory
+
+
+def table(result: MemoryResult) -> list[str]:
+    """The stack's memory per configuration (MB), at each moment of the scale scenario."""
+    configs = (result.shipped, result.fewer_workers)
+    lines = [
+        "| when | " + " | ".join(f"{c.config}: PSS | nginx | gunicorn | RSS" for c in configs) + " |",
+        "|---|" + "---:|---:|---:|---:|" * len(configs),
+    ]
+    for moment, what in MOMENTS:
+        samples = [getattr(c, moment) for c in configs]
+        cells = [f"{kib / 1024:.0f}" for s in samples for kib in (s.pss, s.nginx_pss, s.gunicorn_pss, s.rss)]
+        lines.append(f"| {what} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def shared_libraries_line(dynamic: Alternated) -> str:
+    """gunicorn's memory after section 2's runs, with and without ``SHARED_LIBRARIES``."""
+    shared, own = (
+        series.gunicorn_pss / 1024 for series in (dynamic.shipped, dict(dynamic.untuned)[SHARED_LIBRARIES])
+    )
+    return (
+        "- gunicorn's master imports the libraries its workers use before forking them, and they share "
+        f"those pages (GUNICORN_SHARED_LIBRARIES): after section 2's runs, gunicorn held {shared:.0f} MB "
+        f"PSS, against {own:.0f} MB with each worker importing its own."
+    )
+
+
+def section(result: MemoryResult, scale: ScaleResult, dynamic: Alternated, profile: Profile) -> Section:
+    """The section: the table, the end of the scenario with each worker count, the peak, shared pages."""
+    shipped, fewer = result.shipped, result.fewer_workers
+    body = [
+        *table(result),
+        "",
+        f"- At the end of the scenario ({profile.scale_connections:,} connections open): "
+        f"{shipped.end_mb:.0f} MB with the shipped {DEFAULT_WORKERS} gunicorn workers, "
+        f"{fewer.end_mb:.0f} MB with {FEWER_WORKERS}; the dynamic "
+        f"route's requests/s in section 4: {scale.run(shipped.config, 'dynamic').result.rps:,.0f} and "
+        f"{scale.run(fewer.config, 'dynamic').result.rps:,.0f}.",
+        "- The peak is the burst of new connections: nginx holds each TLS handshake's state (OpenSSL "
+        "3.0: about 45 KB, until the client's Finished arrives) for a second or two, then about 17 KB "
+        "per established connection. nginx runs on jemalloc (render.sh's NGINX_ALLOCATOR), which "
+        "returns what the handshakes freed within a second; glibc's malloc keeps it (section 7's last "
+        "step: nginx at the end of the run with and without jemalloc).",
+        shared_libraries_line(dynamic),
+    ]
+    return Section(TITLE, (), body)

@@ -1,0 +1,160 @@
+"""Section 3: normal requests while slow clients hold connections open, through nginx and to gunicorn
+directly, for the gevent and sync workers; and the two tunings slow clients justify."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.loadgen import Result, slow_clients
+from bench.markdown import Section
+from bench.profiles import Profile, run_wrk
+from bench.stacks import DYNAMIC, Stack
+from bench.tunings import HEADER_TIMEOUT, MAX_REQUESTS
+from nodestack.gunicorn import DEFAULT_WORKERS
+
+#: The worker classes measured under slow clients.
+WORKER_CLASSES = ("gevent", "sync")
+
+
+def title(profile: Profile) -> str:
+    """The section's title."""
+    return f"3. {profile.slow_clients} slow clients held open while normal load runs"
+
+
+@dataclass(frozen=True)
+class SlowClientsRun:
+    """A wrk run while slow clients held connections, and what the slow clients reported."""
+
+    result: Result
+    #: bench/slowloris.py's command line.
+    command: str
+    #: Its report once stopped: connections held, closed by the server.
+    report: dict[str, int] | None
+
+    @property
+    def errors(self) -> int:
+        """Requests that failed or timed out."""
+        return self.result.failed + self.result.timeouts
+
+    @property
+    def note(self) -> str:
+        """How the slow clients ran."""
+        return f"{self.result.label}: slow clients `{self.command}` reported {self.report}"
+
+
+@dataclass(frozen=True)
+class WorkerClassRuns:
+    """One worker class: through nginx without slow clients, then with them through nginx and direct."""
+
+    worker_class: str
+    baseline: Result
+    via_nginx: SlowClientsRun
+    direct: SlowClientsRun
+
+
+@dataclass(frozen=True)
+class SlowResult:
+    """Section 3's runs: each worker class's, and gevent's through nginx without each tuning."""
+
+    classes: tuple[WorkerClassRuns, ...]
+    #: Without slow clients, gunicorn's workers recycled every 2000 requests (``MAX_REQUESTS`` taken back).
+    recycled: Result
+    #: With slow clients, nginx cutting them off after 10 s (``HEADER_TIMEOUT`` taken back).
+    cut_off: SlowClientsRun
+
+    def of(self, worker_class: str) -> WorkerClassRuns:
+        """The runs of ``worker_class``."""
+        return next(runs for runs in self.classes if runs.worker_class == worker_class)
+
+    @property
+    def rows(self) -> list[Result]:
+        """Every run, in the order they ran."""
+        rows = [r for c in self.classes for r in (c.baseline, c.via_nginx.result, c.direct.result)]
+        return [*rows, self.recycled, self.cut_off.result]
+
+    @property
+    def notes(self) -> list[str]:
+        """How the slow clients ran, in every run that had them."""
+        return [*(run.note for c in self.classes for run in (c.via_nginx, c.direct)), self.cut_off.note]
+
+
+def _with_slow_clients(label: str, stack: Stack, tls: bool, profile: Profile) -> SlowClientsRun:
+    port, url = (
+        (stack.nginx.https_port, stack.https(DYNAMIC))
+        if tls
+        else (stack.gunicorn.port, stack.direct(DYNAMIC))
+    )
+    # The slow clients get a few seconds more than the load, so they outlast it.
+    with slow_clients(port, count=profile.slow_clients, seconds=profile.seconds + 60, tls=tls) as clients:
+        result = run_wrk(label, url, profile, profile.light_connections, count_unanswered=True)
+    return SlowClientsRun(result, clients.command, clients.report)
+
+
+def measure(stack: Stack, profile: Profile) -> WorkerClassRuns:
+    """Normal requests on ``stack``'s worker class, without slow clients, then with them through nginx and
+    to gunicorn directly."""
+    c, wc = profile.light_connections, stack.worker_class
+    label = f"{wc}: via nginx, no slow clients"
+    baseline = run_wrk(label, stack.https(DYNAMIC), profile, c, count_unanswered=True)
+    via_nginx, direct = (
+        _with_slow_clients(f"{wc}: {where}, {profile.slow_clients} slow clients", stack, tls, profile)
+        for where, tls in (("via nginx", True), ("gunicorn direct", False))
+    )
+    return WorkerClassRuns(wc, baseline, via_nginx, direct)
+
+
+def measure_before(
+    without_max_requests: Stack, without_header_timeout: Stack, profile: Profile
+) -> tuple[Result, SlowClientsRun]:
+    """Before the section's tunings: gevent through nginx recycling workers every 2000 requests (no slow
+    clients), and cutting slow clients off after 10 s."""
+    c, wc = profile.light_connections, without_max_requests.worker_class
+    label = f"{wc}: via nginx, no slow clients, without {MAX_REQUESTS.name}"
+    recycled = run_wrk(label, without_max_requests.https(DYNAMIC), profile, c, count_unanswered=True)
+    label = f"{wc}: via nginx, {profile.slow_clients} slow clients, without {HEADER_TIMEOUT.name}"
+    return recycled, _with_slow_clients(label, without_header_timeout, True, profile)
+
+
+def _exposed(runs: WorkerClassRuns) -> str:
+    direct = runs.direct.result
+    answered = (
+        f"{direct.requests:,} requests answered, p99 {direct.latency_ms['p99']:.1f} ms"
+        if direct.requests
+        else "no request answered"
+    )
+    return (
+        f"- {runs.worker_class}, gunicorn exposed directly: {answered}, {direct.unanswered} unanswered at "
+        f"the end; through nginx: p99 {runs.via_nginx.result.latency_ms['p99']:.1f} ms, "
+        f"{runs.via_nginx.errors:.0f} errors."
+    )
+
+
+def _tunings(result: SlowResult) -> list[str]:
+    gevent = result.of("gevent")
+    tuned, cut = gevent.via_nginx.result, result.cut_off.result
+    light, recycled = gevent.baseline, result.recycled
+    return [
+        f"- client_header_timeout 10s -> 60s (gevent, through nginx, slow clients): p99 "
+        f"{cut.latency_ms['p99']:.1f} -> {tuned.latency_ms['p99']:.1f} ms, requests/s {cut.rps:,.0f} -> "
+        f"{tuned.rps:,.0f}. nginx 1.22 ends a connection whose header is not complete after "
+        "`client_header_timeout`: at 10 s, slow clients held longer are cut off and come back at once "
+        "with new TLS handshakes (closed_by_server in their reports above), which the normal requests "
+        "wait behind. At 60 s, nginx's default, nginx holds them.",
+        f"- max_requests 2000 -> 50000 (gevent, through nginx, no slow clients): p99 "
+        f"{recycled.latency_ms['p99']:.1f} -> {light.latency_ms['p99']:.1f} ms. At 2000, each of the "
+        f"{DEFAULT_WORKERS} workers was replaced every {2000 * DEFAULT_WORKERS / recycled.rps:.0f} s "
+        "at this load, and requests waited while the new one started.",
+        "- nginx holds the slow connections itself and passes gunicorn only complete requests. A sync "
+        "worker exposed directly is held by the first slow client it accepts; gevent workers hold "
+        "them as greenlets, up to `worker_connections` each, and share the CPU with them.",
+    ]
+
+
+def section(result: SlowResult, profile: Profile) -> Section:
+    """The section: how the slow clients ran, each worker class exposed or behind nginx, the tunings."""
+    body = [
+        *(f"- {note}" for note in result.notes),
+        *(_exposed(result.of(wc)) for wc in WORKER_CLASSES),
+        *_tunings(result),
+    ]
+    return Section(title(profile), result.rows, body)
