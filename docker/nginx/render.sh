@@ -1,45 +1,16 @@
 #!/bin/sh
-# Render the nginx configuration from the templates beside this script and the environment, then,
-# if a command is given, exec it (the image runs `render.sh nginx -g 'daemon off;' ...`).
-#
-# Environment (defaults in brackets):
-#   NGINX_MODE            edge | behind-alb [edge]
-#   SERVER_NAME           names this site answers to, space-separated [localhost]
-#   LISTEN_ADDRESS        address to listen on [0.0.0.0]
-#   HTTP_PORT             plain HTTP port, edge mode only [8080]
-#   HTTPS_PORT            TLS port [8443]
-#   PUBLIC_HTTPS_PORT     port clients reach HTTPS on, used in redirects [443]
-#   TLS_CERT, TLS_KEY     certificate chain and key [edge: Let's Encrypt's live/<first name>/ layout;
-#                         behind-alb: a certificate made at start in $NGINX_RUNTIME_DIR/tls]
-#   TLS_SELF_SIGNED       make a self-signed certificate at TLS_CERT/TLS_KEY if absent
-#                         [true in behind-alb mode, false in edge mode]
-#   TRUSTED_PROXY_CIDRS   comma-separated CIDRs whose X-Forwarded-For/-Proto are believed;
-#                         required in behind-alb mode (the VPC), unused in edge mode
-#   UPSTREAM              gunicorn's address: unix:/path or HOST:PORT [unix:/run/gunicorn/gunicorn.sock]
-#   STATIC_ROOT           directory served at /static/ [/srv/static]
-#   RATE_LIMIT            requests per second per client [20]
-#   RATE_LIMIT_BURST      requests above the rate absorbed before 429 [40]
-#   NGINX_RUNTIME_DIR     where the rendered config, pid and temp files go [/tmp/nginx]
-#   NGINX_ACCESS_LOG      [/dev/stdout]   NGINX_ERROR_LOG [stderr]
-#   NGINX_WORKER_PROCESSES [auto]         NGINX_WORKER_CONNECTIONS [4096]
-#   NGINX_UPSTREAM_KEEPALIVE  idle connections each nginx worker keeps to gunicorn; 0: a new
-#                         connection per request [32]
-#   NGINX_MIME_TYPES      [/etc/nginx/mime.types]
-#   NGINX_ALLOCATOR       jemalloc | glibc: the malloc the command runs with [jemalloc]
-set -eu
+# Render the nginx configuration from the templates beside this script and the environment (README.md,
+# "nginx settings"; defaults below), test it with `nginx -t`, then, if a command is given, exec it (the
+# image runs `render.sh nginx -g 'daemon off;' ...`). Without one, print the configuration's path.
+# -f: lists (SERVER_NAME, TRUSTED_PROXY_CIDRS) are split into words, and a '*' in them is no file pattern.
+set -euf
 
 TEMPLATE_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 
+# Exit 64 (EX_USAGE, sysexits.h) for every refused setting, whether refused here or by nginx -t.
 fail() {
     echo "render.sh: $*" >&2
     exit 64
-}
-
-is_port() {
-    case "$1" in
-        '' | *[!0-9]*) return 1 ;;
-    esac
-    [ "$1" -ge 1 ] && [ "$1" -le 65535 ]
 }
 
 is_positive_int() {
@@ -48,75 +19,22 @@ is_positive_int() {
     esac
 }
 
-require_port() {
-    is_port "$2" || fail "$1='$2': expected a port number from 1 to 65535"
-}
-
-require_positive_int() {
-    is_positive_int "$2" || fail "$1='$2': expected a whole number >= 1"
-}
-
-# An address for nginx's `server` directive: it lands in the config, so no spaces, ';' or braces.
-is_upstream() {
-    case "$1" in
-        *[!]A-Za-z0-9_./:[-]*) return 1 ;;
-        unix:/*) ;;
-        ?*:*) is_port "${1##*:}" ;;
-        *) return 1 ;;
+# NAME VALUE [SEPARATORS]: the value is written into the configuration as it stands, so a space, ';',
+# brace, quote, '$' or '#' would end its directive or add to it, and nginx may well accept the result.
+plain() {
+    allowed="letters, digits and _ . : / @ + * [ ] -"
+    [ -z "${3-}" ] || allowed="$allowed, with '$3' between items"
+    case "$2" in
+        *[!]A-Za-z0-9_.:/@+*["${3-}"-]*) fail "$1='$2': expected $allowed" ;;
     esac
 }
 
-is_ipv4() {
-    echo "$1" | grep -Eq '^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}$'
-}
-
-# Hex digits and colons (and dots, for an embedded IPv4 address), with at least one colon.
-is_ipv6() {
-    case "$1" in
-        *:*) ;;
-        *) return 1 ;;
-    esac
-    case "$1" in
-        *[!0-9A-Fa-f:.]*) return 1 ;;
-    esac
-}
-
-is_cidr() {
-    case "$1" in
-        */*) ;;
-        *) return 1 ;;
-    esac
-    address=${1%/*}
-    bits=${1##*/}
-    case "$bits" in
-        '' | *[!0-9]*) return 1 ;;
-    esac
-    case "$address" in
-        *:*) [ "$bits" -le 128 ] && is_ipv6 "$address" ;;
-        *) [ "$bits" -le 32 ] && is_ipv4 "$address" ;;
-    esac
-}
-
-# An address for nginx's `listen`: IPv4, IPv6 in brackets, or * (every IPv4 address).
-is_listen_address() {
-    case "$1" in
-        '*') ;;
-        \[*\])
-            inner=${1#\[}
-            is_ipv6 "${inner%\]}"
-            ;;
-        *) is_ipv4 "$1" ;;
-    esac
-}
-
-# A path nginx's configuration takes unquoted: absolute, and no spaces, ';', braces, quotes or '$'.
-is_path() {
-    case "$1" in
+# NAME VALUE: nginx resolves a relative path against its prefix or the configuration's directory, not
+# the directory render.sh runs in, and takes it.
+absolute() {
+    case "$2" in
         /*) ;;
-        *) return 1 ;;
-    esac
-    case "$1" in
-        *[!A-Za-z0-9_./@+-]*) return 1 ;;
+        *) fail "$1='$2': expected an absolute path" ;;
     esac
 }
 
@@ -140,7 +58,10 @@ is_path() {
 : "${TRUSTED_PROXY_CIDRS:=}"
 : "${NGINX_ALLOCATOR:=jemalloc}"
 
+# Checked here: what render.sh itself uses, and values nginx would take but misread. nginx -t, after
+# rendering, refuses the rest in its own words (directive, file and line).
 primary_name=${SERVER_NAME%% *}
+cidrs=''
 case "$NGINX_MODE" in
     edge)
         servers_template=edge.conf.template
@@ -155,52 +76,55 @@ case "$NGINX_MODE" in
         : "${TLS_KEY:=$NGINX_RUNTIME_DIR/tls/node.key}"
         [ -n "$TRUSTED_PROXY_CIDRS" ] ||
             fail "TRUSTED_PROXY_CIDRS is required in behind-alb mode: the CIDRs the ALB connects from (the VPC), e.g. 10.0.0.0/16"
+        plain TRUSTED_PROXY_CIDRS "$TRUSTED_PROXY_CIDRS" ', '
+        cidrs=$(echo "$TRUSTED_PROXY_CIDRS" | tr ',' ' ')
+        # nginx takes a bare address as /32 (/128): a CIDR typed without its length would trust one host.
+        for cidr in $cidrs; do
+            case "$cidr" in
+                */*) ;;
+                *) fail "TRUSTED_PROXY_CIDRS='$TRUSTED_PROXY_CIDRS': '$cidr' has no prefix length (expected e.g. 10.0.0.0/16 or fd00::/8)" ;;
+            esac
+        done
         ;;
     *) fail "NGINX_MODE='$NGINX_MODE': expected 'edge' or 'behind-alb'" ;;
 esac
-
-[ -n "$primary_name" ] || fail "SERVER_NAME='$SERVER_NAME': expected one or more host names"
-case "$SERVER_NAME" in
-    *[!A-Za-z0-9.*\ _-]*) fail "SERVER_NAME='$SERVER_NAME': expected host names (letters, digits, '.', '-', '*') separated by spaces" ;;
-esac
-require_port HTTP_PORT "$HTTP_PORT"
-require_port HTTPS_PORT "$HTTPS_PORT"
-require_port PUBLIC_HTTPS_PORT "$PUBLIC_HTTPS_PORT"
-require_positive_int RATE_LIMIT "$RATE_LIMIT"
-require_positive_int RATE_LIMIT_BURST "$RATE_LIMIT_BURST"
-require_positive_int NGINX_WORKER_CONNECTIONS "$NGINX_WORKER_CONNECTIONS"
-# nginx's `keepalive` takes 1 or more: 0 leaves the directive out.
-if [ "$NGINX_UPSTREAM_KEEPALIVE" = 0 ]; then
-    UPSTREAM_KEEPALIVE="# NGINX_UPSTREAM_KEEPALIVE=0: no idle connections kept, a new one per request."
-elif is_positive_int "$NGINX_UPSTREAM_KEEPALIVE"; then
-    UPSTREAM_KEEPALIVE="keepalive $NGINX_UPSTREAM_KEEPALIVE;"
-else
-    fail "NGINX_UPSTREAM_KEEPALIVE='$NGINX_UPSTREAM_KEEPALIVE': expected 0 (a new connection per request) or a whole number >= 1"
-fi
-[ "$NGINX_WORKER_PROCESSES" = auto ] || is_positive_int "$NGINX_WORKER_PROCESSES" ||
-    fail "NGINX_WORKER_PROCESSES='$NGINX_WORKER_PROCESSES': expected 'auto' or a whole number >= 1"
 case "$TLS_SELF_SIGNED" in
     true | false) ;;
     *) fail "TLS_SELF_SIGNED='$TLS_SELF_SIGNED': expected 'true' or 'false'" ;;
 esac
-is_upstream "$UPSTREAM" ||
-    fail "UPSTREAM='$UPSTREAM': expected unix:/absolute/path or HOST:PORT (port 1-65535)"
-[ -d "$STATIC_ROOT" ] || fail "STATIC_ROOT='$STATIC_ROOT': no such directory"
-is_listen_address "$LISTEN_ADDRESS" ||
-    fail "LISTEN_ADDRESS='$LISTEN_ADDRESS': expected an IPv4 address (0.0.0.0 or *: every one), or an IPv6 address in brackets ([::])"
-path_chars="letters, digits and _ . / @ + -"
-is_path "$NGINX_RUNTIME_DIR" ||
-    fail "NGINX_RUNTIME_DIR='$NGINX_RUNTIME_DIR': expected an absolute path ($path_chars)"
-is_path "$NGINX_ACCESS_LOG" ||
-    fail "NGINX_ACCESS_LOG='$NGINX_ACCESS_LOG': expected an absolute path such as /dev/stdout ($path_chars)"
-[ "$NGINX_ERROR_LOG" = stderr ] || is_path "$NGINX_ERROR_LOG" ||
-    fail "NGINX_ERROR_LOG='$NGINX_ERROR_LOG': expected stderr or an absolute path ($path_chars)"
-{ is_path "$NGINX_MIME_TYPES" && [ -r "$NGINX_MIME_TYPES" ]; } ||
-    fail "NGINX_MIME_TYPES='$NGINX_MIME_TYPES': expected a readable file by its absolute path ($path_chars)"
 
-# An OpenSSL 3.0 handshake holds about 45 KB until the client's Finished arrives and frees most of it
-# then. glibc keeps what nginx frees; jemalloc hands it back to the kernel within a second. At 10,000 TLS
-# connections nginx held 410 to 460 MB with glibc and about 280 MB with jemalloc (docs/benchmarks.md, 5 and 7).
+plain SERVER_NAME "$SERVER_NAME" ' '
+for name in LISTEN_ADDRESS HTTP_PORT HTTPS_PORT PUBLIC_HTTPS_PORT UPSTREAM STATIC_ROOT RATE_LIMIT \
+    RATE_LIMIT_BURST NGINX_RUNTIME_DIR NGINX_ACCESS_LOG NGINX_ERROR_LOG NGINX_WORKER_PROCESSES \
+    NGINX_WORKER_CONNECTIONS NGINX_UPSTREAM_KEEPALIVE NGINX_MIME_TYPES TLS_CERT TLS_KEY; do
+    eval "plain $name \"\$$name\""
+done
+for name in STATIC_ROOT NGINX_RUNTIME_DIR NGINX_ACCESS_LOG NGINX_MIME_TYPES TLS_CERT TLS_KEY; do
+    eval "absolute $name \"\$$name\""
+done
+case "$NGINX_ERROR_LOG" in
+    stderr | /*) ;;
+    *) fail "NGINX_ERROR_LOG='$NGINX_ERROR_LOG': expected stderr or an absolute path" ;;
+esac
+# nginx takes a relative socket path and fails only on each request.
+case "$UPSTREAM" in
+    unix:/*) ;;
+    unix:*) fail "UPSTREAM='$UPSTREAM': expected unix:/absolute/path or HOST:PORT" ;;
+esac
+# nginx looks under alias only when a request asks (a 404).
+[ -d "$STATIC_ROOT" ] || fail "STATIC_ROOT='$STATIC_ROOT': no such directory"
+# Text in the redirect's URL: nginx never reads it as a port.
+{ is_positive_int "$PUBLIC_HTTPS_PORT" && [ "$PUBLIC_HTTPS_PORT" -le 65535 ]; } 2>/dev/null ||
+    fail "PUBLIC_HTTPS_PORT='$PUBLIC_HTTPS_PORT': expected a port number from 1 to 65535"
+# Doubled below for worker_rlimit_nofile: shell arithmetic needs a number.
+is_positive_int "$NGINX_WORKER_CONNECTIONS" ||
+    fail "NGINX_WORKER_CONNECTIONS='$NGINX_WORKER_CONNECTIONS': expected a whole number >= 1"
+# nginx takes worker_processes 0 and then starts no worker to accept connections.
+[ "$NGINX_WORKER_PROCESSES" = auto ] || is_positive_int "$NGINX_WORKER_PROCESSES" ||
+    fail "NGINX_WORKER_PROCESSES='$NGINX_WORKER_PROCESSES': expected 'auto' or a whole number >= 1"
+
+# glibc keeps the memory a burst of TLS handshakes freed; jemalloc hands it back to the kernel
+# (docs/benchmarks.md, sections 5 and 7).
 case "$NGINX_ALLOCATOR" in
     jemalloc)
         jemalloc=$(PATH="$PATH:/usr/sbin:/sbin" ldconfig -p | awk '$1 == "libjemalloc.so.2" { print $NF; exit }')
@@ -212,12 +136,12 @@ case "$NGINX_ALLOCATOR" in
 esac
 
 NGINX_WORKER_RLIMIT_NOFILE=$((NGINX_WORKER_CONNECTIONS * 2))
-
-if [ "$PUBLIC_HTTPS_PORT" = 443 ]; then
-    HTTPS_REDIRECT_PORT=''
-else
-    HTTPS_REDIRECT_PORT=":$PUBLIC_HTTPS_PORT"
-fi
+HTTPS_REDIRECT_PORT=":$PUBLIC_HTTPS_PORT"
+[ "$PUBLIC_HTTPS_PORT" != 443 ] || HTTPS_REDIRECT_PORT=''
+# nginx's `keepalive` takes 1 or more: 0 leaves the directive out.
+UPSTREAM_KEEPALIVE="keepalive $NGINX_UPSTREAM_KEEPALIVE;"
+[ "$NGINX_UPSTREAM_KEEPALIVE" != 0 ] ||
+    UPSTREAM_KEEPALIVE="# NGINX_UPSTREAM_KEEPALIVE=0: no idle connections kept, a new one per request."
 
 mkdir -p "$NGINX_RUNTIME_DIR" 2>/dev/null ||
     fail "NGINX_RUNTIME_DIR='$NGINX_RUNTIME_DIR': cannot create the directory (it must be writable by user $(id -u))"
@@ -236,36 +160,25 @@ if [ "$TLS_SELF_SIGNED" = true ] && { [ ! -s "$TLS_CERT" ] || [ ! -s "$TLS_KEY" 
     ) || fail "could not create a self-signed certificate at TLS_CERT='$TLS_CERT' / TLS_KEY='$TLS_KEY'"
     chmod 0644 "$TLS_CERT"
 fi
-[ -r "$TLS_CERT" ] || fail "TLS_CERT='$TLS_CERT': no readable certificate (set TLS_CERT, or TLS_SELF_SIGNED=true)"
-[ -r "$TLS_KEY" ] || fail "TLS_KEY='$TLS_KEY': no readable key (set TLS_KEY, or TLS_SELF_SIGNED=true)"
 
 # Trusted proxies: realip and the geo map that gates X-Forwarded-Proto. Empty in edge mode.
-trusted=$NGINX_RUNTIME_DIR/trusted-proxies.conf
 {
     echo "# Rendered by render.sh: peers whose X-Forwarded-For/-Proto are believed."
-    if [ "$NGINX_MODE" = behind-alb ]; then
-        old_ifs=$IFS
-        IFS=', '
-        for cidr in $TRUSTED_PROXY_CIDRS; do
-            is_cidr "$cidr" || fail "TRUSTED_PROXY_CIDRS: '$cidr' is not a CIDR (expected e.g. 10.0.0.0/16 or fd00::/8)"
-            echo "set_real_ip_from $cidr;"
-        done
-        IFS=$old_ifs
+    for cidr in $cidrs; do
+        echo "set_real_ip_from $cidr;"
+    done
+    if [ -n "$cidrs" ]; then
         echo "real_ip_header X-Forwarded-For;"
         echo "real_ip_recursive on;"
     fi
     # shellcheck disable=SC2016 # nginx variables, written literally
     echo 'geo $realip_remote_addr $from_trusted_proxy {'
     echo '    default 0;'
-    if [ "$NGINX_MODE" = behind-alb ]; then
-        IFS=', '
-        for cidr in $TRUSTED_PROXY_CIDRS; do
-            echo "    $cidr 1;"
-        done
-        IFS=$old_ifs
-    fi
+    for cidr in $cidrs; do
+        echo "    $cidr 1;"
+    done
     echo '}'
-} >"$trusted"
+} >"$NGINX_RUNTIME_DIR/trusted-proxies.conf"
 
 export NGINX_MODE SERVER_NAME LISTEN_ADDRESS HTTP_PORT HTTPS_PORT HTTPS_REDIRECT_PORT UPSTREAM STATIC_ROOT \
     RATE_LIMIT RATE_LIMIT_BURST NGINX_RUNTIME_DIR NGINX_ACCESS_LOG NGINX_ERROR_LOG NGINX_WORKER_PROCESSES \
@@ -289,10 +202,18 @@ render locations.conf.template locations.conf
 render healthz.conf.template healthz.conf
 render "$servers_template" servers.conf
 
+# The proxy image's command's arguments (docker/Dockerfile) and its stdout, so the test opens what the
+# real start will; -e stderr also keeps an unprivileged nginx off its built-in error log. The rendered
+# files stay for inspection: nginx's message names the file and line.
+if ! refusal=$(nginx -t -q -e stderr -c "$NGINX_RUNTIME_DIR/nginx.conf" -g 'daemon off;' 2>&1 >&3); then
+    emerg=$(printf '%s\n' "$refusal" | sed -n 's/^.*\[emerg\] \([0-9]*#[0-9]*: \)\{0,1\}//p' | head -n 1)
+    fail "nginx -t refuses the rendered configuration: ${emerg:-$refusal}"
+fi 3>&1
+
 if [ "$#" -gt 0 ]; then
     if [ -n "$jemalloc" ]; then
-        # Freed pages go back to the kernel after about a second. With jemalloc's default of ten
-        # seconds, nginx still held all of a 10,000-connection burst's memory at the end of a 30 s run.
+        # Freed pages go back to the kernel after a second, not jemalloc's default ten: nginx's memory
+        # falls back soon after a burst of connections (docs/benchmarks.md, section 7).
         export LD_PRELOAD="$jemalloc" MALLOC_CONF="${MALLOC_CONF:-dirty_decay_ms:1000,muzzy_decay_ms:0}"
     fi
     exec "$@"
