@@ -1,11 +1,44 @@
-"""The report's building blocks: a table of wrk runs, and a section with its runs and its text."""
+"""The report's building blocks: its templates, a table of wrk runs, a section with its runs and text."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bench.loadgen import Result
+
+#: The report's prose: one template per section (``<section>.md.j2``), and the document's (``report.md.j2``).
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def round_by_round(ratios: list[float]) -> str:
+    """The rounds' ratios, as the report lists them."""
+    return ", ".join(f"{ratio:.2f}" for ratio in ratios)
+
+
+@cache
+def environment() -> Environment:
+    """Templates of Markdown: nothing is escaped, a block tag's own line leaves no trace, a name missing
+    from the context is an error; ``x | f(spec)`` formats as ``format(x, spec)`` does."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=False,  # noqa: S701 - Markdown for a file, not HTML for a browser
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=StrictUndefined,
+    )
+    env.filters["f"] = format
+    env.filters["rounds"] = round_by_round
+    return env
+
+
+def render(template: str, **context: object) -> list[str]:
+    """``template`` rendered with ``context``, as lines."""
+    return environment().get_template(template).render(**context).split("\n")
 
 
 def results_table(results: Sequence[Result], first_column: str = "run") -> list[str]:

@@ -82,6 +82,10 @@ class Alternated:
             *(series for _, series in self.untuned_direct),
         )
 
+    def without(self, tuning: Tuning) -> Series:
+        """The path through nginx without ``tuning``."""
+        return dict(self.untuned)[tuning]
+
     @property
     def rows(self) -> list[Result]:
         """Each configuration's runs as one row."""

@@ -39,6 +39,9 @@ class CpuSeconds:
     def __sub__(self, other: CpuSeconds) -> CpuSeconds:
         return CpuSeconds(self.gunicorn - other.gunicorn, self.nginx - other.nginx, self.wrk - other.wrk)
 
+    def __truediv__(self, runs: int) -> CpuSeconds:
+        return CpuSeconds(self.gunicorn / runs, self.nginx / runs, self.wrk / runs)
+
 
 @dataclass(frozen=True)
 class MemorySample:

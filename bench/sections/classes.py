@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.loadgen import Result
-from bench.markdown import Section
+from bench.markdown import Section, render
 from bench.profiles import Profile, run_wrk
 from bench.stacks import DYNAMIC, Stack
 
@@ -46,11 +46,5 @@ def measure(stack: Stack, profile: Profile) -> ClassRun:
 
 def section(result: ClassesResult) -> Section:
     """The section: each other class's requests/s as a share of gevent's, and what the route measures."""
-    gevent = result.rps("gevent")
-    body = [
-        *(f"- {wc}: {result.rps(wc) / gevent:.0%} of gevent's requests/s" for wc in WORKER_CLASSES[1:]),
-        "- `/api/status` does no I/O: it measures each class's overhead, not what gevent is for "
-        "(requests that wait on a database or an API while others run). Scenario 3 shows the other "
-        "half: sync workers exposed directly stop answering under slow clients; gevent does not.",
-    ]
+    body = render("classes.md.j2", result=result, others=WORKER_CLASSES[1:])
     return Section(TITLE, result.rows, body)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bench.markdown import Section
+from bench.markdown import Section, render
 from bench.profiles import Profile
 from bench.rounds import Alternated
 from bench.stacks import MemorySample
@@ -69,34 +69,17 @@ def table(result: MemoryResult) -> list[str]:
     return lines
 
 
-def shared_libraries_line(dynamic: Alternated) -> str:
-    """gunicorn's memory after section 2's runs, with and without ``SHARED_LIBRARIES``."""
-    shared, own = (
-        series.gunicorn_pss / 1024 for series in (dynamic.shipped, dict(dynamic.untuned)[SHARED_LIBRARIES])
-    )
-    return (
-        "- gunicorn's master imports the libraries its workers use before forking them, and they share "
-        f"those pages (GUNICORN_SHARED_LIBRARIES): after section 2's runs, gunicorn held {shared:.0f} MB "
-        f"PSS, against {own:.0f} MB with each worker importing its own."
-    )
-
-
 def section(result: MemoryResult, scale: ScaleResult, dynamic: Alternated, profile: Profile) -> Section:
     """The section: the table, the end of the scenario with each worker count, the peak, shared pages."""
-    shipped, fewer = result.shipped, result.fewer_workers
-    body = [
-        *table(result),
-        "",
-        f"- At the end of the scenario ({profile.scale_connections:,} connections open): "
-        f"{shipped.end_mb:.0f} MB with the shipped {DEFAULT_WORKERS} gunicorn workers, "
-        f"{fewer.end_mb:.0f} MB with {FEWER_WORKERS}; the dynamic "
-        f"route's requests/s in section 4: {scale.run(shipped.config, 'dynamic').result.rps:,.0f} and "
-        f"{scale.run(fewer.config, 'dynamic').result.rps:,.0f}.",
-        "- The peak is the burst of new connections: nginx holds each TLS handshake's state (OpenSSL "
-        "3.0: about 45 KB, until the client's Finished arrives) for a second or two, then about 17 KB "
-        "per established connection. nginx runs on jemalloc (render.sh's NGINX_ALLOCATOR), which "
-        "returns what the handshakes freed within a second; glibc's malloc keeps it (section 7's last "
-        "step: nginx at the end of the run with and without jemalloc).",
-        shared_libraries_line(dynamic),
-    ]
+    body = render(
+        "memory.md.j2",
+        result=result,
+        scale=scale,
+        profile=profile,
+        table=table(result),
+        workers=DEFAULT_WORKERS,
+        fewer_workers=FEWER_WORKERS,
+        shared=dynamic.shipped,
+        own=dynamic.without(SHARED_LIBRARIES),
+    )
     return Section(TITLE, (), body)

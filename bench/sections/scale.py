@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.loadgen import Result, listen_overflows, wrk
-from bench.markdown import Section
+from bench.markdown import Section, render
 from bench.profiles import Profile
 from bench.sections.memory import StackMemory
 from bench.stacks import DYNAMIC, STATIC_FILE, MemorySample, MemorySampler, Stack
@@ -139,53 +139,21 @@ def measure_route(
     return _measure(stack, profile, config, (route,))[0]
 
 
-def _never_answered(result: ScaleResult, profile: Profile) -> str:
-    return (
-        f"- Requests never answered in {profile.scale_timeout} s (nginx's access log: held longer than "
-        "that, then closed by wrk as its run ended, status 499; wrk's figures above leave them out): "
-        + ", ".join(f"{run.result.label} {run.late:,.0f}" for run in result.runs)
-        + "."
-    )
-
-
-def _overloaded(result: ScaleResult) -> str:
-    runs = [result.run(config, "dynamic") for config in (SHIPPED, QUEUE_OFF_CONFIG)]
-    overload = (
-        f"{run.config}: {run.result.rps:,.0f} requests/s, p50 {run.result.latency_ms['p50']:,.0f} ms, max "
-        f"{run.result.latency_ms['max']:,.0f} ms, {run.timed_out:,.0f} timeouts (answered "
-        "late or never)"
-        for run in runs
-    )
-    return (
-        "- nginx's kept connections to gunicorn under overload (dynamic route): "
-        + "; ".join(overload)
-        + ". With several workers gunicorn has each gevent worker accept one new connection per turn of "
-        "its loop (gevent's max_accept 1), while requests on nginx's kept connections are read in the "
-        f"same turn: without {QUEUE_CLOSE.name}, they skip gunicorn's socket queue again and again and "
-        "the rest wait in it. Shipped, once the queue has held connections for "
-        "GUNICORN_KEEPALIVE_QUEUE_MS at every request a worker serves, each response closes its "
-        "connection (Connection: close), so every request takes its turn in the queue. What it costs at "
-        f"64 connections, and what {KEEPALIVE_FEWER} kept connections per nginx worker (shipped before) "
-        "cost instead, is in section 2."
-    )
-
-
 def section(result: ScaleResult, profile: Profile) -> Section:
     """The section: connections dropped, the configurations, requests never answered, the queue closing."""
-    configurations = (
-        f"{SHIPPED}: the shipped configuration with NGINX_WORKER_CONNECTIONS={WORKER_CONNECTIONS} (section "
-        f"7's last step); {FEWER_WORKERS_CONFIG}: the same with {FEWER_WORKERS} gunicorn "
-        f"workers instead of {DEFAULT_WORKERS}; {QUEUE_OFF_CONFIG}: the same without "
-        f"{QUEUE_CLOSE.name} (the dynamic route only). The machine's net.core.somaxconn is raised "
-        f"to the node's {SOMAXCONN} by `make bench`."
+    body = render(
+        "scale.md.j2",
+        result=result,
+        profile=profile,
+        overloaded=[result.run(config, "dynamic") for config in (SHIPPED, QUEUE_OFF_CONFIG)],
+        shipped=SHIPPED,
+        fewer=FEWER_WORKERS_CONFIG,
+        queue_off=QUEUE_OFF_CONFIG,
+        worker_connections=WORKER_CONNECTIONS,
+        fewer_workers=FEWER_WORKERS,
+        workers=DEFAULT_WORKERS,
+        queue_close=QUEUE_CLOSE.name,
+        somaxconn=SOMAXCONN,
+        keepalive_fewer=KEEPALIVE_FEWER,
     )
-    body = [
-        *(
-            f"- {run.result.label}: {run.dropped:,} connections dropped from full accept queues"
-            for run in result.runs
-        ),
-        f"- {configurations}",
-        _never_answered(result, profile),
-        _overloaded(result),
-    ]
     return Section(title(profile), result.rows, body)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.loadgen import Result, slow_clients
-from bench.markdown import Section
+from bench.markdown import Section, render
 from bench.profiles import Profile, run_wrk
 from bench.stacks import DYNAMIC, Stack
 from bench.tunings import HEADER_TIMEOUT, MAX_REQUESTS
@@ -35,11 +35,6 @@ class SlowClientsRun:
     def errors(self) -> int:
         """Requests that failed or timed out."""
         return self.result.failed + self.result.timeouts
-
-    @property
-    def note(self) -> str:
-        """How the slow clients ran."""
-        return f"{self.result.label}: slow clients `{self.command}` reported {self.report}"
 
 
 @dataclass(frozen=True)
@@ -73,9 +68,9 @@ class SlowResult:
         return [*rows, self.recycled, self.cut_off.result]
 
     @property
-    def notes(self) -> list[str]:
-        """How the slow clients ran, in every run that had them."""
-        return [*(run.note for c in self.classes for run in (c.via_nginx, c.direct)), self.cut_off.note]
+    def slow_client_runs(self) -> list[SlowClientsRun]:
+        """Every run that had slow clients, in the order they ran."""
+        return [*(run for c in self.classes for run in (c.via_nginx, c.direct)), self.cut_off]
 
 
 def _with_slow_clients(label: str, stack: Stack, tls: bool, profile: Profile) -> SlowClientsRun:
@@ -115,46 +110,7 @@ def measure_before(
     return recycled, _with_slow_clients(label, without_header_timeout, True, profile)
 
 
-def _exposed(runs: WorkerClassRuns) -> str:
-    direct = runs.direct.result
-    answered = (
-        f"{direct.requests:,} requests answered, p99 {direct.latency_ms['p99']:.1f} ms"
-        if direct.requests
-        else "no request answered"
-    )
-    return (
-        f"- {runs.worker_class}, gunicorn exposed directly: {answered}, {direct.unanswered} unanswered at "
-        f"the end; through nginx: p99 {runs.via_nginx.result.latency_ms['p99']:.1f} ms, "
-        f"{runs.via_nginx.errors:.0f} errors."
-    )
-
-
-def _tunings(result: SlowResult) -> list[str]:
-    gevent = result.of("gevent")
-    tuned, cut = gevent.via_nginx.result, result.cut_off.result
-    light, recycled = gevent.baseline, result.recycled
-    return [
-        f"- client_header_timeout 10s -> 60s (gevent, through nginx, slow clients): p99 "
-        f"{cut.latency_ms['p99']:.1f} -> {tuned.latency_ms['p99']:.1f} ms, requests/s {cut.rps:,.0f} -> "
-        f"{tuned.rps:,.0f}. nginx 1.22 ends a connection whose header is not complete after "
-        "`client_header_timeout`: at 10 s, slow clients held longer are cut off and come back at once "
-        "with new TLS handshakes (closed_by_server in their reports above), which the normal requests "
-        "wait behind. At 60 s, nginx's default, nginx holds them.",
-        f"- max_requests 2000 -> 50000 (gevent, through nginx, no slow clients): p99 "
-        f"{recycled.latency_ms['p99']:.1f} -> {light.latency_ms['p99']:.1f} ms. At 2000, each of the "
-        f"{DEFAULT_WORKERS} workers was replaced every {2000 * DEFAULT_WORKERS / recycled.rps:.0f} s "
-        "at this load, and requests waited while the new one started.",
-        "- nginx holds the slow connections itself and passes gunicorn only complete requests. A sync "
-        "worker exposed directly is held by the first slow client it accepts; gevent workers hold "
-        "them as greenlets, up to `worker_connections` each, and share the CPU with them.",
-    ]
-
-
 def section(result: SlowResult, profile: Profile) -> Section:
     """The section: how the slow clients ran, each worker class exposed or behind nginx, the tunings."""
-    body = [
-        *(f"- {note}" for note in result.notes),
-        *(_exposed(result.of(wc)) for wc in WORKER_CLASSES),
-        *_tunings(result),
-    ]
+    body = render("slow.md.j2", result=result, workers=DEFAULT_WORKERS)
     return Section(title(profile), result.rows, body)

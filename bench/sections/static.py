@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bench.markdown import Section
+from bench.markdown import Section, render
 from bench.profiles import Profile
 from bench.rounds import Alternated, measure_rounds, with_cpu
 from bench.sections import compared
@@ -31,14 +31,6 @@ def measure(stack: Stack, befores: Mapping[Tuning, Stack], profile: Profile) -> 
 
 def section(runs: Alternated, profile: Profile) -> Section:
     """The section: its rounds, each tuning's effect, and nginx's CPU per request against Flask's."""
-    nginx_us, flask_us = runs.shipped.cpu_us(), runs.direct.cpu_us()
-    per_request = (
-        f"- Per request, nginx used {nginx_us:.0f} µs of CPU and Flask's gunicorn {flask_us:.0f} µs "
-        f"(table above): per CPU second of the server, nginx answers {flask_us / nginx_us:.1f}x the "
-        f"requests, against {runs.ratio:.1f}x in requests/s. The difference is "
-        f"the load generator on the same cores: wrk used {runs.shipped.cpu.wrk:.1f} CPU "
-        f"seconds in nginx's runs (it decrypts TLS and parses every answer nginx sends) against "
-        f"{runs.direct.cpu.wrk:.1f} in Flask's. On a node the clients are elsewhere."
-    )
-    body = [*compared.opening(runs, "static", profile), *compared.untuned_lines(runs), per_request]
+    context = compared.context(runs, "static", profile)
+    body = render("static.md.j2", nginx_us=runs.shipped.cpu_us(), flask_us=runs.direct.cpu_us(), **context)
     return Section(TITLE, runs.rows, body, compared.ROWS_ARE)

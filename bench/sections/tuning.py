@@ -8,7 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from bench.loadgen import Result
-from bench.markdown import Section
+from bench.markdown import Section, render
 from bench.profiles import Profile
 from bench.sections.scale import SHIPPED, WORKER_CONNECTIONS, ScaleResult, many_connections, unanswered_late
 from bench.stacks import DYNAMIC, MemorySampler, without
@@ -92,51 +92,13 @@ def measure(workdir: Path, profile: Profile) -> TuningResult:
     return TuningResult(tuple(runs))
 
 
-def _step_line(before: StepRun, after: StepRun, profile: Profile) -> str:
-    old, new = before.result, after.result
-    return (
-        f"- {new.label}: requests/s {old.rps:,.0f} -> {new.rps:,.0f}, errors "
-        f"{old.failed:,} -> {new.failed:,}, timeouts {old.timeouts:,} -> {new.timeouts:,}, "
-        f"never answered in {profile.scale_timeout} s {before.late:,.0f} -> {after.late:,.0f}, "
-        f"p99 {old.latency_ms['p99']:,.0f} -> {new.latency_ms['p99']:,.0f} ms, listen "
-        f"overflows {before.dropped:,.0f} -> {after.dropped:,.0f}, nginx PSS at peak "
-        f"{before.nginx_peak_pss / 1024:.0f} -> {after.nginx_peak_pss / 1024:.0f} MB, at the end "
-        f"{before.nginx_end_pss / 1024:.0f} -> {after.nginx_end_pss / 1024:.0f} MB"
-    )
-
-
-def _last_step(result: TuningResult, scale: ScaleResult) -> str:
-    there, last = scale.run(SHIPPED, "dynamic"), result.steps[-1]
-    return (
-        f"- The last step runs the configuration of section 4: there, {there.result.failed:,} errors and "
-        f"{there.timed_out:,.0f} timeouts (answered late or "
-        f"never) at {there.result.rps:,.0f} requests/s; here, {last.result.failed:,} errors and "
-        f"{last.result.timeouts + last.late:,.0f} at {last.result.rps:,.0f} "
-        "requests/s. The difference is the spread "
-        "between two runs of one configuration on this machine."
-    )
-
-
-FIXED = (
-    "- What each step fixed, from nginx's error log in the runs that found them: at 10 s, TLS "
-    "handshakes queued behind 10,000 new connections were cut off (wrk: read errors); gunicorn's "
-    "default backlog of 2048 overflowed, because a gevent worker accepts one connection per turn "
-    "of its loop: a full unix socket refuses a connection at once (connect() failed, 11: Resource "
-    "temporarily unavailable) and nginx answers 502 (over TCP it was 504, upstream connect timed "
-    "out, and 502); nginx's own accept queue (511) overflowed, which costs retransmitted "
-    "connection attempts and, in some runs, wrk's connect errors (listen overflows: TCP "
-    "connections the kernel dropped because an accept queue was full; a unix socket's refusals "
-    "are not counted there); jemalloc returns to the kernel what the burst of TLS handshakes "
-    "freed (see section 5). A 4 KB TLS buffer instead of 16 KB is less that nginx may hold per "
-    "connection, but one run of each step does not show it beyond the spread between runs."
-)
-
-
 def section(result: TuningResult, scale: ScaleResult, profile: Profile) -> Section:
     """The section: each step against the one before, the last against section 4, what each fixed."""
-    body = [
-        *(_step_line(before, after, profile) for before, after in pairwise(result.steps)),
-        _last_step(result, scale),
-        FIXED,
-    ]
+    body = render(
+        "tuning.md.j2",
+        result=result,
+        steps=list(pairwise(result.steps)),
+        there=scale.run(SHIPPED, "dynamic"),
+        profile=profile,
+    )
     return Section(title(profile), result.rows, body)

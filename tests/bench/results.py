@@ -7,11 +7,16 @@ from dataclasses import replace
 
 from bench.loadgen import Result
 from bench.profiles import QUICK
-from bench.rounds import Alternated, Measured, measure_rounds
+from bench.results import Results
+from bench.rounds import Alternated, Measured, Series, measure_rounds
 from bench.sections import scale
+from bench.sections.classes import WORKER_CLASSES, ClassesResult, ClassRun
+from bench.sections.memory import MemoryResult, StackMemory
 from bench.sections.scale import FEWER_WORKERS_CONFIG, QUEUE_OFF_CONFIG, SHIPPED, ScaleResult, ScaleRun
-from bench.stacks import MemorySample, Stack
-from bench.tunings import Tuning
+from bench.sections.slow import SlowClientsRun, SlowResult, WorkerClassRuns
+from bench.sections.tuning import StepRun, TuningResult
+from bench.stacks import CpuSeconds, MemorySample, Stack
+from bench.tunings import SHARED_LIBRARIES, Tuning
 
 ERRORS = {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}
 
@@ -81,4 +86,25 @@ def scale_result(late: dict[tuple[str, str], int]) -> ScaleResult:
             )
             for config, route in [*runs, (QUEUE_OFF_CONFIG, "dynamic")]
         )
+    )
+
+
+def made_up(scale_runs: ScaleResult) -> Results:
+    """Results of every section that meet every target but, maybe, section 4's."""
+    cpu = CpuSeconds(1.0, 1.0, 0.0)
+    rounds = Series("direct", (run(100),), cpu), Series("nginx, shipped", (run(3000),), cpu)
+    dynamic = Series("direct", (run(100, p99=20.0),), cpu), Series("nginx, shipped", (run(90),), cpu)
+    shared = ((SHARED_LIBRARIES, Series(f"nginx, without {SHARED_LIBRARIES.name}", (run(80),), cpu)),)
+    calm = SlowClientsRun(run(100), "slowloris", None)
+    stack = StackMemory("shipped", *(MemorySample(0, 300 * 1024, 0),) * 5)
+    return Results(
+        static=Alternated(*rounds, ()),
+        dynamic=Alternated(*dynamic, shared),
+        slow=SlowResult(
+            tuple(WorkerClassRuns(wc, run(100), calm, calm) for wc in ("gevent", "sync")), run(100), calm
+        ),
+        scale=scale_runs,
+        memory=MemoryResult(stack, stack),
+        classes=ClassesResult(tuple(ClassRun(wc, run(100)) for wc in WORKER_CLASSES)),
+        tuning=TuningResult(tuple(StepRun(run(100), 0, 1024, 1024, 0) for _ in range(2))),
     )

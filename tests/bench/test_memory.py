@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import cast
 
+from bench.profiles import QUICK
 from bench.rounds import Alternated, Measured, Series, measure_rounds
-from bench.sections.memory import shared_libraries_line
-from bench.stacks import Stack
+from bench.sections import memory
+from bench.sections.memory import MemoryResult, StackMemory
+from bench.stacks import MemorySample, Stack
 from bench.tunings import SHARED_LIBRARIES
-from tests.bench.results import ServingStack, run
+from tests.bench.results import ServingStack, run, scale_result
 
 
 def test_each_configurations_gunicorn_is_read_after_all_its_rounds() -> None:
@@ -39,6 +41,9 @@ def test_section_5_compares_gunicorn_with_and_without_shared_libraries() -> None
     shipped = Series("nginx, shipped", (run(90),), gunicorn_pss=81 * 1024)
     own = Series(f"nginx, without {SHARED_LIBRARIES.name}", (run(90),), gunicorn_pss=126 * 1024)
 
-    line = shared_libraries_line(Alternated(direct, shipped, ((SHARED_LIBRARIES, own),)))
+    dynamic = Alternated(direct, shipped, ((SHARED_LIBRARIES, own),))
+    stack = StackMemory("shipped", *(MemorySample(),) * 5)
+    body = memory.section(MemoryResult(stack, stack), scale_result({}), dynamic, QUICK).body
+    (line,) = [text for text in body if "GUNICORN_SHARED_LIBRARIES" in text]
 
     assert "gunicorn held 81 MB PSS, against 126 MB with each worker importing its own" in line

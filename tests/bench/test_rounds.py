@@ -7,9 +7,10 @@ from typing import cast
 import pytest
 
 from bench.loadgen import Result, combined
-from bench.profiles import FULL, QUICK
+from bench.profiles import FULL, QUICK, Profile
 from bench.rounds import Alternated, Measured, Series, alternate, measure_rounds
-from bench.sections.compared import rounds_note, spread
+from bench.sections import static
+from bench.sections.compared import spread
 from bench.stacks import CpuSeconds, Stack
 from tests.bench.results import ERRORS, ServingStack, run
 
@@ -64,6 +65,14 @@ def test_unanswered_requests_add_up_when_every_run_counted_them() -> None:
 
     assert combined("x", counted).unanswered == 5
     assert combined("x", [*counted, run(10)]).unanswered is None
+
+
+def rounds_note(profile: Profile) -> str:
+    """Section 1's line on how its rounds ran."""
+    cpu = CpuSeconds(1.0, 1.0, 1.0)
+    runs = Alternated(Series("direct", (run(1000),), cpu), Series("nginx, shipped", (run(800),), cpu), ())
+    (line,) = [text for text in static.section(runs, profile).body if text.startswith("- Each configuration")]
+    return line.removeprefix("- ")
 
 
 def test_a_single_round_says_it_shows_that_everything_runs_not_how_it_compares() -> None:
