@@ -121,5 +121,17 @@ def start_nginx(env: dict[str, str], workdir: Path, *, render: Path = RENDER) ->
     """
     process = spawn("nginx", command(render), env, workdir, workdir / f"nginx-{env['HTTPS_PORT']}.log")
     server = Nginx(process=process, env=env)
-    process.wait_ready(lambda: port_open(server.https_port), f"nginx on {server.https_port}")
+    process.wait_ready(lambda: master_listening(server), f"nginx on {server.https_port}")
     return server
+
+
+def master_listening(server: Nginx) -> bool:
+    """Whether the started nginx itself listens: render.sh's ``nginx -t`` binds the same ports for an
+    instant first, and the master writes its pid (the process's own: render.sh and sh exec it) only once
+    it listens."""
+    pid_file = Path(server.env["NGINX_RUNTIME_DIR"]) / "nginx.pid"
+    try:
+        started = pid_file.read_text().strip() == str(server.process.pid)
+    except FileNotFoundError:
+        return False
+    return started and port_open(server.https_port)
