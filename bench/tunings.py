@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from infra.user_data import SOMAXCONN
 from nodestack.nginx import KEEPALIVE_SHIPPED
 
 
@@ -41,7 +42,13 @@ HEADER_TIMEOUT = Tuning(
 )
 SSL_BUFFER = Tuning("ssl_buffer_size 4k", edits=(("tls.conf.template", "ssl_buffer_size 4k;\n", ""),))
 MAX_REQUESTS = Tuning("max_requests 50000", gunicorn_env=(("GUNICORN_MAX_REQUESTS", "2000"),))
-BACKLOG = Tuning("gunicorn backlog 16384", gunicorn_env=(("GUNICORN_BACKLOG", "2048"),))
+#: The accept queues before the tuning: gunicorn's own default backlog, and nginx's on Linux.
+GUNICORN_DEFAULT_BACKLOG = "2048"
+NGINX_DEFAULT_BACKLOG = "511"
+#: Both servers ask for the node's net.core.somaxconn (their defaults are tested equal to it).
+BACKLOG = Tuning(
+    f"gunicorn backlog {SOMAXCONN}", gunicorn_env=(("GUNICORN_BACKLOG", GUNICORN_DEFAULT_BACKLOG),)
+)
 JEMALLOC = Tuning("jemalloc", nginx_env=(("NGINX_ALLOCATOR", "glibc"),))
 UNIX_SOCKET = Tuning("upstream over a unix socket", tcp_upstream=True)
 UPSTREAM_KEEPALIVE = Tuning("upstream keep-alive", nginx_env=(("NGINX_UPSTREAM_KEEPALIVE", "0"),))
@@ -73,10 +80,7 @@ TLS = Tuning(
     ),
     plain_http=True,
 )
-NGINX_BACKLOG = Tuning(
-    "nginx backlog 16384",
-    edits=(("edge.conf.template", " default_server backlog=16384;", " default_server;"),),
-)
+NGINX_BACKLOG = Tuning(f"nginx backlog {SOMAXCONN}", nginx_env=(("NGINX_BACKLOG", NGINX_DEFAULT_BACKLOG),))
 
 #: The other worker count of sections 2, 4 and 5: one gevent worker per core, plus one.
 FEWER_WORKERS = len(os.sched_getaffinity(0)) + 1

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 APP_STOP_TIMEOUT_SECONDS = 45
 """docker's grace before SIGKILL: above gunicorn's graceful_timeout (30 s) and nginx's in-flight requests."""
 SOMAXCONN = 16384
-"""The kernel's cap on a listen backlog: gunicorn asks for this many (docker/appserver/settings.py `backlog`)
-so that a burst of connections from nginx waits to be accepted instead of being refused (a full unix
-socket refuses at once, and nginx answers 502)."""
+"""The kernel's cap on a listen backlog. gunicorn (docker/appserver/settings.py `BACKLOG`) and nginx
+(render.sh's `NGINX_BACKLOG`) ask for this many, tested equal, so that a burst of connections waits to be
+accepted instead of being refused (a full unix socket refuses at once, and nginx answers 502)."""
 SOCKET_VOLUME = "gunicorn-socket"
 """The docker volume that carries gunicorn's unix socket from the app container to the proxy's."""
 SOCKET_DIR = "/run/gunicorn"

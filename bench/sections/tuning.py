@@ -12,7 +12,16 @@ from bench.markdown import Section, render
 from bench.profiles import Profile
 from bench.sections.scale import SHIPPED, WORKER_CONNECTIONS, ScaleResult, many_connections, unanswered_late
 from bench.stacks import DYNAMIC, MemorySampler, without
-from bench.tunings import BACKLOG, HEADER_TIMEOUT, JEMALLOC, NGINX_BACKLOG, SSL_BUFFER, Tuning
+from bench.tunings import (
+    BACKLOG,
+    GUNICORN_DEFAULT_BACKLOG,
+    HEADER_TIMEOUT,
+    JEMALLOC,
+    NGINX_BACKLOG,
+    NGINX_DEFAULT_BACKLOG,
+    SSL_BUFFER,
+    Tuning,
+)
 
 SCALE_NGINX_ENV = {"NGINX_WORKER_CONNECTIONS": WORKER_CONNECTIONS}
 
@@ -29,8 +38,9 @@ class Step:
 #: Each step adds its change to the ones before it.
 STEPS = (
     Step(
-        "before: NGINX_WORKER_CONNECTIONS=10000, client_header_timeout 10s, gunicorn backlog 2048, "
-        "nginx backlog 511, ssl_buffer_size 16k, glibc malloc",
+        "before: NGINX_WORKER_CONNECTIONS=10000, client_header_timeout 10s, "
+        f"gunicorn backlog {GUNICORN_DEFAULT_BACKLOG}, nginx backlog {NGINX_DEFAULT_BACKLOG}, "
+        "ssl_buffer_size 16k, glibc malloc",
         {"NGINX_WORKER_CONNECTIONS": "10000"},
         (HEADER_TIMEOUT, BACKLOG, NGINX_BACKLOG, SSL_BUFFER, JEMALLOC),
     ),
@@ -40,8 +50,8 @@ STEPS = (
         (HEADER_TIMEOUT, BACKLOG, NGINX_BACKLOG, SSL_BUFFER, JEMALLOC),
     ),
     Step("+ client_header_timeout 60s", SCALE_NGINX_ENV, (BACKLOG, NGINX_BACKLOG, SSL_BUFFER, JEMALLOC)),
-    Step("+ gunicorn backlog 16384", SCALE_NGINX_ENV, (NGINX_BACKLOG, SSL_BUFFER, JEMALLOC)),
-    Step("+ nginx backlog 16384", SCALE_NGINX_ENV, (SSL_BUFFER, JEMALLOC)),
+    Step(f"+ {BACKLOG.name}", SCALE_NGINX_ENV, (NGINX_BACKLOG, SSL_BUFFER, JEMALLOC)),
+    Step(f"+ {NGINX_BACKLOG.name}", SCALE_NGINX_ENV, (SSL_BUFFER, JEMALLOC)),
     Step("+ ssl_buffer_size 4k", SCALE_NGINX_ENV, (JEMALLOC,)),
     Step("+ jemalloc (shipped)", SCALE_NGINX_ENV, ()),
 )

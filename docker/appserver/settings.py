@@ -19,6 +19,9 @@ SHARED_LIBRARIES = ("flask",)
 #: gunicorn's heartbeat directory when it exists: tmpfs, where fchmod never blocks a worker on a disk
 #: (gunicorn FAQ).
 TMPFS = "/dev/shm"  # noqa: S108 - tmpfs, gunicorn's documented choice
+#: gunicorn's accept queue: the node's net.core.somaxconn (infra/user_data.py SOMAXCONN) and nginx's listen
+#: backlog (render.sh's NGINX_BACKLOG) are the same number, tested equal.
+BACKLOG = 16384
 ACCESS_LOG_FORMAT = '%(h)s %({x-forwarded-for}i)s "%(r)s" %(s)s %(b)s %(M)sms "%({x-request-id}i)s" "%(a)s"'
 
 
@@ -49,7 +52,7 @@ class GunicornSettings:
     # Connections nginx opens while every worker is busy wait here, in the kernel's accept queue, instead of
     # being refused: a gevent worker accepts one connection per turn of its loop, so a burst outruns it
     # (docs/benchmarks.md, section 7). The kernel caps it at net.core.somaxconn, which the node's user data
-    # raises to match (infra/user_data.py).
+    # raises to BACKLOG.
     backlog: int
     # nginx's access log records every request (status, bytes, times, X-Request-ID), so gunicorn writes none
     # by default, as gunicorn ships; its logging of each request costs CPU (docs/benchmarks.md, section 2).
@@ -103,7 +106,7 @@ class GunicornSettings:
         # More than one thread would silently turn sync workers into gthread ones.
         threads = environment.positive_int(env, "GUNICORN_THREADS", 4 if worker_class == "gthread" else 1)
         max_requests = environment.positive_int(env, "GUNICORN_MAX_REQUESTS", 50000)
-        backlog = environment.positive_int(env, "GUNICORN_BACKLOG", 16384)
+        backlog = environment.positive_int(env, "GUNICORN_BACKLOG", BACKLOG)
         accesslog, errorlog = log_targets(env)
         return cls(
             bind=bind,

@@ -135,7 +135,7 @@ def test_the_accept_queue_fits_in_the_kernel_cap_the_node_sets() -> None:
     # The kernel silently cuts a backlog to net.core.somaxconn: the node's user data must raise it this far.
     backlog = settings().backlog
     assert backlog > 2048  # gunicorn's own default, which overflowed at 10,000 connections
-    assert backlog <= user_data.SOMAXCONN
+    assert backlog == user_data.SOMAXCONN
     assert f"net.core.somaxconn = {user_data.SOMAXCONN}" in user_data.render(NODE)
     assert settings(GUNICORN_BACKLOG="4096").backlog == 4096
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import shutil
 import stat
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from appserver.settings import BACKLOG
+from infra.user_data import SOMAXCONN
 from nodestack.nginx import KEEPALIVE_SHIPPED, Nginx, render_env
 from nodestack.paths import DOCKER, RENDER
 from nodestack.process import child_pids
@@ -65,6 +68,20 @@ def test_by_default_nginx_proxies_to_the_socket_gunicorn_binds_by_default(env: d
     conf = rendered(render(env))
     gunicorn_default = runpy.run_path(str(DOCKER / "gunicorn.conf.py"))["SOCKET"]
     assert f"        server unix:{gunicorn_default};\n" in conf.read_text()
+
+
+@pytest.mark.parametrize("mode", ["edge", "behind-alb"])
+def test_nginx_asks_for_gunicorns_backlog_the_nodes_somaxconn(env: dict[str, str], mode: str) -> None:
+    trusted = {"TRUSTED_PROXY_CIDRS": "10.0.0.0/16"} if mode == "behind-alb" else {}
+    conf = rendered(render({**env, "NGINX_MODE": mode, **trusted}))
+    servers = (conf.parent / "servers.conf").read_text()
+    assert re.findall(r" backlog=(\d+);", servers) == [str(BACKLOG)]
+    assert BACKLOG == SOMAXCONN
+
+
+def test_the_listen_backlog_is_set_by_nginx_backlog(env: dict[str, str]) -> None:
+    conf = rendered(render({**env, "NGINX_BACKLOG": "511"}))
+    assert " default_server backlog=511;" in (conf.parent / "servers.conf").read_text()
 
 
 def test_edge_redirect_omits_the_default_port(env: dict[str, str]) -> None:
@@ -167,6 +184,7 @@ def test_a_malformed_listen_address_is_refused_with_nginxs_message_before_the_co
             {"NGINX_UPSTREAM_KEEPALIVE": "all"},
             'invalid value "all" in "keepalive" directive in {runtime}/nginx.conf:',
         ),
+        ({"NGINX_BACKLOG": "0"}, 'invalid backlog "backlog=0" in {runtime}/servers.conf:'),
         ({"UPSTREAM": "127.0.0.1:0"}, 'invalid port in upstream "127.0.0.1:0" in {runtime}/nginx.conf:'),
         (
             {"NGINX_MIME_TYPES": "/nonexistent/mime.types"},
