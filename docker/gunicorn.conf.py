@@ -7,7 +7,6 @@ put its working directory (the image's /app) on sys.path.
 
 import os
 
-from appserver.environment import SOCKET  # noqa: F401 - read from here by tests that have yet to import it
 from appserver.hooks import ServerHooks
 from appserver.settings import load
 

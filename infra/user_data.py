@@ -132,7 +132,7 @@ readonly APP_IMAGE={q(node.app_image)}
 readonly PROXY_IMAGE={q(node.proxy_image)}
 readonly LOG_GROUP={q(node.log_group)}
 # gunicorn's socket directory (docker/appserver/environment.py SOCKET). A new volume starts as a copy of the
-# images' /run/gunicorn: user 1001, mode 0750.
+# images' {SOCKET_DIR}: user 1001, mode 0750.
 readonly SOCKET_VOLUME={SOCKET_VOLUME}
 
 {retry_function()}

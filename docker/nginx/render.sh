@@ -44,6 +44,7 @@ absolute() {
 : "${HTTP_PORT:=8080}"
 : "${HTTPS_PORT:=8443}"
 : "${PUBLIC_HTTPS_PORT:=443}"
+# gunicorn's default socket (docker/appserver/environment.py SOCKET, tested equal).
 : "${UPSTREAM:=unix:/run/gunicorn/gunicorn.sock}"
 : "${STATIC_ROOT:=/srv/static}"
 : "${RATE_LIMIT:=20}"

@@ -187,8 +187,8 @@ def test_nginx_reaches_gunicorn_through_a_socket_volume_it_cannot_write() -> Non
     script = user_data.render(node())
     assert "readonly SOCKET_VOLUME=gunicorn-socket" in script
     app, proxy = docker_run(script, "app"), docker_run(script, "proxy")
-    assert '--mount "type=volume,source=$SOCKET_VOLUME,target=/run/gunicorn" ' in app
-    assert '--mount "type=volume,source=$SOCKET_VOLUME,target=/run/gunicorn,readonly" ' in proxy
+    assert f'--mount "type=volume,source=$SOCKET_VOLUME,target={user_data.SOCKET_DIR}" ' in app
+    assert f'--mount "type=volume,source=$SOCKET_VOLUME,target={user_data.SOCKET_DIR},readonly" ' in proxy
     # The directory of gunicorn's default socket, which is nginx's default upstream.
     assert os.path.dirname(SOCKET) == user_data.SOCKET_DIR
 

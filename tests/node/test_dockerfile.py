@@ -7,12 +7,15 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from appserver.environment import SOCKET
 from nodestack.nginx import PROXY_COMMAND
 from nodestack.paths import DOCKER
 
 DOCKERFILE = DOCKER / "Dockerfile"
+#: Both images make gunicorn's socket directory, the mount point of the volume they share.
+MAKE_SOCKET_DIR = f"install -d -o 1001 -g 1001 -m 0750 {PurePosixPath(SOCKET).parent}"
 # python:3.11-slim-bookworm is glibc 2.36 on x86_64 (the instances' linux/amd64).
 PLATFORMS = (
     "manylinux_2_36_x86_64",
@@ -63,7 +66,7 @@ def test_app_stage() -> None:
     assert instruction(app, "USER") == ["1001"]
     # No TCP port: gunicorn listens on its socket, in a directory for the app user (1001) alone.
     assert instruction(app, "EXPOSE") == []
-    assert "install -d -o 1001 -g 1001 -m 0750 /run/gunicorn" in instruction(app, "RUN")
+    assert MAKE_SOCKET_DIR in instruction(app, "RUN")
     (cmd,) = instruction(app, "CMD")
     assert json.loads(cmd) == ["python", "serve.py", "run:app"]
     (healthcheck,) = instruction(app, "HEALTHCHECK")
@@ -76,7 +79,7 @@ def test_proxy_stage() -> None:
     proxy = stages()["proxy"]
     (user,) = instruction(proxy, "USER")
     assert user not in {"0", "root"}
-    assert "install -d -o 1001 -g 1001 -m 0750 /run/gunicorn" in instruction(proxy, "RUN")
+    assert MAKE_SOCKET_DIR in instruction(proxy, "RUN")
     (healthcheck,) = instruction(proxy, "HEALTHCHECK")
     assert "/healthz" in healthcheck
     assert instruction(proxy, "STOPSIGNAL") == ["SIGQUIT"]

@@ -18,7 +18,7 @@ import pytest
 from gunicorn import config as gunicorn_config
 
 from app import create_app
-from appserver.environment import BadSetting, trusted_proxies
+from appserver.environment import SOCKET, BadSetting, trusted_proxies
 from appserver.hooks import ServerHooks
 from appserver.settings import TMPFS, GunicornSettings, available_cpus, load
 from infra import user_data
@@ -42,7 +42,7 @@ def test_the_articles_settings() -> None:
     assert conf.worker_class == "gevent"
     assert conf.timeout == 120
     assert conf.keepalive == 5
-    assert conf.bind == ("unix:/run/gunicorn/gunicorn.sock",)
+    assert conf.bind == (f"unix:{SOCKET}",)
 
 
 def test_the_socket_is_for_its_user_and_group_only() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import runpy
 import shutil
 import stat
 import subprocess
@@ -12,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from appserver.environment import SOCKET, gunicorn_bind
 from appserver.settings import BACKLOG
 from infra.user_data import SOMAXCONN
 from nodestack.nginx import KEEPALIVE_SHIPPED, Nginx, render_env
-from nodestack.paths import DOCKER, RENDER
+from nodestack.paths import RENDER
 from nodestack.process import child_pids
 
 
@@ -34,7 +34,7 @@ def rendered(result: subprocess.CompletedProcess[str]) -> Path:
 @pytest.fixture
 def env(workdir: Path, tmp_path: Path) -> dict[str, str]:
     settings = render_env(
-        workdir, "edge", "unix:/run/gunicorn/gunicorn.sock", NGINX_RUNTIME_DIR=str(tmp_path / "runtime")
+        workdir, "edge", f"unix:{SOCKET}", NGINX_RUNTIME_DIR=str(tmp_path / "runtime")
     )
     settings["TLS_CERT"] = str(tmp_path / "tls" / "site.crt")
     settings["TLS_KEY"] = str(tmp_path / "tls" / "site.key")
@@ -48,7 +48,7 @@ def test_edge_renders_a_valid_config(env: dict[str, str]) -> None:
     assert f"return 301 https://$host:{env['HTTPS_PORT']}$request_uri;" in servers
 
 
-@pytest.mark.parametrize("upstream", ["unix:/run/gunicorn/gunicorn.sock", "127.0.0.1:5001", "[::1]:5001"])
+@pytest.mark.parametrize("upstream", [f"unix:{SOCKET}", "127.0.0.1:5001", "[::1]:5001"])
 def test_upstream_is_a_unix_socket_or_a_tcp_address(env: dict[str, str], upstream: str) -> None:
     conf = rendered(render({**env, "UPSTREAM": upstream}))
     assert f"        server {upstream};\n" in conf.read_text()
@@ -66,8 +66,8 @@ def test_nginx_listens_on_an_ipv4_address_or_a_bracketed_ipv6_one(env: dict[str,
 def test_by_default_nginx_proxies_to_the_socket_gunicorn_binds_by_default(env: dict[str, str]) -> None:
     del env["UPSTREAM"]
     conf = rendered(render(env))
-    gunicorn_default = runpy.run_path(str(DOCKER / "gunicorn.conf.py"))["SOCKET"]
-    assert f"        server unix:{gunicorn_default};\n" in conf.read_text()
+    (gunicorn_default,) = gunicorn_bind({})
+    assert f"        server {gunicorn_default};\n" in conf.read_text()
 
 
 @pytest.mark.parametrize("mode", ["edge", "behind-alb"])
