@@ -33,9 +33,7 @@ def rendered(result: subprocess.CompletedProcess[str]) -> Path:
 
 @pytest.fixture
 def env(workdir: Path, tmp_path: Path) -> dict[str, str]:
-    settings = render_env(
-        workdir, "edge", f"unix:{SOCKET}", NGINX_RUNTIME_DIR=str(tmp_path / "runtime")
-    )
+    settings = render_env(workdir, "edge", f"unix:{SOCKET}", NGINX_RUNTIME_DIR=str(tmp_path / "runtime"))
     settings["TLS_CERT"] = str(tmp_path / "tls" / "site.crt")
     settings["TLS_KEY"] = str(tmp_path / "tls" / "site.key")
     return settings
