@@ -21,6 +21,7 @@ import pytest
 
 from nodestack.nginx import prepare_static
 from nodestack.process import world_readable_tempdir
+from offline import invokes
 from offline.stack import Warnings, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,40 +256,57 @@ def _uuid(h: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "aws:index/getCallerIdentity:getCallerIdentity": lambda _: {
-        "accountId": ACCOUNT,
-        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/pulumi",
-        "id": ACCOUNT,
-        "userId": "AROAEXAMPLEID:pulumi",
-    },
-    "aws:ecr/getAuthorizationToken:getAuthorizationToken": lambda args: {
-        "authorizationToken": "QVdTOnNlY3JldA==",
-        "expiresAt": "2026-11-25T04:30:00Z",
-        "id": REGION,
-        "password": "secret-ecr-password",
-        "proxyEndpoint": f"https://{args.get('registryId', ACCOUNT)}.dkr.ecr.{REGION}.amazonaws.com",
-        "registryId": args.get("registryId", ACCOUNT),
-        "userName": "AWS",
-    },
-    "aws:ssm/getParameter:getParameter": lambda args: {
-        "arn": f"arn:aws:ssm:{REGION}::parameter{args['name']}",
-        "id": args["name"],
-        "insecureValue": AMI_ID,
-        "name": args["name"],
-        "type": "String",
-        "value": AMI_ID,
-        "version": 112,
-        "withDecryption": True,
-    },
-    "aws:ec2/getVpc:getVpc": lambda args: {
-        "arn": _arn("ec2", f"vpc/{args['id']}"),
-        "cidrBlock": "172.31.0.0/16",
-        "default": False,
-        "id": args["id"],
-        "state": "available",
-    },
+def _caller_identity(args: Mapping[str, Any]) -> dict[str, Any]:
+    return invokes.caller_identity(
+        account_id=ACCOUNT,
+        arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/pulumi",
+        user_id="AROAEXAMPLEID:pulumi",
+    )
+
+
+def _authorization_token(args: Mapping[str, Any]) -> dict[str, Any]:
+    registry_id = args.get("registryId", ACCOUNT)
+    return invokes.authorization_token(
+        token="QVdTOnNlY3JldA==",  # noqa: S106 - base64 of AWS:secret, made up
+        expires_at="2026-11-25T04:30:00Z",
+        region=REGION,
+        user_name="AWS",
+        password="secret-ecr-password",  # noqa: S106 - made up
+        proxy_endpoint=f"https://{registry_id}.dkr.ecr.{REGION}.amazonaws.com",
+        registry_id=registry_id,
+    )
+
+
+def _parameter(args: Mapping[str, Any]) -> dict[str, Any]:
+    return invokes.parameter(
+        arn=f"arn:aws:ssm:{REGION}::parameter{args['name']}",
+        name=args["name"],
+        parameter_type="String",
+        value=AMI_ID,
+        version=112,
+        with_decryption=True,
+    )
+
+
+def _vpc(args: Mapping[str, Any]) -> dict[str, Any]:
+    return invokes.vpc(
+        arn=_arn("ec2", f"vpc/{args['id']}"),
+        cidr_block="172.31.0.0/16",
+        default=False,
+        vpc_id=args["id"],
+        owner_id=ACCOUNT,
+        state="available",
+        tags={},
+    )
+
+
+INVOKES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
+    "aws:ecr/getAuthorizationToken:getAuthorizationToken": _authorization_token,
+    "aws:ssm/getParameter:getParameter": _parameter,
+    "aws:ec2/getVpc:getVpc": _vpc,
 }
+"""Static answers to the program's invokes, shaped as `offline/invokes.py` shapes moto's."""
 
 
 @dataclass

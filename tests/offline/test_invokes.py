@@ -1,0 +1,58 @@
+"""offline/invokes.py: moto's answers and the test mocks' static ones (`tests/conftest.py`) to every invoke
+the program makes, shaped alike."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from offline import invokes
+from offline.aws import Aws
+from offline.stack import deploy, stack_config
+from tests.conftest import INVOKES, PROJECT, Harness
+
+EXISTING_VPC = {
+    **stack_config("prod"),
+    f"{PROJECT}:existingVpcId": "vpc-0123456789abcdef0",
+    f"{PROJECT}:existingPublicSubnetIds": json.dumps(
+        ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]
+    ),
+    f"{PROJECT}:existingPrivateSubnetIds": json.dumps(
+        ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"]
+    ),
+}
+"""The prod stack in a VPC that exists: the only config under which the program looks a VPC up."""
+
+
+def program_invokes(harness: Harness) -> dict[str, dict[str, Any]]:
+    """Each invoke the program makes on the prod and dev stacks and on prod in an existing VPC, run on the
+    test mocks: its token and (the last) arguments."""
+    made: dict[str, dict[str, Any]] = {}
+    for stack, config in (("prod", None), ("dev", None), ("prod", EXISTING_VPC)):
+        harness.use(stack, config)
+        harness.evaluate(harness.run_program)
+        made.update(harness.mocks.invokes)
+    return made
+
+
+def test_the_mocks_and_moto_answer_every_invoke_of_the_program_with_the_same_keys(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = program_invokes(harness)
+    assert set(made) == set(INVOKES) == set(invokes.INVOKES)
+    from_moto: dict[str, dict[str, Any]] = {}
+    for token, answer in invokes.INVOKES.items():
+
+        def record(aws: Aws, args: Mapping[str, Any], token: str = token, answer: Any = answer) -> Any:
+            from_moto[token] = answer(aws, args)
+            return from_moto[token]
+
+        monkeypatch.setitem(invokes.INVOKES, token, record)
+    with deploy("prod", config=EXISTING_VPC):
+        pass
+    assert set(from_moto) == set(made)
+    for token, args in made.items():
+        assert sorted(INVOKES[token](args)) == sorted(from_moto[token]), token
