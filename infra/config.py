@@ -21,7 +21,8 @@ PROJECT = "flask-nginx-aws"
 NGINX_HTTPS_PORT = 8443
 """nginx's TLS port on each instance (`HTTPS_PORT` of the proxy image); the target group's port."""
 NGINX_KEEPALIVE_SECONDS = 75
-"""nginx's `keepalive_timeout`: the ALB's idle timeout must stay below it, or the ALB sees resets (502)."""
+"""nginx's `keepalive_timeout` (docker/nginx/nginx.conf.template, tested equal): the ALB's idle timeout must
+stay below it, or the ALB sees resets (502)."""
 
 MAX_SIZE_CAP = 50
 """The largest autoscaling group this project accepts: above it, a typo would cost real money."""

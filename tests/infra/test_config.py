@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
 from infra import config
 from infra.config import ConfigError, ExistingVpc, NewVpc
-from tests.conftest import PROJECT, Harness, stack_config
+from tests.conftest import PROJECT, ROOT, Harness, stack_config
 
 
 def raw_config(stack: str, **overrides: Any) -> dict[str, Any]:
@@ -149,8 +150,9 @@ RULES = [
         id="health-check-path",
     ),
     pytest.param(
-        {"idleTimeoutSeconds": 75},
-        "idleTimeoutSeconds = 75: expected a whole number from 1 to 74",
+        {"idleTimeoutSeconds": config.NGINX_KEEPALIVE_SECONDS},
+        f"idleTimeoutSeconds = {config.NGINX_KEEPALIVE_SECONDS}: expected a whole number from 1 to "
+        f"{config.NGINX_KEEPALIVE_SECONDS - 1}",
         id="idle-timeout-below-nginx-keepalive",
     ),
     pytest.param(
@@ -237,8 +239,18 @@ def test_existing_certificate_is_kept() -> None:
 
 
 def test_every_key_is_declared_in_pulumi_yaml_with_its_type() -> None:
-    declared = {key[len(PROJECT) + 1 :] for key in stack_config("dev") if key.startswith(f"{PROJECT}:")}
-    assert declared == set(config.KEYS)
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert {key: spec["type"] for key, spec in declared.items()} == dict(config.KEYS)
+    # `load` reads each array as a list of strings.
+    arrays = {key: spec["items"]["type"] for key, spec in declared.items() if spec["type"] == "array"}
+    assert set(arrays.values()) == {"string"}
+
+
+def test_the_idle_timeouts_description_gives_nginxs_keepalive_and_the_range() -> None:
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    description = declared["idleTimeoutSeconds"]["description"]
+    keepalive = config.NGINX_KEEPALIVE_SECONDS
+    assert f"nginx's {keepalive} s keep-alive (1 to {keepalive - 1})" in description
 
 
 def test_load_reads_region_and_default_tags(harness: Harness) -> None:
