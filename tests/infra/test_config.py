@@ -194,7 +194,7 @@ def test_each_rule_names_the_key_the_value_and_what_is_allowed(
     assert str(raised.value).startswith(f"{PROJECT}:{message}")
 
 
-def test_prod_stack_file_yields_the_seed_sizes_https_and_three_zones() -> None:
+def test_prod_stack_file_yields_2_to_10_nodes_https_and_three_zones_with_a_nat_each() -> None:
     settings = parse("prod")
     assert (settings.min_size, settings.desired_capacity, settings.max_size) == (2, 2, 10)
     assert settings.cpu_target_percent == 65.0

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 
 from iam_eval import Decision, evaluate
 from infra.config import NGINX_HTTPS_PORT, Domain
 from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
 from policies import access_log_test_write, log_writer_principals
-from tests.conftest import ACCOUNT, Harness
+from tests.conftest import ACCOUNT, Harness, spy_options
 
 LISTENER = "aws:lb/listener:Listener"
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -62,6 +63,18 @@ def test_alb_is_public_hardened_and_logs_access(harness: Harness, https: dict[st
     assert alb.inputs["enableDeletionProtection"] is True
     assert alb.inputs["idleTimeout"] == 60
     assert alb.inputs["accessLogs"] == {"bucket": bucket.state["bucket"], "prefix": "web", "enabled": True}
+
+
+def test_logging_is_switched_on_only_once_the_bucket_policy_admits_delivery(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # AWS test-writes to the bucket when logging is switched on, and refuses the ALB if it cannot.
+    options = spy_options(monkeypatch, aws.lb.LoadBalancer)
+    build(harness, https=True)
+    (opts,) = options
+    (waited,) = opts.depends_on
+    assert isinstance(waited, aws.s3.BucketPolicy)
+    assert waited._name == harness.mocks.one("aws:s3/bucketPolicy:BucketPolicy").name
 
 
 def test_access_log_bucket_is_private_encrypted_and_expires_logs(
@@ -124,6 +137,9 @@ def test_target_group_reaches_nginx_over_https_and_checks_healthz(
         "200",
         "traffic-port",
     )
+    # Healthy after 2 checks 15 s apart, unhealthy after 3; each check must time out before the next.
+    assert (check["interval"], check["healthyThreshold"], check["unhealthyThreshold"]) == (15, 2, 3)
+    assert check["timeout"] < check["interval"]
 
 
 def test_port_80_redirects_and_443_forwards_with_the_certificate(

@@ -50,8 +50,10 @@ def test_public_and_private_subnets_in_every_zone(harness: Harness) -> None:
     ):
         assert subnets[f"network-public-{letter}"]["cidrBlock"] == public
         assert subnets[f"network-private-{letter}"]["cidrBlock"] == private
-        assert subnets[f"network-private-{letter}"]["availabilityZone"] == f"us-east-1{letter}"
+        for kind in ("public", "private"):
+            assert subnets[f"network-{kind}-{letter}"]["availabilityZone"] == f"us-east-1{letter}"
         assert subnets[f"network-private-{letter}"]["mapPublicIpOnLaunch"] is False
+    assert len(subnets) == 6
 
 
 def test_each_zone_egresses_through_its_own_nat(harness: Harness) -> None:
@@ -83,9 +85,17 @@ def test_single_nat_serves_every_zone(harness: Harness) -> None:
 
 def test_every_subnet_is_associated_with_its_route_table(harness: Harness) -> None:
     build(harness, THREE_ZONES)
-    associations = {r.name: r.inputs for r in harness.mocks.of_type(ASSOCIATION)}
-    assert len(associations) == 6
-    assert len({a["routeTableId"] for a in associations.values()}) == 4
+    subnets = {r.id: r.name for r in harness.mocks.of_type(SUBNET)}
+    tables = {r.id: r.name for r in harness.mocks.of_type(ROUTE_TABLE)}
+    associated = {
+        subnets[a.inputs["subnetId"]]: tables[a.inputs["routeTableId"]]
+        for a in harness.mocks.of_type(ASSOCIATION)
+    }
+    # The public subnets share the table routing to the internet gateway; each private one has its own.
+    assert associated == {
+        **{f"network-public-{letter}": "network-public-rt" for letter in "abc"},
+        **{f"network-private-{letter}": f"network-private-{letter}-rt" for letter in "abc"},
+    }
 
 
 def test_default_security_group_is_stripped_of_rules(harness: Harness) -> None:

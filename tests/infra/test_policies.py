@@ -62,14 +62,6 @@ def test_access_log_bucket_admits_log_delivery_under_the_prefix_and_refuses_plai
     assert evaluate(document, plain) is Decision.EXPLICIT_DENY
 
 
-def test_every_region_grants_the_log_delivery_service_and_old_regions_their_elb_account() -> None:
-    assert log_writers("eu-west-1") == {
-        "Service": LOG_DELIVERY_SERVICE,
-        "AWS": "arn:aws:iam::156460612806:root",
-    }
-    assert log_writers("il-central-1") == {"Service": LOG_DELIVERY_SERVICE}
-
-
 def test_lifecycle_keeps_the_last_images() -> None:
     (rule,) = json.loads(policies.keep_last_images(7))["rules"]
     assert rule["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 7}

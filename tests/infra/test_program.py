@@ -88,7 +88,9 @@ def evaluate(harness: Harness, stack: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("stack", "inventory"), [("prod", PROD), ("dev", DEV)])
-def test_inventory(harness: Harness, stack: str, inventory: dict[str, int]) -> None:
+def test_each_stack_declares_its_inventory_and_exports_its_outputs(
+    harness: Harness, stack: str, inventory: dict[str, int]
+) -> None:
     outputs = evaluate(harness, stack)
     assert harness.mocks.counts() == Counter(inventory)
     assert set(outputs) == {
@@ -108,7 +110,7 @@ def test_prod_evaluates_in_a_few_seconds(harness: Harness) -> None:
     assert time.monotonic() - started < 5
 
 
-def test_prod_serves_https_on_its_domain_with_the_seed_sizes(harness: Harness) -> None:
+def test_prod_wires_2_to_10_nodes_behind_the_alb_serving_https_on_its_domain(harness: Harness) -> None:
     outputs = evaluate(harness, "prod")
     mocks = harness.mocks
     group = mocks.one("aws:autoscaling/group:Group")

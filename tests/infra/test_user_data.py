@@ -235,7 +235,7 @@ def test_values_are_quoted_for_the_shell() -> None:
         "app",
     ],
 )
-def test_images_by_tag_are_refused(image: str) -> None:
+def test_images_not_pinned_by_a_full_digest_are_refused(image: str) -> None:
     with pytest.raises(ValueError, match="expected a reference by digest"):
         user_data.render(node(app_image=image))
 
