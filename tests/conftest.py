@@ -19,13 +19,13 @@ from typing import Any
 import pulumi
 import pytest
 
+from infra.config import PROJECT
 from nodestack.nginx import prepare_static
 from nodestack.process import world_readable_tempdir
 from offline import invokes
 from offline.stack import Warnings, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = "flask-nginx-aws"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 AMI_ID = "ami-0a1b2c3d4e5f67890"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from infra import user_data
+from infra.config import PROJECT
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
-APP = f"{REGISTRY}/flask-nginx-aws/prod/app@sha256:{'a' * 64}"
-PROXY = f"{REGISTRY}/flask-nginx-aws/prod/proxy@sha256:{'b' * 64}"
+APP = f"{REGISTRY}/{PROJECT}/prod/app@sha256:{'a' * 64}"
+PROXY = f"{REGISTRY}/{PROJECT}/prod/proxy@sha256:{'b' * 64}"
 
 
 def node(**changes: object) -> user_data.NodeSettings:
@@ -15,7 +16,7 @@ def node(**changes: object) -> user_data.NodeSettings:
         "region": "us-east-1",
         "app_image": APP,
         "proxy_image": PROXY,
-        "log_group": "/flask-nginx-aws/prod/node",
+        "log_group": f"/{PROJECT}/prod/node",
         "vpc_cidr": "10.0.0.0/16",
         "server_name": "app.example.com",
         "https_port": 8443,

@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from infra.certificate import Certificate, CertificateArgs
-from infra.config import Domain
+from infra.config import PROJECT, Domain
 from tests.conftest import Harness
 
 DOMAIN = Domain(name="app.example.com", hosted_zone_id="Z0123456789ABCDEFGHIJ", certificate_arn=None)
@@ -65,4 +65,4 @@ def test_existing_certificate_is_used_without_requesting_one(harness: Harness) -
 @pytest.mark.parametrize("domain", [None, DOMAIN], ids=["no-domain", "domain-without-https"])
 def test_http_only_stacks_get_no_certificate(harness: Harness, domain: Domain | None) -> None:
     assert build(harness, CertificateArgs(domain=domain, https=False)) == [None]
-    assert [r.typ for r in harness.mocks.resources] == ["flask-nginx-aws:certificate:Certificate"]
+    assert [r.typ for r in harness.mocks.resources] == [f"{PROJECT}:certificate:Certificate"]

@@ -10,16 +10,17 @@ import pulumi_aws as aws
 import pytest
 
 from infra.compute import AMI_PARAMETER, Compute, ComputeArgs, credit_specification
+from infra.config import PROJECT
 from tests.conftest import AMI_ID, Harness, spy_options
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
-APP = f"{REGISTRY}/flask-nginx-aws/prod/app@sha256:{'a' * 64}"
-PROXY = f"{REGISTRY}/flask-nginx-aws/prod/proxy@sha256:{'b' * 64}"
+APP = f"{REGISTRY}/{PROJECT}/prod/app@sha256:{'a' * 64}"
+PROXY = f"{REGISTRY}/{PROJECT}/prod/proxy@sha256:{'b' * 64}"
 REPOSITORIES = [
-    "arn:aws:ecr:us-east-1:123456789012:repository/flask-nginx-aws/prod/app",
-    "arn:aws:ecr:us-east-1:123456789012:repository/flask-nginx-aws/prod/proxy",
+    f"arn:aws:ecr:us-east-1:123456789012:repository/{PROJECT}/prod/app",
+    f"arn:aws:ecr:us-east-1:123456789012:repository/{PROJECT}/prod/proxy",
 ]
-LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:/flask-nginx-aws/prod/node"
+LOG_GROUP = f"arn:aws:logs:us-east-1:123456789012:log-group:/{PROJECT}/prod/node"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
 
@@ -36,7 +37,7 @@ def build(harness: Harness) -> None:
                 repository_arns=REPOSITORIES,
                 app_image=APP,
                 proxy_image=PROXY,
-                log_group_name="/flask-nginx-aws/prod/node",
+                log_group_name=f"/{PROJECT}/prod/node",
                 log_group_arn=LOG_GROUP,
                 vpc_cidr="10.0.0.0/16",
                 server_name="app.example.com",
@@ -130,7 +131,7 @@ def test_launch_template_tags_what_it_launches(harness: Harness) -> None:
     specifications = harness.mocks.one(LAUNCH_TEMPLATE).inputs["tagSpecifications"]
     assert {s["resourceType"] for s in specifications} == {"instance", "volume", "network-interface"}
     for specification in specifications:
-        assert specification["tags"] == {"Environment": "Production", "Name": "flask-nginx-aws-prod-node"}
+        assert specification["tags"] == {"Environment": "Production", "Name": f"{PROJECT}-prod-node"}
 
 
 @pytest.mark.usefixtures("compute")
@@ -138,7 +139,7 @@ def test_user_data_runs_the_images_by_digest_behind_the_alb(harness: Harness) ->
     script = base64.b64decode(harness.mocks.one(LAUNCH_TEMPLATE).inputs["userData"]).decode()
     assert f"readonly APP_IMAGE={APP}" in script
     assert f"readonly PROXY_IMAGE={PROXY}" in script
-    assert "readonly LOG_GROUP=/flask-nginx-aws/prod/node" in script
+    assert f"readonly LOG_GROUP=/{PROJECT}/prod/node" in script
     assert "--env TRUSTED_PROXY_CIDRS=10.0.0.0/16" in script
     assert "--env SERVER_NAME=app.example.com" in script
     assert "--env HTTPS_PORT=8443" in script

@@ -10,6 +10,7 @@ import yaml
 
 from infra import config
 from infra.config import ConfigError, ExistingVpc, NewVpc
+from offline.stack import project_name
 from tests.conftest import PROJECT, ROOT, Harness, stack_config
 
 
@@ -251,6 +252,10 @@ def test_the_idle_timeouts_description_gives_nginxs_keepalive_and_the_range() ->
     description = declared["idleTimeoutSeconds"]["description"]
     keepalive = config.NGINX_KEEPALIVE_SECONDS
     assert f"nginx's {keepalive} s keep-alive (1 to {keepalive - 1})" in description
+
+
+def test_the_program_reads_the_config_of_the_project_pulumi_yaml_names() -> None:
+    assert project_name() == config.PROJECT
 
 
 def test_load_reads_region_and_default_tags(harness: Harness) -> None:

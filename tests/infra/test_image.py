@@ -10,6 +10,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
+from infra.config import PROJECT
 from infra.image import PLATFORM, Images, ImagesArgs, context_files, context_tag
 from tests.conftest import ROOT, Harness, Resource
 
@@ -52,8 +53,8 @@ def test_repositories_are_immutable_scanned_and_encrypted(
 ) -> None:
     repositories = harness.mocks.of_type(REPOSITORY)
     assert sorted(r.inputs["name"] for r in repositories) == [
-        "flask-nginx-aws/prod/app",
-        "flask-nginx-aws/prod/proxy",
+        f"{PROJECT}/prod/app",
+        f"{PROJECT}/prod/proxy",
     ]
     for repository in repositories:
         assert repository.inputs["imageTagMutability"] == "IMMUTABLE"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra import naming
+from infra.config import PROJECT
 
 
 def test_child_names_are_prefixed_by_the_component() -> None:
@@ -18,21 +19,21 @@ def test_child_names_refuse_anything_but_kebab_case(suffix: str) -> None:
 
 
 def test_display_names_tell_stacks_apart() -> None:
-    assert naming.display("prod", "private", "a") == "flask-nginx-aws-prod-private-a"
-    assert naming.display("dev") == "flask-nginx-aws-dev"
+    assert naming.display("prod", "private", "a") == f"{PROJECT}-prod-private-a"
+    assert naming.display("dev") == f"{PROJECT}-dev"
 
 
 def test_short_physical_names_are_kept() -> None:
-    assert naming.physical("flask-nginx-aws", "prod", "app", max_length=256, separator="/") == (
-        "flask-nginx-aws/prod/app"
+    assert naming.physical(f"{PROJECT}", "prod", "app", max_length=256, separator="/") == (
+        f"{PROJECT}/prod/app"
     )
 
 
 def test_long_physical_names_are_cut_to_the_limit_and_stay_distinct() -> None:
-    first = naming.physical("flask-nginx-aws", "a-very-long-stack-name", "one", max_length=32)
-    second = naming.physical("flask-nginx-aws", "a-very-long-stack-name", "two", max_length=32)
+    first = naming.physical(f"{PROJECT}", "a-very-long-stack-name", "one", max_length=32)
+    second = naming.physical(f"{PROJECT}", "a-very-long-stack-name", "two", max_length=32)
     assert len(first) <= 32
     assert len(second) <= 32
     assert first != second
-    assert first.startswith("flask-nginx-aws-a-very")
-    assert first == naming.physical("flask-nginx-aws", "a-very-long-stack-name", "one", max_length=32)
+    assert first.startswith(f"{PROJECT}-a-very")
+    assert first == naming.physical(f"{PROJECT}", "a-very-long-stack-name", "one", max_length=32)

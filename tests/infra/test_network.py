@@ -7,7 +7,7 @@ import pulumi_aws as aws
 import pytest
 
 from iam_eval import Decision, Principal, Request, evaluate
-from infra.config import ExistingVpc, NewVpc
+from infra.config import PROJECT, ExistingVpc, NewVpc
 from infra.network import Network, NetworkArgs
 from tests.conftest import ACCOUNT, Harness, spy_options
 
@@ -114,7 +114,7 @@ def test_flow_logs_capture_all_traffic_into_their_log_group(harness: Harness) ->
     assert flow.inputs["logDestination"] == group.state["arn"]
     assert flow.inputs["iamRoleArn"] == role.state["arn"]
     assert group.inputs["retentionInDays"] == 30
-    assert group.inputs["name"] == "/flask-nginx-aws/prod/vpc-flow-logs"
+    assert group.inputs["name"] == f"/{PROJECT}/prod/vpc-flow-logs"
     assert harness.mocks.one("aws:iam/rolePolicy:RolePolicy").inputs["role"] == role.id
 
 
@@ -179,7 +179,7 @@ def test_existing_vpc_creates_nothing_and_reads_the_cidr(harness: Harness) -> No
         ).apply(lambda values: seen.update(zip(("vpc", "cidr", "public", "private"), values, strict=True)))
 
     harness.evaluate(program)
-    assert [r.typ for r in harness.mocks.resources] == ["flask-nginx-aws:network:Network"]
+    assert [r.typ for r in harness.mocks.resources] == [f"{PROJECT}:network:Network"]
     assert ("aws:ec2/getVpc:getVpc", {"id": "vpc-0123456789abcdef0"}) in harness.mocks.invokes
     assert seen == {
         "vpc": "vpc-0123456789abcdef0",

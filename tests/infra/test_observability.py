@@ -8,6 +8,7 @@ import pulumi
 import pytest
 
 from iam_eval import Decision, Principal, Request, evaluate
+from infra.config import PROJECT
 from infra.observability import KEY_DELETION_WINDOW_DAYS, Alarms, AlarmsArgs, NodeLogs, NodeLogsArgs
 from tests.conftest import ACCOUNT, Harness, Resource
 
@@ -39,7 +40,7 @@ def test_log_group_is_named_for_the_stack_and_expires(harness: Harness) -> None:
 
     harness.evaluate(program)
     group = harness.mocks.one("aws:cloudwatch/logGroup:LogGroup")
-    assert group.inputs == {"name": "/flask-nginx-aws/prod/node", "retentionInDays": 90}
+    assert group.inputs == {"name": f"/{PROJECT}/prod/node", "retentionInDays": 90}
 
 
 def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(

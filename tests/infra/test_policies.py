@@ -7,10 +7,11 @@ import json
 
 from iam_eval import Decision, Principal, evaluate
 from infra import policies
+from infra.config import PROJECT
 from infra.log_delivery import LOG_DELIVERY_SERVICE, log_writers
 from policies import access_log_test_write
 
-LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:/flask-nginx-aws/prod/node"
+LOG_GROUP = f"arn:aws:logs:us-east-1:123456789012:log-group:/{PROJECT}/prod/node"
 BUCKET = "arn:aws:s3:::web-access-logs-1a2b3c4"
 
 
@@ -30,7 +31,7 @@ def test_log_writers_reach_one_log_group_only() -> None:
 
 
 def test_image_pulls_are_scoped_to_the_repositories() -> None:
-    arns = ["arn:aws:ecr:us-east-1:123456789012:repository/flask-nginx-aws/prod/app"]
+    arns = [f"arn:aws:ecr:us-east-1:123456789012:repository/{PROJECT}/prod/app"]
     token, pull = json.loads(policies.pull_images(arns))["Statement"]
     assert token["Action"] == "ecr:GetAuthorizationToken"
     assert pull["Resource"] == arns

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from infra.config import PROJECT
 from tests.conftest import ROOT, Harness
 
 COMMON = {
@@ -42,15 +43,15 @@ COMMON = {
     "aws:sns/topic:Topic": 1,
     "aws:kms/key:Key": 1,
     "aws:cloudwatch/metricAlarm:MetricAlarm": 3,
-    "flask-nginx-aws:network:Network": 1,
-    "flask-nginx-aws:security:Security": 1,
-    "flask-nginx-aws:image:Images": 1,
-    "flask-nginx-aws:certificate:Certificate": 1,
-    "flask-nginx-aws:loadbalancer:LoadBalancer": 1,
-    "flask-nginx-aws:observability:NodeLogs": 1,
-    "flask-nginx-aws:compute:Compute": 1,
-    "flask-nginx-aws:scaling:Scaling": 1,
-    "flask-nginx-aws:observability:Alarms": 1,
+    f"{PROJECT}:network:Network": 1,
+    f"{PROJECT}:security:Security": 1,
+    f"{PROJECT}:image:Images": 1,
+    f"{PROJECT}:certificate:Certificate": 1,
+    f"{PROJECT}:loadbalancer:LoadBalancer": 1,
+    f"{PROJECT}:observability:NodeLogs": 1,
+    f"{PROJECT}:compute:Compute": 1,
+    f"{PROJECT}:scaling:Scaling": 1,
+    f"{PROJECT}:observability:Alarms": 1,
 }
 PROD = {
     **COMMON,
@@ -198,7 +199,7 @@ CONTRACTS = ROOT / "docs" / "aws-contracts.md"
 def test_aws_contracts_cover_every_resource_type_and_invoke(harness: Harness, stack: str) -> None:
     evaluate(harness, stack)
     text = CONTRACTS.read_text()
-    custom = {r.typ for r in harness.mocks.resources if not r.typ.startswith("flask-nginx-aws:")}
+    custom = {r.typ for r in harness.mocks.resources if not r.typ.startswith(f"{PROJECT}:")}
     lookups = {token for token, _ in harness.mocks.invokes}
     for token in custom | lookups:
         module, name = token.split(":")[1].split("/")[0], token.rsplit(":", 1)[1]

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from infra.config import PROJECT
 from infra.scaling import Scaling, ScalingArgs
 from tests.conftest import ROOT, Harness, spy_options
 
@@ -93,7 +94,7 @@ def test_tags_propagate_at_launch_and_group_metrics_are_on(harness: Harness, sca
     group = harness.mocks.one(GROUP).inputs
     assert group["tags"] == [
         {"key": "Environment", "value": "Production", "propagateAtLaunch": True},
-        {"key": "Name", "value": "flask-nginx-aws-prod-node", "propagateAtLaunch": True},
+        {"key": "Name", "value": f"{PROJECT}-prod-node", "propagateAtLaunch": True},
     ]
     assert "GroupInServiceInstances" in group["enabledMetrics"]
     assert group["metricsGranularity"] == "1Minute"

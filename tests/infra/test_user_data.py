@@ -13,6 +13,7 @@ import pytest
 
 from appserver.environment import SOCKET
 from infra import user_data
+from infra.config import PROJECT
 from infra.scaling import HEALTH_CHECK_GRACE_SECONDS
 from tests.infra.support import APP, PROXY, REGISTRY, node
 
@@ -177,7 +178,7 @@ def test_both_containers_share_the_host_network_restart_and_log_to_cloudwatch() 
         '"awslogs-group=$LOG_GROUP"',
     ):
         assert option in common
-    assert "readonly LOG_GROUP=/flask-nginx-aws/prod/node" in script
+    assert f"readonly LOG_GROUP=/{PROJECT}/prod/node" in script
     for name in ("app", "proxy"):
         assert '"${common[@]}"' in docker_run(script, name)
         assert f'awslogs-stream=$instance_id/{name}"' in docker_run(script, name)
@@ -230,8 +231,8 @@ def test_values_are_quoted_for_the_shell() -> None:
 @pytest.mark.parametrize(
     "image",
     [
-        f"{REGISTRY}/flask-nginx-aws/prod/app:latest",
-        f"{REGISTRY}/flask-nginx-aws/prod/app@sha256:abc",
+        f"{REGISTRY}/{PROJECT}/prod/app:latest",
+        f"{REGISTRY}/{PROJECT}/prod/app@sha256:abc",
         "app",
     ],
 )

@@ -12,11 +12,10 @@ import pulumi_aws as aws
 import pytest
 
 from infra.compute import AMI_PARAMETER
+from infra.config import PROJECT
 from offline.aws import UntranslatedError
 from offline.plan import render
 from offline.stack import deploy, stack_config
-
-PROJECT = "flask-nginx-aws"
 
 
 def untranslated(program: Callable[[], object]) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pulumi_aws as aws
 import pytest
 
+from infra.config import PROJECT
 from offline.plan import main, render
 from offline.stack import ROOT, deploy
 
@@ -26,7 +27,7 @@ def test_the_plan_lists_every_resource_by_component_with_counts(capsys: pytest.C
     assert int(total["total"]) == len(resources) == sum(int(g["count"]) for g in groups)
     assert int(total["components"]) == len(groups)
     assert {g["name"] for g in groups} >= {"network", "security", "web", "nodes", "scaling"}
-    assert "certificate  (flask-nginx-aws:certificate:Certificate, 0 resources)" in lines
+    assert f"certificate  ({PROJECT}:certificate:Certificate, 0 resources)" in lines
     by_type = lines[lines.index("Resources by type") + 1 : -1]
     assert sum(int(line.split()[0]) for line in by_type) == len(resources)
     assert "  + scaling-asg                      aws:autoscaling/group:Group" in lines

@@ -13,6 +13,7 @@ import pulumi_docker as docker
 import pytest
 
 from infra import policies
+from infra.config import PROJECT
 from infra.log_delivery import log_writers
 from offline.aws import RejectedError
 from offline.stack import ROOT, deploy, stack_config
@@ -44,7 +45,7 @@ def template(**overrides: Any) -> aws.ec2.LaunchTemplate:
 
 
 def test_an_instance_type_that_does_not_exist_passes_config_but_not_aws() -> None:
-    config = {**stack_config("dev"), "flask-nginx-aws:instanceType": "t3.smol"}
+    config = {**stack_config("dev"), f"{PROJECT}:instanceType": "t3.smol"}
     with pytest.raises(RejectedError) as caught, deploy("dev", config=config):
         pass
     message = str(caught.value)
@@ -162,7 +163,7 @@ def test_a_malformed_launch_template(overrides: dict[str, Any], expected: str) -
     assert expected in message
 
 
-def test_an_unknown_tls_policy_and_a_redirect_code_the_api_does_not_have() -> None:
+def test_a_redirect_code_the_api_does_not_have() -> None:
     def program() -> None:
         _, subnets = network()
         balancer = aws.lb.LoadBalancer("alb", subnets=[s.id for s in subnets])

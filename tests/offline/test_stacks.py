@@ -12,10 +12,11 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from infra.config import NGINX_HTTPS_PORT
-from offline.stack import Deployment, deploy, stack_config
+from infra.config import NGINX_HTTPS_PORT, NGINX_KEEPALIVE_SECONDS
+from offline.stack import Deployment, deploy, project_name, stack_config
 
-PROJECT = "flask-nginx-aws"
+#: The project's name as its stack files give it (Pulumi.yaml), not as the program does.
+PROJECT = project_name()
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 TLS_POLICIES = {"ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-2-2021-06"}
 """The TLS 1.2 + 1.3 policies issue 3 allows."""
@@ -115,7 +116,9 @@ def test_the_cpu_policy_tracks_the_configured_target_on_the_group(deployment: De
     assert tracking["TargetValue"] == setting(deployment, "cpuTargetPercent")
 
 
-def test_listeners_redirect_80_and_serve_443_with_the_issued_certificate(deployment: Deployment) -> None:
+def test_80_redirects_to_443_with_the_issued_certificate_or_forwards_without_https(
+    deployment: Deployment,
+) -> None:
     elbv2 = client(deployment, "elbv2")
     balancer = the_load_balancer(deployment)
     listeners = {
@@ -155,6 +158,7 @@ def test_the_alb_drops_invalid_headers_logs_and_idles_below_nginx(deployment: De
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     assert attributes["deletion_protection.enabled"] == str(setting(deployment, "deletionProtection")).lower()
     assert attributes["idle_timeout.timeout_seconds"] == str(setting(deployment, "idleTimeoutSeconds"))
+    assert int(attributes["idle_timeout.timeout_seconds"]) < NGINX_KEEPALIVE_SECONDS
     assert attributes["access_logs.s3.enabled"] == "true"
     s3 = client(deployment, "s3")
     bucket = attributes["access_logs.s3.bucket"]

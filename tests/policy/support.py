@@ -14,9 +14,8 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from infra.config import PROJECT
 from policies import RESOURCE_CHECKS, STACK_CHECKS
-
-PROJECT = "flask-nginx-aws"
 
 
 @dataclass(frozen=True)

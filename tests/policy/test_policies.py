@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from infra.config import PROJECT
 from tests.policy.support import Declared, resource_violations, stack_violations
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -434,7 +435,7 @@ def test_alarms_to_a_topic_whose_key_cloudwatch_cannot_use_are_reported(
     assert message in violation
 
 
-GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/flask-nginx-aws/prod/vpc-flow-logs"
+GROUP_ARN = f"arn:aws:logs:us-east-1:123456789012:log-group:/{PROJECT}/prod/vpc-flow-logs"
 
 
 def allowing(action: str, resource: object, typ: str = ROLE_POLICY) -> Declared:
@@ -479,9 +480,7 @@ def test_grants_that_grant_nothing_are_refused(resource: Declared, message: str)
             "s3:PutObject", "arn:aws:s3:::logs/web/AWSLogs/123456789012/*", "aws:s3/bucketPolicy:BucketPolicy"
         ),
         allowing("kms:GenerateDataKey*", "*", "aws:kms/key:Key"),
-        allowing(
-            "ecr:BatchGetImage", "arn:aws:ecr:us-east-1:123456789012:repository/flask-nginx-aws/prod/app"
-        ),
+        allowing("ecr:BatchGetImage", f"arn:aws:ecr:us-east-1:123456789012:repository/{PROJECT}/prod/app"),
         # Wildcards may stand for ':' and '/' too, as in AWS's own examples.
         allowing("logs:PutLogEvents", "arn:aws:logs:*:*:*"),
         allowing("logs:PutLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:/app*"),
