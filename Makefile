@@ -24,7 +24,7 @@ help:
 	@echo "make test    install everything into $(VENV), then run every lint and test"
 	@echo "make local   run the node stack (gunicorn + nginx, edge mode) on https://127.0.0.1:$(HTTPS_PORT)/"
 	@echo "make plan STACK=prod   the stack created in moto (the AWS emulator): no AWS account, no Pulumi CLI"
-	@echo "make bench   benchmarks of the node stack (about 19 min); writes docs/benchmarks.md and .png"
+	@echo "make bench   benchmarks of the node stack (tens of minutes: the report gives its run time); writes docs/benchmarks.md and .png"
 	@echo "make bench-quick   the same scenarios, shorter (under 2 min when the machine is idle); report in .bench/"
 
 $(STAMP): requirements.txt requirements-dev.txt docker/requirements.txt
