@@ -37,7 +37,7 @@ def test_healthz_is_liveness_and_not_cached(client: FlaskClient) -> None:
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_status_is_json(client: FlaskClient) -> None:
+def test_status_gives_the_service_and_its_version(client: FlaskClient) -> None:
     response = client.get("/api/status")
     assert response.status_code == 200
     payload = response.get_json()
@@ -77,7 +77,7 @@ def test_only_the_last_hop_is_believed(client: FlaskClient) -> None:
     assert response.get_json()["remote_addr"] == "198.51.100.7"
 
 
-def test_trusted_proxies_come_from_config() -> None:
+def test_configured_trusted_proxies_replace_local_nginx() -> None:
     app = create_app({"TESTING": True, "TRUSTED_PROXIES": "10.0.0.0/8"})
     response = app.test_client().get(
         "/api/request-info",
@@ -98,7 +98,7 @@ def test_a_star_trusts_every_peer_as_gunicorn_does(peer: str) -> None:
     assert (response.get_json()["remote_addr"], response.get_json()["scheme"]) == ("198.51.100.7", "https")
 
 
-def test_upload_within_limit(client: FlaskClient) -> None:
+def test_upload_within_limit_is_received_whole(client: FlaskClient) -> None:
     response = client.post("/api/upload", data=b"x" * 1024)
     assert response.get_json() == {"received_bytes": 1024}
 

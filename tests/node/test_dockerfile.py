@@ -61,7 +61,7 @@ def test_base_images_pinned_to_a_version() -> None:
         assert re.search(r":\d+\.\d+(\.\d+)?-", image), f"{image} is not pinned to a version"
 
 
-def test_app_stage() -> None:
+def test_app_stage_runs_serve_py_as_1001_on_a_socket_from_offline_wheels() -> None:
     app = stages()["app"]
     assert instruction(app, "USER") == ["1001"]
     # No TCP port: gunicorn listens on its socket, in a directory for the app user (1001) alone.
@@ -75,7 +75,7 @@ def test_app_stage() -> None:
     assert any("--no-index" in line and "from=builder" in line for line in instruction(app, "RUN"))
 
 
-def test_proxy_stage() -> None:
+def test_proxy_stage_renders_then_runs_the_tested_command_unprivileged_with_precompressed_static() -> None:
     proxy = stages()["proxy"]
     (user,) = instruction(proxy, "USER")
     assert user not in {"0", "root"}

@@ -38,7 +38,7 @@ def settings(cpus: int = 2, **env: str) -> GunicornSettings:
     return GunicornSettings.from_env(env, cpus=cpus, tmpfs=True)
 
 
-def test_the_articles_settings() -> None:
+def test_defaults_are_the_articles_worker_class_timeout_and_keepalive_on_a_socket() -> None:
     conf = settings()
     assert conf.worker_class == "gevent"
     assert conf.timeout == 120
@@ -119,9 +119,9 @@ def test_threads_only_for_gthread() -> None:
     assert settings(GUNICORN_WORKER_CLASS="sync").threads == 1
 
 
-def test_graceful_shutdown_and_recycling() -> None:
+def test_workers_finish_before_docker_kills_them_and_recycle_with_jitter_without_preload() -> None:
     conf = settings()
-    assert 0 < conf.graceful_timeout < 45  # below the container stop timeout
+    assert 0 < conf.graceful_timeout < user_data.APP_STOP_TIMEOUT_SECONDS
     assert conf.max_requests > 0
     assert 0 < conf.max_requests_jitter < conf.max_requests
     assert conf.preload_app is False  # gevent must patch before the app is imported

@@ -29,7 +29,7 @@ def listen_backlog(*selection: str) -> int:
     return int(fields[fields.index("LISTEN") + 2])
 
 
-def test_accept_queues_take_a_burst_up_to_the_nodes_kernel_cap(
+def test_every_listener_gets_the_accept_queue_the_nodes_kernel_cap_allows(
     edge: Nginx, alb: Nginx, gunicorn: Gunicorn
 ) -> None:
     # Both servers ask for the node's net.core.somaxconn; the kernel grants at most this machine's.

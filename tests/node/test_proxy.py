@@ -102,6 +102,6 @@ def test_health_check_by_instance_address_reaches_the_app(
     assert response.json() == {"status": "ok"}
 
 
-def test_health_check_over_plain_http_by_address(edge: Nginx) -> None:
+def test_health_check_over_plain_http_by_address_is_answered_not_redirected(edge: Nginx) -> None:
     response = requests.get(f"{edge.http_url}/healthz", allow_redirects=False, timeout=5)
     assert response.status_code == 200

@@ -67,7 +67,7 @@ def test_the_venv_holds_the_pins_and_nothing_else(image_python: Path) -> None:
     assert {name: found for name, found in installed.items() if name not in VENV_TOOLS} == pins()
 
 
-def test_pip_check(image_python: Path) -> None:
+def test_the_pins_satisfy_each_others_requirements(image_python: Path) -> None:
     # Each pin's own requirements; not its extras' (test_dockerfile.py resolves those).
     run(image_python, "-I", "-m", "pip", "check")
 

@@ -31,7 +31,7 @@ def get(nginx: Nginx, path: str, **headers: str) -> requests.Response:
     )
 
 
-def test_cache_headers(edge: Nginx) -> None:
+def test_static_files_are_cached_publicly_for_30_days(edge: Nginx) -> None:
     response = get(edge, "/static/css/site.css")
     assert response.status_code == 200
     cache_control = response.headers["Cache-Control"]

@@ -48,7 +48,7 @@ def test_tls_1_2_with_a_forward_secret_aead_suite(edge: Nginx) -> None:
     assert "GCM" in cipher or "CHACHA20" in cipher
 
 
-def test_tls_1_3(edge: Nginx) -> None:
+def test_tls_1_3_is_negotiated(edge: Nginx) -> None:
     protocol, _, _ = handshake(edge, ssl.TLSVersion.TLSv1_3)
     assert protocol == "TLSv1.3"
 
