@@ -135,7 +135,7 @@ def test_identity_policies_apply_to_their_holder_and_statements_may_be_one_objec
     assert allows(policy, put(f"web/AWSLogs/{ACCOUNT}/x", ROLE))
 
 
-def test_trust_policies_have_no_resource() -> None:
+def test_a_trust_policy_without_resource_allows_its_principal() -> None:
     trust = document(
         {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
     )
@@ -145,7 +145,7 @@ def test_trust_policies_have_no_resource() -> None:
     assert allows(trust, assume)
 
 
-def test_multivalued_qualifiers_on_a_missing_key() -> None:
+def test_on_a_missing_key_for_all_values_holds_and_for_any_value_does_not() -> None:
     # ForAllValues holds when the request has no such key (no value fails it), so this Deny applies;
     # ForAnyValue fails (no value matches it), so its Allow does not.
     deny_all = {**DENY_PLAIN_HTTP, "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}
