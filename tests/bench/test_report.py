@@ -26,10 +26,10 @@ def test_the_report_has_each_part_once_in_order(
     titles = [f"## {section.title}" for section in report.sections(results, profile)]
     assert headings == [
         "## Machine",
-        "## Targets (issue 6)",
+        "## Targets",
         "## How to read these numbers",
         *titles,
-        "## Where our numbers differ from the seed's, and why",
+        '## Where our numbers differ from "Nginx as a Reverse Proxy for Flask", and why',
     ]
     assert [title[3:5] for title in titles] == ["1.", "2.", "3.", "4.", "5.", "6.", "7."]
     assert text.endswith("service times only.\n")
