@@ -29,7 +29,8 @@ def _nginx(workdir: Path, mode: str, upstream: Gunicorn, **overrides: str) -> It
 
 @pytest.fixture(scope="session")
 def edge(workdir: Path, gunicorn: Gunicorn) -> Iterator[Nginx]:
-    """nginx in edge mode: ports 80/443 of the seed, on free loopback ports."""
+    """nginx in edge mode: the ports 80 and 443 of "Nginx as a Reverse Proxy for Flask", on free loopback
+    ports."""
     yield from _nginx(workdir, "edge", gunicorn)
 
 

@@ -1,4 +1,5 @@
-"""The seed's security headers, plus CSP and Permissions-Policy, on every kind of response."""
+"""The security headers of "Nginx as a Reverse Proxy for Flask", plus CSP and Permissions-Policy, on every
+kind of response."""
 
 from __future__ import annotations
 
