@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import uuid
@@ -13,7 +14,20 @@ import requests
 
 from nodestack.gunicorn import Gunicorn
 from nodestack.nginx import Nginx
+from nodestack.paths import REPO
 from nodestack.process import wait_until
+
+
+def readme_settings(heading: str) -> dict[str, str]:
+    """The README's settings table under ``heading``: each variable its rows name, with the text of its row's
+    default column (shared by the variables one row names)."""
+    section = (REPO / "README.md").read_text().split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
+    settings: dict[str, str] = {}
+    for row in section.splitlines():
+        if row.startswith("| `"):
+            names, default = row.split(" | ")[:2]
+            settings |= dict.fromkeys(re.findall(r"`([A-Z_]+)`", names), default)
+    return settings
 
 
 def refused(port: int) -> bool:

@@ -20,7 +20,7 @@ from gunicorn import config as gunicorn_config
 from app import create_app
 from appserver.environment import SOCKET, BadSetting, trusted_proxies
 from appserver.hooks import ServerHooks
-from appserver.settings import TMPFS, GunicornSettings, available_cpus, load
+from appserver.settings import BACKLOG, TMPFS, GunicornSettings, available_cpus, load
 from infra import user_data
 from infra.config import NGINX_KEEPALIVE_SECONDS
 from nodestack.gunicorn import DEFAULT_WORKERS as WORKERS
@@ -28,6 +28,7 @@ from nodestack.gunicorn import start_gunicorn
 from nodestack.paths import DOCKER
 from nodestack.process import running
 from tests.infra.support import node
+from tests.node.support import readme_settings
 
 CONF = DOCKER / "gunicorn.conf.py"
 NODE = node()
@@ -139,6 +140,12 @@ def test_the_accept_queue_fits_in_the_kernel_cap_the_node_sets() -> None:
     assert backlog == user_data.SOMAXCONN
     assert f"net.core.somaxconn = {user_data.SOMAXCONN}" in user_data.render(NODE)
     assert settings(GUNICORN_BACKLOG="4096").backlog == 4096
+
+
+def test_the_readme_gives_the_defaults_gunicorn_shares_with_nginx() -> None:
+    table = readme_settings("### gunicorn settings (environment of the `app` image)")
+    assert table["GUNICORN_BIND"] == f"`unix:{SOCKET}`"
+    assert table["GUNICORN_BACKLOG"] == f"`{BACKLOG}`"
 
 
 def test_heartbeat_on_tmpfs_when_present() -> None:

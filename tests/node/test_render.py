@@ -17,6 +17,7 @@ from infra.user_data import SOMAXCONN
 from nodestack.nginx import KEEPALIVE_SHIPPED, Nginx, render_env
 from nodestack.paths import RENDER
 from nodestack.process import child_pids
+from tests.node.support import readme_settings
 
 
 def render(env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
@@ -133,6 +134,13 @@ def kept_alive(conf: Path) -> list[str]:
     """The ``keepalive`` lines of the rendered config's gunicorn upstream."""
     upstream = conf.read_text().partition("upstream gunicorn {")[2].partition("}")[0]
     return [line for line in upstream.splitlines() if line.strip().startswith("keepalive ")]
+
+
+def test_the_readme_lists_every_variable_render_sh_takes_with_the_defaults_shared_with_gunicorn() -> None:
+    table = readme_settings("### nginx settings (environment of the `proxy` image)")
+    assert set(table) == set(re.findall(r': "\$\{([A-Z_]+):=', RENDER.read_text()))
+    assert table["NGINX_BACKLOG"] == f"`{BACKLOG}`"
+    assert table["UPSTREAM"] == f"`unix:{SOCKET}`"
 
 
 def test_the_benchmarks_name_the_default_pool(env: dict[str, str]) -> None:
