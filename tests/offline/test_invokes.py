@@ -1,5 +1,5 @@
-"""offline/invokes.py: moto's answers and the test mocks' static ones (`tests/conftest.py`) to every invoke
-the program makes, shaped alike."""
+"""offline/invokes.py: the program's invokes answered from moto, and the test mocks' static answers
+(`tests/conftest.py`) shaped alike."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import boto3  # type: ignore[import-untyped]
+import pulumi
+import pulumi_aws as aws
 import pytest
 
+from infra.compute import AMI_PARAMETER
 from offline import invokes
 from offline.aws import Aws
 from offline.stack import deploy, stack_config
@@ -56,3 +60,26 @@ def test_the_mocks_and_moto_answer_every_invoke_of_the_program_with_the_same_key
     assert set(from_moto) == set(made)
     for token, args in made.items():
         assert sorted(INVOKES[token](args)) == sorted(from_moto[token]), token
+
+
+def test_lookups_are_answered_from_moto() -> None:
+    """The lookups the program makes, as moto has them: an existing VPC, the account, the AMI parameter and
+    an ECR token."""
+    seen: dict[str, Any] = {}
+
+    def program() -> None:
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        seen["vpc_id"] = ec2.create_vpc(CidrBlock="172.20.0.0/16")["Vpc"]["VpcId"]
+        pulumi.export("vpc_cidr", aws.ec2.get_vpc_output(id=seen["vpc_id"]).cidr_block)
+        pulumi.export("account", aws.get_caller_identity_output().account_id)
+        pulumi.export("ami", aws.ssm.get_parameter_output(name=AMI_PARAMETER).value.apply(lambda v: v[:4]))
+        pulumi.export("user", aws.ecr.get_authorization_token_output().user_name)
+
+    with deploy("prod", program=program, managed_policies=False) as deployment:
+        account = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
+    assert deployment.outputs == {
+        "vpc_cidr": "172.20.0.0/16",
+        "account": account,
+        "ami": "ami-",
+        "user": "AWS",
+    }

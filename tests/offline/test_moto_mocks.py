@@ -1,16 +1,14 @@
-"""The mocks themselves: what they refuse, what they only echo, what invokes answer, what they leave."""
+"""offline/moto_mocks.py: what the mocks refuse, what they do as the provider does, what they leave behind."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 import pulumi
 import pulumi_aws as aws
 import pytest
 
-from infra.compute import AMI_PARAMETER
 from offline.aws import UntranslatedError
 from offline.stack import deploy
 
@@ -43,29 +41,6 @@ def test_an_invoke_without_answer_fails_naming_it() -> None:
         aws.ec2.get_ami_output(owners=["amazon"], most_recent=True)
 
     assert untranslated(program).startswith("invoke aws:ec2/getAmi:getAmi: not answered from moto")
-
-
-def test_lookups_are_answered_from_moto() -> None:
-    """The lookups the program makes, as moto has them: an existing VPC, the account, the AMI parameter and
-    an ECR token."""
-    seen: dict[str, Any] = {}
-
-    def program() -> None:
-        ec2 = boto3.client("ec2", region_name="us-east-1")
-        seen["vpc_id"] = ec2.create_vpc(CidrBlock="172.20.0.0/16")["Vpc"]["VpcId"]
-        pulumi.export("vpc_cidr", aws.ec2.get_vpc_output(id=seen["vpc_id"]).cidr_block)
-        pulumi.export("account", aws.get_caller_identity_output().account_id)
-        pulumi.export("ami", aws.ssm.get_parameter_output(name=AMI_PARAMETER).value.apply(lambda v: v[:4]))
-        pulumi.export("user", aws.ecr.get_authorization_token_output().user_name)
-
-    with deploy("prod", program=program, managed_policies=False) as deployment:
-        account = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
-    assert deployment.outputs == {
-        "vpc_cidr": "172.20.0.0/16",
-        "account": account,
-        "ami": "ami-",
-        "user": "AWS",
-    }
 
 
 def test_a_lookup_the_program_does_not_make_fails_naming_it() -> None:
