@@ -82,7 +82,7 @@ def test_role_pulls_only_these_repositories_and_writes_only_its_log_group(harnes
 
 
 @pytest.mark.usefixtures("compute")
-def test_launch_template_is_hardened(harness: Harness) -> None:
+def test_launch_template_requires_imdsv2_encrypts_its_disk_and_has_no_ssh_key(harness: Harness) -> None:
     template = harness.mocks.one(LAUNCH_TEMPLATE).inputs
     assert template["metadataOptions"] == {
         "httpEndpoint": "enabled",

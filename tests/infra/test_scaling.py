@@ -49,7 +49,9 @@ def scaling(harness: Harness) -> Scaling:
     return build(harness)
 
 
-def test_sizes_subnets_and_target_group(harness: Harness, scaling: Scaling) -> None:
+def test_the_group_takes_its_sizes_private_subnets_and_target_group(
+    harness: Harness, scaling: Scaling
+) -> None:
     group = harness.mocks.one(GROUP).inputs
     assert (group["minSize"], group["desiredCapacity"], group["maxSize"]) == (2, 3, 10)
     assert group["vpcZoneIdentifiers"] == ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"]

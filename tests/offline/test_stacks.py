@@ -174,7 +174,9 @@ def test_the_alb_drops_invalid_headers_logs_and_idles_below_nginx(deployment: De
     assert expiry["Expiration"]["Days"] == setting(deployment, "accessLogRetentionDays")
 
 
-def test_the_launch_template_as_aws_stores_it(deployment: Deployment) -> None:
+def test_aws_stores_the_template_with_the_ssm_ami_imdsv2_and_an_encrypted_root(
+    deployment: Deployment,
+) -> None:
     group = the_group(deployment)
     ec2 = client(deployment, "ec2")
     (version,) = ec2.describe_launch_template_versions(
@@ -219,7 +221,7 @@ def test_the_user_data_pulls_images_that_are_in_ecr_by_digest(deployment: Deploy
         assert image["imageTags"]
 
 
-def test_security_groups_as_aws_stores_them(deployment: Deployment) -> None:
+def test_aws_stores_only_the_declared_rules_and_an_empty_default_group(deployment: Deployment) -> None:
     balancer = the_load_balancer(deployment)
     (alb_group,) = balancer["SecurityGroups"]
     group = the_group(deployment)
