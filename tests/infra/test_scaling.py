@@ -49,7 +49,7 @@ def scaling(harness: Harness) -> Scaling:
     return build(harness)
 
 
-def test_the_group_takes_its_sizes_private_subnets_and_target_group(
+def test_the_group_takes_the_sizes_subnets_and_target_group_it_is_given(
     harness: Harness, scaling: Scaling
 ) -> None:
     group = harness.mocks.one(GROUP).inputs
