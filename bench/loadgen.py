@@ -38,10 +38,12 @@ class Result:
 
     @property
     def rps(self) -> float:
+        """Requests answered per second."""
         return self.requests / self.seconds
 
     @property
     def timeouts(self) -> int:
+        """Requests that timed out."""
         return self.errors["timeout"]
 
     @property

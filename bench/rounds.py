@@ -48,7 +48,7 @@ class Series:
         return combined(self.label, self.runs)
 
     def ratios(self, other: Series) -> list[float]:
-        """This configuration's requests/s over ``other``'s, round by round."""
+        """The requests/s of this configuration over ``other``'s, round by round."""
         return [mine.rps / theirs.rps for mine, theirs in zip(self.runs, other.runs, strict=True)]
 
     def ratio(self, other: Series) -> float:

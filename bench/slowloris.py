@@ -21,6 +21,8 @@ TRICKLE_SECONDS = 2.0
 
 
 class Counts:
+    """What happened to the connections: opened, closed by the server, held now and at the end."""
+
     def __init__(self) -> None:
         self.opened = 0
         self.closed_by_server = 0
@@ -78,6 +80,7 @@ async def _main(port: int, count: int, seconds: float, tls: bool) -> Counts:
 
 
 def main(argv: list[str]) -> None:
+    """The command line: hold `--count` slow connections to `--port` for `--seconds`; print the report."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--count", type=int, required=True)

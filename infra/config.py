@@ -235,17 +235,34 @@ def _network(raw: Mapping[str, Any], *, region: str) -> NewVpc | ExistingVpc:
     cidr = _cidr(raw.get("vpcCidr"), "vpcCidr")
     if not 16 <= cidr.prefixlen <= 24:
         raise ConfigError("vpcCidr", str(cidr), "an IPv4 CIDR with a prefix from /16 to /24 (the VPC limits)")
+    zones = _zones(raw, region=region)
+    _check_subnets(raw, cidr, zone_count=len(zones))
+    return NewVpc(
+        cidr=str(cidr),
+        availability_zones=tuple(zones),
+        public_subnet_cidrs=tuple(_str_list(raw, "publicSubnetCidrs")),
+        private_subnet_cidrs=tuple(_str_list(raw, "privateSubnetCidrs")),
+        single_nat_gateway=_bool(raw, "singleNatGateway"),
+    )
+
+
+def _zones(raw: Mapping[str, Any], *, region: str) -> list[str]:
     zones = _str_list(raw, "availabilityZones")
     if len(zones) < 2 or len(set(zones)) != len(zones):
         raise ConfigError("availabilityZones", zones, "at least two distinct availability zones")
     for zone in zones:
         if not re.fullmatch(rf"{re.escape(region)}[a-z]", zone):
             raise ConfigError("availabilityZones", zones, f"zones of {region}, such as '{region}a'")
+    return zones
+
+
+def _check_subnets(raw: Mapping[str, Any], cidr: ipaddress.IPv4Network, *, zone_count: int) -> None:
+    """One subnet per zone for each kind, inside the VPC, none overlapping another."""
     subnets: list[tuple[str, ipaddress.IPv4Network]] = []
     for key in ("publicSubnetCidrs", "privateSubnetCidrs"):
         values = _str_list(raw, key)
-        if len(values) != len(zones):
-            raise ConfigError(key, values, f"one CIDR per availability zone ({len(zones)})")
+        if len(values) != zone_count:
+            raise ConfigError(key, values, f"one CIDR per availability zone ({zone_count})")
         for value in values:
             subnet = _cidr(value, key)
             if not subnet.subnet_of(cidr):
@@ -254,13 +271,6 @@ def _network(raw: Mapping[str, Any], *, region: str) -> NewVpc | ExistingVpc:
     for (_, first), (key, second) in itertools.combinations(subnets, 2):
         if first.overlaps(second):
             raise ConfigError(key, str(second), f"a CIDR that does not overlap {first}")
-    return NewVpc(
-        cidr=str(cidr),
-        availability_zones=tuple(zones),
-        public_subnet_cidrs=tuple(_str_list(raw, "publicSubnetCidrs")),
-        private_subnet_cidrs=tuple(_str_list(raw, "privateSubnetCidrs")),
-        single_nat_gateway=_bool(raw, "singleNatGateway"),
-    )
 
 
 def _domain(raw: Mapping[str, Any], *, region: str) -> Domain | None:

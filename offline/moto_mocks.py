@@ -52,6 +52,7 @@ class MotoMocks(pulumi.runtime.Mocks):
         self._lock = threading.Lock()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        """Create the resource in moto as the provider would; its id, and its inputs with moto's outputs."""
         if not args.custom:
             return None, {}
         with self._lock:
@@ -85,6 +86,7 @@ class MotoMocks(pulumi.runtime.Mocks):
         return Created(typ, name, resource_id, dict(inputs), outputs, unchecked=unchecked)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        """Answer an invoke from moto."""
         answer = INVOKES.get(args.token)
         if answer is None:
             raise UntranslatedError(
@@ -117,6 +119,7 @@ class Monitor(MockMonitor):
         self.registrations: list[Registration] = []
 
     def RegisterResource(self, request: Any) -> Any:
+        """Register as the mock monitor does, and record the resource's parent."""
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             self.registrations.append(

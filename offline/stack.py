@@ -55,6 +55,7 @@ class Warnings(logging.Handler):
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Keep the message."""
         self.messages.append(record.getMessage())
 
 

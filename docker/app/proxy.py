@@ -41,6 +41,7 @@ class TrustedProxyFix:
         return any(address in network for network in self.trusted)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        """Believe the forwarding headers of trusted peers only, then call the app."""
         if self._is_trusted(environ.get("REMOTE_ADDR")):
             return self.proxied(environ, start_response)
         # Untrusted peer: the forwarding headers it sent describe nothing we can believe.

@@ -14,6 +14,7 @@ from offline.translations.registry import Outputs, translates
     },
 )
 def group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateAutoScalingGroup with the launch template, subnets, target groups and tags."""
     autoscaling = aws.client("autoscaling")
     group_name = physical_name(name, inputs, max_length=255)
     parameters = inputs.renamed(
@@ -67,6 +68,7 @@ def group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:autoscaling/policy:Policy")
 def scaling_policy(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """PutScalingPolicy on the group."""
     policy_name = physical_name(name, inputs)
     parameters = inputs.renamed(
         {

@@ -10,6 +10,7 @@ from offline.translations.registry import Outputs, translates
 
 @translates("aws:acm/certificate:Certificate")
 def certificate(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """RequestCertificate with DNS validation."""
     acm = aws.client("acm")
     optional: dict[str, Any] = {}
     if "subjectAlternativeNames" in inputs:
@@ -86,6 +87,7 @@ def certificate_validation(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:route53/record:Record", provider_only={"allowOverwrite": "UPSERT instead of CREATE"})
 def record(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """ChangeResourceRecordSets: CREATE, or UPSERT when the record may be taken over."""
     record_set: dict[str, Any] = {"Name": inputs["name"], "Type": inputs["type"]}
     if "aliases" in inputs:
         (alias,) = inputs["aliases"]

@@ -10,6 +10,7 @@ from offline.translations.registry import Outputs, translates
 
 @translates("aws:ec2/vpc:Vpc")
 def vpc(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateVpc, then the DNS attributes the provider sets one by one."""
     ec2 = aws.client("ec2")
     created = ec2.create_vpc(
         CidrBlock=inputs["cidrBlock"],
@@ -41,6 +42,7 @@ def vpc(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:ec2/subnet:Subnet")
 def subnet(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateSubnet, then its public-address attribute."""
     ec2 = aws.client("ec2")
     created = ec2.create_subnet(
         VpcId=inputs["vpcId"],
@@ -60,6 +62,7 @@ def subnet(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:ec2/internetGateway:InternetGateway")
 def internet_gateway(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateInternetGateway, attached to its VPC."""
     ec2 = aws.client("ec2")
     created = ec2.create_internet_gateway(
         TagSpecifications=aws.tag_specifications("internet-gateway", inputs)
@@ -81,6 +84,7 @@ fails naming it."""
 
 @translates("aws:ec2/routeTable:RouteTable")
 def route_table(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateRouteTable and each declared route."""
     ec2 = aws.client("ec2")
     created = ec2.create_route_table(
         VpcId=inputs["vpcId"], TagSpecifications=aws.tag_specifications("route-table", inputs)
@@ -94,6 +98,7 @@ def route_table(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:ec2/routeTableAssociation:RouteTableAssociation")
 def route_table_association(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """AssociateRouteTable with a subnet or a gateway."""
     target = {"SubnetId": inputs["subnetId"]} if "subnetId" in inputs else {"GatewayId": inputs["gatewayId"]}
     created = aws.client("ec2").associate_route_table(RouteTableId=inputs["routeTableId"], **target)
     return created["AssociationId"], {}
@@ -101,6 +106,7 @@ def route_table_association(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:ec2/eip:Eip")
 def eip(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """AllocateAddress."""
     created = aws.client("ec2").allocate_address(
         Domain=inputs.get("domain", "vpc"), TagSpecifications=aws.tag_specifications("elastic-ip", inputs)
     )
@@ -109,6 +115,7 @@ def eip(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:ec2/natGateway:NatGateway")
 def nat_gateway(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateNatGateway in a public subnet with its address."""
     created = aws.client("ec2").create_nat_gateway(
         SubnetId=inputs["subnetId"],
         AllocationId=inputs["allocationId"],
@@ -124,14 +131,10 @@ def nat_gateway(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:ec2/flowLog:FlowLog")
 def flow_log(aws: Aws, name: str, inputs: Inputs) -> Outputs:
-    resource_type, resource_id = next(
-        (kind, inputs[key])
-        for key, kind in (("vpcId", "VPC"), ("subnetId", "Subnet"), ("eniId", "NetworkInterface"))
-        if key in inputs
-    )
+    """CreateFlowLogs for a VPC, the flow log the program declares."""
     created = aws.client("ec2").create_flow_logs(
-        ResourceIds=[resource_id],
-        ResourceType=resource_type,
+        ResourceIds=[inputs["vpcId"]],
+        ResourceType="VPC",
         TrafficType=inputs["trafficType"],
         LogDestinationType=inputs.get("logDestinationType", "cloud-watch-logs"),
         LogDestination=inputs["logDestination"],
@@ -166,6 +169,7 @@ def _strip_rules(aws: Aws, group_id: str, inputs: Inputs) -> None:
     provider_only={"revokeRulesOnDelete": "revokes the rules before deleting the group"},
 )
 def security_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateSecurityGroup, stripped of AWS's default egress as the provider does."""
     created = aws.client("ec2").create_security_group(
         GroupName=physical_name(name, inputs),
         Description=inputs.get("description", "Managed by Pulumi"),
@@ -222,11 +226,13 @@ def _rule(aws: Aws, inputs: Inputs, *, egress: bool) -> Outputs:
 
 @translates("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
 def ingress_rule(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """AuthorizeSecurityGroupIngress for one rule."""
     return _rule(aws, inputs, egress=False)
 
 
 @translates("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
 def egress_rule(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """AuthorizeSecurityGroupEgress for one rule."""
     return _rule(aws, inputs, egress=True)
 
 
@@ -284,6 +290,7 @@ def _launch_template_data(inputs: Inputs) -> dict[str, Any]:
     provider_only={"updateDefaultVersion": "on create, version 1 is the default version anyway"},
 )
 def launch_template(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateLaunchTemplate; the provider's `latestVersion` is its first version."""
     template_name = physical_name(name, inputs, max_length=128)
     description = {"VersionDescription": inputs["description"]} if "description" in inputs else {}
     created = aws.client("ec2").create_launch_template(

@@ -18,6 +18,7 @@ from offline.translations.registry import Outputs, translates
     provider_only={"forceDelete": "deletes the images with the repository on destroy"},
 )
 def repository(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateRepository with its tag mutability, scanning and encryption."""
     repository_name = physical_name(name, inputs, max_length=256)
     optional: dict[str, Any] = {}
     if "imageTagMutability" in inputs:
@@ -40,6 +41,7 @@ def repository(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:ecr/lifecyclePolicy:LifecyclePolicy")
 def lifecycle_policy(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """PutLifecyclePolicy."""
     created = aws.client("ecr").put_lifecycle_policy(
         repositoryName=inputs["repository"], lifecyclePolicyText=inputs["policy"]
     )

@@ -32,6 +32,7 @@ def _attribute(value: Any) -> str:
 
 @translates("aws:lb/loadBalancer:LoadBalancer")
 def load_balancer(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateLoadBalancer, then the attributes the provider sets, access logs included."""
     elbv2 = aws.client("elbv2")
     lb_name = physical_name(name, inputs, max_length=32)
     created = elbv2.create_load_balancer(
@@ -100,6 +101,7 @@ def _may_write_access_logs(aws: Aws, logs: Mapping[str, Any]) -> None:
 
 @translates("aws:lb/targetGroup:TargetGroup")
 def target_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateTargetGroup with its health check, then its deregistration delay."""
     elbv2 = aws.client("elbv2")
     tg_name = physical_name(name, inputs, max_length=32)
     parameters = inputs.renamed(
@@ -162,6 +164,7 @@ def _action(action: Mapping[str, Any]) -> dict[str, Any]:
 
 @translates("aws:lb/listener:Listener")
 def listener(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateListener, refusing what AWS refuses and moto takes."""
     elbv2 = aws.client("elbv2")
     parameters: dict[str, Any] = {}
     # AWS refuses an unknown TLS policy and an HTTPS listener without a certificate; moto takes both.

@@ -8,6 +8,7 @@ from offline.translations.registry import Outputs, translates
 
 @translates("aws:iam/role:Role", provider_only={"forceDetachPolicies": "detaches policies before deleting"})
 def role(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateRole with its trust policy."""
     role_name = physical_name(name, inputs, max_length=64)
     optional = inputs.renamed(
         {
@@ -28,6 +29,7 @@ def role(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:iam/rolePolicy:RolePolicy")
 def role_policy(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """PutRolePolicy."""
     policy_name = physical_name(name, inputs, max_length=128)
     aws.client("iam").put_role_policy(
         RoleName=inputs["role"], PolicyName=policy_name, PolicyDocument=inputs["policy"]
@@ -37,12 +39,14 @@ def role_policy(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
 def role_policy_attachment(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """AttachRolePolicy."""
     aws.client("iam").attach_role_policy(RoleName=inputs["role"], PolicyArn=inputs["policyArn"])
     return autoname(f"{inputs['role']}-{name}"), {}
 
 
 @translates("aws:iam/instanceProfile:InstanceProfile")
 def instance_profile(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateInstanceProfile and AddRoleToInstanceProfile."""
     iam = aws.client("iam")
     profile_name = physical_name(name, inputs, max_length=128)
     created = iam.create_instance_profile(

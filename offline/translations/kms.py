@@ -11,6 +11,7 @@ from offline.translations.registry import Outputs, translates
     provider_only={"deletionWindowInDays": "the wait ScheduleKeyDeletion gets on destroy"},
 )
 def key(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateKey with its policy, and key rotation when asked for."""
     kms = aws.client("kms")
     parameters = inputs.renamed({"description": "Description", "policy": "Policy", "keyUsage": "KeyUsage"})
     created = kms.create_key(

@@ -12,6 +12,7 @@ from policies import AWS_MANAGED_SNS_KEY, cloudwatch_key_refusal
 
 @translates("aws:cloudwatch/logGroup:LogGroup")
 def log_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateLogGroup, then its retention."""
     logs = aws.client("logs")
     group_name = physical_name(name, inputs, max_length=512)
     kms = {"kmsKeyId": inputs["kmsKeyId"]} if "kmsKeyId" in inputs else {}
@@ -25,6 +26,7 @@ def log_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:sns/topic:Topic")
 def topic(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateTopic with its attributes."""
     topic_name = physical_name(name, inputs, max_length=256)
     given = inputs.renamed(
         {
@@ -46,6 +48,7 @@ def topic(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     unchecked={"endpoint": "moto does not send the confirmation an email subscription waits for"},
 )
 def topic_subscription(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """Subscribe."""
     created = aws.client("sns").subscribe(
         TopicArn=inputs["topic"],
         Protocol=inputs["protocol"],
@@ -102,6 +105,7 @@ def _metric_query(query: Mapping[str, Any]) -> dict[str, Any]:
 
 @translates("aws:cloudwatch/metricAlarm:MetricAlarm")
 def metric_alarm(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """PutMetricAlarm, once CloudWatch could publish to each of its topics."""
     alarm_name = physical_name(name, inputs)
     parameters = inputs.renamed(
         {

@@ -11,6 +11,7 @@ from offline.translations.registry import Outputs, translates
     provider_only={"forceDestroy": "empties the bucket before deleting it on destroy"},
 )
 def bucket(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateBucket in the region, then its tags."""
     s3 = aws.client("s3")
     bucket_name = physical_name(name, inputs, key="bucket", max_length=63).lower()
     location = (
@@ -31,6 +32,7 @@ def bucket(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
 def public_access_block(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """PutPublicAccessBlock."""
     keys = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     configuration = {key[:1].upper() + key[1:]: bool(inputs.get(key, False)) for key in keys}
     aws.client("s3").put_public_access_block(
@@ -41,6 +43,7 @@ def public_access_block(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
 def ownership_controls(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """PutBucketOwnershipControls."""
     aws.client("s3").put_bucket_ownership_controls(
         Bucket=inputs["bucket"], OwnershipControls={"Rules": [pascal(inputs["rule"])]}
     )
@@ -49,6 +52,7 @@ def ownership_controls(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
 def bucket_encryption(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """PutBucketEncryption."""
     rules = pascal(inputs["rules"], {"sseAlgorithm": "SSEAlgorithm", "kmsMasterKeyId": "KMSMasterKeyID"})
     aws.client("s3").put_bucket_encryption(
         Bucket=inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules}
@@ -58,6 +62,7 @@ def bucket_encryption(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
 def bucket_lifecycle(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """PutBucketLifecycleConfiguration."""
     rules = pascal(inputs["rules"], {"id": "ID"})
     aws.client("s3").put_bucket_lifecycle_configuration(
         Bucket=inputs["bucket"], LifecycleConfiguration={"Rules": rules}
@@ -67,5 +72,6 @@ def bucket_lifecycle(aws: Aws, name: str, inputs: Inputs) -> Outputs:
 
 @translates("aws:s3/bucketPolicy:BucketPolicy")
 def bucket_policy(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """PutBucketPolicy."""
     aws.client("s3").put_bucket_policy(Bucket=inputs["bucket"], Policy=inputs["policy"])
     return inputs["bucket"], {}
