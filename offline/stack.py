@@ -18,7 +18,7 @@ import boto3  # type: ignore[import-untyped]
 import moto
 import moto.settings
 import pulumi
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from offline import existing
 from offline.aws import Aws

@@ -18,6 +18,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from pulumi.runtime.stack import Stack
 
 from infra.config import PROJECT
 from nodestack.nginx import prepare_static
@@ -329,7 +330,7 @@ class Harness:
         """Run `build` under `pulumi.runtime.test`, which awaits the Output `build` returns and every
         registration; then the recorded resources and invokes are complete and the test can inspect them."""
 
-        @pulumi.runtime.test
+        @pulumi.runtime.test  # type: ignore[untyped-decorator]
         def run() -> Any:
             return build()
 
@@ -339,7 +340,7 @@ class Harness:
     def run_program(self) -> pulumi.Output[dict[str, Any]]:
         """Run `__main__.py` as the CLI would; returns what it exported (`pulumi.export`)."""
         stack = pulumi.runtime.get_root_resource()
-        assert stack is not None
+        assert isinstance(stack, Stack)
         stack.outputs.clear()
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
         return pulumi.Output.all(**stack.outputs)

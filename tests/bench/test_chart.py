@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from matplotlib import pyplot
 from matplotlib.figure import Figure
 
 from bench import chart
@@ -18,7 +19,7 @@ def test_each_run_gets_a_row_labelled_beside_it_and_every_bar_shows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     drawn: list[Figure] = []
-    monkeypatch.setattr(chart.pyplot, "close", drawn.append)
+    monkeypatch.setattr(pyplot, "close", drawn.append)
     long_label = "via nginx (TLS), without kept connections closed when gunicorn's queue backs up"
     sections = [
         Section("2. Dynamic", [replace(run(100, p99=20), label=long_label)], []),

@@ -151,5 +151,5 @@ def test_no_node_launches_before_its_role_may_pull_and_log(
     options = spy_options(monkeypatch, aws.ec2.LaunchTemplate)
     build(harness)
     (opts,) = options
-    waited = {resource._name for resource in opts.depends_on}  # type: ignore[union-attr]
+    waited = {resource._name for resource in opts.depends_on}
     assert waited == {"nodes-ssm", "nodes-ecr-pull", "nodes-logs"}

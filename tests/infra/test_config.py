@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from infra import config
-from infra.config import ConfigError, ExistingVpc, NewVpc
-from offline.stack import project_name
-from tests.conftest import PROJECT, ROOT, Harness, stack_config
+from infra.config import PROJECT, ConfigError, ExistingVpc, NewVpc
+from offline.stack import project_name, stack_config
+from tests.conftest import ROOT, Harness
 
 
 def raw_config(stack: str, **overrides: Any) -> dict[str, Any]:
@@ -29,10 +29,15 @@ def parse(stack: str = "prod", **overrides: Any) -> config.Settings:
     return config.parse(raw_config(stack, **overrides), stack=stack, region="us-east-1", tags={})
 
 
+EXISTING_VPC = ExistingVpc(
+    vpc_id="vpc-0123456789abcdef0",
+    public_subnet_ids=("subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"),
+    private_subnet_ids=("subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"),
+)
 EXISTING = {
-    "existingVpcId": "vpc-0123456789abcdef0",
-    "existingPublicSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
-    "existingPrivateSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
+    "existingVpcId": EXISTING_VPC.vpc_id,
+    "existingPublicSubnetIds": list(EXISTING_VPC.public_subnet_ids),
+    "existingPrivateSubnetIds": list(EXISTING_VPC.private_subnet_ids),
 }
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
@@ -220,11 +225,7 @@ def test_dev_stack_file_is_cheaper_http_only_with_one_nat() -> None:
 
 def test_existing_vpc_replaces_the_new_vpc_layout() -> None:
     settings = parse("prod", **EXISTING)
-    assert settings.network == ExistingVpc(
-        vpc_id=EXISTING["existingVpcId"],
-        public_subnet_ids=tuple(EXISTING["existingPublicSubnetIds"]),
-        private_subnet_ids=tuple(EXISTING["existingPrivateSubnetIds"]),
-    )
+    assert settings.network == EXISTING_VPC
 
 
 @pytest.mark.parametrize("days", [1, 731, 2557, 3653])

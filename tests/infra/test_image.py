@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pytest
@@ -109,7 +111,7 @@ def test_image_inputs_do_not_depend_on_where_the_checkout_lives(
 ) -> None:
     # Pulumi runs the program in the project directory; two checkouts of the same sources must give
     # pulumi-docker the same inputs, or it rebuilds and pushes a tag the immutable repository holds.
-    def inputs(project: Path) -> list[dict[str, object]]:
+    def inputs(project: Path) -> list[dict[str, Any]]:
         monkeypatch.chdir(project)
         harness.use("prod")
 
@@ -133,7 +135,7 @@ def test_image_inputs_do_not_depend_on_where_the_checkout_lives(
     shutil.copytree(ROOT / "docker", other / "docker", symlinks=True)
     here = inputs(ROOT)
     assert here == inputs(other)
-    assert all(not str(image["build"]["context"]).startswith("/") for image in here)  # type: ignore[index]
+    assert all(not str(image["build"]["context"]).startswith("/") for image in here)
 
 
 def test_tag_changes_whenever_pulumi_docker_would_rebuild(tmp_path: Path) -> None:
@@ -145,7 +147,7 @@ def test_tag_changes_whenever_pulumi_docker_would_rebuild(tmp_path: Path) -> Non
     before = context_tag(tmp_path, settings)
     assert before == context_tag(tmp_path, settings)
     assert len(before) == 16
-    changes = {
+    changes: dict[str, Callable[[], object]] = {
         "content": lambda: script.write_text("print('hello, world')\n"),
         "mode": lambda: script.chmod(0o755),
         "name": lambda: script.rename(tmp_path / "app" / "run.py"),

@@ -159,7 +159,7 @@ def test_flow_logs_start_only_once_their_role_may_deliver(
     options = spy_options(monkeypatch, aws.ec2.FlowLog)
     build(harness, THREE_ZONES)
     (opts,) = options
-    assert [resource._name for resource in opts.depends_on] == ["network-flow-logs"]  # type: ignore[union-attr]
+    assert [resource._name for resource in opts.depends_on] == ["network-flow-logs"]
 
 
 def test_existing_vpc_creates_nothing_and_reads_the_cidr(harness: Harness) -> None:
@@ -192,7 +192,7 @@ def test_existing_vpc_creates_nothing_and_reads_the_cidr(harness: Harness) -> No
 def test_nodes_go_into_a_subnet_only_once_it_routes_through_its_nat(harness: Harness) -> None:
     # The autoscaling group takes the private subnet ids: they must carry the route table associations and
     # NAT gateways, or Pulumi launches nodes that cannot install Docker or pull their images.
-    def program() -> pulumi.Output[list[str]]:
+    def program() -> pulumi.Output[None]:
         network = Network(
             "network",
             NetworkArgs(layout=THREE_ZONES, region="us-east-1", stack="prod", log_retention_days=30),
@@ -201,7 +201,8 @@ def test_nodes_go_into_a_subnet_only_once_it_routes_through_its_nat(harness: Har
         async def dependencies() -> list[str]:
             return sorted(resource._name for resource in await network.private_subnet_ids.resources())
 
-        return pulumi.Output.from_input(dependencies()).apply(seen.extend)
+        dependency_names: pulumi.Output[list[str]] = pulumi.Output.from_input(dependencies())
+        return dependency_names.apply(seen.extend)
 
     seen: list[str] = []
     harness.evaluate(program)

@@ -34,8 +34,9 @@ CONF = DOCKER / "gunicorn.conf.py"
 NODE = node()
 
 
-def settings(cpus: int = 2, **env: str) -> GunicornSettings:
-    """The settings ``env`` gives on a machine with ``cpus`` CPUs and /dev/shm."""
+def settings(cpus: int = 2, /, **env: str) -> GunicornSettings:
+    """The settings ``env`` gives on a machine with ``cpus`` CPUs and /dev/shm (positional only: no variable
+    lands in it)."""
     return GunicornSettings.from_env(env, cpus=cpus, tmpfs=True)
 
 
@@ -88,12 +89,12 @@ def test_workers_follow_cpu_affinity_not_host_count(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2})
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
     assert available_cpus() == 3
-    assert settings(cpus=3).workers == 7
+    assert settings(3).workers == 7
 
 
 def test_the_benchmarks_run_the_default_worker_count() -> None:
     """bench/ starts gunicorn with the count these settings give by default on the same machine."""
-    assert settings(cpus=available_cpus()).workers == WORKERS
+    assert settings(available_cpus()).workers == WORKERS
 
 
 def test_web_concurrency_overrides_worker_count() -> None:
@@ -385,7 +386,7 @@ def test_a_worker_that_shares_the_masters_objects_exits_without_a_word(workdir: 
     with running(server.process):
         pass
     # stdout.log holds what gunicorn's processes print outside its logging: nothing, unless a traceback.
-    assert "Booting worker" in (server.process.log.parent / "error.log").read_text()
+    assert "Booting worker" in (server.access_log.parent / "error.log").read_text()
     assert server.process.output() == ""
 
 

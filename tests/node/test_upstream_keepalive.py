@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -22,7 +24,7 @@ class CountingUpstream(UnixUpstream):
         super().__init__(path, _Handler)
         self.accepted = 0
 
-    def get_request(self) -> tuple[object, object]:
+    def get_request(self) -> tuple[socket.socket, Any]:
         request = super().get_request()
         self.accepted += 1
         return request
@@ -40,10 +42,11 @@ class _Handler(QuietHandler):
 
 @pytest.fixture
 def upstream(workdir: Path) -> Iterator[CountingUpstream]:
-    server = CountingUpstream(workdir / f"upstream-{uuid.uuid4().hex[:8]}.sock")
+    path = workdir / f"upstream-{uuid.uuid4().hex[:8]}.sock"
+    server = CountingUpstream(path)
     with serving(server):
         yield server
-    Path(server.server_address).unlink()
+    path.unlink()
 
 
 @pytest.mark.parametrize(("setting", "connections"), [(None, 1), ("0", REQUESTS)])

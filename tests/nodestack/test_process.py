@@ -6,6 +6,7 @@ import signal
 import socket
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,10 @@ def test_a_server_never_ready_is_killed_when_the_wait_times_out(tmp_path: Path) 
     assert started.popen.returncode == -signal.SIGKILL
 
 
+def printed_ready(server: process.Process) -> bool:
+    return "ready" in server.output()
+
+
 def test_running_stops_nginx_with_quit_and_others_with_term(tmp_path: Path) -> None:
     # Each reports the signal that stopped it in its exit status.
     script = (
@@ -74,7 +79,7 @@ def test_running_stops_nginx_with_quit_and_others_with_term(tmp_path: Path) -> N
         for name in ("nginx", "gunicorn")
     ]
     for server in servers:
-        server.wait_ready(lambda server=server: "ready" in server.output(), server.name)
+        server.wait_ready(partial(printed_ready, server), server.name)
 
     with process.running(*servers):
         pass

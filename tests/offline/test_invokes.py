@@ -13,10 +13,11 @@ import pulumi_aws as aws
 import pytest
 
 from infra.compute import AMI_PARAMETER
+from infra.config import PROJECT
 from offline import invokes
 from offline.aws import Aws
 from offline.stack import deploy, stack_config
-from tests.conftest import INVOKES, PROJECT, Harness
+from tests.conftest import INVOKES, Harness
 
 EXISTING_VPC = {
     **stack_config("prod"),

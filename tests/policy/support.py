@@ -10,6 +10,7 @@ from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyResource,
     PolicyResourceOptions,
+    ReportViolation,
     ResourceValidationArgs,
     StackValidationArgs,
 )
@@ -35,6 +36,16 @@ def urn(stack: str, type_: str, name: str) -> str:
     return f"urn:pulumi:{stack}::{PROJECT}::{type_}::{name}"
 
 
+def _collect(found: list[tuple[str, str, str]], name: str) -> ReportViolation:
+    """The ``report_violation`` the policy ``name`` is called with: adds (name, URN or "", message) to
+    ``found``."""
+
+    def report(message: str, urn: str | None = None) -> None:
+        found.append((name, urn or "", message))
+
+    return report
+
+
 def _options() -> PolicyResourceOptions:
     return PolicyResourceOptions(
         protect=False,
@@ -56,10 +67,10 @@ def resource_violations(resource: Declared, stack: str = "prod") -> list[tuple[s
         opts=_options(),
         provider=None,
     )
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str, str]] = []
     for name, (_, check) in RESOURCE_CHECKS.items():
-        check(args, lambda message, _urn=None, name=name: found.append((name, message)))
-    return found
+        check(args, _collect(found, name))
+    return [(name, message) for name, _, message in found]
 
 
 def stack_violations(resources: Iterable[Declared], stack: str = "prod") -> list[tuple[str, str, str]]:
@@ -85,5 +96,5 @@ def stack_violations(resources: Iterable[Declared], stack: str = "prod") -> list
     found: list[tuple[str, str, str]] = []
     args = StackValidationArgs(resources=list(policy_resources.values()))
     for name, (_, check) in STACK_CHECKS.items():
-        check(args, lambda message, urn=None, name=name: found.append((name, urn or "", message)))
+        check(args, _collect(found, name))
     return found

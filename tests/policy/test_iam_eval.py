@@ -3,9 +3,11 @@ operator pages."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
-from iam_eval import Decision, Principal, Request, UnsupportedPolicyError, allows, evaluate
+from iam_eval import ContextValue, Decision, Principal, Request, UnsupportedPolicyError, allows, evaluate
 
 ACCOUNT = "123456789012"
 BUCKET = "arn:aws:s3:::logs"
@@ -13,16 +15,18 @@ ROLE = Principal(arn=f"arn:aws:iam::{ACCOUNT}:role/node")
 ELB = Principal(service="logdelivery.elasticloadbalancing.amazonaws.com")
 
 
-def document(*statements: dict[str, object]) -> dict[str, object]:
+def document(*statements: Mapping[str, object]) -> dict[str, object]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
-def put(key: str, principal: Principal = ELB, **context: object) -> Request:
+def put(key: str, principal: Principal = ELB, /, **context: ContextValue) -> Request:
+    """A PutObject of ``key`` by ``principal`` over HTTPS; ``context`` adds or replaces condition keys (so
+    ``principal`` is positional only: a key never lands in it)."""
     return Request(
         principal=principal,
         action="s3:PutObject",
         resource=f"{BUCKET}/{key}",
-        context={"aws:SecureTransport": True, **context},  # type: ignore[dict-item]
+        context={"aws:SecureTransport": True, **context},
     )
 
 
