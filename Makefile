@@ -8,8 +8,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Commands (and nginx's allocator) the tests and `make local` run, with the Debian package that provides each.
+# dockerd and debootstrap: the tests build and run the images (nodestack/images.py), on an engine they find or
+# start, from stand-in bases that debootstrap makes.
 SYSTEM_PACKAGES := nginx:nginx openssl:openssl envsubst:gettext-base shellcheck:shellcheck gzip:gzip ss:iproute2 \
-	libjemalloc.so.2:libjemalloc2 iptables:iptables
+	libjemalloc.so.2:libjemalloc2 iptables:iptables dockerd:docker.io debootstrap:debootstrap
 SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/require-sysctl scripts/local scripts/sast \
 	docker/nginx/render.sh docker/nginx/precompress.sh
 PY_SOURCES := docker infra offline policy bench nodestack tests __main__.py
@@ -79,4 +81,4 @@ bench-machine: venv system
 	@scripts/require-sysctl net.core.somaxconn "$$($(BIN)/python -c 'from infra.user_data import SOMAXCONN; print(SOMAXCONN)')"
 
 clean:
-	rm -rf $(VENV) .local .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .local .bench .build/docker .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from nodestack.gunicorn import Gunicorn, start_gunicorn
+from nodestack.images import Engine, build_images, docker_engine
 from nodestack.nginx import Nginx, render_env, start_nginx
 from tests.node.support import AppLog
 
@@ -49,6 +50,19 @@ def alb_untrusted_peer(workdir: Path, gunicorn: Gunicorn) -> Iterator[Nginx]:
 @pytest.fixture(scope="session")
 def app_log(gunicorn: Gunicorn) -> AppLog:
     return AppLog(gunicorn)
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    """A Docker engine: the one found here, or one started for the session and stopped after it."""
+    with docker_engine() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def images(engine: Engine) -> dict[str, str]:
+    """The image id of each docker/Dockerfile target, built with BuildKit (on stand-in bases by default)."""
+    return build_images(engine)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""docker/Dockerfile, buildable by construction: no Docker engine here, so check its shape and resolve every
-runtime requirement as a binary wheel for the image's platform (hadolint and trivy run in scripts/sast)."""
+"""docker/Dockerfile's shape, and every runtime requirement resolved as a binary wheel for its platform
+(hadolint and trivy run in scripts/sast; test_images.py builds the images and runs them)."""
 
 from __future__ import annotations
 
@@ -50,15 +50,30 @@ def test_multi_stage_with_builder_app_and_proxy() -> None:
     assert list(stages()) == ["builder", "app", "proxy"]
 
 
+def base_arguments() -> dict[str, str]:
+    """The Dockerfile's base-image arguments (``ARG *_IMAGE=``) and their defaults, the production bases."""
+    return dict(re.findall(r"^ARG (\w+_IMAGE)=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE))
+
+
 def test_base_images_pinned_to_a_version() -> None:
-    text = DOCKERFILE.read_text()
-    default_python = re.search(r"ARG PYTHON_IMAGE=(\S+)", text)
-    assert default_python
-    images = [default_python.group(1), *re.findall(r"^FROM\s+(\S+)", text, re.MULTILINE)]
-    for image in images:
-        if image.startswith("${"):
-            continue
+    bases = base_arguments()
+    assert set(bases) == {"PYTHON_IMAGE", "DEBIAN_IMAGE"}
+    for image in bases.values():
         assert re.search(r":\d+\.\d+(\.\d+)?-", image), f"{image} is not pinned to a version"
+
+
+def test_a_build_pulls_the_bases_and_nothing_else() -> None:
+    text = DOCKERFILE.read_text()
+    # A `# syntax=` directive makes BuildKit pull that frontend's image before anything else.
+    assert not re.search(r"^#\s*syntax\s*=", text, re.IGNORECASE | re.MULTILINE)
+    names = list(stages())
+    for name, stage in stages().items():
+        # Each stage starts from a base-image argument (stand-ins replace those in `make test`).
+        assert stage[0] in {f"FROM ${{{argument}}}" for argument in base_arguments()}, name
+        for line in stage:
+            # Files come from earlier stages only, never from another image.
+            for source in re.findall(r"(?:--from|from)=(\S+?)(?:,|\s|$)", line):
+                assert source in names[: names.index(name)], f"{name}: {line}"
 
 
 def test_app_stage_runs_serve_py_as_1001_on_a_socket_from_offline_wheels() -> None:
