@@ -1,0 +1,85 @@
+"""A stand-in instance metadata service that answers as IMDSv2 does: a session token first (PUT
+/latest/api/token), then metadata only for requests that carry it; token-less requests get 401 (EC2 User
+Guide, "Use the Instance Metadata Service to access instance metadata", IMDSv2 required).
+
+Run as ``python -m nodestack.imds ADDRESS INSTANCE_ID ROLE`` in the namespace that holds ADDRESS."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# A path and header names, no secret among them.
+TOKEN_PATH = "/latest/api/token"  # noqa: S105
+TOKEN_TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"  # noqa: S105
+TOKEN_HEADER = "X-aws-ec2-metadata-token"  # noqa: S105
+CREDENTIALS_PATH = "/latest/meta-data/iam/security-credentials/"
+
+
+def metadata(instance_id: str, role: str) -> dict[str, str]:
+    """The paths this stand-in serves: the instance's id and its role's (made-up) credentials, in the shape
+    the AWS SDKs read (EC2 User Guide, "Retrieve security credentials from instance metadata")."""
+    credentials = {
+        "Code": "Success",
+        "LastUpdated": "2026-01-01T00:00:00Z",
+        "Type": "AWS-HMAC",
+        "AccessKeyId": "ASIASTANDINSTANDIN00",
+        "SecretAccessKey": "standin-secret-access-key",
+        "Token": "standin-session-token",
+        # Far ahead: the SDKs refresh credentials that are about to expire.
+        "Expiration": "2099-01-01T00:00:00Z",
+    }
+    return {
+        "/latest/meta-data/instance-id": instance_id,
+        CREDENTIALS_PATH: role,
+        CREDENTIALS_PATH + role: json.dumps(credentials),
+    }
+
+
+def handler(instance_id: str, role: str) -> type[BaseHTTPRequestHandler]:
+    """A request handler that serves ``metadata`` to token holders."""
+    served = metadata(instance_id, role)
+    tokens: set[str] = set()
+
+    # Each request goes to stderr, the stand-in's log: a failed boot's report shows what was asked.
+    class Imds(BaseHTTPRequestHandler):
+        def _answer(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_PUT(self) -> None:
+            if self.path != TOKEN_PATH or not self.headers.get(TOKEN_TTL_HEADER):
+                self._answer(400, "")
+                return
+            token = secrets.token_urlsafe(32)
+            tokens.add(token)
+            # The token's TTL comes back in a header, as IMDS sends it: aws-sdk-go reads it and, without it,
+            # drops the token and asks without one.
+            self._answer(200, token, {TOKEN_TTL_HEADER: self.headers[TOKEN_TTL_HEADER]})
+
+        def do_GET(self) -> None:
+            if self.headers.get(TOKEN_HEADER) not in tokens:
+                self._answer(401, "")
+                return
+            body = served.get(self.path)
+            self._answer(404, "") if body is None else self._answer(200, body)
+
+    return Imds
+
+
+def main() -> None:
+    """Serve on ADDRESS:80 until stopped."""
+    address, instance_id, role = sys.argv[1:4]
+    ThreadingHTTPServer((address, 80), handler(instance_id, role)).serve_forever()
+
+
+if __name__ == "__main__":
+    main()

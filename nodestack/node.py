@@ -1,0 +1,390 @@
+"""A disposable node booted from the rendered user data (infra/user_data.py), stand-ins only where AWS is.
+
+Three network namespaces of our own, joined by veth pairs, nothing else:
+
+- ``node``: the instance. The user data runs here as root, and the dockerd it starts (through the
+  ``systemctl`` stand-in) is a dockerd of its own, so the containers' ``--network host`` is the node's network
+  (the issue's "a network namespace with its own dockerd"; the session's engine, in the host's namespace,
+  would put them on the host's). The ECR and CloudWatch Logs stand-ins listen on the node's loopback.
+- ``aws``: the instance metadata service at 169.254.169.254, off the node as on EC2, so the IMDS guard's
+  refusals go back to the node (tests/node/test_imds_guard.py).
+- ``alb``: the load balancer, with an address inside the VPC CIDR the user data was rendered with, and one
+  outside it, to send the same request as a peer nginx must not believe.
+
+The stand-ins, each behaving as the real service does for this script:
+
+- IMDSv2: nodestack/imds.py (tokens first, 401 without one; the instance id; the role's credentials).
+- ECR: Debian's docker-registry (distribution 2.8) on the node's 127.0.0.1, holding the images pushed from
+  the session's engine and referenced by digest. The push goes to a second registry process on the host's
+  127.0.0.1 over the same storage, since the engine is in the host's namespace. Loopback registries need no
+  TLS (dockerd treats 127.0.0.0/8 as insecure), and this one asks for no password.
+- ``aws ecr get-login-password``: prints a password, for that command line only.
+- CloudWatch Logs: moto in server mode on the node's loopback, its log group made first (the observability
+  component makes it in AWS). The user data's awslogs options stay as rendered; the endpoint reaches the
+  driver as a daemon default (daemon.json log-opts), which dockerd merges into every container that uses
+  the daemon's default driver (moby daemon/logs.go mergeAndVerifyLogConfig). The driver's credentials come
+  from IMDS, as root, as on an instance.
+- ``dnf``: Docker, curl and iptables are installed already; it checks that and accepts only the script's
+  install line.
+- ``systemctl``: ``daemon-reload``; ``enable --now`` of the IMDS guard runs the unit file the script wrote
+  (ExecStartPre, then ExecStart); of docker, refuses unless the guard has started, then starts the node's
+  dockerd and returns when it answers, as systemd does for docker.service (Type=notify).
+
+The script writes /etc/systemd/system and /etc/sysctl.d: it runs in a private mount namespace of its own
+with a tmpfs over each. Its ``sysctl`` sets the node namespace's
+somaxconn, which is per network namespace."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra import user_data
+from nodestack.images import BUILD_TIMEOUT, Engine, client, sbin_tool, unmount_under
+from nodestack.paths import REPO
+from nodestack.process import Process, free_port
+
+#: The settings the node is rendered with, but for the images (the registry's) and the log group's region.
+REGION = "us-east-1"
+LOG_GROUP = "/web/node"
+VPC_CIDR = "10.0.0.0/16"
+SERVER_NAME = "app.example.com"
+HTTPS_PORT = 8443
+INSTANCE_ID = "i-0123456789abcdef0"
+ROLE = "web-node"
+#: The node's and the ALB's addresses inside the VPC CIDR, and a peer's outside it (TEST-NET-1, RFC 5737).
+NODE_ADDRESS = "10.0.1.10"
+ALB_ADDRESS = "10.0.0.10"
+NODE_OUTSIDE_ADDRESS = "192.0.2.1"
+OUTSIDE_ADDRESS = "192.0.2.10"
+#: The node's end of its link to IMDS: link-local like IMDS's, so neither side needs a route.
+NODE_LINK_LOCAL = "169.254.0.2"
+#: A boot takes seconds here; longer means a step hangs (the error carries the script's output).
+BOOT_TIMEOUT = 300.0
+SERVICE_TIMEOUT = 30.0
+PASSWORD = "standin-ecr-password"  # noqa: S105 - the stand-in registry checks no password
+
+AWS_STANDIN = """#!/bin/bash
+# Stand-in for the AWS CLI: `aws ecr get-login-password --region {region}` prints a password; the
+# registry stand-in asks for none. Any other command line fails, as an unknown one would.
+if [[ "$*" != "ecr get-login-password --region {region}" ]]; then
+    echo "aws stand-in: unexpected: $*" >&2
+    exit 2
+fi
+echo {password}
+"""
+DNF_STANDIN = """#!/bin/bash
+# Stand-in for AL2023's dnf: what the script installs is on this machine already.
+[[ "$*" == "install -y docker iptables-nft" ]] || {{ echo "dnf stand-in: unexpected: $*" >&2; exit 1; }}
+for command in docker dockerd iptables curl; do
+    PATH="$PATH:/usr/sbin:/sbin" command -v "$command" >/dev/null \\
+        || {{ echo "dnf stand-in: no $command" >&2; exit 1; }}
+done
+"""
+SYSTEMCTL_STANDIN = """#!/bin/bash
+# Stand-in for systemctl, for the units the user data starts.
+set -euo pipefail
+guard=/etc/systemd/system/{guard}
+case "$*" in
+    daemon-reload) ;;
+    "enable --now {guard}")
+        # A oneshot unit: each ExecStartPre (a "-" one may fail), then ExecStart; no quoting in these lines.
+        while IFS= read -r line; do
+            case "$line" in
+                ExecStartPre=-*) read -ra argv <<<"${{line#ExecStartPre=-}}"; "${{argv[@]}}" || true ;;
+                ExecStartPre=* | ExecStart=*) read -ra argv <<<"${{line#*=}}"; "${{argv[@]}}" ;;
+            esac
+        done <"$guard"
+        touch {state}/guard-started ;;
+    "enable --now docker")
+        # docker.service requires the guard (RequiredBy in the unit the script wrote).
+        grep -qx 'RequiredBy=docker.service' "$guard" && [[ -e {state}/guard-started ]] \\
+            || {{ echo "systemctl stand-in: docker.service requires {guard}" >&2; exit 1; }}
+        setsid {dockerd} {dockerd_args} </dev/null >{state}/dockerd.log 2>&1 &
+        # systemctl returns once dockerd is ready (Type=notify); this waits for its API instead, 60 s at most.
+        for ((tries = 0; tries < 600; tries++)); do
+            docker version >/dev/null 2>&1 && exit 0
+            kill -0 $! 2>/dev/null || {{ echo "dockerd exited" >&2; cat {state}/dockerd.log >&2; exit 1; }}
+            sleep 0.1
+        done
+        echo "systemctl stand-in: dockerd did not answer" >&2; exit 1 ;;
+    *) echo "systemctl stand-in: unexpected: $*" >&2; exit 1 ;;
+esac
+"""
+#: Runs the user data in the node's namespace, over a tmpfs for each directory of the host's it writes.
+BOOT = """set -eu
+mount -t tmpfs node-systemd /etc/systemd/system
+mount -t tmpfs node-sysctl /etc/sysctl.d
+exec bash "$1"
+"""
+LOGS_CALL = """
+import json, sys, boto3
+endpoint, action, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+logs = boto3.client("logs", endpoint_url=endpoint, region_name=sys.argv[4],
+                    aws_access_key_id="standin", aws_secret_access_key="standin")
+print(json.dumps(getattr(logs, action)(**params), default=str))
+"""
+
+
+def run(*argv: str, check: bool = True, timeout: float = SERVICE_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """``argv``'s completed process; raises with its output when ``check`` and it fails."""
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
+    if check and result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(argv)} exited with {result.returncode}:\n{result.stdout}{result.stderr}"
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class Namespaces:
+    """The node's, the metadata service's and the load balancer's network namespaces."""
+
+    node: str
+    aws: str
+    alb: str
+
+    def exec(self, namespace: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``argv`` run in ``namespace``."""
+        return run("ip", "netns", "exec", namespace, *argv, check=check)
+
+
+@contextmanager
+def namespaces() -> Iterator[Namespaces]:
+    """The three namespaces and their links, deleted on exit (with the veth pairs in them)."""
+    suffix = uuid.uuid4().hex[:8]
+    made = Namespaces(node=f"node-{suffix}", aws=f"node-aws-{suffix}", alb=f"node-alb-{suffix}")
+    created: list[str] = []
+    try:
+        for name in (made.node, made.aws, made.alb):
+            run("ip", "netns", "add", name)
+            created.append(name)
+            run("ip", "-n", name, "link", "set", "lo", "up")
+        for peer, node_end, peer_end, pairs in (
+            (made.aws, f"na{suffix}", f"an{suffix}", [(NODE_LINK_LOCAL, user_data.IMDS_ADDRESS, 16)]),
+            (made.alb, f"nl{suffix}", f"ln{suffix}", [(NODE_ADDRESS, ALB_ADDRESS, 16),
+                                                      (NODE_OUTSIDE_ADDRESS, OUTSIDE_ADDRESS, 24)]),
+        ):  # fmt: skip
+            run(
+                "ip",
+                "link",
+                "add",
+                node_end,
+                "netns",
+                made.node,
+                "type",
+                "veth",
+                "peer",
+                peer_end,
+                "netns",
+                peer,
+            )
+            for node_address, peer_address, length in pairs:
+                run("ip", "-n", made.node, "address", "add", f"{node_address}/{length}", "dev", node_end)
+                run("ip", "-n", peer, "address", "add", f"{peer_address}/{length}", "dev", peer_end)
+            run("ip", "-n", made.node, "link", "set", node_end, "up")
+            run("ip", "-n", peer, "link", "set", peer_end, "up")
+        yield made
+    finally:
+        for name in created:
+            run("ip", "netns", "delete", name, check=False)
+
+
+def start(name: str, argv: list[str], log: Path) -> Process:
+    """``argv`` started with its output in ``log``, from the repository (for ``python -m nodestack...``)."""
+    with log.open("wb") as output:
+        popen = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, cwd=REPO)  # noqa: S603
+    return Process(name, popen, log)
+
+
+def listening(names: Namespaces, namespace: str, address: str, port: int) -> bool:
+    """Whether something listens on ``address:port`` in ``namespace``."""
+    # "": the host's namespace, where the push goes.
+    ss = ("ss", "-Hltn", f"src {address}:{port}")
+    return bool((names.exec(namespace, *ss) if namespace else run(*ss)).stdout.strip())
+
+
+@contextmanager
+def serving(
+    names: Namespaces, namespace: str, process: Process, address: str, port: int
+) -> Iterator[Process]:
+    """``process`` once it listens on ``address:port`` in ``namespace``, stopped on exit."""
+    try:
+        process.wait_ready(lambda: listening(names, namespace, address, port), process.name, SERVICE_TIMEOUT)
+        yield process
+    finally:
+        process.stop(timeout=10)
+
+
+def registry_config(storage: Path, port: int, path: Path) -> Path:
+    """A docker-registry config: ``storage`` on disk, served on 127.0.0.1:``port``, no authentication."""
+    path.write_text(
+        f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {storage}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    return path
+
+
+def push(engine: Engine, images: dict[str, str], registry: str) -> dict[str, str]:
+    """Each image pushed to ``registry`` from the session's engine; its reference by digest, by target."""
+    pushed = {}
+    for target, image in images.items():
+        repository = f"{registry}/web/{target}"
+        engine.run("tag", image, f"{repository}:boot")
+        engine.run("push", f"{repository}:boot", timeout=BUILD_TIMEOUT)
+        digests = json.loads(engine.run("image", "inspect", "--format", "{{json .RepoDigests}}", image))
+        pushed[target] = next(digest for digest in digests if digest.startswith(f"{repository}@"))
+        # The engine keeps its own tags only (the digest reference goes with the tag): the registry's name
+        # changes with its port at every run.
+        engine.run("rmi", f"{repository}:boot")
+    return pushed
+
+
+def logs_call(names: Namespaces, endpoint: str, action: str, **params: object) -> dict[str, object]:
+    """A CloudWatch Logs call to moto on the node's loopback, made from the node's namespace."""
+    result = names.exec(
+        names.node, sys.executable, "-c", LOGS_CALL, endpoint, action, json.dumps(params), REGION
+    )
+    answer: dict[str, object] = json.loads(result.stdout)
+    return answer
+
+
+@dataclass(frozen=True)
+class Node:
+    """A booted node: its namespaces, its engine, what the user data printed, and the logs endpoint."""
+
+    names: Namespaces
+    engine: Engine
+    settings: user_data.NodeSettings
+    boot_output: str
+    logs_endpoint: str
+    scratch: Path
+
+    def log_events(self, stream: str) -> list[str]:
+        """The messages of ``stream`` in the node's log group, in moto."""
+        answer = logs_call(self.names, self.logs_endpoint, "get_log_events", logGroupName=LOG_GROUP,
+                           logStreamName=stream, startFromHead=True)  # fmt: skip
+        events = answer["events"]
+        if not isinstance(events, list):
+            raise TypeError(f"get_log_events: events is {events!r}")
+        return [event["message"] for event in events]
+
+
+def standins(bin_dir: Path, state: Path, engine: Engine, daemon_config: Path) -> None:
+    """The ``aws``, ``dnf`` and ``systemctl`` stand-ins, in ``bin_dir``."""
+    dockerd = sbin_tool("dockerd")
+    if dockerd is None:
+        raise RuntimeError("no dockerd: install Debian's docker.io (make system does)")
+    # bridge none, no iptables: the node's containers use the host network only, as the user data runs them.
+    dockerd_args = " ".join([
+        "--data-root", str(state / "docker"), "--exec-root", str(state / "exec"),
+        "--pidfile", str(state / "dockerd.pid"), "--host", engine.host, "--config-file", str(daemon_config),
+        "--bridge", "none", "--iptables=false", "--ip6tables=false",
+    ])  # fmt: skip
+    scripts = {
+        "aws": AWS_STANDIN.format(region=REGION, password=PASSWORD),
+        "dnf": DNF_STANDIN.format(),
+        "systemctl": SYSTEMCTL_STANDIN.format(
+            guard=user_data.IMDS_GUARD_UNIT, state=state, dockerd=dockerd, dockerd_args=dockerd_args
+        ),
+    }
+    bin_dir.mkdir()
+    for name, text in scripts.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+
+
+def stop_dockerd(state: Path, engine: Engine) -> None:
+    """Remove the node's containers, then stop its dockerd and wait for it: the containers' 45 s stop timeout
+    would otherwise hold the shutdown."""
+    pidfile = state / "dockerd.pid"
+    if not pidfile.exists():
+        return
+    containers = engine.run("ps", "--all", "--quiet").split()
+    if containers:
+        engine.run("rm", "--force", "--volumes", *containers)
+    pid = pidfile.read_text().strip()
+    run("kill", pid, check=False)
+    # tail --pid returns when the process has gone, with no polling of ours.
+    run("tail", f"--pid={pid}", "-f", "/dev/null", timeout=60)
+
+
+@contextmanager
+def booted_node(engine: Engine, images: dict[str, str]) -> Iterator[Node]:
+    """A node booted from the user data rendered for ``images`` (pushed to the ECR stand-in), torn down on
+    exit: containers, dockerd, stand-in servers, namespaces, scratch files."""
+    registry_tool = shutil.which("docker-registry")
+    if registry_tool is None:
+        raise RuntimeError("no docker-registry: install Debian's docker-registry (make system does)")
+    with ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="node-")))
+        names = stack.enter_context(namespaces())
+        port, logs_port = free_port(), free_port()
+        registry = f"127.0.0.1:{port}"
+        config = registry_config(scratch / "registry", port, scratch / "registry.yml")
+        # The push, from the host's namespace, where the session's engine is.
+        with serving(names, "", start("registry (push)", [registry_tool, "serve", str(config)],
+                                      scratch / "registry-push.log"), "127.0.0.1", port):  # fmt: skip
+            pushed = push(engine, images, registry)
+        in_node = ["ip", "netns", "exec", names.node]
+        in_aws = ["ip", "netns", "exec", names.aws]
+        ecr = start("ECR stand-in", [*in_node, registry_tool, "serve", str(config)], scratch / "registry.log")
+        stack.enter_context(serving(names, names.node, ecr, "127.0.0.1", port))
+        stack.enter_context(serving(names, names.node, start("CloudWatch Logs stand-in (moto)",
+            [*in_node, sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(logs_port)],
+            scratch / "moto.log"), "127.0.0.1", logs_port))  # fmt: skip
+        stack.enter_context(serving(names, names.aws, start("IMDS stand-in", [*in_aws, sys.executable, "-m",
+            "nodestack.imds", user_data.IMDS_ADDRESS, INSTANCE_ID, ROLE], scratch / "imds.log"),
+            user_data.IMDS_ADDRESS, 80))  # fmt: skip
+        logs_endpoint = f"http://127.0.0.1:{logs_port}"
+        logs_call(names, logs_endpoint, "create_log_group", logGroupName=LOG_GROUP)
+
+        state = scratch / "state"
+        state.mkdir()
+        (scratch / "root").mkdir()
+        node_engine = Engine(host=f"unix://{state}/docker.sock", client=client())
+        daemon_config = scratch / "daemon.json"
+        # dockerd refuses an awslogs default without a group; the containers' own options (the script's
+        # region, group and stream) win over the defaults, which fill only what a container leaves out.
+        defaults = {"awslogs-endpoint": logs_endpoint, "awslogs-group": LOG_GROUP}
+        daemon_config.write_text(json.dumps({"log-driver": "awslogs", "log-opts": defaults}))
+        standins(scratch / "bin", state, node_engine, daemon_config)
+        stack.callback(unmount_under, state)
+        stack.callback(stop_dockerd, state, node_engine)
+
+        settings = user_data.NodeSettings(
+            region=REGION, app_image=pushed["app"], proxy_image=pushed["proxy"], log_group=LOG_GROUP,
+            vpc_cidr=VPC_CIDR, server_name=SERVER_NAME, https_port=HTTPS_PORT,
+        )  # fmt: skip
+        script = scratch / "user-data.sh"
+        script.write_text(user_data.render(settings))
+        # cloud-init's environment, near enough: root, a system PATH (the stand-ins first), no AWS_* of ours.
+        env = {
+            "PATH": f"{scratch / 'bin'}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": str(scratch / "root"),
+            "DOCKER_HOST": node_engine.host,
+        }
+        # nsenter, not `ip netns exec`, which mounts a sysfs of its own over /sys and so hides the cgroup
+        # hierarchies dockerd needs; unshare: a private mount namespace of its own, for the tmpfs mounts.
+        argv = [
+            "nsenter", f"--net=/run/netns/{names.node}", "unshare", "--mount", "--propagation", "private",
+            "env", "-i", *(f"{k}={v}" for k, v in env.items()), "sh", "-c", BOOT, "boot", str(script),
+        ]  # fmt: skip
+        boot = subprocess.run(  # noqa: S603 - fixed arguments
+            argv, capture_output=True, text=True, timeout=BOOT_TIMEOUT, check=False
+        )
+        output = boot.stdout + boot.stderr
+        if boot.returncode != 0:
+            imds_log = (scratch / "imds.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(
+                f"the user data exited with {boot.returncode}:\n{output[-6000:]}\nIMDS stand-in:\n{imds_log}"
+            )
+        yield Node(names, node_engine, settings, output, logs_endpoint, scratch)
