@@ -1,4 +1,4 @@
-"""Who writes an ALB's access logs, per region. Plain data with no imports: the policy pack reads it too."""
+"""Who writes an ALB's access logs, per region, and where. No imports: the policy pack reads it too."""
 
 from __future__ import annotations
 
@@ -40,3 +40,11 @@ def log_writers(region: str) -> dict[str, str]:
     if region in ELB_ACCOUNTS:
         writers["AWS"] = f"arn:aws:iam::{ELB_ACCOUNTS[region]}:root"
     return writers
+
+
+def log_folder(prefix: str, account_id: str) -> str:
+    """Where, under the bucket, an ALB writes its access logs and its test file:
+    `<prefix>/AWSLogs/<account>/`, or `AWSLogs/<account>/` without a prefix (ELB guide, "Access logs for
+    your Application Load Balancer")."""
+    folder = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    return f"{folder}AWSLogs/{account_id}/"

@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from infra.log_delivery import log_folder
+
 PolicyDocument = dict[str, Any]
 
 
@@ -95,7 +97,6 @@ def access_log_bucket(bucket_arn: str, *, prefix: str, writers: dict[str, str], 
     on; without this grant AWS refuses the load balancer (ELB guide, "Enable access logs for your
     Application Load Balancer").
     """
-    folder = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
     return json.dumps(
         _document(
             {
@@ -103,7 +104,7 @@ def access_log_bucket(bucket_arn: str, *, prefix: str, writers: dict[str, str], 
                 "Effect": "Allow",
                 "Principal": writers,
                 "Action": "s3:PutObject",
-                "Resource": f"{bucket_arn}/{folder}AWSLogs/{account_id}/*",
+                "Resource": f"{bucket_arn}/{log_folder(prefix, account_id)}*",
             },
             {
                 "Sid": "TlsOnly",

@@ -25,7 +25,7 @@ from pulumi_policy import (
 )
 
 from iam_eval import Decision, Principal, Request, UnsupportedPolicyError, evaluate
-from infra.log_delivery import log_writers
+from infra.log_delivery import log_folder, log_writers
 
 #: ALB security policies allowing TLS 1.2 and 1.3 only (or 1.3 only).
 APPROVED_TLS_POLICIES = frozenset(
@@ -430,11 +430,10 @@ def s3_encrypted_and_private(args: StackValidationArgs, report: ReportViolation)
 def access_log_test_write(*, bucket: str, prefix: str, account_id: str, writer: Principal) -> Request:
     """The write an ALB makes when its access logs are switched on: the test file under
     `<bucket>/<prefix>/AWSLogs/<account>/`, by `writer`, over TLS."""
-    folder = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
     return Request(
         principal=writer,
         action="s3:PutObject",
-        resource=f"arn:aws:s3:::{bucket}/{folder}AWSLogs/{account_id}/{ACCESS_LOG_TEST_FILE}",
+        resource=f"arn:aws:s3:::{bucket}/{log_folder(prefix, account_id)}{ACCESS_LOG_TEST_FILE}",
         context={"aws:SecureTransport": True, "aws:SourceAccount": account_id},
     )
 
