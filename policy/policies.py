@@ -507,6 +507,11 @@ def alb_access_logs_deliverable(args: StackValidationArgs, report: ReportViolati
             report(f"AWS refuses this load balancer (Access Denied for bucket): {refusal}.", alb.urn)
 
 
+def is_aws_managed_sns_key(reference: Any) -> bool:
+    """Whether a topic's `kmsMasterKeyId` names the AWS-managed SNS key, by alias or by alias ARN."""
+    return reference == AWS_MANAGED_SNS_KEY or str(reference).endswith(f":{AWS_MANAGED_SNS_KEY}")
+
+
 def cloudwatch_key_refusal(key_policy: Any, key_arn: str) -> str | None:
     """Why CloudWatch could not publish to a topic encrypted with this key, or None when it can."""
     for action in KEY_USES_FOR_SNS:
@@ -549,7 +554,7 @@ def alarm_topic_key_usable(args: StackValidationArgs, report: ReportViolation) -
             reference = topics[arn].props.get("kmsMasterKeyId")
             if reference is None:
                 continue
-            if reference == AWS_MANAGED_SNS_KEY or str(reference).endswith(f":{AWS_MANAGED_SNS_KEY}"):
+            if is_aws_managed_sns_key(reference):
                 report(
                     f"topic {arn} is encrypted with {AWS_MANAGED_SNS_KEY}, whose policy CloudWatch cannot "
                     "use: this alarm never notifies. Encrypt the topic with a customer managed key that "

@@ -7,7 +7,7 @@ from typing import Any
 
 from offline.aws import Aws, Inputs, pascal, physical_name
 from offline.translations.registry import Outputs, translates
-from policies import AWS_MANAGED_SNS_KEY, cloudwatch_key_refusal
+from policies import AWS_MANAGED_SNS_KEY, cloudwatch_key_refusal, is_aws_managed_sns_key
 
 
 @translates("aws:cloudwatch/logGroup:LogGroup")
@@ -68,7 +68,7 @@ def _may_publish(aws: Aws, action: str) -> None:
     reference = attributes.get("KmsMasterKeyId")
     if reference is None:
         return
-    if reference == AWS_MANAGED_SNS_KEY:
+    if is_aws_managed_sns_key(reference):
         refusal: str | None = (
             f"topic {action} is encrypted with {AWS_MANAGED_SNS_KEY}, which CloudWatch cannot use"
         )

@@ -324,8 +324,9 @@ def alarm_to(topic: aws.sns.Topic) -> None:
     )
 
 
-def test_an_alarm_publishing_to_a_topic_under_the_aws_managed_key() -> None:
-    message = rejected(lambda: alarm_to(aws.sns.Topic("topic", kms_master_key_id="alias/aws/sns")))
+@pytest.mark.parametrize("key", ["alias/aws/sns", f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/sns"])
+def test_an_alarm_publishing_to_a_topic_under_the_aws_managed_key(key: str) -> None:
+    message = rejected(lambda: alarm_to(aws.sns.Topic("topic", kms_master_key_id=key)))
     assert "policy alarm-topic-key-usable" in message
     assert "alias/aws/sns" in message
 
