@@ -33,23 +33,30 @@ def context_files(context: Path) -> list[Path]:
     return sorted(context / name for name in kept if not (context / name).is_dir())
 
 
-def context_tag(context: Path, build: Mapping[str, str]) -> str:
-    """The image's tag: a digest of everything that makes pulumi-docker build and push again.
-
-    The repositories' tags are immutable, so a rebuild must never push a tag that exists. pulumi-docker
-    rebuilds when its inputs change: the build settings as given (`build`) and a digest of the context's
-    files, their names and modes, and symlink targets (pulumi/pulumi-docker, provider/provider.go,
-    `hashContext`); a new release may add inputs. All of these are in this digest, so every rebuild pushes a
-    tag never used before. Files docker ignores (caches, bytecode) make none.
-    """
+def context_digest(context: Path) -> str:
+    """A digest of the files docker sends, their names and modes, and symlink targets: what pulumi-docker's
+    own context digest covers (pulumi/pulumi-docker, provider/provider.go, `hashContext`)."""
     digest = hashlib.sha256()
-    for key, value in sorted({**build, "pulumi-docker": metadata.version("pulumi-docker")}.items()):
-        digest.update(f"{key}={value}\0".encode())
     for path in context_files(context):
         info = path.lstat()
         digest.update(f"{path.relative_to(context).as_posix()}\0{stat.filemode(info.st_mode)}\0".encode())
         digest.update(os.readlink(path).encode() if path.is_symlink() else path.read_bytes())
         digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def build_tag(files: str, build: Mapping[str, str]) -> str:
+    """The image's tag: a digest of everything that makes pulumi-docker build and push again.
+
+    The repositories' tags are immutable, so a rebuild must never push a tag that exists. pulumi-docker
+    rebuilds when its inputs change: the build settings as given (`build`) and the context's `files` digest
+    (`context_digest`); a new release may add inputs. All of these are in this digest, so every rebuild
+    pushes a tag never used before. Files docker ignores (caches, bytecode) make none.
+    """
+    digest = hashlib.sha256()
+    for key, value in sorted({**build, "pulumi-docker": metadata.version("pulumi-docker")}.items()):
+        digest.update(f"{key}={value}\0".encode())
+    digest.update(files.encode())
     return digest.hexdigest()[:16]
 
 
@@ -86,6 +93,8 @@ class Images(pulumi.ComponentResource):
         super().__init__("flask-nginx-aws:image:Images", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         context = Path(os.path.relpath(args.context))
+        # The context is read and hashed once; each target's tag adds its own build settings.
+        files = context_digest(context)
         self.repositories = {}
         self.images = {}
         for target in TARGETS:
@@ -120,7 +129,7 @@ class Images(pulumi.ComponentResource):
                 "target": target,
                 "platform": PLATFORM,
             }
-            tag = context_tag(context, settings)
+            tag = build_tag(files, settings)
             self.images[target] = docker.Image(
                 naming.child(name, target),
                 build=docker.DockerBuildArgs(

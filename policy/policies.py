@@ -596,7 +596,7 @@ def ecr_tags_never_reused(args: ResourceValidationArgs, report: ReportViolation)
     if tag in MOVING_TAGS or not _DIGEST_TAG.search(tag):
         report(
             f"image tag {tag!r} names no build: every rebuild pushes it again, which an immutable repository "
-            "refuses; tag with a digest of the build context and settings (infra.image.context_tag).",
+            "refuses; tag with a digest of the build context and settings (infra.image.build_tag).",
             None,
         )
 

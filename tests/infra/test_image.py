@@ -13,7 +13,7 @@ import pulumi
 import pytest
 
 from infra.config import PROJECT
-from infra.image import PLATFORM, Images, ImagesArgs, context_files, context_tag
+from infra.image import PLATFORM, Images, ImagesArgs, build_tag, context_digest, context_files
 from tests.conftest import ROOT, Harness, Resource
 
 REPOSITORY = "aws:ecr/repository:Repository"
@@ -84,7 +84,7 @@ def test_each_target_is_built_for_amd64_and_pushed_to_its_repository(
     for image in harness.mocks.of_type(IMAGE):
         target = image.inputs["build"]["target"]
         assert image.inputs["build"]["platform"] == "linux/amd64"
-        tag = context_tag(Path("docker"), image.inputs["build"])
+        tag = build_tag(context_digest(Path("docker")), image.inputs["build"])
         assert image.inputs["imageName"] == f"{urls[target]}:{tag}"
         assert registry(image)["server"] == urls[target]
         assert registry(image)["username"] == "AWS"
@@ -144,8 +144,8 @@ def test_tag_changes_whenever_pulumi_docker_would_rebuild(tmp_path: Path) -> Non
     script = tmp_path / "app" / "main.py"
     script.write_text("print('hello')\n")
     settings = {"context": "docker", "dockerfile": "docker/Dockerfile", "target": "app", "platform": PLATFORM}
-    before = context_tag(tmp_path, settings)
-    assert before == context_tag(tmp_path, settings)
+    before = build_tag(context_digest(tmp_path), settings)
+    assert before == build_tag(context_digest(tmp_path), settings)
     assert len(before) == 16
     changes: dict[str, Callable[[], object]] = {
         "content": lambda: script.write_text("print('hello, world')\n"),
@@ -156,28 +156,28 @@ def test_tag_changes_whenever_pulumi_docker_would_rebuild(tmp_path: Path) -> Non
     seen = {before}
     for change in changes.values():
         change()
-        seen.add(context_tag(tmp_path, settings))
+        seen.add(build_tag(context_digest(tmp_path), settings))
     assert len(seen) == 1 + len(changes)
     for key, value in (("target", "proxy"), ("platform", "linux/arm64"), ("dockerfile", "Dockerfile.x")):
-        assert context_tag(tmp_path, {**settings, key: value}) not in seen
+        assert build_tag(context_digest(tmp_path), {**settings, key: value}) not in seen
 
 
 def test_a_new_pulumi_docker_release_makes_a_new_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    before = context_tag(tmp_path, {})
+    before = build_tag(context_digest(tmp_path), {})
     real = metadata.version
     monkeypatch.setattr(metadata, "version", lambda name: "9.9.9" if name == "pulumi-docker" else real(name))
-    assert context_tag(tmp_path, {}) != before
+    assert build_tag(context_digest(tmp_path), {}) != before
 
 
 def test_files_docker_ignores_do_not_change_the_tag(tmp_path: Path) -> None:
     (tmp_path / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\nDockerfile\n")
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     (tmp_path / "run.py").write_text("print('hello')\n")
-    before = context_tag(tmp_path, {})
+    before = build_tag(context_digest(tmp_path), {})
     (tmp_path / "app" / "__pycache__").mkdir(parents=True)
     (tmp_path / "app" / "__pycache__" / "run.cpython-311.pyc").write_bytes(b"\0")
-    assert context_tag(tmp_path, {}) == before
+    assert build_tag(context_digest(tmp_path), {}) == before
     assert [p.name for p in context_files(tmp_path)] == [".dockerignore", "Dockerfile", "run.py"]
     (tmp_path / "Dockerfile").write_text("FROM debian\n")
-    assert context_tag(tmp_path, {}) != before
+    assert build_tag(context_digest(tmp_path), {}) != before
