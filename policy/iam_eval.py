@@ -84,7 +84,8 @@ def allows(document: str | Mapping[str, Any], request: Request) -> bool:
     return evaluate(document, request) is Decision.ALLOW
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
+    """A policy element that may be one value or a list of them, as a list."""
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
@@ -105,9 +106,9 @@ def _applies(statement: Mapping[str, Any], request: Request) -> bool:
 
 def _matches_element(statement: Mapping[str, Any], name: str, value: str, *, ignore_case: bool) -> bool:
     if name in statement:
-        return any(_glob(_text(p), value, ignore_case=ignore_case) for p in _as_list(statement[name]))
+        return any(_glob(_text(p), value, ignore_case=ignore_case) for p in as_list(statement[name]))
     if f"Not{name}" in statement:
-        patterns = _as_list(statement[f"Not{name}"])
+        patterns = as_list(statement[f"Not{name}"])
         return not any(_glob(_text(p), value, ignore_case=ignore_case) for p in patterns)
     # Trust policies have no Resource; identity policies always name one.
     return name == "Resource"
@@ -121,7 +122,7 @@ def _principal_matches(element: Any, principal: Principal) -> bool:
     for kind, values in element.items():
         if kind not in {"Service", "AWS"}:
             raise UnsupportedPolicyError(f"Principal type {kind!r}: not evaluated")
-        for value in map(_text, _as_list(values)):
+        for value in map(_text, as_list(values)):
             if kind == "Service" and value == principal.service:
                 return True
             if kind == "AWS" and principal.arn is not None and value in _names_of(principal.arn):
@@ -189,7 +190,7 @@ def _conditions_hold(block: Mapping[str, Mapping[str, Any]], context: Mapping[st
     keys = {key.lower(): value for key, value in context.items()}
     for operator, tests in block.items():
         for key, expected in tests.items():
-            if not _condition_holds(operator, keys.get(key.lower()), _as_list(expected)):
+            if not _condition_holds(operator, keys.get(key.lower()), as_list(expected)):
                 return False
     return True
 

@@ -24,7 +24,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from iam_eval import Decision, Principal, Request, UnsupportedPolicyError, evaluate
+from iam_eval import Decision, Principal, Request, UnsupportedPolicyError, as_list, evaluate
 from infra.log_delivery import log_folder, log_writers
 
 #: ALB security policies allowing TLS 1.2 and 1.3 only (or 1.3 only).
@@ -228,10 +228,6 @@ def _statements(document: Any) -> list[Mapping[str, Any]]:
     return [statements] if isinstance(statements, Mapping) else list(statements)
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def iam_no_full_wildcard(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """No IAM statement allows every action on every resource."""
     documents = []
@@ -245,7 +241,7 @@ def iam_no_full_wildcard(args: ResourceValidationArgs, report: ReportViolation) 
         for statement in _statements(document):
             if statement.get("Effect", "Allow") != "Allow":
                 continue
-            if "*" in _as_list(statement.get("Action")) and "*" in _as_list(statement.get("Resource")):
+            if "*" in as_list(statement.get("Action")) and "*" in as_list(statement.get("Resource")):
                 report(
                     'a statement allows Action "*" on Resource "*": grant the specific actions on the '
                     "specific resources the role needs.",
@@ -372,8 +368,8 @@ def iam_actions_exist_and_fit(args: ResourceValidationArgs, report: ReportViolat
         for statement in _statements(document):
             if statement.get("Effect") != "Allow" or "Action" not in statement:
                 continue
-            resources = [str(r) for r in _as_list(statement.get("Resource", "*"))]
-            for action in _as_list(statement["Action"]):
+            resources = [str(r) for r in as_list(statement.get("Resource", "*"))]
+            for action in as_list(statement["Action"]):
                 problem = _action_problem(data, str(action), resources)
                 if problem is not None:
                     report(
