@@ -27,6 +27,9 @@ RETRY_PAUSES_SECONDS = (2, 4, 8, 16, 30)
 NAT route and the role's grants can be seconds old (IAM User Guide, "Changes that I make are not always
 immediately visible"), and a package mirror or ECR can answer a transient error."""
 RETRY_ATTEMPTS = len(RETRY_PAUSES_SECONDS) + 1
+IMDS_TIMEOUT_SECONDS = 2
+"""curl's bound on one request to IMDS, which answers on the instance's own link: twice the AWS SDKs' default
+(metadata_service_timeout, 1 s). Without it, a metadata service that never answers holds the boot forever."""
 _IMDS_GUARD_RULE = f"OUTPUT --destination {IMDS_ADDRESS}/32 --match owner ! --uid-owner 0 --jump REJECT"
 _BY_DIGEST = re.compile(r"^(?P<registry>[a-z0-9.-]+(:\d+)?)/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
 
@@ -125,6 +128,9 @@ def render(node: NodeSettings) -> str:
     return f"""#!/bin/bash
 # Rendered by infra/user_data.py: the node stack (gunicorn + Flask, nginx) on this instance.
 set -euo pipefail
+# A failed step ends the boot with this line in the console log and /var/log/cloud-init-output.log, where
+# cloud-init sends a user script's output; the instance then fails its health checks and is replaced.
+trap 'echo "user data: boot failed at line $LINENO (exit $?): $BASH_COMMAND" >&2' ERR
 
 readonly REGION={q(node.region)}
 readonly REGISTRY={q(registry)}
@@ -153,11 +159,11 @@ systemctl enable --now {IMDS_GUARD_UNIT}
 systemctl enable --now docker
 
 # IMDSv2: a session token first (the launch template refuses token-less requests).
-imds_token=$(retry curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' \\
-    http://169.254.169.254/latest/api/token)
+imds_token=$(retry curl -fsS --max-time {IMDS_TIMEOUT_SECONDS} -X PUT \\
+    -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
 # The token in a function's body, not in retry's arguments, which the console log shows.
 fetch_instance_id() {{
-    curl -fsS -H "X-aws-ec2-metadata-token: $imds_token" \\
+    curl -fsS --max-time {IMDS_TIMEOUT_SECONDS} -H "X-aws-ec2-metadata-token: $imds_token" \\
         http://169.254.169.254/latest/meta-data/instance-id
 }}
 instance_id=$(retry fetch_instance_id)

@@ -2,13 +2,16 @@
 /latest/api/token), then metadata only for requests that carry it; token-less requests get 401 (EC2 User
 Guide, "Use the Instance Metadata Service to access instance metadata", IMDSv2 required).
 
-Run as ``python -m nodestack.imds ADDRESS INSTANCE_ID ROLE`` in the namespace that holds ADDRESS."""
+Run as ``python -m nodestack.imds ADDRESS INSTANCE_ID ROLE [TOKEN_FAILURES]`` in the namespace that holds
+ADDRESS. TOKEN_FAILURES: the first so many token requests get 503 Service Unavailable; -1: none is ever
+answered (the connection stays open, silent), as a metadata service that has stopped answering."""
 
 from __future__ import annotations
 
 import json
 import secrets
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # A path and header names, no secret among them.
@@ -38,10 +41,12 @@ def metadata(instance_id: str, role: str) -> dict[str, str]:
     }
 
 
-def handler(instance_id: str, role: str) -> type[BaseHTTPRequestHandler]:
-    """A request handler that serves ``metadata`` to token holders."""
+def handler(instance_id: str, role: str, token_failures: int = 0) -> type[BaseHTTPRequestHandler]:
+    """A request handler that serves ``metadata`` to token holders, failing token requests as asked."""
     served = metadata(instance_id, role)
     tokens: set[str] = set()
+    failed = 0
+    never = threading.Event()
 
     # Each request goes to stderr, the stand-in's log: a failed boot's report shows what was asked.
     class Imds(BaseHTTPRequestHandler):
@@ -56,6 +61,13 @@ def handler(instance_id: str, role: str) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def do_PUT(self) -> None:
+            nonlocal failed
+            if token_failures < 0:
+                never.wait()
+            if failed < token_failures:
+                failed += 1
+                self._answer(503, "")
+                return
             if self.path != TOKEN_PATH or not self.headers.get(TOKEN_TTL_HEADER):
                 self._answer(400, "")
                 return
@@ -78,7 +90,9 @@ def handler(instance_id: str, role: str) -> type[BaseHTTPRequestHandler]:
 def main() -> None:
     """Serve on ADDRESS:80 until stopped."""
     address, instance_id, role = sys.argv[1:4]
-    ThreadingHTTPServer((address, 80), handler(instance_id, role)).serve_forever()
+    token_failures = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    server = ThreadingHTTPServer((address, 80), handler(instance_id, role, token_failures))
+    server.serve_forever()
 
 
 if __name__ == "__main__":

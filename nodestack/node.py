@@ -30,6 +30,11 @@ The stand-ins, each behaving as the real service does for this script:
   (ExecStartPre, then ExecStart); of docker, refuses unless the guard has started, then starts the node's
   dockerd and returns when it answers, as systemd does for docker.service (Type=notify).
 
+Each network step's stand-in can fail (``Faults``): ``dnf`` and ``aws`` exit as the real commands do when
+their service cannot be reached; IMDS answers token requests 503, or never answers; ECR answers manifest
+requests 503 (nodestack/flaky_registry.py). A boot whose stand-in never answers also gets a ``sleep`` that
+records the pause it is asked for and returns at once: the script's pauses are asserted, not waited out.
+
 The script writes /etc/systemd/system and /etc/sysctl.d: it runs in a private mount namespace of its own
 with a tmpfs over each. Its ``sysctl`` sets the node namespace's
 somaxconn, which is per network namespace."""
@@ -37,6 +42,7 @@ somaxconn, which is per network namespace."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -51,6 +57,9 @@ from infra import user_data
 from nodestack.images import BUILD_TIMEOUT, Engine, client, sbin_tool, unmount_under
 from nodestack.paths import REPO
 from nodestack.process import Process, free_port
+
+#: A stand-in's failures that never end.
+NEVER = -1
 
 #: The settings the node is rendered with, but for the images (the registry's) and the log group's region.
 REGION = "us-east-1"
@@ -72,7 +81,17 @@ BOOT_TIMEOUT = 300.0
 SERVICE_TIMEOUT = 30.0
 PASSWORD = "standin-ecr-password"  # noqa: S105 - the stand-in registry checks no password
 
-AWS_STANDIN = """#!/bin/bash
+#: The first lines of a stand-in that fails its first {failures} calls (all of them if negative), counting
+#: its calls in {calls}, with the real command's message and exit status when its service is out of reach.
+FAILING = """#!/bin/bash
+calls=$(( $(cat {calls} 2>/dev/null || echo 0) + 1 ))
+echo "$calls" >{calls}
+if (( {failures} < 0 || calls <= {failures} )); then
+    echo {message} >&2
+    exit {status}
+fi
+"""
+AWS_STANDIN = """
 # Stand-in for the AWS CLI: `aws ecr get-login-password --region {region}` prints a password; the
 # registry stand-in asks for none. Any other command line fails, as an unknown one would.
 if [[ "$*" != "ecr get-login-password --region {region}" ]]; then
@@ -81,7 +100,7 @@ if [[ "$*" != "ecr get-login-password --region {region}" ]]; then
 fi
 echo {password}
 """
-DNF_STANDIN = """#!/bin/bash
+DNF_STANDIN = """
 # Stand-in for AL2023's dnf: what the script installs is on this machine already.
 [[ "$*" == "install -y docker iptables-nft" ]] || {{ echo "dnf stand-in: unexpected: $*" >&2; exit 1; }}
 for command in docker dockerd iptables curl; do
@@ -113,11 +132,19 @@ case "$*" in
         for ((tries = 0; tries < 600; tries++)); do
             docker version >/dev/null 2>&1 && exit 0
             kill -0 $! 2>/dev/null || {{ echo "dockerd exited" >&2; cat {state}/dockerd.log >&2; exit 1; }}
-            sleep 0.1
+            {sleep} 0.1
         done
         echo "systemctl stand-in: dockerd did not answer" >&2; exit 1 ;;
     *) echo "systemctl stand-in: unexpected: $*" >&2; exit 1 ;;
 esac
+"""
+AWS_UNREACHABLE = 'Could not connect to the endpoint URL: "https://api.ecr.us-east-1.amazonaws.com/"'
+DNF_UNREACHABLE = (
+    "Error: Failed to download metadata for repo 'amazonlinux': Curl error (28): Timeout was reached"
+)
+#: A sleep that records each pause in {pauses} and returns at once.
+RECORDED_SLEEP = """#!/bin/bash
+echo "$1" >>{pauses}
 """
 #: Runs the user data in the node's namespace, over a tmpfs for each directory of the host's it writes.
 BOOT = """set -eu
@@ -142,6 +169,21 @@ def run(*argv: str, check: bool = True, timeout: float = SERVICE_TIMEOUT) -> sub
             f"{' '.join(argv)} exited with {result.returncode}:\n{result.stdout}{result.stderr}"
         )
     return result
+
+
+@dataclass(frozen=True)
+class Faults:
+    """How many times each network step's stand-in fails before it answers; ``NEVER``: it never does."""
+
+    dnf: int = 0
+    imds_token: int = 0
+    ecr_password: int = 0
+    registry_manifests: int = 0
+
+    @property
+    def fatal(self) -> bool:
+        """Whether a stand-in never answers, and so the boot must fail."""
+        return NEVER in (self.dnf, self.imds_token, self.ecr_password, self.registry_manifests)
 
 
 @dataclass(frozen=True)
@@ -205,20 +247,17 @@ def start(name: str, argv: list[str], log: Path) -> Process:
     return Process(name, popen, log)
 
 
-def listening(names: Namespaces, namespace: str, address: str, port: int) -> bool:
-    """Whether something listens on ``address:port`` in ``namespace``."""
-    # "": the host's namespace, where the push goes.
+def listening(namespace: str | None, address: str, port: int) -> bool:
+    """Whether something listens on ``address:port`` in ``namespace`` (None: the host's)."""
     ss = ("ss", "-Hltn", f"src {address}:{port}")
-    return bool((names.exec(namespace, *ss) if namespace else run(*ss)).stdout.strip())
+    return bool(run(*(("ip", "netns", "exec", namespace) if namespace else ()), *ss).stdout.strip())
 
 
 @contextmanager
-def serving(
-    names: Namespaces, namespace: str, process: Process, address: str, port: int
-) -> Iterator[Process]:
+def serving(namespace: str | None, process: Process, address: str, port: int) -> Iterator[Process]:
     """``process`` once it listens on ``address:port`` in ``namespace``, stopped on exit."""
     try:
-        process.wait_ready(lambda: listening(names, namespace, address, port), process.name, SERVICE_TIMEOUT)
+        process.wait_ready(lambda: listening(namespace, address, port), process.name, SERVICE_TIMEOUT)
         yield process
     finally:
         process.stop(timeout=10)
@@ -233,19 +272,49 @@ def registry_config(storage: Path, port: int, path: Path) -> Path:
     return path
 
 
-def push(engine: Engine, images: dict[str, str], registry: str) -> dict[str, str]:
-    """Each image pushed to ``registry`` from the session's engine; its reference by digest, by target."""
-    pushed = {}
-    for target, image in images.items():
-        repository = f"{registry}/web/{target}"
-        engine.run("tag", image, f"{repository}:boot")
-        engine.run("push", f"{repository}:boot", timeout=BUILD_TIMEOUT)
-        digests = json.loads(engine.run("image", "inspect", "--format", "{{json .RepoDigests}}", image))
-        pushed[target] = next(digest for digest in digests if digest.startswith(f"{repository}@"))
-        # The engine keeps its own tags only (the digest reference goes with the tag): the registry's name
-        # changes with its port at every run.
-        engine.run("rmi", f"{repository}:boot")
-    return pushed
+@dataclass(frozen=True)
+class Registry:
+    """Images pushed to a registry's storage, referenced by digest on 127.0.0.1:``port``."""
+
+    storage: Path
+    port: int
+    images: dict[str, str]
+    """The reference by digest of each target's image."""
+
+
+def registry_tool() -> str:
+    """Debian's docker-registry."""
+    found = shutil.which("docker-registry")
+    if found is None:
+        raise RuntimeError("no docker-registry: install Debian's docker-registry (make system does)")
+    return found
+
+
+@contextmanager
+def pushed(engine: Engine, images: dict[str, str]) -> Iterator[Registry]:
+    """Each image pushed from the session's engine to a registry on the host's 127.0.0.1, which stops once
+    they are in its storage; the storage is deleted on exit."""
+    with tempfile.TemporaryDirectory(prefix="ecr-") as scratch:
+        storage, port = Path(scratch) / "storage", free_port()
+        registry = f"127.0.0.1:{port}"
+        config = registry_config(storage, port, Path(scratch) / "registry.yml")
+        process = start(
+            "registry (push)", [registry_tool(), "serve", str(config)], Path(scratch) / "push.log"
+        )
+        references = {}
+        with serving(None, process, "127.0.0.1", port):
+            for target, image in images.items():
+                repository = f"{registry}/web/{target}"
+                engine.run("tag", image, f"{repository}:boot")
+                engine.run("push", f"{repository}:boot", timeout=BUILD_TIMEOUT)
+                digests = json.loads(
+                    engine.run("image", "inspect", "--format", "{{json .RepoDigests}}", image)
+                )
+                references[target] = next(digest for digest in digests if digest.startswith(f"{repository}@"))
+                # The engine keeps its own tags only (the digest reference goes with the tag): the registry's
+                # name changes with its port at every run.
+                engine.run("rmi", f"{repository}:boot")
+        yield Registry(storage, port, references)
 
 
 def logs_call(names: Namespaces, endpoint: str, action: str, **params: object) -> dict[str, object]:
@@ -258,19 +327,69 @@ def logs_call(names: Namespaces, endpoint: str, action: str, **params: object) -
 
 
 @dataclass(frozen=True)
-class Node:
-    """A booted node: its namespaces, its engine, what the user data printed, and the logs endpoint."""
+class Ready:
+    """A node ready to boot: its namespaces and stand-ins running, its user data rendered."""
 
     names: Namespaces
     engine: Engine
+    """The node's own dockerd, once the user data has started it."""
     settings: user_data.NodeSettings
-    boot_output: str
     logs_endpoint: str
     scratch: Path
+    argv: list[str]
+    """Runs the user data in the node's namespace, as root, in cloud-init's environment."""
+
+    def boot(self) -> subprocess.CompletedProcess[str]:
+        """The user data run to its end: its exit status and its output, the instance's console log."""
+        return subprocess.run(  # noqa: S603 - fixed arguments
+            self.argv, capture_output=True, text=True, timeout=BOOT_TIMEOUT, check=False
+        )
+
+    def calls(self, standin: str) -> int:
+        """How many times the ``aws`` or ``dnf`` stand-in was run."""
+        counter = self.scratch / "state" / f"{standin}-calls"
+        return int(counter.read_text()) if counter.exists() else 0
+
+    def pauses(self) -> list[int]:
+        """The pauses the recorded ``sleep`` was asked for, in order."""
+        recorded = self.scratch / "state" / "pauses"
+        return [int(line) for line in recorded.read_text().split()] if recorded.exists() else []
+
+    def log(self, standin: str) -> str:
+        """A stand-in server's log: ``imds``, ``ecr`` (the flaky registry's), ``moto``."""
+        return (self.scratch / f"{standin}.log").read_text(errors="replace")
+
+
+@dataclass(frozen=True)
+class Node:
+    """A booted node: what it was booted from and what the user data printed."""
+
+    ready: Ready
+    boot_output: str
+
+    @property
+    def names(self) -> Namespaces:
+        """The node's, IMDS's and the ALB's namespaces."""
+        return self.ready.names
+
+    @property
+    def engine(self) -> Engine:
+        """The node's dockerd."""
+        return self.ready.engine
+
+    @property
+    def settings(self) -> user_data.NodeSettings:
+        """What the user data was rendered with."""
+        return self.ready.settings
+
+    @property
+    def scratch(self) -> Path:
+        """The node's scratch directory, deleted with it."""
+        return self.ready.scratch
 
     def log_events(self, stream: str) -> list[str]:
         """The messages of ``stream`` in the node's log group, in moto."""
-        answer = logs_call(self.names, self.logs_endpoint, "get_log_events", logGroupName=LOG_GROUP,
+        answer = logs_call(self.names, self.ready.logs_endpoint, "get_log_events", logGroupName=LOG_GROUP,
                            logStreamName=stream, startFromHead=True)  # fmt: skip
         events = answer["events"]
         if not isinstance(events, list):
@@ -278,24 +397,37 @@ class Node:
         return [event["message"] for event in events]
 
 
-def standins(bin_dir: Path, state: Path, engine: Engine, daemon_config: Path) -> None:
-    """The ``aws``, ``dnf`` and ``systemctl`` stand-ins, in ``bin_dir``."""
-    dockerd = sbin_tool("dockerd")
-    if dockerd is None:
-        raise RuntimeError("no dockerd: install Debian's docker.io (make system does)")
+def standins(bin_dir: Path, state: Path, engine: Engine, daemon_config: Path, faults: Faults) -> None:
+    """The ``aws``, ``dnf`` and ``systemctl`` stand-ins in ``bin_dir``, failing as ``faults`` asks, and the
+    recorded ``sleep`` when a stand-in never answers."""
+    dockerd, sleep = sbin_tool("dockerd"), shutil.which("sleep")
+    if dockerd is None or sleep is None:
+        raise RuntimeError("no dockerd or sleep: install Debian's docker.io and coreutils (make system does)")
     # bridge none, no iptables: the node's containers use the host network only, as the user data runs them.
     dockerd_args = " ".join([
         "--data-root", str(state / "docker"), "--exec-root", str(state / "exec"),
         "--pidfile", str(state / "dockerd.pid"), "--host", engine.host, "--config-file", str(daemon_config),
         "--bridge", "none", "--iptables=false", "--ip6tables=false",
     ])  # fmt: skip
+
+    def failing(name: str, failures: int, message: str, status: int) -> str:
+        return FAILING.format(calls=state / f"{name}-calls", failures=failures, message=shlex.quote(message),
+                              status=status)  # fmt: skip
+
     scripts = {
-        "aws": AWS_STANDIN.format(region=REGION, password=PASSWORD),
-        "dnf": DNF_STANDIN.format(),
+        "aws": failing("aws", faults.ecr_password, AWS_UNREACHABLE, 255)
+        + AWS_STANDIN.format(region=REGION, password=PASSWORD),
+        "dnf": failing("dnf", faults.dnf, DNF_UNREACHABLE, 1) + DNF_STANDIN.format(),
         "systemctl": SYSTEMCTL_STANDIN.format(
-            guard=user_data.IMDS_GUARD_UNIT, state=state, dockerd=dockerd, dockerd_args=dockerd_args
+            guard=user_data.IMDS_GUARD_UNIT,
+            state=state,
+            dockerd=dockerd,
+            dockerd_args=dockerd_args,
+            sleep=sleep,
         ),
     }
+    if faults.fatal:
+        scripts["sleep"] = RECORDED_SLEEP.format(pauses=state / "pauses")
     bin_dir.mkdir()
     for name, text in scripts.items():
         (bin_dir / name).write_text(text)
@@ -318,32 +450,32 @@ def stop_dockerd(state: Path, engine: Engine) -> None:
 
 
 @contextmanager
-def booted_node(engine: Engine, images: dict[str, str]) -> Iterator[Node]:
-    """A node booted from the user data rendered for ``images`` (pushed to the ECR stand-in), torn down on
-    exit: containers, dockerd, stand-in servers, namespaces, scratch files."""
-    registry_tool = shutil.which("docker-registry")
-    if registry_tool is None:
-        raise RuntimeError("no docker-registry: install Debian's docker-registry (make system does)")
+def ready_node(engine: Engine, images: dict[str, str], faults: Faults = Faults(),
+               registry: Registry | None = None) -> Iterator[Ready]:  # fmt: skip
+    """A node ready to boot from the user data rendered for ``images`` (in ``registry``, or pushed to one of
+    its own), its stand-ins failing as ``faults`` asks; torn down on exit: containers, dockerd, stand-in
+    servers, namespaces, scratch files."""
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="node-")))
         names = stack.enter_context(namespaces())
-        port, logs_port = free_port(), free_port()
-        registry = f"127.0.0.1:{port}"
-        config = registry_config(scratch / "registry", port, scratch / "registry.yml")
-        # The push, from the host's namespace, where the session's engine is.
-        with serving(names, "", start("registry (push)", [registry_tool, "serve", str(config)],
-                                      scratch / "registry-push.log"), "127.0.0.1", port):  # fmt: skip
-            pushed = push(engine, images, registry)
+        ecr = registry or stack.enter_context(pushed(engine, images))
+        ecr_port, logs_port = free_port(), free_port()
+        config = registry_config(ecr.storage, ecr_port, scratch / "registry.yml")
         in_node = ["ip", "netns", "exec", names.node]
         in_aws = ["ip", "netns", "exec", names.aws]
-        ecr = start("ECR stand-in", [*in_node, registry_tool, "serve", str(config)], scratch / "registry.log")
-        stack.enter_context(serving(names, names.node, ecr, "127.0.0.1", port))
-        stack.enter_context(serving(names, names.node, start("CloudWatch Logs stand-in (moto)",
+        stack.enter_context(serving(names.node, start("ECR stand-in", [*in_node, registry_tool(), "serve",
+            str(config)], scratch / "registry.log"), "127.0.0.1", ecr_port))  # fmt: skip
+        # At the address the images were pushed to: the registry the user data logs in to and pulls from.
+        faulty = [sys.executable, "-m", "nodestack.flaky_registry", str(ecr.port), str(ecr_port),
+                  str(faults.registry_manifests)]  # fmt: skip
+        faults_process = start("ECR stand-in's faults", [*in_node, *faulty], scratch / "ecr.log")
+        stack.enter_context(serving(names.node, faults_process, "127.0.0.1", ecr.port))
+        stack.enter_context(serving(names.node, start("CloudWatch Logs stand-in (moto)",
             [*in_node, sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(logs_port)],
             scratch / "moto.log"), "127.0.0.1", logs_port))  # fmt: skip
-        stack.enter_context(serving(names, names.aws, start("IMDS stand-in", [*in_aws, sys.executable, "-m",
-            "nodestack.imds", user_data.IMDS_ADDRESS, INSTANCE_ID, ROLE], scratch / "imds.log"),
-            user_data.IMDS_ADDRESS, 80))  # fmt: skip
+        stack.enter_context(serving(names.aws, start("IMDS stand-in", [*in_aws, sys.executable, "-m",
+            "nodestack.imds", user_data.IMDS_ADDRESS, INSTANCE_ID, ROLE, str(faults.imds_token)],
+            scratch / "imds.log"), user_data.IMDS_ADDRESS, 80))  # fmt: skip
         logs_endpoint = f"http://127.0.0.1:{logs_port}"
         logs_call(names, logs_endpoint, "create_log_group", logGroupName=LOG_GROUP)
 
@@ -356,12 +488,12 @@ def booted_node(engine: Engine, images: dict[str, str]) -> Iterator[Node]:
         # region, group and stream) win over the defaults, which fill only what a container leaves out.
         defaults = {"awslogs-endpoint": logs_endpoint, "awslogs-group": LOG_GROUP}
         daemon_config.write_text(json.dumps({"log-driver": "awslogs", "log-opts": defaults}))
-        standins(scratch / "bin", state, node_engine, daemon_config)
+        standins(scratch / "bin", state, node_engine, daemon_config, faults)
         stack.callback(unmount_under, state)
         stack.callback(stop_dockerd, state, node_engine)
 
         settings = user_data.NodeSettings(
-            region=REGION, app_image=pushed["app"], proxy_image=pushed["proxy"], log_group=LOG_GROUP,
+            region=REGION, app_image=ecr.images["app"], proxy_image=ecr.images["proxy"], log_group=LOG_GROUP,
             vpc_cidr=VPC_CIDR, server_name=SERVER_NAME, https_port=HTTPS_PORT,
         )  # fmt: skip
         script = scratch / "user-data.sh"
@@ -378,13 +510,19 @@ def booted_node(engine: Engine, images: dict[str, str]) -> Iterator[Node]:
             "nsenter", f"--net=/run/netns/{names.node}", "unshare", "--mount", "--propagation", "private",
             "env", "-i", *(f"{k}={v}" for k, v in env.items()), "sh", "-c", BOOT, "boot", str(script),
         ]  # fmt: skip
-        boot = subprocess.run(  # noqa: S603 - fixed arguments
-            argv, capture_output=True, text=True, timeout=BOOT_TIMEOUT, check=False
-        )
+        yield Ready(names, node_engine, settings, logs_endpoint, scratch, argv)
+
+
+@contextmanager
+def booted_node(engine: Engine, images: dict[str, str], faults: Faults = Faults(),
+                registry: Registry | None = None) -> Iterator[Node]:  # fmt: skip
+    """A node booted from the user data (``ready_node``); raises with the boot's output if the boot fails."""
+    with ready_node(engine, images, faults, registry) as ready:
+        boot = ready.boot()
         output = boot.stdout + boot.stderr
         if boot.returncode != 0:
-            imds_log = (scratch / "imds.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(
-                f"the user data exited with {boot.returncode}:\n{output[-6000:]}\nIMDS stand-in:\n{imds_log}"
+                f"the user data exited with {boot.returncode}:\n{output[-6000:]}\n"
+                f"IMDS stand-in:\n{ready.log('imds')[-2000:]}\nECR stand-in:\n{ready.log('ecr')[-2000:]}"
             )
-        yield Node(names, node_engine, settings, output, logs_endpoint, scratch)
+        yield Node(ready, output)

@@ -11,6 +11,7 @@ import requests
 from nodestack.gunicorn import Gunicorn, start_gunicorn
 from nodestack.images import Engine, build_images, docker_engine
 from nodestack.nginx import Nginx, render_env, start_nginx
+from nodestack.node import Registry, pushed
 from tests.node.support import AppLog
 
 
@@ -63,6 +64,13 @@ def engine() -> Iterator[Engine]:
 def images(engine: Engine) -> dict[str, str]:
     """The image id of each docker/Dockerfile target, built with BuildKit (on stand-in bases by default)."""
     return build_images(engine)
+
+
+@pytest.fixture(scope="session")
+def ecr(engine: Engine, images: dict[str, str]) -> Iterator[Registry]:
+    """The images pushed once to a registry's storage, which each booted node's ECR stand-in serves."""
+    with pushed(engine, images) as registry:
+        yield registry
 
 
 @pytest.fixture

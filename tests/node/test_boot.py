@@ -2,7 +2,10 @@
 
 The stand-ins, only where AWS is (nodestack/node.py tells how each behaves): IMDSv2 (nodestack/imds.py),
 ECR (Debian's docker-registry), `aws ecr get-login-password`, CloudWatch Logs (moto in server mode), `dnf`
-and `systemctl` (Docker is installed already). The images are the session's, built from docker/."""
+and `systemctl` (Docker is installed already). The images are the session's, built from docker/.
+
+The node the probes run on booted through stand-ins that each failed a few times first; other boots meet a
+stand-in that never answers, and must fail visibly."""
 
 from __future__ import annotations
 
@@ -10,15 +13,19 @@ import json
 import os
 import signal
 import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
+from appserver.environment import SOCKET
 from infra import user_data
 from nodestack import node as boot
 from nodestack.images import Engine
+from nodestack.paths import REPO
 from nodestack.process import wait_until
 
 #: The containers' user (docker/Dockerfile's USER).
@@ -31,6 +38,8 @@ SECURITY_HEADERS = ("strict-transport-security", "x-content-type-options", "x-fr
                     "content-security-policy", "referrer-policy")  # fmt: skip
 #: awslogs sends a batch every 5 s (Docker docs, "Amazon CloudWatch Logs logging driver").
 LOGS_WITHIN = 30.0
+#: How often each network step's stand-in fails before it answers, on the node the probes run on.
+FLAKY = boot.Faults(dnf=2, imds_token=1, ecr_password=2, registry_manifests=1)
 
 
 @dataclass(frozen=True)
@@ -57,10 +66,18 @@ def alb_request(node: boot.Node, path: str, *args: str, source: str = boot.ALB_A
     return Answer(int(result.stdout), headers, (scratch / "body").read_bytes())
 
 
+def answers_health_check(node: boot.Node) -> bool:
+    """Whether the node answers the target group's health check with 200 (not: refused, or an error)."""
+    try:
+        return alb_request(node, "/healthz").status == 200
+    except RuntimeError:
+        return False
+
+
 @pytest.fixture(scope="module")
-def node(engine: Engine, images: dict[str, str]) -> Iterator[boot.Node]:
+def node(engine: Engine, images: dict[str, str], ecr: boot.Registry) -> Iterator[boot.Node]:
     assert os.geteuid() == 0, "network namespaces and a dockerd need root (CI runs the tests as root)"
-    with boot.booted_node(engine, images) as booted:
+    with boot.booted_node(engine, images, FLAKY, ecr) as booted:
 
         def healthy() -> bool:
             for name in ("app", "proxy"):
@@ -68,10 +85,7 @@ def node(engine: Engine, images: dict[str, str]) -> Iterator[boot.Node]:
                     booted.engine.run("inspect", "--format", "{{json .State.Running}}", name)
                 )
                 assert running, booted.engine.run("logs", name)
-            try:
-                return alb_request(booted, "/healthz").status == 200
-            except (subprocess.CalledProcessError, RuntimeError):
-                return False
+            return answers_health_check(booted)
 
         wait_until(healthy, "the booted node to answer the health check", boot.SERVICE_TIMEOUT)
         yield booted
@@ -81,6 +95,64 @@ def test_the_user_data_pulls_by_digest_from_the_registry(node: boot.Node) -> Non
     for name, image in (("app", node.settings.app_image), ("proxy", node.settings.proxy_image)):
         assert node.engine.run("inspect", "--format", "{{.Config.Image}}", name).strip() == image
     assert "Login Succeeded" in node.boot_output
+
+
+def retried(step: str, attempt: int, status: int) -> str:
+    """What `retry` prints when ``attempt`` of ``step`` fails with ``status`` and another follows."""
+    pause = user_data.RETRY_PAUSES_SECONDS[attempt - 1]
+    attempts = user_data.RETRY_ATTEMPTS
+    return f"retry: attempt {attempt} of {attempts} failed (exit {status}), again in {pause} s: {step}"
+
+
+def test_each_network_step_is_retried_until_its_stand_in_answers(node: boot.Node) -> None:
+    output, ready = node.boot_output, node.ready
+    assert retried("dnf install -y docker iptables-nft", 2, 1) in output
+    assert ready.calls("dnf") == FLAKY.dnf + 1
+    # curl's exit 22: an HTTP error (-f), here IMDS's 503.
+    assert retried("curl -fsS --max-time 2 -X PUT", 1, 22) in output.replace("\n", "")
+    assert ready.log("imds").count('"PUT /latest/api/token HTTP/1.1" 503') == FLAKY.imds_token
+    assert retried("ecr_login", 2, 255) in output
+    assert ready.calls("aws") == FLAKY.ecr_password + 1
+    assert retried(f"docker pull {node.settings.app_image}", 1, 1) in output
+    assert ready.log("ecr").count("503") == FLAKY.registry_manifests
+    assert "giving up" not in output
+
+
+@dataclass(frozen=True)
+class NeverAnswers:
+    """A boot whose stand-in for one network step never answers, and how that step fails."""
+
+    faults: boot.Faults
+    step: str
+    status: int
+
+
+NEVER_ANSWERS = {
+    "package-install": NeverAnswers(boot.Faults(dnf=boot.NEVER), "dnf install -y docker iptables-nft", 1),
+    # curl's exit 28: its --max-time passed.
+    "metadata": NeverAnswers(boot.Faults(imds_token=boot.NEVER), "curl -fsS --max-time 2 -X PUT", 28),
+    "registry-login": NeverAnswers(boot.Faults(ecr_password=boot.NEVER), "ecr_login", 255),
+    "pull": NeverAnswers(boot.Faults(registry_manifests=boot.NEVER), "docker pull", 1),
+}
+
+
+@pytest.mark.parametrize("case", NEVER_ANSWERS.values(), ids=NEVER_ANSWERS.keys())
+def test_a_step_whose_service_never_answers_fails_the_boot_visibly(
+    engine: Engine, images: dict[str, str], ecr: boot.Registry, case: NeverAnswers
+) -> None:
+    step, status = case.step, case.status
+    with boot.ready_node(engine, images, case.faults, ecr) as ready:
+        result = ready.boot()
+        console = result.stdout + result.stderr
+        pauses = ready.pauses()
+    assert result.returncode == status, console
+    attempts = user_data.RETRY_ATTEMPTS
+    assert f"retry: attempt {attempts} of {attempts} failed (exit {status}), giving up: {step}" in console
+    failed = [line for line in console.splitlines() if line.startswith("user data: boot failed at line")]
+    assert len(failed) == 1, console
+    assert f"(exit {status})" in failed[0]
+    # Every pause the script asks for, then no more: the boot ends, and the instance is replaced.
+    assert pauses == list(user_data.RETRY_PAUSES_SECONDS)
 
 
 def test_the_health_check_answers_over_https_by_address(node: boot.Node) -> None:
@@ -133,8 +205,9 @@ def test_a_body_over_10_mib_is_refused_with_413(node: boot.Node, tmp_path: Path)
 def test_both_containers_log_to_the_log_group(node: boot.Node) -> None:
     streams = {name: f"{boot.INSTANCE_ID}/{name}" for name in ("app", "proxy")}
 
-    # One request through the proxy, so that its log has a line of ours too.
-    alb_request(node, "/healthz")
+    # One request through the proxy, so that its access log has a line of ours.
+    probe = f"/api/status?probe={uuid.uuid4().hex}"
+    assert alb_request(node, probe, "--header", f"Host: {boot.SERVER_NAME}").status == 200
 
     def arrived() -> bool:
         try:
@@ -142,8 +215,12 @@ def test_both_containers_log_to_the_log_group(node: boot.Node) -> None:
         except (subprocess.CalledProcessError, RuntimeError):
             return False
 
+    def proxy_logged() -> bool:
+        return any(probe in message for message in node.log_events(streams["proxy"]))
+
     wait_until(arrived, "both containers' logs in moto", LOGS_WITHIN)
     assert any("Using worker: gevent" in message for message in node.log_events(streams["app"]))
+    wait_until(proxy_logged, "the proxy's access log line of the probe in moto", LOGS_WITHIN)
 
 
 def test_the_containers_user_is_refused_imds_and_root_is_answered(node: boot.Node) -> None:
@@ -163,6 +240,66 @@ def test_the_containers_user_is_refused_imds_and_root_is_answered(node: boot.Nod
     assert answered.stdout
 
 
+def proxy_listening(node: boot.Node) -> bool:
+    """Whether nginx listens on the target port."""
+    ss = node.names.exec(node.names.node, "ss", "-Hltn", f"sport = :{boot.HTTPS_PORT}")
+    return bool(ss.stdout.strip())
+
+
+def app_socket(node: boot.Node) -> Path:
+    """gunicorn's socket, in the docker volume the two containers share, as the node's root sees it."""
+    volume = node.engine.run("volume", "inspect", "--format", "{{.Mountpoint}}", user_data.SOCKET_VOLUME)
+    return Path(volume.strip()) / PurePosixPath(SOCKET).name
+
+
+def app_accept_queue(node: boot.Node) -> int:
+    """How many connections wait for gunicorn's accept: the Recv-Q of its listening socket."""
+    ss = node.names.exec(node.names.node, "ss", "-Hxl", f"src {SOCKET}")
+    return int(ss.stdout.split()[2])
+
+
+def slow_client(node: boot.Node, container: str) -> list[str]:
+    """A client of ``container``'s server, as the ALB is the proxy's and the proxy is the app's."""
+    if container == "proxy":
+        return [
+            "ip", "netns", "exec", node.names.alb, sys.executable, "-m", "nodestack.slow_client",
+            "--tls", f"{boot.NODE_ADDRESS}:{boot.HTTPS_PORT}", "--source", boot.ALB_ADDRESS,
+            "--host", boot.SERVER_NAME,
+        ]  # fmt: skip
+    return [sys.executable, "-m", "nodestack.slow_client", "--unix", str(app_socket(node)),
+            "--host", boot.SERVER_NAME]  # fmt: skip
+
+
+@pytest.mark.parametrize("container", ["proxy", "app"])
+def test_docker_stop_lets_an_in_flight_request_finish(node: boot.Node, container: str) -> None:
+    # nginx stops on SIGQUIT (the image's STOPSIGNAL), gunicorn on SIGTERM: each closes its listener, then
+    # finishes the requests it holds. Each stops listening once it has the signal; the request ends after.
+    stopped = {"proxy": lambda: not proxy_listening(node), "app": lambda: not app_socket(node).exists()}
+    client = subprocess.Popen(slow_client(node, container), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, cwd=REPO)  # fmt: skip
+    assert client.stdin is not None
+    assert client.stdout is not None
+    try:
+        assert client.stdout.readline().strip() == "in flight"
+        if container == "app":
+            wait_until(
+                lambda: app_accept_queue(node) == 0, "gunicorn to accept the request", boot.SERVICE_TIMEOUT
+            )
+        stop = subprocess.Popen([node.engine.client, "stop", container], env=node.engine.env(),
+                                stdout=subprocess.DEVNULL)  # fmt: skip
+        wait_until(stopped[container], f"the {container} to take the stop signal", boot.SERVICE_TIMEOUT)
+        client.stdin.write("finish\n")
+        client.stdin.flush()
+        assert client.stdout.readline().strip() == "200"
+        assert stop.wait(timeout=user_data.APP_STOP_TIMEOUT_SECONDS + 10) == 0
+        # It ended by itself, before docker's SIGKILL (exit 137).
+        assert node.engine.run("inspect", "--format", "{{.State.ExitCode}}", container).strip() == "0"
+    finally:
+        client.kill()
+        node.engine.run("start", container)
+        wait_until(lambda: answers_health_check(node), "the node to answer again", boot.SERVICE_TIMEOUT)
+
+
 def test_an_app_killed_with_sigkill_is_restarted_by_its_restart_policy(node: boot.Node) -> None:
     # Last in this module: the node answers 502 until docker has restarted the app. The main process is
     # killed by its pid, from outside docker, as the kernel's OOM killer kills it.
@@ -172,9 +309,6 @@ def test_an_app_killed_with_sigkill_is_restarted_by_its_restart_policy(node: boo
     def restarted_and_healthy() -> bool:
         if int(node.engine.run("inspect", "--format", "{{.RestartCount}}", "app")) <= int(count):
             return False
-        try:
-            return alb_request(node, "/healthz").status == 200
-        except RuntimeError:
-            return False
+        return answers_health_check(node)
 
     wait_until(restarted_and_healthy, "docker to restart the killed app", boot.SERVICE_TIMEOUT)
