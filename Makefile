@@ -22,7 +22,7 @@ STACK ?= dev
 export HTTP_PORT ?= 8080
 export HTTPS_PORT ?= 8443
 
-.PHONY: help test local plan bench bench-quick bench-machine lint typecheck pytest sast system venv clean
+.PHONY: help test local plan bench bench-quick bench-machine node-report lint typecheck pytest sast system venv clean
 
 help:
 	@echo "make test    install everything into $(VENV), then run every lint and test"
@@ -30,6 +30,7 @@ help:
 	@echo "make plan STACK=prod   the stack created in moto (the AWS emulator): no AWS account, no Pulumi CLI"
 	@echo "make bench   benchmarks of the node stack (tens of minutes: the report gives its run time); writes docs/benchmarks.md and .png"
 	@echo "make bench-quick   the same scenarios, shorter (under 2 min when the machine is idle); report in .bench/"
+	@echo "make node-report   what ships: the images' sizes, a booted node's memory and start (root); writes docs/node-report.md"
 
 $(STAMP): requirements.txt requirements-dev.txt docker/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
@@ -81,6 +82,12 @@ bench-quick: bench-machine
 bench-machine: venv system
 	@scripts/require-system-packages wrk:wrk
 	@scripts/require-sysctl net.core.somaxconn "$$($(BIN)/python -c 'from infra.user_data import SOMAXCONN; print(SOMAXCONN)')"
+
+# What ships (docs/node-report.md): the images' sizes over their bases, and a node booted from the user data
+# (root, as in make test): its memory idle and under wrk from the load balancer's namespace, its start.
+node-report: venv system
+	@scripts/require-system-packages wrk:wrk
+	$(BIN)/python -m nodestack.report --out docs
 
 clean:
 	rm -rf $(VENV) .local .bench .build/docker .pytest_cache .mypy_cache .ruff_cache
