@@ -19,10 +19,11 @@ SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/require-sysctl 
 PY_SOURCES := docker infra offline policy bench nodestack tests __main__.py
 
 STACK ?= dev
+NODE_REPORT_DIR ?= docs
 export HTTP_PORT ?= 8080
 export HTTPS_PORT ?= 8443
 
-.PHONY: help test local plan bench bench-quick bench-machine node-report lint typecheck pytest sast system venv clean
+.PHONY: help test local plan bench bench-quick bench-machine node-test node-report lint typecheck pytest sast system venv clean
 
 help:
 	@echo "make test    install everything into $(VENV), then run every lint and test"
@@ -30,6 +31,7 @@ help:
 	@echo "make plan STACK=prod   the stack created in moto (the AWS emulator): no AWS account, no Pulumi CLI"
 	@echo "make bench   benchmarks of the node stack (tens of minutes: the report gives its run time); writes docs/benchmarks.md and .png"
 	@echo "make bench-quick   the same scenarios, shorter (under 2 min when the machine is idle); report in .bench/"
+	@echo "make node-test   build the images and boot a node from the user data (root); IMAGE_BASES=production for the real bases"
 	@echo "make node-report   what ships: the images' sizes, a booted node's memory and start (root); writes docs/node-report.md"
 
 $(STAMP): requirements.txt requirements-dev.txt docker/requirements.txt
@@ -87,7 +89,12 @@ bench-machine: venv system
 # (root, as in make test): its memory idle and under wrk from the load balancer's namespace, its start.
 node-report: venv system
 	@scripts/require-system-packages wrk:wrk
-	$(BIN)/python -m nodestack.report --out docs
+	$(BIN)/python -m bench.node_report --out $(NODE_REPORT_DIR)
+
+# The images built and a node booted, alone (part of `make test` too): on a real engine with the production
+# bases, IMAGE_BASES=production (.github/workflows/test.yml does this on GitHub's runners).
+node-test: venv system
+	$(BIN)/pytest tests/node/test_images.py tests/node/test_boot.py
 
 clean:
 	rm -rf $(VENV) .local .bench .build/docker .pytest_cache .mypy_cache .ruff_cache

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bench import node_report as report
 from bench.loadgen import MARKER
 from bench.loadgen import WRK_SCRIPT as SUMMARY_SCRIPT
-from nodestack import report
 from nodestack.images import TARGETS
 from nodestack.paths import DOCKER
 
@@ -57,7 +57,7 @@ def startup(*, last_refused: float | None = START + 40.5) -> report.Startup:
 def measured(*, bases: str = "standin", last_refused: float | None = START + 40.5) -> report.Report:
     return report.Report(
         make="make node-report",
-        command="python -m nodestack.report --out docs",
+        command="python -m bench.node_report --out docs",
         elapsed=97.4,
         machine=["CPU: 2 cores available (Example CPU)", "Kernel: Linux 6.1.0, cgroup v1"],
         bases=bases,
@@ -243,7 +243,7 @@ def test_the_report_gives_every_figure_with_its_unit() -> None:
 def test_the_report_starts_with_the_command_and_the_machine() -> None:
     text = report.render(measured())
     head = text.split("## The images")[0]
-    assert "`make node-report` (`python -m nodestack.report --out docs`" in head
+    assert "`make node-report` (`python -m bench.node_report --out docs`" in head
     assert "- CPU: 2 cores available (Example CPU)" in head
     assert "- Kernel: Linux 6.1.0, cgroup v1" in head
 
