@@ -68,7 +68,7 @@ class ConfigError(ValueError):
 
     def __init__(self, key: str, value: object, allowed: str) -> None:
         self.key = key
-        super().__init__(f"{PROJECT}:{key} = {value!r}: expected {allowed}")
+        super().__init__(f"{pulumi.get_project()}:{key} = {value!r}: expected {allowed}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,7 +157,8 @@ KEYS: Mapping[str, str] = {
 
 def load(stack: str) -> Settings:
     """Read this stack's Pulumi config (project keys, `aws:region`, `aws:defaultTags`) and validate it."""
-    project = pulumi.Config(PROJECT)
+    # The running project's keys: a project made from this template with `pulumi new` has its own name.
+    project = pulumi.Config()
     aws = pulumi.Config("aws")
     getters: Mapping[str, Callable[[str], Any]] = {
         "string": project.get,

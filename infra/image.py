@@ -16,7 +16,6 @@ import pulumi_docker as docker
 from docker.utils.build import exclude_paths
 
 from infra import naming, policies
-from infra.config import PROJECT
 
 PLATFORM = "linux/amd64"
 """The instances' architecture (the launch template's AMI is x86_64)."""
@@ -100,7 +99,7 @@ class Images(pulumi.ComponentResource):
         for target in TARGETS:
             repository = aws.ecr.Repository(
                 naming.child(name, target),
-                name=naming.physical(PROJECT, args.stack, target, max_length=256, separator="/"),
+                name=naming.physical(naming.project(), args.stack, target, max_length=256, separator="/"),
                 # Tags never move: what was deployed can always be found again, by tag or digest.
                 image_tag_mutability="IMMUTABLE",
                 image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from infra.config import PROJECT
+import pulumi
 
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -21,9 +21,15 @@ def child(component: str, suffix: str) -> str:
     return name
 
 
+def project() -> str:
+    """The running project's name: `pulumi new` names a project made from this template as its user asks,
+    and two projects' resources in one account must not share names."""
+    return pulumi.get_project()
+
+
 def display(stack: str, *parts: str) -> str:
     """The `Name` tag of a resource: project, stack and what it is, so consoles tell stacks apart."""
-    return "-".join((PROJECT, stack, *parts))
+    return "-".join((project(), stack, *parts))
 
 
 def physical(*parts: str, max_length: int, separator: str = "-") -> str:

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import naming, policies
-from infra.config import PROJECT, ExistingVpc, NewVpc
+from infra.config import ExistingVpc, NewVpc
 
 FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
 
@@ -165,7 +165,9 @@ class Network(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         log_group = aws.cloudwatch.LogGroup(
             naming.child(name, "flow-logs"),
-            name=naming.physical("", PROJECT, args.stack, "vpc-flow-logs", max_length=512, separator="/"),
+            name=naming.physical(
+                "", naming.project(), args.stack, "vpc-flow-logs", max_length=512, separator="/"
+            ),
             retention_in_days=args.log_retention_days,
             opts=child,
         )

@@ -8,7 +8,6 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import naming, policies
-from infra.config import PROJECT
 
 ALB_NAMESPACE = "AWS/ApplicationELB"
 PERIOD_SECONDS = 60
@@ -39,7 +38,7 @@ class NodeLogs(pulumi.ComponentResource):
         super().__init__("flask-nginx-aws:observability:NodeLogs", name, None, opts)
         self.log_group = aws.cloudwatch.LogGroup(
             naming.child(name, "node"),
-            name=naming.physical("", PROJECT, args.stack, "node", max_length=512, separator="/"),
+            name=naming.physical("", naming.project(), args.stack, "node", max_length=512, separator="/"),
             retention_in_days=args.retention_days,
             opts=pulumi.ResourceOptions(parent=self),
         )

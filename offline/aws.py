@@ -113,6 +113,12 @@ class Aws:
         """`tagsAll` as the `[{Key, Value}]` list most APIs take."""
         return [{"Key": k, "Value": v} for k, v in self.tags(inputs).items()]
 
+    def tags_parameter(self, inputs: Inputs) -> dict[str, list[dict[str, str]]]:
+        """`Tags=tagsAll` for APIs that refuse an empty list (ACM, Elastic Load Balancing); nothing when
+        there are no tags, as the provider sends none (a stack without aws:defaultTags has none)."""
+        tags = self.tag_list(inputs)
+        return {"Tags": tags} if tags else {}
+
     def tag_specifications(self, resource_type: str, inputs: Inputs) -> list[dict[str, Any]]:
         """`tagsAll` as EC2's `TagSpecifications` for one resource type (none when there are no tags)."""
         tags = self.tag_list(inputs)

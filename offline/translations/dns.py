@@ -20,7 +20,7 @@ def certificate(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     arn = acm.request_certificate(
         DomainName=inputs["domainName"],
         ValidationMethod=inputs["validationMethod"],
-        Tags=aws.tag_list(inputs) or None,
+        **aws.tags_parameter(inputs),
         **optional,
     )["CertificateArn"]
     described = acm.describe_certificate(CertificateArn=arn)["Certificate"]

@@ -42,7 +42,7 @@ def load_balancer(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         Scheme="internal" if inputs.get("internal") else "internet-facing",
         Type=inputs.get("loadBalancerType", "application"),
         IpAddressType=inputs.get("ipAddressType", "ipv4"),
-        Tags=aws.tag_list(inputs) or [],
+        **aws.tags_parameter(inputs),
     )["LoadBalancers"][0]
     attributes = [
         {"Key": key, "Value": _attribute(inputs[prop])}
@@ -130,7 +130,7 @@ def target_group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         parameters.update({names[k]: v for k, v in check.items() if k in names})
         if "matcher" in check:
             parameters["Matcher"] = {"HttpCode": check["matcher"]}
-    created = elbv2.create_target_group(Name=tg_name, Tags=aws.tag_list(inputs) or [], **parameters)
+    created = elbv2.create_target_group(Name=tg_name, **aws.tags_parameter(inputs), **parameters)
     arn = created["TargetGroups"][0]["TargetGroupArn"]
     if "deregistrationDelay" in inputs:
         elbv2.modify_target_group_attributes(
@@ -185,7 +185,7 @@ def listener(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         Protocol=inputs["protocol"],
         Port=inputs["port"],
         DefaultActions=[_action(a) for a in inputs["defaultActions"]],
-        Tags=aws.tag_list(inputs) or [],
+        **aws.tags_parameter(inputs),
         **parameters,
     )
     arn = created["Listeners"][0]["ListenerArn"]
