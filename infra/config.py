@@ -360,7 +360,9 @@ def _database(raw: Mapping[str, Any]) -> DatabaseSettings | None:
             raw, "databaseMaxAllocatedStorageGib", low=allocated, high=DB_MAX_STORAGE_GIB
         ),
         multi_az=_bool(raw, "databaseMultiAz"),
-        backup_retention_days=_int(raw, "databaseBackupRetentionDays", low=1, high=DB_MAX_BACKUP_RETENTION_DAYS),
+        backup_retention_days=_int(
+            raw, "databaseBackupRetentionDays", low=1, high=DB_MAX_BACKUP_RETENTION_DAYS
+        ),
         engine_version=version,
         name=name,
     )
@@ -370,7 +372,9 @@ def _db_memory_gib(instance_class: str) -> float:
     """The memory of an RDS instance class of a family this project knows (burstable t3/t4g,
     general-purpose m5-m8, memory-optimised r5-r8); others are refused, since the connections alarm
     derives its threshold from the memory."""
-    allowed = "an RDS class db.<family>.<size> of the t3, t4g, m5-m8 or r5-r8 families, such as 'db.t4g.micro'"
+    allowed = (
+        "an RDS class db.<family>.<size> of the t3, t4g, m5-m8 or r5-r8 families, such as 'db.t4g.micro'"
+    )
     match = _DB_INSTANCE_CLASS.match(instance_class)
     if match is None:
         raise ConfigError("databaseInstanceClass", instance_class, allowed)

@@ -72,6 +72,14 @@ def free_storage_threshold_bytes(allocated_gib: int) -> float:
     return allocated_gib * 2**30 * FREE_STORAGE_FRACTION
 
 
+def _secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret]) -> str:
+    """The ARN of the one secret RDS manages for the master user."""
+    (secret,) = secrets
+    if secret.secret_arn is None:
+        raise ValueError("RDS reported the master user secret without its ARN")
+    return secret.secret_arn
+
+
 @dataclass(frozen=True, kw_only=True)
 class DatabaseArgs:
     """Where the database goes, who reaches it, and who hears its alarms."""
@@ -201,7 +209,7 @@ class Database(pulumi.ComponentResource):
         self.endpoint_address = self.instance.address
         self.port = self.instance.port
         self.name = self.instance.db_name
-        self.master_user_secret_arn = self.instance.master_user_secrets.apply(lambda s: s[0].secret_arn)
+        self.master_user_secret_arn = self.instance.master_user_secrets.apply(_secret_arn)
         self.alarms = self._alarms(name, args, settings, self.instance.identifier)
 
     def _security_group(self, name: str, args: DatabaseArgs) -> aws.ec2.SecurityGroup:
@@ -245,7 +253,7 @@ class Database(pulumi.ComponentResource):
         actions = [args.alarm_topic_arn]
 
         def alarm(
-            purpose: str, description: str, metric: str, statistic: str, operator: str, threshold: float
+            purpose: str, *, description: str, metric: str, statistic: str, operator: str, threshold: float
         ) -> aws.cloudwatch.MetricAlarm:
             return aws.cloudwatch.MetricAlarm(
                 naming.child(name, purpose),
@@ -269,28 +277,28 @@ class Database(pulumi.ComponentResource):
         return {
             "cpu": alarm(
                 "cpu",
-                f"Database CPU above {CPU_PERCENT:g}% for 15 minutes",
-                "CPUUtilization",
-                "Average",
-                "GreaterThanThreshold",
-                CPU_PERCENT,
+                description=f"Database CPU above {CPU_PERCENT:g}% for 15 minutes",
+                metric="CPUUtilization",
+                statistic="Average",
+                operator="GreaterThanThreshold",
+                threshold=CPU_PERCENT,
             ),
             "free-storage": alarm(
                 "free-storage",
-                f"Database free storage under {FREE_STORAGE_FRACTION:.0%} of "
+                description=f"Database free storage under {FREE_STORAGE_FRACTION:.0%} of "
                 f"{settings.allocated_storage_gib} GiB for 15 minutes",
-                "FreeStorageSpace",
-                "Minimum",
-                "LessThanThreshold",
-                free_storage_threshold_bytes(settings.allocated_storage_gib),
+                metric="FreeStorageSpace",
+                statistic="Minimum",
+                operator="LessThanThreshold",
+                threshold=free_storage_threshold_bytes(settings.allocated_storage_gib),
             ),
             "connections": alarm(
                 "connections",
-                f"Database connections above {connections} ({CONNECTIONS_FRACTION:.0%} of max_connections "
-                f"{max_connections(settings.memory_gib)}) for 15 minutes",
-                "DatabaseConnections",
-                "Maximum",
-                "GreaterThanThreshold",
-                connections,
+                description=f"Database connections above {connections} ({CONNECTIONS_FRACTION:.0%} of "
+                f"max_connections {max_connections(settings.memory_gib)}) for 15 minutes",
+                metric="DatabaseConnections",
+                statistic="Maximum",
+                operator="GreaterThanThreshold",
+                threshold=connections,
             ),
         }

@@ -100,14 +100,17 @@ INSTANCE_PARAMETERS = {
 """The provider's DB instance arguments and their `CreateDBInstance` parameters."""
 
 
+PERFORMANCE_INSIGHTS = "moto takes Performance Insights settings but does not model them"
+
+
 def _check_family(aws: Aws, inputs: Inputs) -> None:
     """RDS refuses a parameter group of another engine or major version (InvalidParameterCombination);
     moto takes any."""
     if "parameterGroupName" not in inputs:
         return
-    (group,) = aws.client("rds").describe_db_parameter_groups(DBParameterGroupName=inputs["parameterGroupName"])[
-        "DBParameterGroups"
-    ]
+    (group,) = aws.client("rds").describe_db_parameter_groups(
+        DBParameterGroupName=inputs["parameterGroupName"]
+    )["DBParameterGroups"]
     expected = f"{inputs['engine']}{str(inputs.get('engineVersion', '')).split('.')[0]}"
     if group["DBParameterGroupFamily"] != expected:
         raise ValueError(
@@ -125,15 +128,17 @@ def _check_family(aws: Aws, inputs: Inputs) -> None:
         "applyImmediately": "sent with ModifyDBInstance on later changes",
     },
     unchecked={
-        "performanceInsightsEnabled": "moto takes Performance Insights settings but does not model them",
-        "performanceInsightsRetentionPeriod": "moto takes Performance Insights settings but does not model them",
+        "performanceInsightsEnabled": PERFORMANCE_INSIGHTS,
+        "performanceInsightsRetentionPeriod": PERFORMANCE_INSIGHTS,
         "maintenanceWindow": "moto checks the window's format and overlap only; no maintenance happens",
     },
 )
 def instance(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     """CreateDBInstance with every declared argument; outputs from DescribeDBInstances."""
     _check_family(aws, inputs)
-    identifier = str(inputs["identifier"]) if "identifier" in inputs else autoname(name, max_length=63, lower=True)
+    identifier = (
+        str(inputs["identifier"]) if "identifier" in inputs else autoname(name, max_length=63, lower=True)
+    )
     parameters = inputs.renamed(INSTANCE_PARAMETERS)
     rds = aws.client("rds")
     rds.create_db_instance(DBInstanceIdentifier=identifier, Tags=aws.tag_list(inputs), **parameters)
