@@ -35,9 +35,9 @@ CPU_PERCENT = 80.0
 runaway query or too small a class shows here before latency does."""
 FREE_STORAGE_FRACTION = 0.10
 """Alarm when free storage falls under this share of the storage allocated at creation: storage autoscaling
-grows the volume at 10 % free of the current size, so an alarm that lasts means autoscaling reached its
-ceiling or is in its 6-hour pause (RDS User Guide, "Managing capacity automatically with Amazon RDS storage
-autoscaling")."""
+grows the volume at 10 % free of the current size after five minutes, so an alarm that lasts means
+autoscaling reached its ceiling or waits for its previous modification to finish (RDS User Guide, "Managing
+capacity automatically with Amazon RDS storage autoscaling")."""
 CONNECTIONS_FRACTION = 0.8
 """Alarm when connections pass this share of `max_connections`: new connections fail beyond it."""
 CONNECTIONS_DIVISOR = 9531392
@@ -144,12 +144,14 @@ class Database(pulumi.ComponentResource):
         security_group = self._security_group(name, args)
         # TLS is required by the server: off, a client with sslmode=prefer falls back to plain text. It is
         # on by default for PostgreSQL 15 and later; set here so it holds whatever the default becomes.
+        # pending-reboot is valid for static and dynamic parameters alike (ModifyDBParameterGroup); a new
+        # instance starts with its group's values either way.
         parameters = aws.rds.ParameterGroup(
             naming.child(name, "params"),
             family=f"{ENGINE}{settings.engine_version}",
             description="TLS required",
             parameters=[
-                aws.rds.ParameterGroupParameterArgs(name=FORCE_SSL, value="1", apply_method="immediate")
+                aws.rds.ParameterGroupParameterArgs(name=FORCE_SSL, value="1", apply_method="pending-reboot")
             ],
             opts=child,
         )

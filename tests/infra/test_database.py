@@ -257,7 +257,10 @@ def test_the_server_requires_tls_through_a_parameter_group_of_its_major_version(
     build(harness, dataclasses.replace(PROD, engine_version="17"))
     parameters = harness.mocks.one("aws:rds/parameterGroup:ParameterGroup")
     assert parameters.inputs["family"] == "postgres17"
-    assert {p["name"]: p["value"] for p in parameters.inputs["parameters"]} == {"rds.force_ssl": "1"}
+    (force_ssl,) = parameters.inputs["parameters"]
+    assert (force_ssl["name"], force_ssl["value"]) == ("rds.force_ssl", "1")
+    # Whether AWS counts the parameter static or dynamic, pending-reboot is accepted for it.
+    assert force_ssl["applyMethod"] == "pending-reboot"
     db = instance(harness)
     assert db["parameterGroupName"] == parameters.state["name"]
     assert (db["engine"], db["engineVersion"]) == ("postgres", "17")
