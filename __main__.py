@@ -7,6 +7,7 @@ import pulumi
 from infra import config
 from infra.certificate import Certificate, CertificateArgs
 from infra.compute import Compute, ComputeArgs
+from infra.database import Database, DatabaseArgs
 from infra.image import Images, ImagesArgs
 from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
 from infra.network import Network, NetworkArgs
@@ -94,6 +95,19 @@ alarms = Alarms(
         alarm_email=settings.alarm_email,
     ),
 )
+database = Database(
+    "database",
+    DatabaseArgs(
+        settings=settings.database,
+        stack=settings.stack,
+        vpc_id=network.vpc_id,
+        subnet_ids=network.private_subnet_ids,
+        client_security_group_id=security.instance_security_group.id,
+        deletion_protection=settings.deletion_protection,
+        log_retention_days=settings.log_retention_days,
+        alarm_topic_arn=alarms.topic.arn,
+    ),
+)
 
 pulumi.export("url", web.url)
 pulumi.export("alb_dns_name", web.alb.dns_name)
@@ -102,3 +116,5 @@ pulumi.export("app_image", images.app_image)
 pulumi.export("proxy_image", images.proxy_image)
 pulumi.export("log_group", logs.log_group.name)
 pulumi.export("alarm_topic_arn", alarms.topic.arn)
+pulumi.export("database_endpoint", database.endpoint_address)
+pulumi.export("database_secret_arn", database.master_user_secret_arn)

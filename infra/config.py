@@ -61,6 +61,24 @@ _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _ZONE_ID = re.compile(r"^Z[0-9A-Z]{1,31}$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+_DB_INSTANCE_CLASS = re.compile(r"^db\.(?P<family>[a-z][a-z0-9-]*)\.(?P<size>[a-z0-9]+)$")
+# RDS DBName for PostgreSQL: 1-63 letters, digits or underscores, starting with a letter (CreateDBInstance);
+# lowercase only, so the name never needs quoting in SQL.
+_DB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_DB_MAJOR_VERSION = re.compile(r"^[1-9][0-9]$")
+
+DATABASE_PORT = 5432
+"""PostgreSQL's port: the database's security group admits it from the nodes only."""
+DB_MIN_STORAGE_GIB = 20
+DB_MAX_STORAGE_GIB = 65536
+"""gp3 storage for RDS for PostgreSQL: 20 GiB to 64 TiB (RDS User Guide, "Amazon RDS DB instance storage")."""
+DB_MAX_BACKUP_RETENTION_DAYS = 35
+"""The longest automated backup retention RDS allows (CreateDBInstance, BackupRetentionPeriod)."""
+DB_MEMORY_GIB_BURSTABLE = {"micro": 1, "small": 2, "medium": 4, "large": 8, "xlarge": 16, "2xlarge": 32}
+"""Memory of the burstable db.t3/db.t4g classes by size."""
+DB_MEMORY_GIB_PER_XLARGE = {"m": 16, "r": 32}
+"""Memory of one `xlarge` of the general-purpose (m) and memory-optimised (r) families; `large` is half,
+`<n>xlarge` n times (RDS User Guide, "Hardware specifications for DB instance classes")."""
 
 
 class ConfigError(ValueError):
@@ -101,6 +119,23 @@ class Domain:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DatabaseSettings:
+    """The stack's managed PostgreSQL (RDS), when `database` is on."""
+
+    instance_class: str
+    memory_gib: float
+    """The class's memory, from which RDS derives `max_connections` (the connections alarm's threshold)."""
+    allocated_storage_gib: int
+    max_allocated_storage_gib: int
+    multi_az: bool
+    backup_retention_days: int
+    engine_version: str
+    """A major version such as "16": RDS picks its default minor, and upgrades minors in the maintenance
+    window (`auto_minor_version_upgrade`)."""
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything the components need to know about the stack, validated."""
 
@@ -123,6 +158,8 @@ class Settings:
     access_log_retention_days: int
     ecr_keep_images: int
     alarm_email: str | None
+    database: DatabaseSettings | None = None
+    """The managed PostgreSQL, or None when `database` is off."""
 
 
 KEYS: Mapping[str, str] = {
@@ -151,6 +188,14 @@ KEYS: Mapping[str, str] = {
     "accessLogRetentionDays": "integer",
     "ecrKeepImages": "integer",
     "alarmEmail": "string",
+    "database": "boolean",
+    "databaseInstanceClass": "string",
+    "databaseAllocatedStorageGib": "integer",
+    "databaseMaxAllocatedStorageGib": "integer",
+    "databaseMultiAz": "boolean",
+    "databaseBackupRetentionDays": "integer",
+    "databaseEngineVersion": "string",
+    "databaseName": "string",
 }
 """Every project config key and its type; `Pulumi.yaml` declares each with a description and default."""
 
@@ -220,6 +265,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         access_log_retention_days=_int(raw, "accessLogRetentionDays", low=1, high=3650),
         ecr_keep_images=_int(raw, "ecrKeepImages", low=1, high=1000),
         alarm_email=alarm_email,
+        database=_database(raw),
     )
 
 
@@ -289,6 +335,61 @@ def _domain(raw: Mapping[str, Any], *, region: str) -> Domain | None:
     if certificate is not None and (not _ACM_ARN.match(certificate) or certificate.split(":")[3] != region):
         raise ConfigError("certificateArn", certificate, f"the ARN of an ACM certificate in {region}")
     return Domain(name=name, hosted_zone_id=zone, certificate_arn=certificate)
+
+
+def _database(raw: Mapping[str, Any]) -> DatabaseSettings | None:
+    """The database's settings when `database` is on; its other keys are checked only then."""
+    if not _bool(raw, "database"):
+        return None
+    instance_class = _str(raw, "databaseInstanceClass")
+    allocated = _int(raw, "databaseAllocatedStorageGib", low=DB_MIN_STORAGE_GIB, high=DB_MAX_STORAGE_GIB)
+    version = _str(raw, "databaseEngineVersion")
+    if not _DB_MAJOR_VERSION.match(version):
+        raise ConfigError(
+            "databaseEngineVersion", version, "a PostgreSQL major version such as '16' (RDS upgrades minors)"
+        )
+    name = _str(raw, "databaseName")
+    if not _DB_NAME.match(name):
+        raise ConfigError(
+            "databaseName", name, "1 to 63 lowercase letters, digits or '_', starting with a letter"
+        )
+    return DatabaseSettings(
+        instance_class=instance_class,
+        memory_gib=_db_memory_gib(instance_class),
+        allocated_storage_gib=allocated,
+        max_allocated_storage_gib=_int(
+            raw, "databaseMaxAllocatedStorageGib", low=allocated, high=DB_MAX_STORAGE_GIB
+        ),
+        multi_az=_bool(raw, "databaseMultiAz"),
+        backup_retention_days=_int(
+            raw, "databaseBackupRetentionDays", low=1, high=DB_MAX_BACKUP_RETENTION_DAYS
+        ),
+        engine_version=version,
+        name=name,
+    )
+
+
+def _db_memory_gib(instance_class: str) -> float:
+    """The memory of an RDS instance class of a family this project knows (burstable t3/t4g,
+    general-purpose m5-m8, memory-optimised r5-r8); others are refused, since the connections alarm
+    derives its threshold from the memory."""
+    allowed = (
+        "an RDS class db.<family>.<size> of the t3, t4g, m5-m8 or r5-r8 families, such as 'db.t4g.micro'"
+    )
+    match = _DB_INSTANCE_CLASS.match(instance_class)
+    if match is None:
+        raise ConfigError("databaseInstanceClass", instance_class, allowed)
+    family, size = match["family"], match["size"]
+    if family in ("t3", "t4g") and size in DB_MEMORY_GIB_BURSTABLE:
+        return DB_MEMORY_GIB_BURSTABLE[size]
+    xlarge = re.fullmatch(r"(\d*)xlarge", size)
+    if re.fullmatch(r"[mr][5-8][a-z]*", family):
+        per_xlarge = DB_MEMORY_GIB_PER_XLARGE[family[0]]
+        if size == "large":
+            return per_xlarge / 2
+        if xlarge is not None:
+            return per_xlarge * int(xlarge[1] or 1)
+    raise ConfigError("databaseInstanceClass", instance_class, allowed)
 
 
 def _subnet_ids(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:

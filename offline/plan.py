@@ -62,6 +62,18 @@ KEY_PROPERTIES: Mapping[str, tuple[str, ...]] = {
     "aws:sns/topic:Topic": ("name",),
     "aws:sns/topicSubscription:TopicSubscription": ("protocol", "endpoint"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("metricName", "comparisonOperator", "threshold"),
+    "aws:rds/subnetGroup:SubnetGroup": ("name", "subnetIds"),
+    "aws:rds/parameterGroup:ParameterGroup": ("family", "parameters"),
+    "aws:rds/instance:Instance": (
+        "address",
+        "engineVersion",
+        "instanceClass",
+        "multiAz",
+        "storageEncrypted",
+        "publiclyAccessible",
+        "deletionProtection",
+        "masterUserSecrets.0.secretArn",
+    ),
 }
 """What the plan shows of each type, by dotted path into the resource's inputs and outputs."""
 

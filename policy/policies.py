@@ -72,6 +72,9 @@ TOPIC = "aws:sns/topic:Topic"
 KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
 DOCKER_IMAGE = "docker:index/image:Image"
+DB_INSTANCE = "aws:rds/instance:Instance"
+DB_DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306, "mariadb": 3306}
+PRODUCTION_MIN_BACKUP_DAYS = 7
 
 ACCESS_LOG_TEST_FILE = "ELBAccessLogTestFile"
 """What the ALB writes when access logging is switched on; AWS refuses the load balancer if it cannot."""
@@ -597,6 +600,110 @@ def ecr_tags_never_reused(args: ResourceValidationArgs, report: ReportViolation)
         )
 
 
+def rds_encrypted_and_private(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """RDS instances encrypt their storage and get no public address."""
+    if args.resource_type != DB_INSTANCE:
+        return
+    if not _true(args.props.get("storageEncrypted")):
+        report(
+            "the database's storage is not encrypted: set storage_encrypted=True (it cannot be switched on "
+            "later without restoring from an encrypted snapshot copy).",
+            None,
+        )
+    if _true(args.props.get("publiclyAccessible")):
+        report(
+            "the database gets a public address: set publicly_accessible=False and reach it from the nodes' "
+            "security group in the private subnets.",
+            None,
+        )
+
+
+def rds_durable_in_production(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """In production, RDS instances are Multi-AZ, protected from deletion, keep a week of backups and leave
+    a final snapshot when deleted."""
+    if args.resource_type != DB_INSTANCE or _stack(args.urn) not in PRODUCTION_STACKS:
+        return
+    props = args.props
+    stack = _stack(args.urn)
+    if not _true(props.get("multiAz")):
+        report(f"stack {stack!r}: set multi_az=True so a zone's outage fails over to the standby.", None)
+    if not _true(props.get("deletionProtection")):
+        report(f"stack {stack!r}: set deletion_protection=True so a destroy cannot delete the data.", None)
+    if props.get("skipFinalSnapshot") is not False or not props.get("finalSnapshotIdentifier"):
+        report(
+            f"stack {stack!r}: set skip_final_snapshot=False and a final_snapshot_identifier so deleting "
+            "the instance leaves a snapshot.",
+            None,
+        )
+    retention = props.get("backupRetentionPeriod")
+    if not isinstance(retention, int | float) or retention < PRODUCTION_MIN_BACKUP_DAYS:
+        report(
+            f"stack {stack!r} keeps backup_retention_period={retention}: keep at least "
+            f"{PRODUCTION_MIN_BACKUP_DAYS} days of point-in-time recovery.",
+            None,
+        )
+
+
+def _ingress_of(group: Any, resources: list[Any]) -> list[Mapping[str, Any]]:
+    """The ingress rules of a declared security group, inline or declared apart, in the shape of
+    `aws.vpc.SecurityGroupIngressRule`."""
+    found: list[Mapping[str, Any]] = [
+        {
+            "cidrIpv4": next(iter(rule.get("cidrBlocks") or []), None),
+            "cidrIpv6": next(iter(rule.get("ipv6CidrBlocks") or []), None),
+            "referencedSecurityGroupId": next(iter(rule.get("securityGroups") or []), None),
+            "fromPort": rule.get("fromPort"),
+            "toPort": rule.get("toPort"),
+        }
+        for rule in group.props.get("ingress") or []
+    ]
+    for rule in resources:
+        attached = group in rule.property_dependencies.get("securityGroupId", [])
+        if attached and rule.resource_type == INGRESS_RULE:
+            found.append(rule.props)
+        elif attached and rule.resource_type == SECURITY_GROUP_RULE and rule.props.get("type") == "ingress":
+            found.append(
+                {
+                    "cidrIpv4": next(iter(rule.props.get("cidrBlocks") or []), None),
+                    "cidrIpv6": next(iter(rule.props.get("ipv6CidrBlocks") or []), None),
+                    "referencedSecurityGroupId": rule.props.get("sourceSecurityGroupId"),
+                    "fromPort": rule.props.get("fromPort"),
+                    "toPort": rule.props.get("toPort"),
+                }
+            )
+    return found
+
+
+def rds_admits_security_groups_only(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A database's security groups admit other security groups (the nodes') on its port, and no address
+    range: a CIDR rule lets in whatever else lives in that range."""
+    resources = list(args.resources)
+    for db in (r for r in resources if r.resource_type == DB_INSTANCE):
+        port = db.props.get("port") or DB_DEFAULT_PORTS.get(str(db.props.get("engine")))
+        groups = db.property_dependencies.get("vpcSecurityGroupIds", [])
+        if not groups:
+            report(
+                f"database {db.name} names no security group the stack declares: give it one of its own "
+                "that admits the nodes' group, not the VPC's default group.",
+                db.urn,
+            )
+        for group in groups:
+            for rule in _ingress_of(group, resources):
+                if rule.get("cidrIpv4") or rule.get("cidrIpv6") or rule.get("prefixListId"):
+                    problem = "admits an address range"
+                elif not rule.get("referencedSecurityGroupId"):
+                    problem = "admits no security group"
+                elif (rule.get("fromPort"), rule.get("toPort")) != (port, port):
+                    problem = f"opens {rule.get('fromPort')}-{rule.get('toPort')}, not the database's {port}"
+                else:
+                    continue
+                report(
+                    f"security group {group.name} of database {db.name} {problem}: admit only the nodes' "
+                    f"security group (referenced_security_group_id) on {port}.",
+                    group.urn,
+                )
+
+
 ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
 
 RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
@@ -619,6 +726,14 @@ RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
         "Images pushed to immutable repositories never reuse a tag",
         ecr_tags_never_reused,
     ),
+    "rds-encrypted-and-private": (
+        "Databases are encrypted and not publicly accessible",
+        rds_encrypted_and_private,
+    ),
+    "rds-durable-in-production": (
+        "Production databases are Multi-AZ, deletion-protected, backed up a week and snapshotted on delete",
+        rds_durable_in_production,
+    ),
 }
 
 StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
@@ -633,6 +748,10 @@ STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
         alb_access_logs_deliverable,
     ),
     "alarm-topic-key-usable": ("Alarm topics use a key CloudWatch may use", alarm_topic_key_usable),
+    "rds-admits-security-groups-only": (
+        "Databases admit security groups on their port, never an address range",
+        rds_admits_security_groups_only,
+    ),
 }
 
 POLICIES: list[Policy] = [

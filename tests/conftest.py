@@ -216,6 +216,29 @@ def _alarm(h: str, physical: str, inputs: Mapping[str, Any]) -> Outputs:
     return physical, {"arn": _arn("cloudwatch", f"alarm:{physical}")}
 
 
+def _db_named(h: str, physical: str, inputs: Mapping[str, Any]) -> Outputs:
+    """RDS subnet and parameter groups: their name is their id (RDS names are lowercase)."""
+    return physical.lower(), {"name": physical.lower(), "arn": _arn("rds", f"group:{physical.lower()}")}
+
+
+def _db_instance(h: str, physical: str, inputs: Mapping[str, Any]) -> Outputs:
+    """A DB instance: its endpoint, and the secret RDS created for its master password."""
+    identifier = str(inputs.get("identifier") or physical).lower()
+    address = f"{identifier}.{h[:12]}.{REGION}.rds.amazonaws.com"
+    port = inputs.get("port", 5432)
+    secret = _arn("secretsmanager", f"secret:rds!db-{_uuid(h)}-{h[:6]}")
+    return identifier, {
+        "arn": _arn("rds", f"db:{identifier}"),
+        "identifier": identifier,
+        "address": address,
+        "endpoint": f"{address}:{port}",
+        "port": port,
+        "masterUserSecrets": [
+            {"secretArn": secret, "kmsKeyId": _arn("kms", f"key/{_uuid(h[::-1])}"), "secretStatus": "active"}
+        ],
+    }
+
+
 BUILDERS: dict[str, Callable[[str, str, Mapping[str, Any]], Outputs]] = {
     "aws:ec2/eip:Eip": _eip,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
@@ -236,6 +259,9 @@ BUILDERS: dict[str, Callable[[str, str, Mapping[str, Any]], Outputs]] = {
     "aws:sns/topic:Topic": _topic,
     "aws:kms/key:Key": _key,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:rds/subnetGroup:SubnetGroup": _db_named,
+    "aws:rds/parameterGroup:ParameterGroup": _db_named,
+    "aws:rds/instance:Instance": _db_instance,
 }
 """Resources whose computed outputs (ARNs, DNS names, digests, versions) the program reads."""
 

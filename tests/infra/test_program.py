@@ -52,6 +52,7 @@ COMMON = {
     f"{PROJECT}:compute:Compute": 1,
     f"{PROJECT}:scaling:Scaling": 1,
     f"{PROJECT}:observability:Alarms": 1,
+    f"{PROJECT}:database:Database": 1,
 }
 PROD = {
     **COMMON,
@@ -67,6 +68,16 @@ PROD = {
     "aws:route53/record:Record": 2,
     "aws:lb/listener:Listener": 2,
     "aws:sns/topicSubscription:TopicSubscription": 1,
+    # The database: instance, subnet and parameter groups, its security group and the two rules to and
+    # from the nodes, its log group and three alarms.
+    "aws:rds/instance:Instance": 1,
+    "aws:rds/subnetGroup:SubnetGroup": 1,
+    "aws:rds/parameterGroup:ParameterGroup": 1,
+    "aws:ec2/securityGroup:SecurityGroup": 3,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 4,
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 3,
+    "aws:cloudwatch/logGroup:LogGroup": 3,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 6,
 }
 DEV = {
     **COMMON,
@@ -102,6 +113,8 @@ def test_each_stack_declares_its_inventory_and_exports_its_outputs(
         "proxy_image",
         "log_group",
         "alarm_topic_arn",
+        "database_endpoint",
+        "database_secret_arn",
     }
 
 
@@ -188,7 +201,8 @@ def test_stacks_can_share_an_account_and_region(harness: Harness) -> None:
         }
 
     prod, dev = fixed_names("prod"), fixed_names("dev")
-    assert len(prod) == 4
+    # prod's fifth: the log group of its database, named for the stack's DB instance identifier.
+    assert len(prod) == 5
     assert prod.isdisjoint(dev)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from infra.config import NGINX_HTTPS_PORT, NGINX_KEEPALIVE_SECONDS
+from infra.config import DATABASE_PORT, NGINX_HTTPS_PORT, NGINX_KEEPALIVE_SECONDS
 from offline.stack import Deployment, deploy, project_name, stack_config
 
 #: The project's name as its stack files give it (Pulumi.yaml), not as the program does.
@@ -247,10 +247,17 @@ def test_aws_stores_only_the_declared_rules_and_an_empty_default_group(deploymen
         (False, "tcp", 443, 443, "0.0.0.0/0"),
         (True, "tcp", NGINX_HTTPS_PORT, NGINX_HTTPS_PORT, instance_group),
     }
+    # With a database, the nodes may also open PostgreSQL to its group, which admits them alone.
+    databases = client(deployment, "rds").describe_db_instances()["DBInstances"]
+    database_groups = [g["VpcSecurityGroupId"] for d in databases for g in d["VpcSecurityGroups"]]
+    assert len(database_groups) == (deployment.stack == "prod")
     assert summary(instance_group) == {
         (False, "tcp", NGINX_HTTPS_PORT, NGINX_HTTPS_PORT, alb_group),
         (True, "tcp", 443, 443, "0.0.0.0/0"),
+        *((True, "tcp", DATABASE_PORT, DATABASE_PORT, group) for group in database_groups),
     }
+    for database_group in database_groups:
+        assert summary(database_group) == {(False, "tcp", DATABASE_PORT, DATABASE_PORT, instance_group)}
     ec2 = client(deployment, "ec2")
     (default,) = ec2.describe_security_groups(
         Filters=[

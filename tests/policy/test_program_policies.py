@@ -14,7 +14,7 @@ CONFIG = Path(__file__).resolve().parents[2] / "policy" / "config"
 
 
 def declared(resources: list[Resource]) -> list[Declared]:
-    """The recorded resources, each input property linked to the resources whose id it carries (what
+    """The recorded resources, each input property linked to the resources whose ids it carries (what
     the engine's property dependencies tell the policy pack during a real preview)."""
     by_id: dict[str, list[str]] = {}
     for resource in resources:
@@ -26,9 +26,12 @@ def declared(resources: list[Resource]) -> list[Declared]:
             props=resource.inputs,
             state=resource.state,
             depends_on={
-                key: by_id[value]
-                for key, value in resource.inputs.items()
-                if isinstance(value, str) and value in by_id
+                key: [name for value in values if isinstance(value, str) for name in by_id.get(value, [])]
+                for key, values in (
+                    (key, value if isinstance(value, list) else [value])
+                    for key, value in resource.inputs.items()
+                )
+                if any(isinstance(value, str) and value in by_id for value in values)
             },
         )
         for resource in resources
