@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import naming
-from infra.config import DATABASE_PORT, PROJECT, DatabaseSettings
+from infra.config import DATABASE_PORT, DatabaseSettings
 
 ENGINE = "postgres"
 MASTER_USERNAME = "postgres"
@@ -52,7 +52,7 @@ RESERVED_MEMORY_GIB = 0.2
 def identifier(stack: str) -> str:
     """The DB instance identifier: 1-63 lowercase letters, digits and single hyphens, starting with a letter
     (CreateDBInstance). Fixed, so the log group RDS writes to can be created first."""
-    name = re.sub(r"[^a-z0-9]+", "-", f"{PROJECT}-{stack}".lower()).strip("-")
+    name = re.sub(r"[^a-z0-9]+", "-", f"{naming.project()}-{stack}".lower()).strip("-")
     return naming.physical(name, max_length=63)
 
 
