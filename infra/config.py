@@ -10,10 +10,12 @@ import ipaddress
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+
+from infra import app_environment
 
 PROJECT = "flask-nginx-aws"
 
@@ -123,6 +125,8 @@ class Settings:
     access_log_retention_days: int
     ecr_keep_images: int
     alarm_email: str | None
+    app: app_environment.AppEnvironment = field(default_factory=app_environment.AppEnvironment.empty)
+    """The app container's plain settings and secret references (`appSettings`, `appSecrets`)."""
 
 
 KEYS: Mapping[str, str] = {
@@ -151,6 +155,8 @@ KEYS: Mapping[str, str] = {
     "accessLogRetentionDays": "integer",
     "ecrKeepImages": "integer",
     "alarmEmail": "string",
+    "appSettings": "object",
+    "appSecrets": "object",
 }
 """Every project config key and its type; `Pulumi.yaml` declares each with a description and default."""
 
@@ -164,6 +170,7 @@ def load(stack: str) -> Settings:
         "integer": project.get_int,
         "boolean": project.get_bool,
         "array": project.get_object,
+        "object": project.get_object,
     }
     raw: dict[str, Any] = {key: getters[kind](key) for key, kind in KEYS.items()}
     default_tags = aws.get_object("defaultTags")
@@ -219,7 +226,15 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         access_log_retention_days=_int(raw, "accessLogRetentionDays", low=1, high=3650),
         ecr_keep_images=_int(raw, "ecrKeepImages", low=1, high=1000),
         alarm_email=alarm_email,
+        app=_app(raw),
     )
+
+
+def _app(raw: Mapping[str, Any]) -> app_environment.AppEnvironment:
+    try:
+        return app_environment.parse(raw.get("appSettings"), raw.get("appSecrets"))
+    except app_environment.InvalidEntry as invalid:
+        raise ConfigError(invalid.key, invalid.value, invalid.allowed) from None
 
 
 def _network(raw: Mapping[str, Any], *, region: str) -> NewVpc | ExistingVpc:
