@@ -64,7 +64,7 @@ _SSM_ARN = re.compile(
 _SSM_NAME = re.compile(r"^/?[A-Za-z0-9_.\-/]{1,1011}$")
 _SECRET_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):secretsmanager:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"
+    r"secret:[A-Za-z0-9/_+=.@!-]+-[A-Za-z0-9]{6}$"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _JSON_KEY = re.compile(r"^[^\s]{1,256}$")
