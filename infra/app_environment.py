@@ -50,7 +50,7 @@ RESERVED_NAMES = frozenset(
     }
 )
 """Names the node stack, the interpreter or the container set or read: no setting or secret takes them."""
-SETTINGS_MAX_BYTES = 4096
+SETTINGS_MAX_BYTES = 2048
 """All plain settings together, `NAME=value` each: they are `docker run --env` options in the user data,
 which EC2 caps at 16 KB with the rest of the script and the secrets' fetch."""
 MAX_SECRETS = 20

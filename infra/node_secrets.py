@@ -10,6 +10,8 @@ value reaches a node when it boots (a scale-out, an instance refresh) or when an
 from __future__ import annotations
 
 import ast
+import base64
+import gzip
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,8 +42,8 @@ def _is_text(statement: ast.stmt) -> bool:
 
 
 def program() -> str:
-    """The fetch program as the node gets it: its code without docstrings or comments, which the user data's
-    16 KB would otherwise spend (the source, infra/fetch_app_secrets.py, keeps them)."""
+    """The fetch program as the node runs it: its code without docstrings or comments (the source,
+    infra/fetch_app_secrets.py, keeps them)."""
     module = ast.parse(SOURCE.read_text())
     for node in ast.walk(module):
         body = getattr(node, "body", None)
@@ -51,6 +53,11 @@ def program() -> str:
     return (
         f"#!/usr/bin/python3\n# infra/fetch_app_secrets.py, without its docstrings\n{ast.unparse(module)}\n"
     )
+
+
+def packed() -> str:
+    """`program()` gzipped (no timestamp: the same program gives the same user data) in base64 lines."""
+    return base64.encodebytes(gzip.compress(program().encode(), 9, mtime=0)).decode()
 
 
 def references(fetches: Sequence[Fetch]) -> str:
@@ -64,7 +71,8 @@ def references(fetches: Sequence[Fetch]) -> str:
         }
         for f in fetches
     ]
-    return json.dumps({"file": f"{HOST_DIR}/{FILE_NAME}", "uid": APP_UID, "secrets": secrets}, sort_keys=True)
+    document = {"file": f"{HOST_DIR}/{FILE_NAME}", "uid": APP_UID, "secrets": secrets}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
 def unit() -> str:
@@ -106,8 +114,9 @@ def script(fetches: Sequence[Fetch]) -> str:
 cat > {REFERENCES} <<'REFERENCES'
 {references(fetches)}
 REFERENCES
-cat > {PROGRAM} <<'PROGRAM'
-{program()}PROGRAM
+# The program (infra/fetch_app_secrets.py) compressed: EC2 takes 16 KB of user data in all.
+base64 --decode <<'PROGRAM' | gunzip > {PROGRAM}
+{packed()}PROGRAM
 chmod 0755 {PROGRAM}
 cat > /etc/systemd/system/{UNIT} <<'UNIT'
 {unit()}UNIT

@@ -89,8 +89,8 @@ RULES = [
         id="setting-multi-line",
     ),
     pytest.param(
-        {"appSettings": {"BIG": "x" * 5000}},
-        "appSettings = '5004 bytes of NAME=value': expected at most 4096 bytes in all",
+        {"appSettings": {"BIG": "x" * 3000}},
+        "appSettings = '3004 bytes of NAME=value': expected at most 2048 bytes in all",
         id="settings-too-large",
     ),
     pytest.param(
