@@ -67,6 +67,8 @@ PROD = {
     "aws:route53/record:Record": 2,
     "aws:lb/listener:Listener": 2,
     "aws:sns/topicSubscription:TopicSubscription": 1,
+    # The nodes may read the app's SECRET_KEY parameter (appSecrets).
+    "aws:iam/rolePolicy:RolePolicy": 4,
 }
 DEV = {
     **COMMON,
