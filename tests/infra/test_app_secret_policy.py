@@ -133,3 +133,31 @@ def test_items_in_another_region_are_read_and_decrypted_through_that_regions_ser
     assert evaluate(document, decrypt("ssm.us-east-1.amazonaws.com", {"PARAMETER_ARN": elsewhere})) is (
         Decision.IMPLICIT_DENY
     )
+
+
+def test_the_most_secrets_config_allows_fit_the_roles_inline_policy_quota() -> None:
+    """IAM caps a role's inline policies at 10,240 characters in all, white space not counted."""
+    long_name = "organisation/application/environment/" * 2
+    fetches = [
+        Fetch(
+            name=f"S{i}", service="ssm", arn=f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/{long_name}{i:02d}"
+        )
+        for i in range(app_environment.MAX_SECRETS // 2)
+    ] + [
+        Fetch(
+            name=f"T{i}",
+            service="secretsmanager",
+            arn=f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{long_name}{i:02d}-AbC123",
+        )
+        for i in range(app_environment.MAX_SECRETS // 2)
+    ]
+    repositories = [
+        f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/flask-nginx-aws/prod/{t}" for t in ("app", "proxy")
+    ]
+    documents = [
+        policies.read_app_secrets(fetches),
+        policies.pull_images(repositories),
+        policies.write_log_group(f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/flask-nginx-aws/prod/node"),
+    ]
+    size = sum(len("".join(document.split())) for document in documents)
+    assert size <= 10240, size
