@@ -131,9 +131,10 @@ def filesystem_of(path: str) -> str:
     return kind
 
 
-def write(path: str, values: dict[str, str], uid: int) -> None:
+def write(path: str, values: dict[str, str], uid: int) -> bool:
     """`values` as a JSON object in `path`, mode 0400, owned by `uid`, replaced whole (rename): a container
-    that starts meanwhile reads the old file or the new one, never half of one."""
+    that starts meanwhile reads the old file or the new one, never half of one. False when the file holds
+    these values already (the timer's runs between rotations): nothing is written."""
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o500, exist_ok=True)
     kind = filesystem_of(os.path.realpath(directory))
@@ -143,15 +144,21 @@ def write(path: str, values: dict[str, str], uid: int) -> None:
         )
     os.chown(directory, uid, uid)
     os.chmod(directory, 0o500)
+    content = json.dumps(values, sort_keys=True).encode()
+    if os.path.exists(path):
+        with open(path, "rb") as current:
+            if current.read() == content:
+                return False
     staging = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}")
     descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400)
     try:
         os.fchown(descriptor, uid, uid)
-        os.write(descriptor, json.dumps(values, sort_keys=True).encode())
+        os.write(descriptor, content)
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
     os.replace(staging, path)
+    return True
 
 
 def main(argv: list[str]) -> int:
@@ -163,11 +170,12 @@ def main(argv: list[str]) -> int:
         ssm = ssm_values([r for r in references if r["service"] == "ssm"])
         secrets = secret_strings([r for r in references if r["service"] == "secretsmanager"])
         values = {r["name"]: value_of(r, ssm, secrets) for r in references}
-        write(config["file"], values, int(config["uid"]))
+        changed = write(config["file"], values, int(config["uid"]))
     except Refused as refused:
         say(str(refused))
         return 1
-    say(f"wrote {len(values)} secret(s) for uid {config['uid']}: {', '.join(sorted(values))}")
+    if changed:
+        say(f"wrote {len(values)} secret(s) for uid {config['uid']}: {', '.join(sorted(values))}")
     return 0
 
 

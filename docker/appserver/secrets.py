@@ -3,14 +3,18 @@
 
 The node gives the file's path in ``APP_SECRETS_FILE`` (the values are never in the container's own
 configuration, which ``docker inspect`` shows); the app reads its secrets with ``os.environ`` as it reads
-its plain settings. Without the variable there are no secrets and nothing is read.
+its plain settings. Without the variable there are no secrets and nothing is read. The node fetches again
+every few minutes, so after a rotation (RDS rotates a managed master password every 7 days by default)
+``current`` has the new value while ``os.environ`` keeps the one the process started with: read ``current``
+again when a credential is refused.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 
 VARIABLE = "APP_SECRETS_FILE"
 _NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -21,11 +25,11 @@ class SecretsFileError(ValueError):
     never a value."""
 
 
-def load(env: MutableMapping[str, str]) -> list[str]:
-    """Add the secrets of the file ``env[APP_SECRETS_FILE]`` names to ``env``; the names added."""
+def current(env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The secrets the file ``env[APP_SECRETS_FILE]`` holds now (none without the variable)."""
     path = env.get(VARIABLE)
     if not path:
-        return []
+        return {}
     try:
         with open(path, encoding="utf-8") as file:
             secrets = json.load(file)
@@ -38,6 +42,12 @@ def load(env: MutableMapping[str, str]) -> list[str]:
         for name, value in secrets.items()
     ):
         raise SecretsFileError(f"{VARIABLE}={path}: expected an object of NAME: string")
+    return secrets
+
+
+def load(env: MutableMapping[str, str]) -> list[str]:
+    """Add the secrets of the file ``env[APP_SECRETS_FILE]`` names to ``env``; the names added."""
+    secrets = current(env)
     env.update(secrets)
     return sorted(secrets)
 

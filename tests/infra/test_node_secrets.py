@@ -82,6 +82,8 @@ def test_the_secrets_are_fetched_after_docker_starts_and_before_the_app_runs() -
 def test_the_unit_runs_at_every_boot_before_docker_without_binding_docker_to_it() -> None:
     lines = unit_lines()
     assert "Type=oneshot" in lines
+    # A unit that stays active would ignore its timer.
+    assert not any(line.startswith("RemainAfterExit") for line in lines)
     assert "Before=docker.service" in lines
     assert "After=network-online.target" in lines
     assert "WantedBy=docker.service" in lines
@@ -89,6 +91,20 @@ def test_the_unit_runs_at_every_boot_before_docker_without_binding_docker_to_it(
     assert not any(line.startswith(("Requires", "RequiredBy", "BindsTo", "PartOf")) for line in lines)
     assert f"ExecStart=/usr/bin/python3 {node_secrets.PROGRAM} {node_secrets.REFERENCES}" in lines
     assert "StandardOutput=journal+console" in lines
+
+
+def test_the_timer_fetches_again_every_few_minutes_after_boot_and_each_run() -> None:
+    lines = [line for line in node_secrets.timer().splitlines() if line and not line.startswith("#")]
+    assert "OnBootSec=5min" in lines
+    assert "OnUnitActiveSec=5min" in lines
+    assert "WantedBy=timers.target" in lines
+    script = user_data.render(node(app_secrets=FETCHES))
+    unit_started = script.index(f"systemctl enable --now {node_secrets.UNIT}\n")
+    assert (
+        unit_started
+        < script.index(f"systemctl enable --now {node_secrets.TIMER}\n")
+        < script.index("docker run")
+    )
 
 
 def test_the_program_the_node_runs_is_the_source_without_its_docstrings() -> None:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import botocore.session  # type: ignore[import-untyped]
 
@@ -68,7 +69,7 @@ SYSTEMCTL = """#!/bin/bash
 set -euo pipefail
 echo "systemctl $*" >> {calls}
 case "$*" in
-    daemon-reload) ;;
+    daemon-reload | "enable --now {timer}") ;;
     "enable --now {unit}")
         line=$(grep '^ExecStart=' /etc/systemd/system/{unit})
         read -ra argv <<<"${{line#ExecStart=}}"
@@ -83,6 +84,16 @@ for directory in /etc/systemd/system /usr/local/sbin /usr/local/etc /run; do
 done
 strace -f -qq -v -s 1000000 -e trace=execve -o {trace} bash -x {step} > {out} 2> {err}
 echo $? > {status}
+# The timer's runs: the unit's ExecStart again, after the store changed (a rotation), then once more.
+if [[ -s {rotated} ]]; then
+    cp {rotated} {store}
+    for run in 1 2; do
+        line=$(grep '^ExecStart=' /etc/systemd/system/{unit})
+        read -ra argv <<<"${{line#ExecStart=}}"
+        env -i PATH="$PATH" "${{argv[@]}}" > {scratch}/refresh-$run 2>&1
+        echo $? >> {scratch}/refresh-status
+    done
+fi
 if [[ -e {file} ]]; then
     stat -c '%a %u %g' {file} > {file_stat}
     stat -c '%a %u %g' {directory} > {directory_stat}
@@ -117,7 +128,12 @@ def step(fetches: tuple[Fetch, ...]) -> str:
     return "set -euo pipefail\n" + script[start:end]
 
 
-def run_step(scratch: Path, fetches: tuple[Fetch, ...] = FETCHES, failures: int = 0) -> Run:
+def run_step(
+    scratch: Path,
+    fetches: tuple[Fetch, ...] = FETCHES,
+    failures: int = 0,
+    rotated: dict[str, Any] | None = None,
+) -> Run:
     """The step run by bash as root in a mount namespace of its own, with the stand-ins first on PATH."""
     assert os.geteuid() == 0, "mount namespaces and chown need root (CI runs the tests as root)"
     strace = shutil.which("strace")
@@ -125,9 +141,12 @@ def run_step(scratch: Path, fetches: tuple[Fetch, ...] = FETCHES, failures: int 
     bin_dir = scratch / "bin"
     bin_dir.mkdir()
     (scratch / "store.json").write_text(json.dumps(STORE))
+    (scratch / "rotated.json").write_text(json.dumps(rotated) if rotated is not None else "")
     standins = {
         "aws": aws_secrets.standin(scratch / "store.json", scratch / "aws-calls", failures),
-        "systemctl": SYSTEMCTL.format(calls=scratch / "systemctl-calls", unit=node_secrets.UNIT),
+        "systemctl": SYSTEMCTL.format(
+            calls=scratch / "systemctl-calls", unit=node_secrets.UNIT, timer=node_secrets.TIMER
+        ),
     }
     for name, text in standins.items():
         (bin_dir / name).write_text(text)
@@ -146,6 +165,10 @@ def run_step(scratch: Path, fetches: tuple[Fetch, ...] = FETCHES, failures: int 
         directory_stat=scratch / "directory-stat",
         filesystem=scratch / "filesystem",
         content=scratch / "content",
+        rotated=scratch / "rotated.json",
+        store=scratch / "store.json",
+        unit=node_secrets.UNIT,
+        scratch=scratch,
     )
     env = {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"}
     subprocess.run(
@@ -266,3 +289,20 @@ def test_the_standin_answers_with_the_members_of_botocores_output_shapes() -> No
     )
     assert value is not None
     assert set(value) <= set(secrets.members)
+
+
+def test_the_timers_runs_follow_a_rotation_and_stay_quiet_between_rotations(tmp_path: Path) -> None:
+    rotated_password = "n3w-pa55-w0rd-after-rotation-77aa"  # noqa: S105 - the stand-in's value
+    store = json.loads(json.dumps(STORE))
+    store["secrets"][DB_ARN]["SecretString"] = json.dumps(
+        {"username": DB_USERNAME, "password": rotated_password}
+    )
+    run = run_step(tmp_path, rotated=store)
+    assert run.status == 0, run.output
+    assert run.read("refresh-status").split() == ["0", "0"]
+    assert json.loads(run.read("content")) == {**VALUES, "DB_PASSWORD": rotated_password}
+    assert run.read("file-stat").split() == ["400", str(node_secrets.APP_UID), str(node_secrets.APP_UID)]
+    # The rotation's run says what it wrote; the next, with nothing new, says nothing.
+    assert "wrote 4 secret(s) for uid 1001" in run.read("refresh-1")
+    assert run.read("refresh-2") == ""
+    assert rotated_password not in run.read("refresh-1")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from appserver.secrets import VARIABLE, SecretsFileError, load
+from appserver.secrets import VARIABLE, SecretsFileError, current, load
 from infra import app_environment, node_secrets
 from nodestack.paths import DOCKER
 
@@ -46,6 +46,17 @@ def test_the_files_secrets_join_the_environment(tmp_path: Path) -> None:
     env = {VARIABLE: str(path)}
     assert load(env) == ["DB_PASSWORD", "SECRET_KEY"]
     assert env["DB_PASSWORD"] == VALUE
+
+
+def test_current_reads_the_file_again_after_the_node_refreshed_it(tmp_path: Path) -> None:
+    path = tmp_path / "env.json"
+    path.write_text(json.dumps({"DB_PASSWORD": VALUE}))
+    env = {VARIABLE: str(path)}
+    load(env)
+    path.write_text(json.dumps({"DB_PASSWORD": "rotated"}))
+    assert current(env) == {"DB_PASSWORD": "rotated"}
+    assert env["DB_PASSWORD"] == VALUE
+    assert current({}) == {}
 
 
 @pytest.mark.parametrize(
