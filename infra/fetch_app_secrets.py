@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+import subprocess  # nosec B404 - runs the AWS CLI with references only, never values
 import sys
 import time
 from typing import Any
