@@ -70,6 +70,7 @@ nodes = Compute(
         server_name=web.server_name,
         https_port=config.NGINX_HTTPS_PORT,
         tags=settings.tags,
+        app=settings.app,
     ),
 )
 scaling = Scaling(

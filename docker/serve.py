@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from appserver.secrets import install
 from appserver.settings import load
 
 CONF = Path(__file__).with_name("gunicorn.conf.py")
@@ -20,6 +21,7 @@ CONF = Path(__file__).with_name("gunicorn.conf.py")
 
 def main(argv: list[str]) -> None:
     """Check the settings, then run ``gunicorn --config gunicorn.conf.py ARGV`` in this process."""
+    install(os.environ)
     load(os.environ)
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     # The image's own gunicorn, by absolute path, with our config: no shell, no PATH lookup.

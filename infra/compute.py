@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from infra import naming, policies, user_data
+from infra import app_environment, naming, policies, user_data
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 """AWS's public SSM parameter naming the latest Amazon Linux 2023 AMI (x86_64, like the images)."""
@@ -53,6 +53,8 @@ class ComputeArgs:
     https_port: int
     tags: Mapping[str, str]
     """Tags for the instances and volumes the template launches (provider default tags do not reach them)."""
+    app: app_environment.AppEnvironment = field(default_factory=app_environment.AppEnvironment.empty)
+    """The app container's settings, and the secrets its nodes may read and fetch at boot."""
 
 
 class Compute(pulumi.ComponentResource):
@@ -76,6 +78,9 @@ class Compute(pulumi.ComponentResource):
             "ecr-pull": pulumi.Output.from_input(args.repository_arns).apply(policies.pull_images),
             "logs": pulumi.Output.from_input(args.log_group_arn).apply(policies.write_log_group),
         }
+        fetches = self._fetches(args)
+        if args.app.secrets:
+            documents["app-secrets"] = fetches.apply(policies.read_app_secrets)
         grants: list[pulumi.Resource] = [
             aws.iam.RolePolicyAttachment(
                 naming.child(name, "ssm"), role=self.role.name, policy_arn=SSM_MANAGED_POLICY, opts=child
@@ -90,7 +95,7 @@ class Compute(pulumi.ComponentResource):
         # (and an instance refresh), and instance refresh rollback refuses templates with SSM image ids.
         ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self))
         script = pulumi.Output.all(
-            args.app_image, args.proxy_image, args.log_group_name, args.vpc_cidr, args.server_name
+            args.app_image, args.proxy_image, args.log_group_name, args.vpc_cidr, args.server_name, fetches
         ).apply(
             lambda values: user_data.render(
                 user_data.NodeSettings(
@@ -101,6 +106,8 @@ class Compute(pulumi.ComponentResource):
                     vpc_cidr=values[3],
                     server_name=values[4],
                     https_port=args.https_port,
+                    app_settings=args.app.settings,
+                    app_secrets=values[5],
                 )
             )
         )
@@ -151,4 +158,19 @@ class Compute(pulumi.ComponentResource):
                 "launch_template_id": self.launch_template.id,
                 "launch_template_version": self.launch_template.latest_version,
             }
+        )
+
+    def _fetches(self, args: ComputeArgs) -> pulumi.Output[tuple[app_environment.Fetch, ...]]:
+        """Each secret's reference resolved to the ARN IAM checks: a parameter's name becomes its ARN in this
+        account and region; a reference may be another resource's Output (a database's managed secret)."""
+        secrets = args.app.secrets
+        if not secrets:
+            return pulumi.Output.from_input(())
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        references = [app_environment.reference_of(secret) for secret in secrets]
+        return pulumi.Output.all(account, *references).apply(
+            lambda values: tuple(
+                app_environment.resolve(secret, str(reference), region=args.region, account=str(values[0]))
+                for secret, reference in zip(secrets, values[1:], strict=True)
+            )
         )

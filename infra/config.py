@@ -10,10 +10,12 @@ import ipaddress
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+
+from infra import app_environment
 
 PROJECT = "flask-nginx-aws"
 
@@ -84,9 +86,14 @@ DB_MEMORY_GIB_PER_XLARGE = {"m": 16, "r": 32}
 class ConfigError(ValueError):
     """A config value that breaks a rule: names the key, the value and what is allowed."""
 
-    def __init__(self, key: str, value: object, allowed: str) -> None:
-        self.key = key
-        super().__init__(f"{pulumi.get_project()}:{key} = {value!r}: expected {allowed}")
+    def __init__(self, key: str, value: object, allowed: str, namespace: str | None = None) -> None:
+        self.key, self.value, self.allowed = key, value, allowed
+        prefix = f"{namespace}:" if namespace else ""
+        super().__init__(f"{prefix}{key} = {value!r}: expected {allowed}")
+
+    def within(self, namespace: str) -> ConfigError:
+        """The same error, its key in the project's namespace, as `pulumi config` names it."""
+        return ConfigError(self.key, self.value, self.allowed, namespace)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,6 +167,8 @@ class Settings:
     alarm_email: str | None
     database: DatabaseSettings | None = None
     """The managed PostgreSQL, or None when `database` is off."""
+    app: app_environment.AppEnvironment = field(default_factory=app_environment.AppEnvironment.empty)
+    """The app container's plain settings and secret references (`appSettings`, `appSecrets`)."""
 
 
 KEYS: Mapping[str, str] = {
@@ -196,8 +205,12 @@ KEYS: Mapping[str, str] = {
     "databaseBackupRetentionDays": "integer",
     "databaseEngineVersion": "string",
     "databaseName": "string",
+    "appSettings": "object",
+    "appSecrets": "object",
 }
-"""Every project config key and its type; `Pulumi.yaml` declares each with a description and default."""
+"""Every project config key and its type; `Pulumi.yaml` declares each with a description and default, but the
+objects: the Pulumi CLI's project schema has no object type, so a declared one makes the project unloadable.
+The README describes them."""
 
 
 def load(stack: str) -> Settings:
@@ -210,11 +223,15 @@ def load(stack: str) -> Settings:
         "integer": project.get_int,
         "boolean": project.get_bool,
         "array": project.get_object,
+        "object": project.get_object,
     }
     raw: dict[str, Any] = {key: getters[kind](key) for key, kind in KEYS.items()}
     default_tags = aws.get_object("defaultTags")
     tags = default_tags.get("tags", {}) if isinstance(default_tags, dict) else {}
-    return parse(raw, stack=stack, region=aws.require("region"), tags=tags)
+    try:
+        return parse(raw, stack=stack, region=aws.require("region"), tags=tags)
+    except ConfigError as error:
+        raise error.within(pulumi.get_project()) from None
 
 
 def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str, str]) -> Settings:
@@ -266,7 +283,15 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         ecr_keep_images=_int(raw, "ecrKeepImages", low=1, high=1000),
         alarm_email=alarm_email,
         database=_database(raw),
+        app=_app(raw),
     )
+
+
+def _app(raw: Mapping[str, Any]) -> app_environment.AppEnvironment:
+    try:
+        return app_environment.parse(raw.get("appSettings"), raw.get("appSecrets"))
+    except app_environment.InvalidEntry as invalid:
+        raise ConfigError(invalid.key, invalid.value, invalid.allowed) from None
 
 
 def _network(raw: Mapping[str, Any], *, region: str) -> NewVpc | ExistingVpc:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from infra.app_environment import Fetch
 from infra.log_delivery import log_folder
 
 PolicyDocument = dict[str, Any]
@@ -88,6 +89,71 @@ def pull_images(repository_arns: Sequence[str]) -> str:
             },
         )
     )
+
+
+SSM_CONTEXT_KEY = "kms:EncryptionContext:PARAMETER_ARN"
+"""Parameter Store encrypts each SecureString under the encryption context {"PARAMETER_ARN": <its ARN>}
+(Systems Manager User Guide, "AWS KMS encryption for Parameter Store SecureString parameters")."""
+SECRETS_MANAGER_CONTEXT_KEY = "kms:EncryptionContext:SecretARN"
+"""Secrets Manager asks KMS with the encryption context {"SecretARN": <its ARN>, "SecretVersionId": ...}
+(Secrets Manager User Guide, "Secret encryption and decryption in AWS Secrets Manager")."""
+
+
+def _keys_of(arns: Sequence[str]) -> list[str]:
+    """Every KMS key of the accounts and regions these ARNs are in: a service decrypts with a key of its
+    own region and account, and which key (aws/ssm, aws/secretsmanager or a customer's) is not known here."""
+    return sorted({f"arn:{a.split(':')[1]}:kms:{a.split(':')[3]}:{a.split(':')[4]}:key/*" for a in arns})
+
+
+def _decrypt_through(service: str, context_key: str, arns: Sequence[str]) -> dict[str, Any]:
+    """kms:Decrypt only when `service` asks for it (kms:ViaService) and only for these items (their ARN in
+    the encryption context the service sets): never a direct Decrypt, never another item under that key."""
+    return {
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": _keys_of(arns),
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": sorted({f"{service}.{a.split(':')[3]}.amazonaws.com" for a in arns}),
+                context_key: sorted(arns),
+            }
+        },
+    }
+
+
+def read_app_secrets(fetches: Sequence[Fetch]) -> str:
+    """Read exactly these parameters and secrets, and decrypt them only through their services.
+
+    The AWS managed keys (aws/ssm, aws/secretsmanager) let every principal of the account decrypt through
+    their service already; a customer managed key whose policy delegates to IAM needs the kms:Decrypt here
+    (Systems Manager User Guide, "Restricting decryption of SecureString parameter values")."""
+    parameters = sorted({f.arn for f in fetches if f.service == "ssm"})
+    secrets = sorted({f.arn for f in fetches if f.service == "secretsmanager"})
+    statements: list[dict[str, Any]] = []
+    if parameters:
+        statements += [
+            {
+                "Sid": "ReadParameters",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameters",
+                "Resource": parameters,
+            },
+            {"Sid": "DecryptParametersThroughSsm", **_decrypt_through("ssm", SSM_CONTEXT_KEY, parameters)},
+        ]
+    if secrets:
+        statements += [
+            {
+                "Sid": "ReadSecrets",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": secrets,
+            },
+            {
+                "Sid": "DecryptSecretsThroughSecretsManager",
+                **_decrypt_through("secretsmanager", SECRETS_MANAGER_CONTEXT_KEY, secrets),
+            },
+        ]
+    return json.dumps(_document(*statements))
 
 
 def access_log_bucket(bucket_arn: str, *, prefix: str, writers: dict[str, str], account_id: str) -> str:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from infra import node_secrets
+from infra.app_environment import Fetch
 
 APP_STOP_TIMEOUT_SECONDS = 45
 """docker's grace before SIGKILL: above gunicorn's graceful_timeout (30 s) and nginx's in-flight requests."""
@@ -27,6 +31,9 @@ RETRY_PAUSES_SECONDS = (2, 4, 8, 16, 30)
 NAT route and the role's grants can be seconds old (IAM User Guide, "Changes that I make are not always
 immediately visible"), and a package mirror or ECR can answer a transient error."""
 RETRY_ATTEMPTS = len(RETRY_PAUSES_SECONDS) + 1
+USER_DATA_LIMIT = 16384
+"""EC2 refuses user data over 16 KB, before base64 (EC2 User Guide, "Run commands when you launch an EC2
+instance with user data input")."""
 IMDS_TIMEOUT_SECONDS = 2
 """curl's bound on one request to IMDS, which answers on the instance's own link: twice the AWS SDKs' default
 (metadata_service_timeout, 1 s). Without it, a metadata service that never answers holds the boot forever."""
@@ -51,6 +58,10 @@ class NodeSettings:
     """The names nginx answers to (the domain, or the ALB's DNS name)."""
     https_port: int
     """nginx's TLS port, the target group's port."""
+    app_settings: Mapping[str, str] = field(default_factory=dict)
+    """Plain environment variables of the app container (not secret: they are in this script)."""
+    app_secrets: tuple[Fetch, ...] = ()
+    """Where the app's secrets are; the node fetches their values at boot (infra/node_secrets.py)."""
 
 
 def registry_of(image: str) -> str:
@@ -125,7 +136,14 @@ def render(node: NodeSettings) -> str:
     if registry_of(node.proxy_image) != registry:
         raise ValueError(f"images {node.app_image!r} and {node.proxy_image!r}: expected one registry")
     q = shlex.quote
-    return f"""#!/bin/bash
+    app_options = "".join(
+        f"    {option} \\\n"
+        for option in (
+            *(f"--env {q(f'{name}={value}')}" for name, value in node.app_settings.items()),
+            *(node_secrets.docker_options() if node.app_secrets else ()),
+        )
+    )
+    script = f"""#!/bin/bash
 # Rendered by infra/user_data.py: the node stack (gunicorn + Flask, nginx) on this instance.
 set -euo pipefail
 # A failed step ends the boot with this line in the console log and /var/log/cloud-init-output.log, where
@@ -178,7 +196,7 @@ retry ecr_login
 retry docker pull "$APP_IMAGE"
 retry docker pull "$PROXY_IMAGE"
 
-common=(
+{node_secrets.script(node.app_secrets)}common=(
     --detach
     --network host
     --restart always
@@ -193,7 +211,7 @@ common=(
 docker run "${{common[@]}}" --name app \\
     --log-opt "awslogs-stream=$instance_id/app" \\
     --mount "type=volume,source=$SOCKET_VOLUME,target={SOCKET_DIR}" \\
-    "$APP_IMAGE"
+{app_options}    "$APP_IMAGE"
 
 docker run "${{common[@]}}" --name proxy \\
     --log-opt "awslogs-stream=$instance_id/proxy" \\
@@ -204,3 +222,9 @@ docker run "${{common[@]}}" --name proxy \\
     --env HTTPS_PORT={node.https_port} \\
     "$PROXY_IMAGE"
 """
+    if len(script.encode()) > USER_DATA_LIMIT:
+        raise ValueError(
+            f"the user data is {len(script.encode())} bytes, over EC2's {USER_DATA_LIMIT}: fewer or shorter "
+            "appSettings or appSecrets"
+        )
+    return script

@@ -15,6 +15,7 @@ from typing import Any
 
 import moto
 
+from offline.app_secrets import read_at_boot
 from offline.moto_mocks import Created
 from offline.stack import ROOT, Deployment, deploy
 
@@ -155,6 +156,10 @@ def render(deployment: Deployment) -> Iterator[str]:
     yield from _section(
         "Stand-ins for what the config names as existing (moto chooses its own ids)",
         [f"  {s.key}: {s.named} -> {s.stand_in}" for s in deployment.stand_ins],
+    )
+    yield from _section(
+        "Secrets the nodes read at boot (the user's: neither created nor read offline)",
+        read_at_boot(created),
     )
     lookups = Counter(deployment.mocks.invoked)
     yield from _section("Lookups answered from moto", [f"  {n:>3}  {t}" for t, n in sorted(lookups.items())])

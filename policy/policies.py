@@ -26,6 +26,7 @@ from pulumi_policy import (
 
 from iam_eval import Decision, Principal, Request, UnsupportedPolicyError, as_list, evaluate
 from infra.log_delivery import log_folder, log_writers
+from secret_patterns import app_settings, why_secret
 
 #: ALB security policies allowing TLS 1.2 and 1.3 only (or 1.3 only).
 APPROVED_TLS_POLICIES = frozenset(
@@ -704,6 +705,23 @@ def rds_admits_security_groups_only(args: StackValidationArgs, report: ReportVio
                 )
 
 
+def app_settings_not_secret(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The app's plain settings (`appSettings`, `--env` options in a launch template's user data, which
+    anyone who may describe the template reads) hold no secret by name or value: secrets go in appSecrets,
+    which the nodes fetch at boot. A user data not known yet (first preview) is not judged."""
+    user_data = args.props.get("userData")
+    if args.resource_type != LAUNCH_TEMPLATE or not isinstance(user_data, str):
+        return
+    for name, value in sorted(app_settings(user_data).items()):
+        reason = why_secret(name, value)
+        if reason is not None:
+            report(
+                f"app setting {name} looks like a secret ({reason}): plain settings are in the user data; "
+                f"move it to appSecrets (an SSM SecureString or a Secrets Manager secret).",
+                None,
+            )
+
+
 ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
 
 RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
@@ -733,6 +751,10 @@ RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
     "rds-durable-in-production": (
         "Production databases are Multi-AZ, deletion-protected, backed up a week and snapshotted on delete",
         rds_durable_in_production,
+    ),
+    "app-settings-not-secret": (
+        "The app's plain settings hold no secret by name or value",
+        app_settings_not_secret,
     ),
 }
 

@@ -19,8 +19,9 @@ def raw_config(stack: str, **overrides: Any) -> dict[str, Any]:
     values = stack_config(stack)
     raw: dict[str, Any] = {}
     for key, kind in config.KEYS.items():
-        text = values[f"{PROJECT}:{key}"]
-        raw[key] = text if kind == "string" else json.loads(text)
+        # A key neither the stack nor Pulumi.yaml sets is None, as the getters return it.
+        text = values.get(f"{PROJECT}:{key}")
+        raw[key] = text if kind == "string" or text is None else json.loads(text)
     raw.update(overrides)
     return raw
 
@@ -197,7 +198,7 @@ def test_each_rule_names_the_key_the_value_and_what_is_allowed(
 ) -> None:
     with pytest.raises(ConfigError) as raised:
         parse("prod", **overrides)
-    assert str(raised.value).startswith(f"{PROJECT}:{message}")
+    assert str(raised.value).startswith(message)
 
 
 def test_prod_stack_file_yields_2_to_10_nodes_https_and_three_zones_with_a_nat_each() -> None:
@@ -242,7 +243,9 @@ def test_existing_certificate_is_kept() -> None:
 
 def test_every_key_is_declared_in_pulumi_yaml_with_its_type() -> None:
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    assert {key: spec["type"] for key, spec in declared.items()} == dict(config.KEYS)
+    # Objects excepted: the CLI's project schema has no object type (tests/offline/test_template.py).
+    typed = {key: kind for key, kind in config.KEYS.items() if kind != "object"}
+    assert {key: spec["type"] for key, spec in declared.items()} == typed
     # `load` reads each array as a list of strings.
     arrays = {key: spec["items"]["type"] for key, spec in declared.items() if spec["type"] == "array"}
     assert set(arrays.values()) == {"string"}
@@ -268,6 +271,6 @@ def test_load_reads_region_and_default_tags(harness: Harness) -> None:
 
 def test_a_violation_stops_the_program_before_any_resource(harness: Harness) -> None:
     harness.use("prod", {**stack_config("prod"), f"{PROJECT}:idleTimeoutSeconds": "80"})
-    with pytest.raises(ConfigError, match="idleTimeoutSeconds = 80"):
+    with pytest.raises(ConfigError, match=f"^{PROJECT}:idleTimeoutSeconds = 80"):
         harness.run_program()
     assert harness.mocks.resources == []

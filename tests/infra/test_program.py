@@ -78,6 +78,8 @@ PROD = {
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 3,
     "aws:cloudwatch/logGroup:LogGroup": 3,
     "aws:cloudwatch/metricAlarm:MetricAlarm": 6,
+    # The nodes may read the app's SECRET_KEY parameter (appSecrets).
+    "aws:iam/rolePolicy:RolePolicy": 4,
 }
 DEV = {
     **COMMON,
