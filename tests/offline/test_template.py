@@ -3,12 +3,15 @@ user's, with a new stack that sets only what the template asks for, deploys to m
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
+import jsonschema
+import pytest
 import yaml
 
 from offline.stack import ROOT, deploy, stack_config
@@ -48,6 +51,21 @@ def new_project(directory: Path) -> Path:
     config = {key if ":" in key else f"{NAME}:{key}": value for key, value in ANSWERS.items()}
     (directory / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": config}))
     return directory
+
+
+#: The Pulumi CLI's schema of `Pulumi.yaml` (pulumi/pulumi, sdk/go/common/workspace/project.json at
+#: 0498be116be896fa28b5af4746ad197666167d85, reformatted). The CLI refuses to load a project it does not
+#: validate: no `object` config type, and a template section of description, quickstart, important and config.
+PROJECT_SCHEMA = Path(__file__).with_name("pulumi-project.schema.json")
+
+
+def test_pulumi_yaml_is_a_project_the_cli_loads() -> None:
+    schema = json.loads(PROJECT_SCHEMA.read_text())
+    jsonschema.validate(yaml.safe_load((ROOT / "Pulumi.yaml").read_text()), schema)
+    # The schema itself refuses what made earlier drafts unloadable.
+    for broken in ({"template": {"displayName": "x"}}, {"config": {"appSettings": {"type": "object"}}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"name": "p", "runtime": "python", **broken}, schema)
 
 
 def test_the_template_asks_for_what_a_new_stack_must_set_and_describes_each() -> None:
