@@ -53,41 +53,6 @@ web = LoadBalancer(
     ),
 )
 logs = NodeLogs("logs", NodeLogsArgs(stack=settings.stack, retention_days=settings.log_retention_days))
-nodes = Compute(
-    "nodes",
-    ComputeArgs(
-        stack=settings.stack,
-        region=settings.region,
-        instance_type=settings.instance_type,
-        root_volume_size_gib=settings.root_volume_size_gib,
-        security_group_id=security.instance_security_group.id,
-        repository_arns=images.repository_arns,
-        app_image=images.app_image,
-        proxy_image=images.proxy_image,
-        log_group_name=logs.log_group.name,
-        log_group_arn=logs.log_group.arn,
-        vpc_cidr=network.vpc_cidr,
-        server_name=web.server_name,
-        https_port=config.NGINX_HTTPS_PORT,
-        tags=settings.tags,
-        app=settings.app,
-    ),
-)
-scaling = Scaling(
-    "scaling",
-    ScalingArgs(
-        launch_template_id=nodes.launch_template.id,
-        launch_template_version=nodes.launch_template.latest_version,
-        subnet_ids=network.private_subnet_ids,
-        target_group_arn=web.target_group.arn,
-        min_size=settings.min_size,
-        desired_capacity=settings.desired_capacity,
-        max_size=settings.max_size,
-        cpu_target_percent=settings.cpu_target_percent,
-        stack=settings.stack,
-        tags=settings.tags,
-    ),
-)
 alarms = Alarms(
     "alarms",
     AlarmsArgs(
@@ -107,6 +72,41 @@ database = Database(
         deletion_protection=settings.deletion_protection,
         log_retention_days=settings.log_retention_days,
         alarm_topic_arn=alarms.topic.arn,
+    ),
+)
+nodes = Compute(
+    "nodes",
+    ComputeArgs(
+        stack=settings.stack,
+        region=settings.region,
+        instance_type=settings.instance_type,
+        root_volume_size_gib=settings.root_volume_size_gib,
+        security_group_id=security.instance_security_group.id,
+        repository_arns=images.repository_arns,
+        app_image=images.app_image,
+        proxy_image=images.proxy_image,
+        log_group_name=logs.log_group.name,
+        log_group_arn=logs.log_group.arn,
+        vpc_cidr=network.vpc_cidr,
+        server_name=web.server_name,
+        https_port=config.NGINX_HTTPS_PORT,
+        tags=settings.tags,
+        app=database.environment(settings.app),
+    ),
+)
+scaling = Scaling(
+    "scaling",
+    ScalingArgs(
+        launch_template_id=nodes.launch_template.id,
+        launch_template_version=nodes.launch_template.latest_version,
+        subnet_ids=network.private_subnet_ids,
+        target_group_arn=web.target_group.arn,
+        min_size=settings.min_size,
+        desired_capacity=settings.desired_capacity,
+        max_size=settings.max_size,
+        cpu_target_percent=settings.cpu_target_percent,
+        stack=settings.stack,
+        tags=settings.tags,
     ),
 )
 

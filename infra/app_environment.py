@@ -110,7 +110,8 @@ class AppSecret:
 class AppEnvironment:
     """The app container's plain settings and its secrets, validated."""
 
-    settings: Mapping[str, str]
+    settings: Mapping[str, pulumi.Input[str]]
+    """From config, strings; the program may add another resource's outputs (a database's address)."""
     secrets: tuple[AppSecret, ...]
 
     @classmethod
@@ -241,15 +242,21 @@ def parse(raw_settings: object, raw_secrets: object) -> AppEnvironment:
     return AppEnvironment(settings=settings, secrets=secrets)
 
 
-def with_secrets(environment: AppEnvironment, extra: Sequence[AppSecret]) -> AppEnvironment:
-    """`environment` with secrets the program adds (a database's managed password), checked as config's."""
+def with_secrets(
+    environment: AppEnvironment,
+    extra: Sequence[AppSecret],
+    settings: Mapping[str, pulumi.Input[str]] | None = None,
+) -> AppEnvironment:
+    """`environment` with secrets and settings the program adds (a database's managed password and its
+    address), each name checked as config's and taken once."""
+    added = dict(settings or {})
     taken = set(environment.settings) | {s.name for s in environment.secrets}
-    for secret in extra:
-        _check_name("appSecrets", secret.name)
-        if secret.name in taken:
-            raise InvalidEntry("appSecrets", secret.name, "a name no setting or other secret has")
-        taken.add(secret.name)
-    return AppEnvironment(settings=environment.settings, secrets=(*environment.secrets, *extra))
+    for name in [*(secret.name for secret in extra), *added]:
+        _check_name("appSecrets" if name not in added else "appSettings", name)
+        if name in taken:
+            raise InvalidEntry("appSecrets", name, "a name no setting or other secret has")
+        taken.add(name)
+    return AppEnvironment(settings={**environment.settings, **added}, secrets=(*environment.secrets, *extra))
 
 
 def resolve(secret: AppSecret, reference: str, *, region: str, account: str) -> Fetch:

@@ -94,8 +94,16 @@ class Compute(pulumi.ComponentResource):
         # Resolved at deploy time, not with "resolve:ssm:" at launch: a new AMI makes a new template version
         # (and an instance refresh), and instance refresh rollback refuses templates with SSM image ids.
         ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self))
+        # The settings a program added from other resources (a database's address) are known at deploy time.
+        app_settings = pulumi.Output.from_input(dict(args.app.settings))
         script = pulumi.Output.all(
-            args.app_image, args.proxy_image, args.log_group_name, args.vpc_cidr, args.server_name, fetches
+            args.app_image,
+            args.proxy_image,
+            args.log_group_name,
+            args.vpc_cidr,
+            args.server_name,
+            fetches,
+            app_settings,
         ).apply(
             lambda values: user_data.render(
                 user_data.NodeSettings(
@@ -106,7 +114,7 @@ class Compute(pulumi.ComponentResource):
                     vpc_cidr=values[3],
                     server_name=values[4],
                     https_port=args.https_port,
-                    app_settings=args.app.settings,
+                    app_settings=values[6],
                     app_secrets=values[5],
                 )
             )

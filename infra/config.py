@@ -69,6 +69,17 @@ _DB_INSTANCE_CLASS = re.compile(r"^db\.(?P<family>[a-z][a-z0-9-]*)\.(?P<size>[a-
 _DB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _DB_MAJOR_VERSION = re.compile(r"^[1-9][0-9]$")
 
+DATABASE_VARIABLES = (
+    "DATABASE_HOST",
+    "DATABASE_PORT",
+    "DATABASE_NAME",
+    "DATABASE_SSLMODE",
+    "DATABASE_SSLROOTCERT",
+    "DATABASE_USER",
+    "DATABASE_PASSWORD",
+)
+"""The app's connection to the stack's database, which the program sets (infra/database.py): with `database`
+on, appSettings and appSecrets may not name them."""
 DATABASE_PORT = 5432
 """PostgreSQL's port: the database's security group admits it from the nodes only."""
 DB_MIN_STORAGE_GIB = 20
@@ -262,6 +273,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
     alarm_email = _optional_str(raw, "alarmEmail")
     if alarm_email is not None and not _EMAIL.match(alarm_email):
         raise ConfigError("alarmEmail", alarm_email, "an email address")
+    database = _database(raw)
     return Settings(
         stack=stack,
         region=region,
@@ -282,16 +294,26 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         access_log_retention_days=_int(raw, "accessLogRetentionDays", low=1, high=3650),
         ecr_keep_images=_int(raw, "ecrKeepImages", low=1, high=1000),
         alarm_email=alarm_email,
-        database=_database(raw),
-        app=_app(raw),
+        database=database,
+        app=_app(raw, database=database is not None),
     )
 
 
-def _app(raw: Mapping[str, Any]) -> app_environment.AppEnvironment:
+def _app(raw: Mapping[str, Any], *, database: bool) -> app_environment.AppEnvironment:
     try:
-        return app_environment.parse(raw.get("appSettings"), raw.get("appSecrets"))
+        app = app_environment.parse(raw.get("appSettings"), raw.get("appSecrets"))
     except app_environment.InvalidEntry as invalid:
         raise ConfigError(invalid.key, invalid.value, invalid.allowed) from None
+    if database:
+        for key, names in (
+            ("appSettings", list(app.settings)),
+            ("appSecrets", [s.name for s in app.secrets]),
+        ):
+            taken = sorted(set(names) & set(DATABASE_VARIABLES))
+            if taken:
+                allowed = "a name the database does not set: " + ", ".join(DATABASE_VARIABLES)
+                raise ConfigError(key, taken[0], allowed)
+    return app
 
 
 def _network(raw: Mapping[str, Any], *, region: str) -> NewVpc | ExistingVpc:

@@ -12,7 +12,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import naming
-from infra.config import DATABASE_PORT, DatabaseSettings
+from infra.app_environment import AppEnvironment, AppSecret, SecretsManagerSecret, with_secrets
+from infra.config import DATABASE_PORT, DATABASE_VARIABLES, DatabaseSettings
 
 ENGINE = "postgres"
 MASTER_USERNAME = "postgres"
@@ -27,6 +28,8 @@ MAINTENANCE_WINDOW = "sun:04:30-sun:05:30"
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
 """The server certificate's CA; the RDS global bundle the app verifies against contains it."""
 FORCE_SSL = "rds.force_ssl"
+CA_BUNDLE_IN_IMAGE = "/app/certs/rds-global-bundle.pem"
+"""Where the app image holds the RDS global CA bundle it verifies the server against (`verify-full`)."""
 
 RDS_NAMESPACE = "AWS/RDS"
 PERIOD_SECONDS = 300
@@ -131,6 +134,31 @@ class Database(pulumi.ComponentResource):
                 "name": self.name,
                 "master_user_secret_arn": self.master_user_secret_arn,
             }
+        )
+
+    def environment(self, app: AppEnvironment) -> AppEnvironment:
+        """The app's environment with this database's connection (`DATABASE_VARIABLES`): where it is and how
+        to verify it as plain settings, its user and password from the secret RDS manages. The app unchanged
+        when the stack has no database."""
+        if self.endpoint_address is None or self.port is None or self.name is None:
+            return app
+        secret = self.master_user_secret_arn
+        assert secret is not None  # noqa: S101 - declared with the address
+        host, port, database, sslmode, sslrootcert, user, password = DATABASE_VARIABLES
+        return with_secrets(
+            app,
+            [
+                AppSecret(name=user, source=SecretsManagerSecret(arn=secret, json_key="username")),
+                AppSecret(name=password, source=SecretsManagerSecret(arn=secret, json_key="password")),
+            ],
+            settings={
+                host: self.endpoint_address,
+                # The engine hands numbers over as floats (5432.0) where a type does not say int.
+                port: self.port.apply(lambda number: str(int(number))),
+                database: self.name,
+                sslmode: "verify-full",
+                sslrootcert: CA_BUNDLE_IN_IMAGE,
+            },
         )
 
     def _declare(self, name: str, args: DatabaseArgs, settings: DatabaseSettings) -> None:

@@ -444,3 +444,19 @@ def test_dev_with_the_database_on_declares_a_small_disposable_one(harness: Harne
         True,
     )
     assert outputs["database_endpoint"].startswith(f"{PROJECT}-dev.")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("appSettings", {"DATABASE_HOST": "db.example.com"}),
+        ("appSecrets", {"DATABASE_PASSWORD": {"ssmParameter": "/app/prod/db-password"}}),
+    ],
+)
+def test_the_app_may_not_set_what_the_database_sets(key: str, value: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse("prod", **{key: value})
+    assert str(raised.value).startswith(f"{key} = 'DATABASE_")
+    assert "a name the database does not set" in str(raised.value)
+    # Without a database, the names are the app's to use.
+    assert parse("dev", **{key: value}).database is None

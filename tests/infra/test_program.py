@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 from collections import Counter
@@ -10,8 +11,11 @@ from typing import Any
 
 import pytest
 
+from iam_eval import Decision, Principal, Request
+from iam_eval import evaluate as evaluate_policy
+from infra import database
 from infra.config import PROJECT
-from tests.conftest import ROOT, Harness
+from tests.conftest import ACCOUNT, ROOT, Harness
 
 COMMON = {
     "aws:ec2/vpc:Vpc": 1,
@@ -229,3 +233,33 @@ def test_aws_contracts_cite_tests_that_exist() -> None:
     assert cited
     for path, name in cited:
         assert f"def {name}(" in (ROOT / path).read_text(), f"{path}::{name} is cited but does not exist"
+
+
+def test_prod_nodes_connect_to_their_database_with_its_managed_secret(harness: Harness) -> None:
+    outputs = evaluate(harness, "prod")
+    instance = harness.mocks.one("aws:rds/instance:Instance").state
+    secret = instance["masterUserSecrets"][0]["secretArn"]
+    assert outputs["database_secret_arn"] == secret
+    script = base64.b64decode(harness.mocks.one("aws:ec2/launchTemplate:LaunchTemplate").inputs["userData"])
+    text = script.decode()
+    # Where the database is, and how to verify it, as plain settings of the app container.
+    for setting in (
+        f"DATABASE_HOST={instance['address']}",
+        f"DATABASE_PORT={int(instance['port'])}",
+        "DATABASE_NAME=app",
+        "DATABASE_SSLMODE=verify-full",
+        f"DATABASE_SSLROOTCERT={database.CA_BUNDLE_IN_IMAGE}",
+    ):
+        assert f"--env {setting}" in text
+    # Who to connect as, from the secret RDS manages: the role may read that secret and no other.
+    grant = harness.mocks.one("aws:iam/rolePolicy:RolePolicy", "nodes-app-secrets").inputs["policy"]
+    role = Principal(arn=f"arn:aws:iam::{ACCOUNT}:role/nodes")
+    read = Request(principal=role, action="secretsmanager:GetSecretValue", resource=secret)
+    assert evaluate_policy(grant, read) is Decision.ALLOW
+    other = Request(principal=role, action="secretsmanager:GetSecretValue", resource=secret + "x")
+    assert evaluate_policy(grant, other) is Decision.IMPLICIT_DENY
+    references = json.loads(text.split("<<'REFERENCES'\n", 1)[1].split("\nREFERENCES\n", 1)[0])
+    by_name = {reference["name"]: reference for reference in references["secrets"]}
+    for name, key in (("DATABASE_USER", "username"), ("DATABASE_PASSWORD", "password")):
+        assert by_name[name]["arn"] == secret
+        assert by_name[name]["jsonKey"] == key

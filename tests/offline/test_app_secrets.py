@@ -19,7 +19,16 @@ def test_prod_names_its_secret_and_grants_exactly_its_parameter() -> None:
     with deploy("prod") as deployment:
         account = boto3.client("sts", region_name=deployment.region).get_caller_identity()["Account"]
         arn = f"arn:aws:ssm:{deployment.region}:{account}:parameter/{name.removeprefix('/')}"
-        assert read_at_boot(deployment.mocks.created) == [f"  nodes-lt: SECRET_KEY <- ssm {arn}"]
+        (instance,) = boto3.client("rds", region_name=deployment.region).describe_db_instances()[
+            "DBInstances"
+        ]
+        database = instance["MasterUserSecret"]["SecretArn"]
+        # The app's own secret, then its database's user and password from the secret RDS manages.
+        assert read_at_boot(deployment.mocks.created) == [
+            f"  nodes-lt: SECRET_KEY <- ssm {arn}",
+            f"  nodes-lt: DATABASE_USER <- secretsmanager {database} key username",
+            f"  nodes-lt: DATABASE_PASSWORD <- secretsmanager {database} key password",
+        ]
         lines = list(render(deployment))
         iam = boto3.client("iam", region_name=deployment.region)
         (role,) = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("nodes-role")]
