@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
+import pulumi_aws as aws
 
 NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 """An environment variable name the app may be given: upper case, digits and underscores, no leading digit."""
@@ -273,3 +274,21 @@ def resolve(secret: AppSecret, reference: str, *, region: str, account: str) -> 
 def reference_of(secret: AppSecret) -> pulumi.Input[str]:
     """The name or ARN of a secret's source, as given (a string, or an Output of another resource)."""
     return secret.source.name if isinstance(secret.source, SsmParameter) else secret.source.arn
+
+
+def resolved(
+    app: AppEnvironment, *, region: str, parent: pulumi.Resource
+) -> pulumi.Output[tuple[Fetch, ...]]:
+    """Each of the app's secrets resolved to the ARN IAM checks: a parameter's name becomes its ARN in this
+    account and region; a reference may be another resource's Output (a database's managed secret)."""
+    secrets = app.secrets
+    if not secrets:
+        return pulumi.Output.from_input(())
+    account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent)).account_id
+    references = [reference_of(secret) for secret in secrets]
+    return pulumi.Output.all(account, *references).apply(
+        lambda values: tuple(
+            resolve(secret, str(reference), region=region, account=str(values[0]))
+            for secret, reference in zip(secrets, values[1:], strict=True)
+        )
+    )

@@ -78,7 +78,7 @@ class Compute(pulumi.ComponentResource):
             "ecr-pull": pulumi.Output.from_input(args.repository_arns).apply(policies.pull_images),
             "logs": pulumi.Output.from_input(args.log_group_arn).apply(policies.write_log_group),
         }
-        fetches = self._fetches(args)
+        fetches = app_environment.resolved(args.app, region=args.region, parent=self)
         if args.app.secrets:
             documents["app-secrets"] = fetches.apply(policies.read_app_secrets)
         grants: list[pulumi.Resource] = [
@@ -166,19 +166,4 @@ class Compute(pulumi.ComponentResource):
                 "launch_template_id": self.launch_template.id,
                 "launch_template_version": self.launch_template.latest_version,
             }
-        )
-
-    def _fetches(self, args: ComputeArgs) -> pulumi.Output[tuple[app_environment.Fetch, ...]]:
-        """Each secret's reference resolved to the ARN IAM checks: a parameter's name becomes its ARN in this
-        account and region; a reference may be another resource's Output (a database's managed secret)."""
-        secrets = args.app.secrets
-        if not secrets:
-            return pulumi.Output.from_input(())
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-        references = [app_environment.reference_of(secret) for secret in secrets]
-        return pulumi.Output.all(account, *references).apply(
-            lambda values: tuple(
-                app_environment.resolve(secret, str(reference), region=args.region, account=str(values[0]))
-                for secret, reference in zip(secrets, values[1:], strict=True)
-            )
         )
