@@ -28,6 +28,8 @@ RESERVED_NAMES = frozenset(
         "WEB_CONCURRENCY",
         "FORWARDED_ALLOW_IPS",
         SECRETS_FILE_VARIABLE,
+        # docker/appserver/lambda_release.py: where the release phase reads the app's secrets from.
+        "APP_SECRET_REFERENCES",
         # docker/nginx/render.sh (the proxy's, refused for the app too: one namespace for the node stack).
         "HTTP_PORT",
         "HTTPS_PORT",

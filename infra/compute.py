@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -55,6 +55,8 @@ class ComputeArgs:
     """Tags for the instances and volumes the template launches (provider default tags do not reach them)."""
     app: app_environment.AppEnvironment = field(default_factory=app_environment.AppEnvironment.empty)
     """The app container's settings, and the secrets its nodes may read and fetch at boot."""
+    after: Sequence[pulumi.Resource] = ()
+    """What must succeed before any node may launch these images: the release phase (infra/release.py)."""
 
 
 class Compute(pulumi.ComponentResource):
@@ -158,7 +160,7 @@ class Compute(pulumi.ComponentResource):
             update_default_version=True,
             # A node booted before its role's grants exist fails its ECR login and its containers' log
             # driver; nothing retries the user data.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=grants),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*grants, *args.after]),
         )
         self.register_outputs(
             {

@@ -69,6 +69,18 @@ _DB_INSTANCE_CLASS = re.compile(r"^db\.(?P<family>[a-z][a-z0-9-]*)\.(?P<size>[a-
 _DB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _DB_MAJOR_VERSION = re.compile(r"^[1-9][0-9]$")
 
+RELEASE_TIMEOUT_LIMIT_SECONDS = 900
+"""Lambda's longest run (Lambda Developer Guide, "Lambda quotas"): the release command must end within it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseSettings:
+    """The app's release command and how long it may run."""
+
+    command: tuple[str, ...]
+    timeout_seconds: int
+
+
 DATABASE_VARIABLES = (
     "DATABASE_HOST",
     "DATABASE_PORT",
@@ -175,6 +187,8 @@ class Settings:
     log_retention_days: int
     access_log_retention_days: int
     ecr_keep_images: int
+    release: ReleaseSettings | None = None
+    """The release phase, or None when `releaseCommand` is empty."""
     alarm_email: str | None
     database: DatabaseSettings | None = None
     """The managed PostgreSQL, or None when `database` is off."""
@@ -208,6 +222,8 @@ KEYS: Mapping[str, str] = {
     "accessLogRetentionDays": "integer",
     "ecrKeepImages": "integer",
     "alarmEmail": "string",
+    "releaseCommand": "array",
+    "releaseTimeoutSeconds": "integer",
     "database": "boolean",
     "databaseInstanceClass": "string",
     "databaseAllocatedStorageGib": "integer",
@@ -293,6 +309,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         log_retention_days=retention,
         access_log_retention_days=_int(raw, "accessLogRetentionDays", low=1, high=3650),
         ecr_keep_images=_int(raw, "ecrKeepImages", low=1, high=1000),
+        release=_release(raw),
         alarm_email=alarm_email,
         database=database,
         app=_app(raw, database=database is not None),
@@ -481,6 +498,18 @@ def _optional_str(raw: Mapping[str, Any], key: str) -> str | None:
     if not isinstance(value, str):
         raise ConfigError(key, value, "a string")
     return value
+
+
+def _release(raw: Mapping[str, Any]) -> ReleaseSettings | None:
+    command = _str_list(raw, "releaseCommand")
+    if not command:
+        return None
+    if not all(part.strip() for part in command):
+        raise ConfigError(
+            "releaseCommand", command, "a command line of non-empty words, such as [python, release.py]"
+        )
+    timeout = _int(raw, "releaseTimeoutSeconds", low=1, high=RELEASE_TIMEOUT_LIMIT_SECONDS)
+    return ReleaseSettings(command=tuple(command), timeout_seconds=timeout)
 
 
 def _str_list(raw: Mapping[str, Any], key: str) -> list[str]:

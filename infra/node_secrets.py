@@ -66,9 +66,8 @@ def packed() -> str:
     return base64.encodebytes(gzip.compress(program().encode(), 9, mtime=0)).decode()
 
 
-def references(fetches: Sequence[Fetch]) -> str:
-    """The fetch program's input: where to write, for whom, and each variable's reference."""
-    secrets = [
+def _secrets(fetches: Sequence[Fetch]) -> list[dict[str, str]]:
+    return [
         {
             "name": f.name,
             "service": f.service,
@@ -77,7 +76,16 @@ def references(fetches: Sequence[Fetch]) -> str:
         }
         for f in fetches
     ]
-    document = {"file": f"{HOST_DIR}/{FILE_NAME}", "uid": APP_UID, "secrets": secrets}
+
+
+def secret_references(fetches: Sequence[Fetch]) -> str:
+    """Each variable's reference, as JSON: what the release function reads its secrets by."""
+    return json.dumps(_secrets(fetches), sort_keys=True, separators=(",", ":"))
+
+
+def references(fetches: Sequence[Fetch]) -> str:
+    """The fetch program's input: where to write, for whom, and each variable's reference."""
+    document = {"file": f"{HOST_DIR}/{FILE_NAME}", "uid": APP_UID, "secrets": _secrets(fetches)}
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 

@@ -229,3 +229,51 @@ def keep_last_images(count: int) -> str:
             ]
         }
     )
+
+
+VPC_INTERFACE_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+"""What Lambda needs of a function's role to place it in a VPC (the AWS managed policy
+AWSLambdaVPCAccessExecutionRole, less its logs actions); the EC2 API scopes none of them to a subnet."""
+
+
+def run_release(log_group_arn: str) -> str:
+    """The release function's role: its network interfaces in the VPC, and its log group; the app's secrets
+    come in a policy of their own (`read_app_secrets`)."""
+    return json.dumps(
+        _document(
+            {
+                "Sid": "NetworkInterfaces",
+                "Effect": "Allow",
+                "Action": list(VPC_INTERFACE_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": _log_group_and_streams(log_group_arn),
+            },
+        )
+    )
+
+
+def lambda_pulls_image(function_arn: str) -> str:
+    """An ECR repository policy letting Lambda pull the image of one function (Lambda Developer Guide,
+    "Amazon ECR permissions"; the source ARN keeps other functions of the account out)."""
+    return json.dumps(
+        _document(
+            {
+                "Sid": "LambdaPullsTheReleaseImage",
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Condition": {"StringLike": {"aws:SourceArn": function_arn}},
+            }
+        )
+    )

@@ -8,7 +8,19 @@ its reason; any other input fails the run, so nothing the program declares is si
 """
 
 # Importing a module registers its translations in RESOURCES.
-from offline.translations import autoscaling, dns, ec2, ecr, elb, iam, kms, monitoring, rds, s3  # noqa: F401
+from offline.translations import (  # noqa: F401
+    autoscaling,
+    dns,
+    ec2,
+    ecr,
+    elb,
+    iam,
+    kms,
+    lambda_,
+    monitoring,
+    rds,
+    s3,
+)
 from offline.translations.registry import RESOURCES, Translation
 
 __all__ = ["RESOURCES", "Translation"]

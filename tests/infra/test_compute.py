@@ -24,7 +24,7 @@ LOG_GROUP = f"arn:aws:logs:us-east-1:123456789012:log-group:/{PROJECT}/prod/node
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
 
-def build(harness: Harness) -> None:
+def build(harness: Harness, after: list[pulumi.Resource] | None = None) -> None:
     def program() -> pulumi.Output[int]:
         nodes = Compute(
             "nodes",
@@ -43,6 +43,7 @@ def build(harness: Harness) -> None:
                 server_name="app.example.com",
                 https_port=8443,
                 tags={"Environment": "Production"},
+                after=after or (),
             ),
         )
         return nodes.launch_template.latest_version
@@ -153,3 +154,13 @@ def test_no_node_launches_before_its_role_may_pull_and_log(
     (opts,) = options
     waited = {resource._name for resource in opts.depends_on}
     assert waited == {"nodes-ssm", "nodes-ecr-pull", "nodes-logs"}
+
+
+def test_no_node_launches_before_the_release_has_run(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = spy_options(monkeypatch, aws.ec2.LaunchTemplate)
+    release = aws.lambda_.Invocation("release-run", function_name="release", input="{}")
+    build(harness, after=[release])
+    (opts,) = options
+    assert release in opts.depends_on
