@@ -29,7 +29,9 @@ security = Security("security", SecurityArgs(vpc_id=network.vpc_id, stack=settin
 images = Images(
     "images",
     ImagesArgs(
-        context=Path(__file__).parent / "docker",
+        context=Path(__file__).parent,
+        app_path=settings.app_path,
+        wsgi_app=settings.wsgi_app,
         stack=settings.stack,
         keep_images=settings.ecr_keep_images,
         force_delete=not settings.deletion_protection,

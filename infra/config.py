@@ -60,6 +60,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _ZONE_ID = re.compile(r"^Z[0-9A-Z]{1,31}$")
+_WSGI_APP = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\(\))?$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 
 
@@ -123,6 +124,10 @@ class Settings:
     access_log_retention_days: int
     ecr_keep_images: int
     alarm_email: str | None
+    app_path: str
+    """The app directory the images are built from, relative to the project (infra/image.py checks it)."""
+    wsgi_app: str
+    """The app's WSGI callable, `module:name` or `module:factory()`, imported from the app directory."""
 
 
 KEYS: Mapping[str, str] = {
@@ -151,6 +156,8 @@ KEYS: Mapping[str, str] = {
     "accessLogRetentionDays": "integer",
     "ecrKeepImages": "integer",
     "alarmEmail": "string",
+    "appPath": "string",
+    "wsgiApp": "string",
 }
 """Every project config key and its type; `Pulumi.yaml` declares each with a description and default."""
 
@@ -219,7 +226,16 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         access_log_retention_days=_int(raw, "accessLogRetentionDays", low=1, high=3650),
         ecr_keep_images=_int(raw, "ecrKeepImages", low=1, high=1000),
         alarm_email=alarm_email,
+        app_path=_str(raw, "appPath"),
+        wsgi_app=_wsgi_app(raw),
     )
+
+
+def _wsgi_app(raw: Mapping[str, Any]) -> str:
+    value = _str(raw, "wsgiApp")
+    if not _WSGI_APP.match(value):
+        raise ConfigError("wsgiApp", value, "module:name or module:factory(), such as 'wsgi:app'")
+    return value
 
 
 def _network(raw: Mapping[str, Any], *, region: str) -> NewVpc | ExistingVpc:

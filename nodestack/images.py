@@ -1,5 +1,6 @@
-"""The node stack's images, built from docker/ with BuildKit on a Docker engine found here or started for
-the run, on the production bases or on stand-ins made of Debian packages (Docker Hub may be out of reach)."""
+"""The node stack's images, built from docker/Dockerfile and the sample app with BuildKit on a Docker engine
+found here or started for the run, on the production bases or on stand-ins made of Debian packages (Docker
+Hub may be out of reach)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from nodestack.paths import DOCKER, REPO
+from nodestack.paths import CONTEXT, DOCKERFILE, REPO
 from nodestack.process import wait_until
 
 #: The data root of an engine started here: kept between runs, so the stand-ins and build layers are cached.
@@ -255,11 +256,12 @@ def base_args(engine: Engine) -> dict[str, str]:
 
 
 def build(engine: Engine, target: str, build_args: Mapping[str, str]) -> str:
-    """Build ``target`` from docker/ and return its image id."""
+    """Build ``target`` from the project root (docker/Dockerfile, the sample app) and return its image id."""
     tag = f"nodestack/{target}:test"
     arguments = [arg for name, value in build_args.items() for arg in ("--build-arg", f"{name}={value}")]
     engine.run(
-        "build", "--network", "host", "--target", target, "--tag", tag, *arguments, str(DOCKER),
+        "build", "--network", "host", "--file", str(DOCKERFILE), "--target", target, "--tag", tag, *arguments,
+        str(CONTEXT),
         timeout=BUILD_TIMEOUT,
     )  # fmt: skip
     return engine.run("image", "inspect", "--format", "{{.Id}}", tag).strip()

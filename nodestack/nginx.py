@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nodestack.paths import DOCKER, PRECOMPRESS, RENDER
+from nodestack.paths import APP, PRECOMPRESS, RENDER
 from nodestack.process import Process, child_pids, free_port, port_open, spawn
 
 #: The proxy image's command (docker/Dockerfile's CMD, tested equal): nginx in the foreground with the
@@ -25,9 +25,10 @@ def command(render: Path = RENDER) -> list[str]:
 
 
 def prepare_static(workdir: Path) -> Path:
-    """The image's build step on a copy of docker/static in ``workdir``: the files and their .gz twins."""
+    """The image's build step on a copy of the sample app's static/ in ``workdir``: the files and their .gz
+    twins."""
     static = workdir / "static"
-    shutil.copytree(DOCKER / "static", static)
+    shutil.copytree(APP / "static", static)
     # A fixed argument list: our own script on our own copy.
     subprocess.run([str(PRECOMPRESS), str(static)], check=True)  # noqa: S603
     for path in [static, *static.rglob("*")]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import importlib.util
 import signal
 import time
 from collections.abc import Sequence
@@ -58,9 +59,11 @@ def share_with_workers(modules: tuple[str, ...]) -> None:
     around a few dict and list operations, never across I/O, so no greenlet waits on one (read in flask 3.1,
     werkzeug 3.1 and jinja2 3.1). A new image, not a HUP, changes these libraries.
     """
-    if not modules:
+    # An app without one of them (not a Flask app) shares the rest.
+    present = [name for name in modules if importlib.util.find_spec(name) is not None]
+    if not present:
         return
-    for name in modules:
+    for name in present:
         importlib.import_module(name)
     gc.freeze()
 

@@ -184,6 +184,11 @@ RULES = [
         "accessLogRetentionDays = 0: expected a whole number from 1 to 3650",
         id="access-log-retention",
     ),
+    pytest.param(
+        {"wsgiApp": "wsgi.app"},
+        "wsgiApp = 'wsgi.app': expected module:name or module:factory(), such as 'wsgi:app'",
+        id="wsgi-app",
+    ),
     pytest.param({"alarmEmail": "ops"}, "alarmEmail = 'ops': expected an email address", id="alarm-email"),
     pytest.param(
         {"singleNatGateway": "yes"}, "singleNatGateway = 'yes': expected true or false", id="boolean"

@@ -14,10 +14,10 @@ import pytest
 import requests
 
 from nodestack.nginx import Nginx
-from nodestack.paths import DOCKER
+from nodestack.paths import APP
 from tests.node.support import AppLog
 
-CSS = DOCKER / "static" / "css" / "site.css"
+CSS = APP / "static" / "css" / "site.css"
 SECRET = b"do-not-serve-this"
 
 

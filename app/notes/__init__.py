@@ -1,6 +1,6 @@
-"""The Flask application served by gunicorn behind nginx.
+"""The sample Flask application served by gunicorn behind nginx.
 
-``create_app()`` builds the app; ``run:app`` (see ``run.py``) is what gunicorn loads.
+``create_app()`` builds the app; ``wsgi:app`` (see ``wsgi.py``) is what the node stack serves.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 
-from app.proxy import TrustedProxyFix
-from appserver.environment import forwarded_allow_ips, trusted_proxies
-
 #: Largest request body the app accepts. nginx refuses bigger bodies first (client_max_body_size 10M);
 #: this is the same limit, kept here so gunicorn exposed by mistake is not an open upload sink.
 MAX_CONTENT_LENGTH = 10 * 1024 * 1024
@@ -26,23 +23,18 @@ log = logging.getLogger(__name__)
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application.
 
-    ``config`` overrides the defaults (tests pass ``{"TESTING": True}``). The trusted proxies, whose
-    ``X-Forwarded-For``/``X-Forwarded-Proto`` are believed, come from ``FORWARDED_ALLOW_IPS`` (the same
-    variable, read by the same parser, as gunicorn), defaulting to the loopback nginx runs on; a value
-    gunicorn refuses raises ``appserver.environment.BadSetting`` (a ValueError) naming it.
+    ``config`` overrides the defaults (tests pass ``{"TESTING": True}``). The client's address and scheme
+    behind nginx are the node stack's business: it believes the trusted proxy's ``X-Forwarded-*`` headers
+    before the app sees the request.
     """
     app = Flask(__name__, static_folder="../static", static_url_path="/static")
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
         APP_VERSION=os.environ.get("APP_VERSION", "dev"),
-        TRUSTED_PROXIES=forwarded_allow_ips(os.environ),
         JSON_SORT_KEYS=False,
     )
     if config is not None:
         app.config.update(config)
-
-    trusted = trusted_proxies(app.config["TRUSTED_PROXIES"])
-    app.wsgi_app = TrustedProxyFix(app.wsgi_app, trusted=trusted)  # type: ignore[method-assign]
 
     hostname = socket.gethostname()
 
