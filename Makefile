@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-stamp
 # the probes') and nsenter boot a node from the rendered user data (nodestack/node.py).
 SYSTEM_PACKAGES := nginx:nginx openssl:openssl envsubst:gettext-base shellcheck:shellcheck gzip:gzip ss:iproute2 \
 	libjemalloc.so.2:libjemalloc2 iptables:iptables dockerd:docker.io debootstrap:debootstrap \
-	docker-registry:docker-registry curl:curl nsenter:util-linux
+	docker-registry:docker-registry curl:curl nsenter:util-linux pg_ctlcluster:postgresql
 SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/require-sysctl scripts/local scripts/sast \
 	docker/nginx/render.sh docker/nginx/precompress.sh
 PY_SOURCES := app docker infra offline policy bench nodestack tests __main__.py

@@ -63,7 +63,9 @@ def _start(run: Path, ports: Ports, stack: ExitStack) -> tuple[Process, Process]
     run.mkdir(exist_ok=True)
     nginx.prepare_static(run)
     socket = run / "gunicorn.sock"
-    app_env = {**gunicorn.bind_env(f"unix:{socket}"), **gunicorn.app_env()}
+    # The sample app links its static files by the hashed names the build step just wrote.
+    manifest = {"STATIC_MANIFEST": str(run / "static" / "manifest.json")}
+    app_env = {**gunicorn.bind_env(f"unix:{socket}"), **gunicorn.app_env(), **manifest}
     app = spawn("gunicorn", gunicorn.command(), app_env, APP, None, own_session=True)
     stack.enter_context(running(app))
     proxy_env = nginx.loopback_env(

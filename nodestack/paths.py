@@ -15,6 +15,8 @@ DOCKERFILE = DOCKER / "Dockerfile"
 APP = REPO / "app"
 #: The proxy image's entrypoint: renders nginx's config from the environment, then runs its command.
 RENDER = DOCKER / "nginx" / "render.sh"
+#: The images' build step that gives each static file a content-hashed twin and writes the manifest.
+STATIC_DIGEST = DOCKER / "static_digest.py"
 #: The proxy image's build step that writes each static file's .gz twin.
 PRECOMPRESS = DOCKER / "nginx" / "precompress.sh"
 #: The app image's command: gunicorn with gunicorn.conf.py, once its settings are checked.

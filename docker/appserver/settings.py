@@ -14,10 +14,11 @@ from appserver import environment
 from appserver.environment import BadSetting
 
 #: The libraries every worker imports before it serves (the app's framework and what it imports), which
-#: the master imports once before forking them (hooks.ServerHooks.when_ready), when the app has them. Not
-#: a database driver: psycopg picks its wait function as it is imported, a blocking one unless gevent has
-#: patched select by then, which happens in each worker after the fork.
-SHARED_LIBRARIES = ("flask",)
+#: the master imports once before forking them (hooks.ServerHooks.when_ready), when the app has them: the
+#: sample app's web framework, ORM and validation. Not a database driver: psycopg picks its wait function as
+#: it is imported, a blocking one unless gevent has patched select by then, which happens in each worker
+#: after the fork (sqlalchemy imports its dialect's driver only when an engine is made, in the worker).
+SHARED_LIBRARIES = ("flask", "sqlalchemy", "pydantic")
 #: What gunicorn loads in each worker: the app ``WSGI_APP`` names, behind the node stack's proxy fix.
 NODE_STACK_APP = "appserver.wsgi:application"
 #: gunicorn's heartbeat directory when it exists: tmpfs, where fchmod never blocks a worker on a disk

@@ -18,7 +18,9 @@ from tests.node.support import AppLog
 @pytest.fixture(scope="session")
 def gunicorn(workdir: Path) -> Iterator[Gunicorn]:
     # With its access log, which AppLog reads (off by default: nginx's records every request).
-    server = start_gunicorn(workdir, env={"GUNICORN_ACCESS_LOG": "on"})
+    # The sample app links static files through the manifest the build step wrote in the workdir.
+    env = {"GUNICORN_ACCESS_LOG": "on", "STATIC_MANIFEST": str(workdir / "static" / "manifest.json")}
+    server = start_gunicorn(workdir, env=env)
     yield server
     server.process.stop()
 

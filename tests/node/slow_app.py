@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from flask import Response, jsonify, request
+
 from notes import create_app
 
 app = create_app()
