@@ -14,16 +14,9 @@ import pytest
 from nodestack.gunicorn import Gunicorn, start_gunicorn
 from nodestack.nginx import Nginx, render_env, start_nginx
 from nodestack.paths import APP
-from nodestack.postgres import Postgres, remove, start_postgres
+from nodestack.postgres import Postgres
 
 TESTS = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="session")
-def postgres(workdir: Path) -> Iterator[Postgres]:
-    server = start_postgres(workdir)
-    yield server
-    remove(server)
 
 
 def release(
