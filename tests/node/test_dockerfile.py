@@ -159,3 +159,12 @@ def test_every_runtime_requirement_is_a_binary_wheel_for_the_image(tmp_path: Pat
         # Pure-Python wheels, or compiled ones for CPython 3.11 on glibc x86_64: nothing to compile.
         assert re.search(r"-(py3-none-any|cp311-cp311-.*manylinux.*x86_64)\.whl$", name), name
     assert any("cp311-cp311" in name for name in wheels)  # gevent, greenlet... really are compiled
+
+
+def test_the_app_image_ships_rds_ca_bundle_for_verified_database_tls() -> None:
+    builder, app = stages()["builder"], stages()["app"]
+    url = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+    assert f"ARG RDS_CA_BUNDLE_URL={url}" in builder
+    assert "ADD ${RDS_CA_BUNDLE_URL} rds-ca-bundle.pem" in builder
+    assert "COPY --from=builder /build/rds-ca-bundle.pem /opt/nodestack/rds-ca-bundle.pem" in app
+    assert "DATABASE_SSLROOTCERT=/opt/nodestack/rds-ca-bundle.pem" in instruction(app, "ENV")

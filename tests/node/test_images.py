@@ -26,17 +26,14 @@ HARDENED = ("--network", "host", "--cap-drop", "ALL", "--security-opt", "no-new-
 UNPRIVILEGED = 1001
 #: The certificate render.sh makes at start in behind-alb mode, under the image's NGINX_RUNTIME_DIR.
 PROXY_CERT = "/tmp/nginx/tls/node.crt"  # noqa: S108 - a path inside the proxy container
-#: Where the app container finds the test cluster's CA (the RDS bundle's place in production).
-DATABASE_CA = "/run/database-ca.crt"
 
 
 def database(postgres: Postgres) -> list[str]:
-    """The app container's database arguments: the cluster's ``DATABASE_*`` and its CA, read-only."""
-    env = postgres.app_env(DATABASE_SSLROOTCERT=DATABASE_CA)
-    return [
-        "--mount", f"type=bind,source={postgres.ca},target={DATABASE_CA},readonly",
-        *[arg for key, value in env.items() for arg in ("--env", f"{key}={value}")],
-    ]  # fmt: skip
+    """The app container's ``DATABASE_*`` for the test cluster, but the CA bundle: the image's own, which
+    the build fetched (the cluster's CA here, RDS's in a real build)."""
+    env = postgres.app_env()
+    del env["DATABASE_SSLROOTCERT"]
+    return [arg for key, value in env.items() for arg in ("--env", f"{key}={value}")]
 
 
 @dataclass(frozen=True)
