@@ -165,6 +165,7 @@ def test_the_app_image_ships_rds_ca_bundle_for_verified_database_tls() -> None:
     builder, app = stages()["builder"], stages()["app"]
     url = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
     assert f"ARG RDS_CA_BUNDLE_URL={url}" in builder
-    assert "ADD ${RDS_CA_BUNDLE_URL} rds-ca-bundle.pem" in builder
+    (fetch,) = [line for line in instruction(builder, "RUN") if "RDS_CA_BUNDLE_URL" in line]
+    assert fetch.endswith('&& grep -q -- "-----BEGIN CERTIFICATE-----" rds-ca-bundle.pem')
     assert "COPY --from=builder /build/rds-ca-bundle.pem /opt/nodestack/rds-ca-bundle.pem" in app
     assert "DATABASE_SSLROOTCERT=/opt/nodestack/rds-ca-bundle.pem" in instruction(app, "ENV")
