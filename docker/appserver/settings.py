@@ -64,8 +64,8 @@ class GunicornSettings:
     accesslog: str | None
     errorlog: str
     loglevel: str
-    # Only the local nginx may set X-Forwarded-Proto/-For: gunicorn and the app's TrustedProxyFix believe a
-    # unix socket's peer, and over TCP only these addresses.
+    # Only the local nginx may set X-Forwarded-Proto/-For: gunicorn and the proxy fix in front of the app
+    # (appserver.proxy) believe a unix socket's peer, and over TCP only these addresses.
     forwarded_allow_ips: str
     worker_tmp_dir: str | None
     #: GUNICORN_KEEPALIVE_QUEUE_MS in seconds, or None when off (queue_watch.py); not a gunicorn setting.
