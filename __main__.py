@@ -7,7 +7,7 @@ import pulumi
 from infra import config
 from infra.certificate import Certificate, CertificateArgs
 from infra.compute import Compute, ComputeArgs
-from infra.image import Images, ImagesArgs
+from infra.image import Images, ImagesArgs, check_app_path
 from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
 from infra.network import Network, NetworkArgs
 from infra.observability import Alarms, AlarmsArgs, NodeLogs, NodeLogsArgs
@@ -15,6 +15,8 @@ from infra.scaling import Scaling, ScalingArgs
 from infra.security import Security, SecurityArgs
 
 settings = config.load(pulumi.get_stack())
+# The app directory is config too: checked against the files, before any resource.
+check_app_path(Path(__file__).parent, settings.app_path)
 
 network = Network(
     "network",

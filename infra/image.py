@@ -84,7 +84,7 @@ class ImagesArgs:
     directory; passed to pulumi-docker relative to the working directory (Pulumi runs the program in the
     project directory), so that no input of the images depends on where the checkout lives."""
     app_path: str
-    """The app directory, relative to the context (config `appPath`)."""
+    """The app directory, relative to the context (config `appPath`), checked by `check_app_path`."""
     wsgi_app: str
     """The app's WSGI callable, `module:name` (config `wsgiApp`)."""
     stack: str
@@ -112,7 +112,6 @@ class Images(pulumi.ComponentResource):
         super().__init__("flask-nginx-aws:image:Images", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         context = Path(os.path.relpath(args.context))
-        check_app_path(context, args.app_path)
         # The context is read and hashed once; each target's tag adds its own build settings.
         files = context_digest(context)
         build_args = {"APP_DIR": Path(args.app_path).as_posix(), "WSGI_APP": args.wsgi_app}

@@ -276,3 +276,10 @@ def test_a_violation_stops_the_program_before_any_resource(harness: Harness) -> 
     with pytest.raises(ConfigError, match="idleTimeoutSeconds = 80"):
         harness.run_program()
     assert harness.mocks.resources == []
+
+
+def test_an_app_path_docker_would_not_send_stops_the_program_before_any_resource(harness: Harness) -> None:
+    harness.use("prod", {**stack_config("prod"), f"{PROJECT}:appPath": "infra"})
+    with pytest.raises(ConfigError, match="appPath = 'infra': expected a directory holding the app's pinned"):
+        harness.run_program()
+    assert harness.mocks.resources == []
