@@ -13,10 +13,10 @@ STAMP := $(VENV)/.installed-stamp
 # the probes') and nsenter boot a node from the rendered user data (nodestack/node.py).
 SYSTEM_PACKAGES := nginx:nginx openssl:openssl envsubst:gettext-base shellcheck:shellcheck gzip:gzip ss:iproute2 \
 	libjemalloc.so.2:libjemalloc2 iptables:iptables dockerd:docker.io debootstrap:debootstrap \
-	docker-registry:docker-registry curl:curl nsenter:util-linux strace:strace
+	docker-registry:docker-registry curl:curl nsenter:util-linux strace:strace pg_ctlcluster:postgresql
 SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/require-sysctl scripts/local scripts/sast \
 	docker/nginx/render.sh docker/nginx/precompress.sh
-PY_SOURCES := docker infra offline policy bench nodestack tests __main__.py
+PY_SOURCES := app docker infra offline policy bench nodestack tests __main__.py
 
 STACK ?= dev
 NODE_REPORT_DIR ?= docs
@@ -34,7 +34,7 @@ help:
 	@echo "make node-test   build the images and boot a node from the user data (root); IMAGE_BASES=production for the real bases"
 	@echo "make node-report   what ships: the images' sizes, a booted node's memory and start (root); writes docs/node-report.md"
 
-$(STAMP): requirements.txt requirements-dev.txt docker/requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt docker/requirements.txt app/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==26.3

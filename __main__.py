@@ -8,7 +8,7 @@ from infra import config
 from infra.certificate import Certificate, CertificateArgs
 from infra.compute import Compute, ComputeArgs
 from infra.database import Database, DatabaseArgs
-from infra.image import Images, ImagesArgs
+from infra.image import Images, ImagesArgs, check_app_path
 from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
 from infra.network import Network, NetworkArgs
 from infra.observability import Alarms, AlarmsArgs, NodeLogs, NodeLogsArgs
@@ -16,6 +16,8 @@ from infra.scaling import Scaling, ScalingArgs
 from infra.security import Security, SecurityArgs
 
 settings = config.load(pulumi.get_stack())
+# The app directory is config too: checked against the files, before any resource.
+check_app_path(Path(__file__).parent, settings.app_path)
 
 network = Network(
     "network",
@@ -30,7 +32,9 @@ security = Security("security", SecurityArgs(vpc_id=network.vpc_id, stack=settin
 images = Images(
     "images",
     ImagesArgs(
-        context=Path(__file__).parent / "docker",
+        context=Path(__file__).parent,
+        app_path=settings.app_path,
+        wsgi_app=settings.wsgi_app,
         stack=settings.stack,
         keep_images=settings.ecr_keep_images,
         force_delete=not settings.deletion_protection,

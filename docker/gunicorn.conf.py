@@ -1,8 +1,9 @@
-"""gunicorn's settings for the app image: ``gunicorn --config gunicorn.conf.py run:app``.
+"""gunicorn's settings for the app image: ``gunicorn --config gunicorn.conf.py``.
 
 The values, their defaults and the reasons for them are in ``appserver.settings``, read from the environment
 by ``appserver.environment``; the hooks are in ``appserver.hooks``. gunicorn imports this file after it has
-put its working directory (the image's /app) on sys.path.
+put its working directory (the image's /app, the app's directory) on sys.path; the node stack's own
+modules are on PYTHONPATH (the image's /opt/nodestack).
 """
 
 import os
@@ -36,6 +37,7 @@ access_log_format = _settings.access_log_format
 forwarded_allow_ips = _settings.forwarded_allow_ips
 control_socket_disable = _settings.control_socket_disable
 preload_app = _settings.preload_app
+wsgi_app = _settings.wsgi_app
 
 pre_request = _hooks.pre_request
 when_ready = _hooks.when_ready

@@ -1,5 +1,8 @@
 """The app image's command: gunicorn with gunicorn.conf.py, once the settings that file reads are checked.
 
+gunicorn serves ``appserver.wsgi:application`` (gunicorn.conf.py's ``wsgi_app``): the app ``WSGI_APP`` names,
+behind the node stack's proxy fix. Arguments are passed on to gunicorn.
+
 gunicorn parses ``WEB_CONCURRENCY`` itself, with ``int()``, as it is imported and before it reads its config
 file, so a value that is not a whole number would end in a traceback. ``appserver.settings.load``, which
 gunicorn.conf.py calls, checks every setting and stops on a bad one with one line naming it: calling it first

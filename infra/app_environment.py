@@ -30,6 +30,8 @@ RESERVED_NAMES = frozenset(
         SECRETS_FILE_VARIABLE,
         # docker/appserver/lambda_release.py: where the release phase reads the app's secrets from.
         "APP_SECRET_REFERENCES",
+        # docker/appserver/wsgi.py: the app's WSGI callable, the image's (config wsgiApp).
+        "WSGI_APP",
         # docker/nginx/render.sh (the proxy's, refused for the app too: one namespace for the node stack).
         "HTTP_PORT",
         "HTTPS_PORT",

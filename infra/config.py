@@ -62,6 +62,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _ZONE_ID = re.compile(r"^Z[0-9A-Z]{1,31}$")
+_WSGI_APP = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\(\))?$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _DB_INSTANCE_CLASS = re.compile(r"^db\.(?P<family>[a-z][a-z0-9-]*)\.(?P<size>[a-z0-9]+)$")
 # RDS DBName for PostgreSQL: 1-63 letters, digits or underscores, starting with a letter (CreateDBInstance);
@@ -194,6 +195,10 @@ class Settings:
     """The managed PostgreSQL, or None when `database` is off."""
     app: app_environment.AppEnvironment = field(default_factory=app_environment.AppEnvironment.empty)
     """The app container's plain settings and secret references (`appSettings`, `appSecrets`)."""
+    app_path: str
+    """The app directory the images are built from, relative to the project (infra/image.py checks it)."""
+    wsgi_app: str
+    """The app's WSGI callable, `module:name` or `module:factory()`, imported from the app directory."""
 
 
 KEYS: Mapping[str, str] = {
@@ -234,6 +239,8 @@ KEYS: Mapping[str, str] = {
     "databaseName": "string",
     "appSettings": "object",
     "appSecrets": "object",
+    "appPath": "string",
+    "wsgiApp": "string",
 }
 """Every project config key and its type; `Pulumi.yaml` declares each with a description and default, but the
 objects: the Pulumi CLI's project schema has no object type, so a declared one makes the project unloadable.
@@ -313,6 +320,8 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         alarm_email=alarm_email,
         database=database,
         app=_app(raw, database=database is not None),
+        app_path=_str(raw, "appPath"),
+        wsgi_app=_wsgi_app(raw),
     )
 
 
@@ -331,6 +340,13 @@ def _app(raw: Mapping[str, Any], *, database: bool) -> app_environment.AppEnviro
                 allowed = "a name the database does not set: " + ", ".join(DATABASE_VARIABLES)
                 raise ConfigError(key, taken[0], allowed)
     return app
+
+
+def _wsgi_app(raw: Mapping[str, Any]) -> str:
+    value = _str(raw, "wsgiApp")
+    if not _WSGI_APP.match(value):
+        raise ConfigError("wsgiApp", value, "module:name or module:factory(), such as 'wsgi:app'")
+    return value
 
 
 def _network(raw: Mapping[str, Any], *, region: str) -> NewVpc | ExistingVpc:

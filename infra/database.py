@@ -28,8 +28,7 @@ MAINTENANCE_WINDOW = "sun:04:30-sun:05:30"
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
 """The server certificate's CA; the RDS global bundle the app verifies against contains it."""
 FORCE_SSL = "rds.force_ssl"
-CA_BUNDLE_IN_IMAGE = "/app/certs/rds-global-bundle.pem"
-"""Where the app image holds the RDS global CA bundle it verifies the server against (`verify-full`)."""
+
 
 RDS_NAMESPACE = "AWS/RDS"
 PERIOD_SECONDS = 300
@@ -137,14 +136,15 @@ class Database(pulumi.ComponentResource):
         )
 
     def environment(self, app: AppEnvironment) -> AppEnvironment:
-        """The app's environment with this database's connection (`DATABASE_VARIABLES`): where it is and how
-        to verify it as plain settings, its user and password from the secret RDS manages. The app unchanged
-        when the stack has no database."""
+        """The app's environment with this database's connection (`DATABASE_VARIABLES`): where it is and that
+        its certificate must be verified as plain settings, its user and password from the secret RDS
+        manages. The CA bundle to verify against is the image's own (`DATABASE_SSLROOTCERT` in
+        docker/Dockerfile). The app unchanged when the stack has no database."""
         if self.endpoint_address is None or self.port is None or self.name is None:
             return app
         secret = self.master_user_secret_arn
         assert secret is not None  # noqa: S101 - declared with the address
-        host, port, database, sslmode, sslrootcert, user, password = DATABASE_VARIABLES
+        host, port, database, sslmode, _, user, password = DATABASE_VARIABLES
         return with_secrets(
             app,
             [
@@ -157,7 +157,6 @@ class Database(pulumi.ComponentResource):
                 port: self.port.apply(lambda number: str(int(number))),
                 database: self.name,
                 sslmode: "verify-full",
-                sslrootcert: CA_BUNDLE_IN_IMAGE,
             },
         )
 

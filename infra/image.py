@@ -16,11 +16,14 @@ import pulumi_docker as docker
 from docker.utils.build import exclude_paths
 
 from infra import naming, policies
+from infra.config import ConfigError
 
 PLATFORM = "linux/amd64"
 """The instances' architecture (the launch template's AMI is x86_64)."""
 TARGETS = ("app", "proxy")
 """The Dockerfile's final stages, one repository and image each."""
+DOCKERFILE = "docker/Dockerfile"
+"""The Dockerfile, relative to the context (the project root): in the node stack's directory."""
 
 
 def context_files(context: Path) -> list[Path]:
@@ -59,14 +62,31 @@ def build_tag(files: str, build: Mapping[str, str]) -> str:
     return digest.hexdigest()[:16]
 
 
+def check_app_path(context: Path, app_path: str) -> None:
+    """Raise a `ConfigError` on `appPath` unless docker sends the app directory: a directory below the
+    context with a `requirements.txt` that the context's `.dockerignore` admits."""
+    relative = Path(app_path)
+    if relative.is_absolute() or ".." in relative.parts or relative.parts[:1] in ((), ("docker",)):
+        raise ConfigError("appPath", app_path, "a directory inside the project, relative to it, not docker/")
+    requirements = context / relative / "requirements.txt"
+    if not requirements.is_file():
+        raise ConfigError("appPath", app_path, "a directory holding the app's pinned requirements.txt")
+    if requirements not in context_files(context):
+        raise ConfigError("appPath", app_path, f"a directory .dockerignore admits: add a line !{app_path}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ImagesArgs:
     """Where the images are built from and how their repositories behave."""
 
     context: Path
-    """The build context, `docker/`, with the Dockerfile in it; passed to pulumi-docker relative to the
-    working directory (Pulumi runs the program in the project directory), so that no input of the images
-    depends on where the checkout lives."""
+    """The build context, the project root, with the node stack in `docker/` (the Dockerfile) and the app
+    directory; passed to pulumi-docker relative to the working directory (Pulumi runs the program in the
+    project directory), so that no input of the images depends on where the checkout lives."""
+    app_path: str
+    """The app directory, relative to the context (config `appPath`), checked by `check_app_path`."""
+    wsgi_app: str
+    """The app's WSGI callable, `module:name` (config `wsgiApp`)."""
     stack: str
     keep_images: int
     """Images each repository keeps; older ones expire."""
@@ -94,6 +114,7 @@ class Images(pulumi.ComponentResource):
         context = Path(os.path.relpath(args.context))
         # The context is read and hashed once; each target's tag adds its own build settings.
         files = context_digest(context)
+        build_args = {"APP_DIR": Path(args.app_path).as_posix(), "WSGI_APP": args.wsgi_app}
         self.repositories = {}
         self.images = {}
         for target in TARGETS:
@@ -124,11 +145,13 @@ class Images(pulumi.ComponentResource):
             self.repositories[target] = repository
             settings = {
                 "context": context.as_posix(),
-                "dockerfile": (context / "Dockerfile").as_posix(),
+                "dockerfile": (context / DOCKERFILE).as_posix(),
                 "target": target,
                 "platform": PLATFORM,
             }
-            tag = build_tag(files, settings)
+            # The build arguments are pulumi-docker inputs too: each one is in the tag.
+            arguments = {f"args.{key}": value for key, value in build_args.items()}
+            tag = build_tag(files, {**settings, **arguments})
             self.images[target] = docker.Image(
                 naming.child(name, target),
                 build=docker.DockerBuildArgs(
@@ -136,6 +159,7 @@ class Images(pulumi.ComponentResource):
                     dockerfile=settings["dockerfile"],
                     target=target,
                     platform=PLATFORM,
+                    args=build_args,
                 ),
                 image_name=pulumi.Output.concat(repository.repository_url, ":", tag),
                 registry=docker.RegistryArgs(

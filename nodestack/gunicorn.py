@@ -9,7 +9,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from nodestack.paths import DOCKER, SERVE
+from nodestack.paths import APP, DOCKER, SERVE
 from nodestack.process import Process, child_pids, free_port, healthy, spawn
 
 #: gunicorn.conf.py's worker count when WEB_CONCURRENCY is unset (tested against it); start_gunicorn
@@ -21,10 +21,17 @@ WORKERS = 2
 _WALL_CLOCK_FLOOR = 1e9
 
 
-def command(app: str = "run:app", python: str = sys.executable) -> list[str]:
-    """The app image's command serving ``app``. ``python`` runs serve.py, which runs the gunicorn installed
-    next to it: the environment it names is the one gunicorn and the app import from."""
-    return [python, str(SERVE), app]
+def command(python: str = sys.executable) -> list[str]:
+    """The app image's command, which serves the app ``WSGI_APP`` names (``app_env``). ``python`` runs
+    serve.py, which runs the gunicorn installed next to it: the environment it names is the one gunicorn and
+    the app import from."""
+    return [python, str(SERVE)]
+
+
+def app_env(app: str = "wsgi:app", *pythonpath: Path) -> dict[str, str]:
+    """The environment the image gives gunicorn for serving ``app`` from the working directory (the image's
+    /app, here the sample app's directory): the node stack's modules, and ``pythonpath``, on PYTHONPATH."""
+    return {"WSGI_APP": app, "PYTHONPATH": os.pathsep.join(str(p) for p in (DOCKER, *pythonpath))}
 
 
 def bind_env(*addresses: str) -> dict[str, str]:
@@ -83,12 +90,13 @@ class Gunicorn:
 def start_gunicorn(
     workdir: Path,
     *,
-    app: str = "run:app",
+    app: str = "wsgi:app",
     env: Mapping[str, str] | None = None,
     pythonpath: tuple[Path, ...] = (),
     python: str = sys.executable,
 ) -> Gunicorn:
-    """Start gunicorn with ``docker/gunicorn.conf.py`` on a unix socket (nginx's way in, as on a node) and a
+    """Start gunicorn serving ``app`` (``WSGI_APP``) from the sample app's directory, as the image does from
+    /app, with ``docker/gunicorn.conf.py`` on a unix socket (nginx's way in, as on a node) and a
     free TCP port (for load and checks that bypass nginx), and wait until /healthz answers."""
     port = free_port()
     log_dir = workdir / f"gunicorn-{port}"
@@ -98,10 +106,10 @@ def start_gunicorn(
         **bind_env(f"unix:{sock}", f"127.0.0.1:{port}"),
         "WEB_CONCURRENCY": str(WORKERS),
         "GUNICORN_LOG_DIR": str(log_dir),
-        "PYTHONPATH": os.pathsep.join(str(p) for p in (DOCKER, *pythonpath)),
+        **app_env(app, *pythonpath),
         **(env or {}),
     }
-    process = spawn("gunicorn", command(app, python), settings, DOCKER, log_dir / "stdout.log")
+    process = spawn("gunicorn", command(python), settings, APP, log_dir / "stdout.log")
     server = Gunicorn(process=process, port=port, socket=sock, access_log=log_dir / "access.log")
     process.wait_ready(lambda: healthy(f"{server.url}/healthz"), "gunicorn")
     # Every worker booted, not just the one that answered: a worker still booting would lose a

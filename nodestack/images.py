@@ -1,5 +1,6 @@
-"""The node stack's images, built from docker/ with BuildKit on a Docker engine found here or started for
-the run, on the production bases or on stand-ins made of Debian packages (Docker Hub may be out of reach)."""
+"""The node stack's images, built from docker/Dockerfile and the sample app with BuildKit on a Docker engine
+found here or started for the run, on the production bases or on stand-ins made of Debian packages (Docker
+Hub may be out of reach)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from nodestack.paths import DOCKER, REPO
+from nodestack.paths import CONTEXT, DOCKERFILE, REPO
 from nodestack.process import wait_until
+from nodestack.standins import QuietHandler, serving
 
 #: The data root of an engine started here: kept between runs, so the stand-ins and build layers are cached.
 ENGINE_DATA = REPO / ".build" / "docker"
@@ -255,20 +258,42 @@ def base_args(engine: Engine) -> dict[str, str]:
 
 
 def build(engine: Engine, target: str, build_args: Mapping[str, str]) -> str:
-    """Build ``target`` from docker/ and return its image id."""
+    """Build ``target`` from the project root (docker/Dockerfile, the sample app) and return its image id."""
     tag = f"nodestack/{target}:test"
     arguments = [arg for name, value in build_args.items() for arg in ("--build-arg", f"{name}={value}")]
     engine.run(
-        "build", "--network", "host", "--target", target, "--tag", tag, *arguments, str(DOCKER),
+        "build", "--network", "host", "--file", str(DOCKERFILE), "--target", target, "--tag", tag, *arguments,
+        str(CONTEXT),
         timeout=BUILD_TIMEOUT,
     )  # fmt: skip
     return engine.run("image", "inspect", "--format", "{{.Id}}", tag).strip()
 
 
-def build_images(engine: Engine) -> dict[str, str]:
-    """Every target's image id, by target."""
-    build_args = base_args(engine)
-    return {target: build(engine, target, build_args) for target in TARGETS}
+@contextmanager
+def served_file(path: Path) -> Iterator[str]:
+    """``path`` served over HTTP on loopback while the block runs: its URL. A build's ``ADD`` of a URL is
+    fetched by the engine itself, on the host's network, so it reaches loopback."""
+    body = path.read_bytes()
+
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with serving(server):
+        yield f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
+
+
+def build_images(engine: Engine, database_ca: Path = CA_BUNDLE) -> dict[str, str]:
+    """Every target's image id, by target. The app image ships ``database_ca`` as its database CA bundle
+    (``RDS_CA_BUNDLE_URL``, RDS's own in a real build, out of reach here): the tests that connect to their
+    PostgreSQL pass its CA; by default the host's bundle stands in."""
+    with served_file(database_ca) as url:
+        build_args = {**base_args(engine), "RDS_CA_BUNDLE_URL": url}
+        return {target: build(engine, target, build_args) for target in TARGETS}
 
 
 @dataclass(frozen=True)

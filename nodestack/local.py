@@ -1,9 +1,10 @@
 """``make local``: the node stack natively, with the configs the images ship (``python -m nodestack.local``).
 
-gunicorn serves ``run:app`` on the unix socket ``.local/gunicorn.sock``; nginx (edge mode) proxies to it and
-answers on ``http://127.0.0.1:$HTTP_PORT`` and ``https://127.0.0.1:$HTTPS_PORT`` for the site name
-``localhost``, with a self-signed certificate made on first run. Both log to this terminal. Ctrl-C, SIGTERM
-or a closed terminal (SIGHUP) stops both gracefully; when either stops on its own, the other is stopped too.
+gunicorn serves the sample app (``wsgi:app`` in app/) on the unix socket ``.local/gunicorn.sock``; nginx (edge
+mode) proxies to it and answers on ``http://127.0.0.1:$HTTP_PORT`` and ``https://127.0.0.1:$HTTPS_PORT`` for
+the site name ``localhost``, with a self-signed certificate made on first run. Both log to this terminal.
+Ctrl-C, SIGTERM or a closed terminal (SIGHUP) stops both gracefully; when either stops on its own, the other
+is stopped too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from nodestack import gunicorn, nginx
-from nodestack.paths import DOCKER, REPO
+from nodestack.paths import APP, REPO
 from nodestack.process import Process, healthy, running, spawn
 
 RUN = REPO / ".local"
@@ -62,8 +63,10 @@ def _start(run: Path, ports: Ports, stack: ExitStack) -> tuple[Process, Process]
     run.mkdir(exist_ok=True)
     nginx.prepare_static(run)
     socket = run / "gunicorn.sock"
-    app_env = gunicorn.bind_env(f"unix:{socket}")
-    app = spawn("gunicorn", gunicorn.command(), app_env, DOCKER, None, own_session=True)
+    # The sample app links its static files by the hashed names the build step just wrote.
+    manifest = {"STATIC_MANIFEST": str(run / "static" / "manifest.json")}
+    app_env = {**gunicorn.bind_env(f"unix:{socket}"), **gunicorn.app_env(), **manifest}
+    app = spawn("gunicorn", gunicorn.command(), app_env, APP, None, own_session=True)
     stack.enter_context(running(app))
     proxy_env = nginx.loopback_env(
         run, "edge", f"unix:{socket}", http_port=ports.http, https_port=ports.https, runtime=run / "nginx"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import shutil
 import ssl
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nodestack.paths import DOCKER, PRECOMPRESS, RENDER
+from nodestack.paths import APP, PRECOMPRESS, RENDER, STATIC_DIGEST
 from nodestack.process import Process, child_pids, free_port, port_open, spawn
 
 #: The proxy image's command (docker/Dockerfile's CMD, tested equal): nginx in the foreground with the
@@ -25,10 +26,13 @@ def command(render: Path = RENDER) -> list[str]:
 
 
 def prepare_static(workdir: Path) -> Path:
-    """The image's build step on a copy of docker/static in ``workdir``: the files and their .gz twins."""
+    """The images' build steps on a copy of the sample app's static/ in ``workdir``: the files, their
+    content-hashed twins with the manifest the app links through (``static/manifest.json``), and the .gz
+    twins of all."""
     static = workdir / "static"
-    shutil.copytree(DOCKER / "static", static)
-    # A fixed argument list: our own script on our own copy.
+    shutil.copytree(APP / "static", static)
+    # Fixed argument lists: our own scripts on our own copy.
+    subprocess.run([sys.executable, str(STATIC_DIGEST), str(static)], check=True)  # noqa: S603
     subprocess.run([str(PRECOMPRESS), str(static)], check=True)  # noqa: S603
     for path in [static, *static.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)

@@ -22,6 +22,7 @@ from pulumi.runtime.stack import Stack
 
 from infra.config import PROJECT
 from nodestack.nginx import prepare_static
+from nodestack.postgres import Postgres, remove, start_postgres
 from nodestack.process import world_readable_tempdir
 from offline import invokes
 from offline.stack import Warnings, stack_config
@@ -415,3 +416,11 @@ def workdir() -> Iterator[Path]:
     prepare_static(path)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(workdir: Path) -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster (nodestack/postgres.py), TLS required over TCP, for the sample app."""
+    server = start_postgres(workdir)
+    yield server
+    remove(server)

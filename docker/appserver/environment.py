@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -24,6 +25,10 @@ LOOPBACK_PROXIES = "127.0.0.1,::1"
 #: What ``*`` in ``FORWARDED_ALLOW_IPS`` stands for: every peer, as in gunicorn.
 EVERY_PEER = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 KEEPALIVE_QUEUE_MS = 1000
+#: ``WSGI_APP`` when unset: the callable ``app`` in the app directory's ``wsgi.py``.
+DEFAULT_WSGI_APP = "wsgi:app"
+#: ``module:name`` or ``module:factory()`` (gunicorn's forms, without a factory's arguments): dotted names.
+WSGI_APP_PATTERN = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\(\))?")
 
 
 class BadSetting(ValueError):
@@ -136,4 +141,13 @@ def forwarded_allow_ips(env: Mapping[str, str]) -> str:
     the TCP peers whose ``X-Forwarded-*`` headers gunicorn and the app believe."""
     value = env.get("FORWARDED_ALLOW_IPS", LOOPBACK_PROXIES)
     trusted_proxies(value)
+    return value
+
+
+def wsgi_app(env: Mapping[str, str]) -> str:
+    """``WSGI_APP``: the app's WSGI callable, ``module:name`` or ``module:factory()`` [``DEFAULT_WSGI_APP``],
+    imported from the app's directory (the image's working directory)."""
+    value = env.get("WSGI_APP") or DEFAULT_WSGI_APP
+    if not WSGI_APP_PATTERN.fullmatch(value):
+        raise BadSetting(f"WSGI_APP={value!r}: expected module:name or module:factory(), such as wsgi:app")
     return value

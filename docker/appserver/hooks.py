@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import importlib.util
 import signal
 import time
 from collections.abc import Sequence
@@ -56,11 +57,16 @@ def share_with_workers(modules: tuple[str, ...]) -> None:
     Of what these libraries bind at import, a request uses two lock classes that stay the thread module's
     (gevent patches after the fork), werkzeug's routing map's and jinja2's template cache's: each is held
     around a few dict and list operations, never across I/O, so no greenlet waits on one (read in flask 3.1,
-    werkzeug 3.1 and jinja2 3.1). A new image, not a HUP, changes these libraries.
+    werkzeug 3.1 and jinja2 3.1). sqlalchemy 2.1's and pydantic 2.14's module-level locks (mapper
+    configuration, collection instrumentation, lambda caching, model rebuilds) guard work in memory too,
+    and their pools and queues are made in the worker, from the patched thread module. A new image, not a
+    HUP, changes these libraries.
     """
-    if not modules:
+    # An app without one of them (not a Flask app) shares the rest.
+    present = [name for name in modules if importlib.util.find_spec(name) is not None]
+    if not present:
         return
-    for name in modules:
+    for name in present:
         importlib.import_module(name)
     gc.freeze()
 

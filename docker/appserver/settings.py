@@ -14,8 +14,13 @@ from appserver import environment
 from appserver.environment import BadSetting
 
 #: The libraries every worker imports before it serves (the app's framework and what it imports), which
-#: the master imports once before forking them (hooks.ServerHooks.when_ready).
-SHARED_LIBRARIES = ("flask",)
+#: the master imports once before forking them (hooks.ServerHooks.when_ready), when the app has them: the
+#: sample app's web framework, ORM and validation. Not a database driver: psycopg picks its wait function as
+#: it is imported, a blocking one unless gevent has patched select by then, which happens in each worker
+#: after the fork (sqlalchemy imports its dialect's driver only when an engine is made, in the worker).
+SHARED_LIBRARIES = ("flask", "sqlalchemy", "pydantic")
+#: What gunicorn loads in each worker: the app ``WSGI_APP`` names, behind the node stack's proxy fix.
+NODE_STACK_APP = "appserver.wsgi:application"
 #: gunicorn's heartbeat directory when it exists: tmpfs, where fchmod never blocks a worker on a disk
 #: (gunicorn FAQ).
 TMPFS = "/dev/shm"  # noqa: S108 - tmpfs, gunicorn's documented choice
@@ -59,15 +64,19 @@ class GunicornSettings:
     accesslog: str | None
     errorlog: str
     loglevel: str
-    # Only the local nginx may set X-Forwarded-Proto/-For: gunicorn and the app's TrustedProxyFix believe a
-    # unix socket's peer, and over TCP only these addresses.
+    # Only the local nginx may set X-Forwarded-Proto/-For: gunicorn and the proxy fix in front of the app
+    # (appserver.proxy) believe a unix socket's peer, and over TCP only these addresses.
     forwarded_allow_ips: str
     worker_tmp_dir: str | None
     #: GUNICORN_KEEPALIVE_QUEUE_MS in seconds, or None when off (queue_watch.py); not a gunicorn setting.
     keepalive_queue_seconds: float | None
     #: What the master imports for its workers to share (hooks.py); not a gunicorn setting.
     shared_libraries: tuple[str, ...]
+    #: WSGI_APP, the app's callable that NODE_STACK_APP wraps; not a gunicorn setting.
+    app: str
 
+    # The app's own callable is loaded and wrapped by appserver.wsgi; gunicorn is told only that module.
+    wsgi_app: str = field(default=NODE_STACK_APP, init=False)
     # The socket is srw-rw----: connecting needs write permission on it, and only its user and group have it.
     umask: int = field(default=0o117, init=False)
     # With gevent, timeout is a worker heartbeat (a worker blocked this long is killed), not a request limit;
@@ -125,6 +134,7 @@ class GunicornSettings:
             shared_libraries=(
                 SHARED_LIBRARIES if environment.switch(env, "GUNICORN_SHARED_LIBRARIES", "on") else ()
             ),
+            app=environment.wsgi_app(env),
         )
 
 

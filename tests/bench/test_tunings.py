@@ -14,7 +14,7 @@ from bench.rounds import Alternated, Series
 from bench.sections.compared import plain_http
 from bench.stacks import Stack, without
 from bench.tunings import TLS, Tuning
-from nodestack.paths import DOCKER
+from nodestack.paths import APP, DOCKER
 from tests.bench.results import ServingStack, measured_urls, run
 
 TUNINGS = [value for value in vars(tunings).values() if isinstance(value, Tuning)]
@@ -50,7 +50,7 @@ def test_without_tls_nginx_serves_the_site_over_plain_http(workdir: Path) -> Non
     assert dynamic.status_code == 200
     assert dynamic.json()["service"] == "flask-app"
     assert static.status_code == 200
-    assert static.content == (DOCKER / "static" / "css" / "site.css").read_bytes()
+    assert static.content == (APP / "static" / "css" / "site.css").read_bytes()
 
 
 def test_the_targets_give_the_ratio_over_plain_http_where_it_was_measured() -> None:

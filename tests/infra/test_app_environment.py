@@ -170,7 +170,7 @@ def test_every_variable_the_node_stack_reads_is_reserved() -> None:
     unreserved = {
         name
         for name in read_by_appserver | read_by_render
-        if not app_environment.is_reserved(name) and name not in _RENDER_LOCALS
+        if not app_environment.is_reserved(name) and name not in _RENDER_LOCALS | _WSGI_ENVIRON
     }
     assert not unreserved, f"variables the node stack reads that a setting could take: {sorted(unreserved)}"
 
@@ -179,6 +179,8 @@ _RENDER_LOCALS = frozenset(
     {"EX_USAGE", "SEPARATORS", "TEMPLATE_DIR", "UPSTREAM_KEEPALIVE", "HTTPS_REDIRECT_PORT", "SOMAXCONN", "NF"}
 )
 """render.sh's own variables (set in the script, never read from the environment), and awk's `$NF`."""
+_WSGI_ENVIRON = frozenset({"HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "REMOTE_ADDR"})
+"""Keys of a request's WSGI environ that the proxy fix reads (docker/appserver/proxy.py), not variables."""
 
 
 @pytest.mark.parametrize(

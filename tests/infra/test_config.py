@@ -185,6 +185,11 @@ RULES = [
         "accessLogRetentionDays = 0: expected a whole number from 1 to 3650",
         id="access-log-retention",
     ),
+    pytest.param(
+        {"wsgiApp": "wsgi.app"},
+        "wsgiApp = 'wsgi.app': expected module:name or module:factory(), such as 'wsgi:app'",
+        id="wsgi-app",
+    ),
     pytest.param({"alarmEmail": "ops"}, "alarmEmail = 'ops': expected an email address", id="alarm-email"),
     pytest.param(
         {"singleNatGateway": "yes"}, "singleNatGateway = 'yes': expected true or false", id="boolean"
@@ -272,5 +277,12 @@ def test_load_reads_region_and_default_tags(harness: Harness) -> None:
 def test_a_violation_stops_the_program_before_any_resource(harness: Harness) -> None:
     harness.use("prod", {**stack_config("prod"), f"{PROJECT}:idleTimeoutSeconds": "80"})
     with pytest.raises(ConfigError, match=f"^{PROJECT}:idleTimeoutSeconds = 80"):
+        harness.run_program()
+    assert harness.mocks.resources == []
+
+
+def test_an_app_path_docker_would_not_send_stops_the_program_before_any_resource(harness: Harness) -> None:
+    harness.use("prod", {**stack_config("prod"), f"{PROJECT}:appPath": "infra"})
+    with pytest.raises(ConfigError, match="appPath = 'infra': expected a directory holding the app's pinned"):
         harness.run_program()
     assert harness.mocks.resources == []

@@ -12,8 +12,16 @@ from typing import Any
 import pulumi
 import pytest
 
-from infra.config import PROJECT
-from infra.image import PLATFORM, Images, ImagesArgs, build_tag, context_digest, context_files
+from infra.config import PROJECT, ConfigError
+from infra.image import (
+    PLATFORM,
+    Images,
+    ImagesArgs,
+    build_tag,
+    check_app_path,
+    context_digest,
+    context_files,
+)
 from tests.conftest import ROOT, Harness, Resource
 
 REPOSITORY = "aws:ecr/repository:Repository"
@@ -33,15 +41,26 @@ def registry(image: Resource) -> dict[str, str]:
 IMAGE = "docker:index/image:Image"
 
 
+def images_args(context: Path) -> ImagesArgs:
+    """The images of the sample app, built from the project at ``context``."""
+    return ImagesArgs(
+        context=context, app_path="app", wsgi_app="wsgi:app", stack="prod", keep_images=10, force_delete=False
+    )
+
+
+def tag_inputs(build: dict[str, Any]) -> dict[str, str]:
+    """pulumi-docker's build inputs, its build arguments flattened as the tag digests them."""
+    args = build.get("args", {})
+    return {**{k: v for k, v in build.items() if k != "args"}, **{f"args.{k}": v for k, v in args.items()}}
+
+
 @pytest.fixture
 def references(harness: Harness) -> dict[str, str]:
-    """Builds the component for the real `docker/` context; returns the images' references."""
+    """Builds the component for the real context (the project root); returns the images' references."""
     seen: dict[str, str] = {}
 
     def program() -> pulumi.Output[None]:
-        images = Images(
-            "images", ImagesArgs(context=ROOT / "docker", stack="prod", keep_images=10, force_delete=False)
-        )
+        images = Images("images", images_args(ROOT))
         return pulumi.Output.all(images.app_image, images.proxy_image).apply(
             lambda values: seen.update(app=values[0], proxy=values[1])
         )
@@ -84,7 +103,9 @@ def test_each_target_is_built_for_amd64_and_pushed_to_its_repository(
     for image in harness.mocks.of_type(IMAGE):
         target = image.inputs["build"]["target"]
         assert image.inputs["build"]["platform"] == "linux/amd64"
-        tag = build_tag(context_digest(Path("docker")), image.inputs["build"])
+        assert image.inputs["build"]["dockerfile"] == "docker/Dockerfile"
+        assert image.inputs["build"]["args"] == {"APP_DIR": "app", "WSGI_APP": "wsgi:app"}
+        tag = build_tag(context_digest(Path(".")), tag_inputs(image.inputs["build"]))
         assert image.inputs["imageName"] == f"{urls[target]}:{tag}"
         assert registry(image)["server"] == urls[target]
         assert registry(image)["username"] == "AWS"
@@ -116,10 +137,7 @@ def test_image_inputs_do_not_depend_on_where_the_checkout_lives(
         harness.use("prod")
 
         def program() -> pulumi.Output[str]:
-            images = Images(
-                "images",
-                ImagesArgs(context=project / "docker", stack="prod", keep_images=10, force_delete=False),
-            )
+            images = Images("images", images_args(project))
             return images.app_image
 
         harness.evaluate(program)
@@ -132,7 +150,9 @@ def test_image_inputs_do_not_depend_on_where_the_checkout_lives(
         )
 
     other = tmp_path / "elsewhere" / "checkout"
-    shutil.copytree(ROOT / "docker", other / "docker", symlinks=True)
+    for directory in ("docker", "app"):
+        shutil.copytree(ROOT / directory, other / directory, symlinks=True)
+    shutil.copy(ROOT / ".dockerignore", other / ".dockerignore")
     here = inputs(ROOT)
     assert here == inputs(other)
     assert all(not str(image["build"]["context"]).startswith("/") for image in here)
@@ -181,3 +201,38 @@ def test_files_docker_ignores_do_not_change_the_tag(tmp_path: Path) -> None:
     assert [p.name for p in context_files(tmp_path)] == [".dockerignore", "Dockerfile", "run.py"]
     (tmp_path / "Dockerfile").write_text("FROM debian\n")
     assert build_tag(context_digest(tmp_path), {}) != before
+
+
+def test_the_context_is_the_node_stack_and_the_app_alone() -> None:
+    # Only what goes into an image makes a new tag (a release): not the Pulumi program, tests or docs.
+    sent = {path.relative_to(ROOT).parts[0] for path in context_files(ROOT)}
+    assert sent == {".dockerignore", "docker", "app"}
+    assert ROOT / "app" / "requirements.txt" in context_files(ROOT)
+
+
+def test_a_new_build_argument_makes_a_new_tag(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    settings = {"target": "app", "args.APP_DIR": "app", "args.WSGI_APP": "wsgi:app"}
+    before = build_tag(context_digest(tmp_path), settings)
+    assert build_tag(context_digest(tmp_path), {**settings, "args.WSGI_APP": "wsgi:create_app()"}) != before
+
+
+@pytest.mark.parametrize(
+    ("app_path", "allowed"),
+    [
+        ("/srv/app", "a directory inside the project, relative to it, not docker/"),
+        ("../app", "a directory inside the project, relative to it, not docker/"),
+        ("docker", "a directory inside the project, relative to it, not docker/"),
+        ("missing", "a directory holding the app's pinned requirements.txt"),
+        ("elsewhere", "a directory .dockerignore admits: add a line !elsewhere"),
+    ],
+)
+def test_app_path_must_be_a_directory_docker_sends(tmp_path: Path, app_path: str, allowed: str) -> None:
+    (tmp_path / ".dockerignore").write_text("*\n!docker\n!app\n")
+    for directory in ("app", "elsewhere"):
+        (tmp_path / directory).mkdir()
+        (tmp_path / directory / "requirements.txt").write_text("flask==3.1.3\n")
+    check_app_path(tmp_path, "app")
+    with pytest.raises(ConfigError) as raised:
+        check_app_path(tmp_path, app_path)
+    assert str(raised.value) == f"appPath = {app_path!r}: expected {allowed}"

@@ -13,7 +13,6 @@ import pytest
 
 from iam_eval import Decision, Principal, Request
 from iam_eval import evaluate as evaluate_policy
-from infra import database
 from infra.config import PROJECT
 from tests.conftest import ACCOUNT, ROOT, Harness
 
@@ -242,15 +241,16 @@ def test_prod_nodes_connect_to_their_database_with_its_managed_secret(harness: H
     assert outputs["database_secret_arn"] == secret
     script = base64.b64decode(harness.mocks.one("aws:ec2/launchTemplate:LaunchTemplate").inputs["userData"])
     text = script.decode()
-    # Where the database is, and how to verify it, as plain settings of the app container.
+    # Where the database is, and that it must be verified, as plain settings of the app container; the CA
+    # bundle is the image's (DATABASE_SSLROOTCERT), which no setting overrides.
     for setting in (
         f"DATABASE_HOST={instance['address']}",
         f"DATABASE_PORT={int(instance['port'])}",
         "DATABASE_NAME=app",
         "DATABASE_SSLMODE=verify-full",
-        f"DATABASE_SSLROOTCERT={database.CA_BUNDLE_IN_IMAGE}",
     ):
         assert f"--env {setting}" in text
+    assert "DATABASE_SSLROOTCERT" not in text
     # Who to connect as, from the secret RDS manages: the role may read that secret and no other.
     grant = harness.mocks.one("aws:iam/rolePolicy:RolePolicy", "nodes-app-secrets").inputs["policy"]
     role = Principal(arn=f"arn:aws:iam::{ACCOUNT}:role/nodes")

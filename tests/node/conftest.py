@@ -12,13 +12,16 @@ from nodestack.gunicorn import Gunicorn, start_gunicorn
 from nodestack.images import Engine, build_images, docker_engine
 from nodestack.nginx import Nginx, render_env, start_nginx
 from nodestack.node import Registry, pushed
+from nodestack.postgres import Postgres
 from tests.node.support import AppLog
 
 
 @pytest.fixture(scope="session")
 def gunicorn(workdir: Path) -> Iterator[Gunicorn]:
     # With its access log, which AppLog reads (off by default: nginx's records every request).
-    server = start_gunicorn(workdir, env={"GUNICORN_ACCESS_LOG": "on"})
+    # The sample app links static files through the manifest the build step wrote in the workdir.
+    env = {"GUNICORN_ACCESS_LOG": "on", "STATIC_MANIFEST": str(workdir / "static" / "manifest.json")}
+    server = start_gunicorn(workdir, env=env)
     yield server
     server.process.stop()
 
@@ -61,9 +64,10 @@ def engine() -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def images(engine: Engine) -> dict[str, str]:
-    """The image id of each docker/Dockerfile target, built with BuildKit (on stand-in bases by default)."""
-    return build_images(engine)
+def images(engine: Engine, postgres: Postgres) -> dict[str, str]:
+    """The image id of each docker/Dockerfile target, built with BuildKit (on stand-in bases by default),
+    the app image shipping the test cluster's CA as its database CA bundle."""
+    return build_images(engine, database_ca=postgres.ca)
 
 
 @pytest.fixture(scope="session")

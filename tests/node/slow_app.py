@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Response, jsonify, request
 
-from app import create_app
+from notes import create_app
 
 app = create_app()
 HOLD_LIMIT_SECONDS = 30.0

@@ -11,9 +11,10 @@ from pathlib import Path, PurePosixPath
 
 from appserver.environment import SOCKET
 from nodestack.nginx import PROXY_COMMAND
-from nodestack.paths import DOCKER
+from nodestack.paths import APP, CONTEXT, DOCKER, DOCKERFILE
 
-DOCKERFILE = DOCKER / "Dockerfile"
+#: Both requirement files the builder resolves together: the node stack's and the sample app's.
+REQUIREMENTS = (DOCKER / "requirements.txt", APP / "requirements.txt")
 #: Both images make gunicorn's socket directory, the mount point of the volume they share.
 MAKE_SOCKET_DIR = f"install -d -o 1001 -g 1001 -m 0750 {PurePosixPath(SOCKET).parent}"
 # python:3.11-slim-bookworm is glibc 2.36 on x86_64 (the instances' linux/amd64).
@@ -83,9 +84,14 @@ def test_app_stage_runs_serve_py_as_1001_on_a_socket_from_offline_wheels() -> No
     assert instruction(app, "EXPOSE") == []
     assert MAKE_SOCKET_DIR in instruction(app, "RUN")
     (cmd,) = instruction(app, "CMD")
-    assert json.loads(cmd) == ["python", "serve.py", "run:app"]
+    assert json.loads(cmd) == ["python", "/opt/nodestack/serve.py"]
     (healthcheck,) = instruction(app, "HEALTHCHECK")
-    assert healthcheck.endswith('CMD ["python", "healthcheck.py"]')
+    assert healthcheck.endswith('CMD ["python", "/opt/nodestack/healthcheck.py"]')
+    # The node stack on PYTHONPATH; the app in the working directory, from which WSGI_APP is imported.
+    assert "WSGI_APP=${WSGI_APP}" in instruction(app, "ENV")
+    assert any("PYTHONPATH=/opt/nodestack" in line for line in instruction(app, "ENV"))
+    assert instruction(app, "WORKDIR") == ["/app"]
+    assert "COPY --from=builder /build/app/ ./" in app
     # Wheels come from the builder stage, installed offline.
     assert any("--no-index" in line and "from=builder" in line for line in instruction(app, "RUN"))
 
@@ -105,7 +111,7 @@ def test_proxy_stage_renders_then_runs_the_tested_command_unprivileged_with_prec
     assert json.loads(cmd) == PROXY_COMMAND
     # The static files with their .gz twins, made in the builder.
     assert "COPY --from=builder /build/static/ /srv/static/" in proxy
-    assert "RUN precompress static" in stages()["builder"]
+    assert any(line.endswith("&& precompress static") for line in instruction(stages()["builder"], "RUN"))
 
 
 def test_files_the_images_copy_exist() -> None:
@@ -115,7 +121,16 @@ def test_files_the_images_copy_exist() -> None:
                 continue
             *sources, _ = source.split()
             for pattern in sources:
-                assert list(DOCKER.glob(pattern.rstrip("/"))), f"COPY {pattern}: nothing in docker/"
+                path = pattern.replace("${APP_DIR}", APP.name).rstrip("/")
+                assert list(CONTEXT.glob(path)), f"COPY {pattern}: nothing in the context"
+
+
+def test_the_builder_resolves_the_node_stack_and_the_app_requirements_together() -> None:
+    builder = stages()["builder"]
+    assert "ARG APP_DIR=app" in builder
+    assert "COPY ${APP_DIR}/requirements.txt requirements/app.txt" in builder
+    (wheels,) = [line for line in instruction(builder, "RUN") if line.startswith("pip wheel")]
+    assert wheels.endswith("-r requirements/nodestack.txt -r requirements/app.txt")
 
 
 def test_every_runtime_requirement_is_a_binary_wheel_for_the_image(tmp_path: Path) -> None:
@@ -125,7 +140,7 @@ def test_every_runtime_requirement_is_a_binary_wheel_for_the_image(tmp_path: Pat
             sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", *platforms,
             "--python-version", "3.11", "--implementation", "cp",
             "--abi", "cp311", "--abi", "abi3", "--abi", "none",
-            "--requirement", str(DOCKER / "requirements.txt"), "--dest", str(tmp_path),
+            *[arg for path in REQUIREMENTS for arg in ("--requirement", str(path))], "--dest", str(tmp_path),
         ],
         capture_output=True,
         text=True,
@@ -135,7 +150,8 @@ def test_every_runtime_requirement_is_a_binary_wheel_for_the_image(tmp_path: Pat
     wheels = sorted(path.name for path in tmp_path.iterdir())
     pinned = [
         re.split(r"\[|==", line)[0].replace("-", "_").lower()
-        for line in (DOCKER / "requirements.txt").read_text().splitlines()
+        for path in REQUIREMENTS
+        for line in path.read_text().splitlines()
         if "==" in line
     ]
     assert sorted(name.split("-")[0].lower() for name in wheels) == sorted(pinned)
@@ -143,3 +159,13 @@ def test_every_runtime_requirement_is_a_binary_wheel_for_the_image(tmp_path: Pat
         # Pure-Python wheels, or compiled ones for CPython 3.11 on glibc x86_64: nothing to compile.
         assert re.search(r"-(py3-none-any|cp311-cp311-.*manylinux.*x86_64)\.whl$", name), name
     assert any("cp311-cp311" in name for name in wheels)  # gevent, greenlet... really are compiled
+
+
+def test_the_app_image_ships_rds_ca_bundle_for_verified_database_tls() -> None:
+    builder, app = stages()["builder"], stages()["app"]
+    url = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+    assert f"ARG RDS_CA_BUNDLE_URL={url}" in builder
+    (fetch,) = [line for line in instruction(builder, "RUN") if "RDS_CA_BUNDLE_URL" in line]
+    assert fetch.endswith('&& grep -q -- "-----BEGIN CERTIFICATE-----" rds-ca-bundle.pem')
+    assert "COPY --from=builder /build/rds-ca-bundle.pem /opt/nodestack/rds-ca-bundle.pem" in app
+    assert "DATABASE_SSLROOTCERT=/opt/nodestack/rds-ca-bundle.pem" in instruction(app, "ENV")

@@ -17,15 +17,14 @@ from pathlib import Path
 import pytest
 from gunicorn import config as gunicorn_config
 
-from app import create_app
-from appserver.environment import SOCKET, BadSetting, trusted_proxies
+from appserver.environment import SOCKET, BadSetting, forwarded_allow_ips, trusted_proxies
 from appserver.hooks import ServerHooks
 from appserver.settings import BACKLOG, TMPFS, GunicornSettings, available_cpus, load
 from infra import user_data
 from infra.config import NGINX_KEEPALIVE_SECONDS
 from nodestack.gunicorn import DEFAULT_WORKERS as WORKERS
 from nodestack.gunicorn import start_gunicorn
-from nodestack.paths import DOCKER
+from nodestack.paths import APP, CONTEXT, DOCKER
 from nodestack.process import running
 from tests.infra.support import node
 from tests.node.support import readme_settings
@@ -195,8 +194,8 @@ TRUSTED = ["127.0.0.1,::1", "*", "10.0.0.0/16, 127.0.0.1", "127.0.0.1,*", "127.0
 def test_gunicorn_and_the_app_trust_the_proxies_gunicorn_takes(value: str) -> None:
     gunicorn_config.validate_string_to_addr_list(value)
     assert settings(FORWARDED_ALLOW_IPS=value).forwarded_allow_ips == value
-    assert trusted_proxies(value)  # else the app would trust no TCP peer
-    create_app({"TESTING": True, "TRUSTED_PROXIES": value})
+    assert trusted_proxies(value)  # else the proxy fix in front of the app would trust no TCP peer
+    assert forwarded_allow_ips({"FORWARDED_ALLOW_IPS": value}) == value
 
 
 #: FORWARDED_ALLOW_IPS values gunicorn refuses, and why.
@@ -219,7 +218,7 @@ def test_gunicorn_and_the_app_refuse_the_same_proxies_naming_the_variable(value:
     with pytest.raises(BadSetting) as gunicorn_refused:
         settings(FORWARDED_ALLOW_IPS=value)
     with pytest.raises(BadSetting) as app_refused:
-        create_app({"TESTING": True, "TRUSTED_PROXIES": value})
+        forwarded_allow_ips({"FORWARDED_ALLOW_IPS": value})
     assert str(gunicorn_refused.value) == str(app_refused.value) == expected
 
 
@@ -246,8 +245,8 @@ def test_the_image_command_stops_on_a_bad_setting_with_one_line_and_no_traceback
 ) -> None:
     environ = {name: text for name, text in os.environ.items() if not name.startswith("GUNICORN_")}
     done = subprocess.run(
-        [sys.executable, str(DOCKER / "serve.py"), "run:app"],
-        cwd=DOCKER,
+        [sys.executable, str(DOCKER / "serve.py")],
+        cwd=APP,
         env={**environ, key: value},
         capture_output=True,
         text=True,
@@ -260,23 +259,29 @@ def test_the_image_command_stops_on_a_bad_setting_with_one_line_and_no_traceback
 
 
 def app_image(root: Path) -> Path:
-    """The app image's /app under ``root``: what docker/Dockerfile's app stage copies from docker/."""
+    """The app image's node stack under ``root``: what docker/Dockerfile's app stage copies from the context
+    to its absolute paths, and the sample app in ``root``/app, the image's working directory (the builder
+    stage's copy of it)."""
     stage = (DOCKER / "Dockerfile").read_text().split(" AS app\n", 1)[1].split("\nFROM ", 1)[0]
     for line in stage.splitlines():
         if line.startswith("COPY ") and "--from" not in line:
             *sources, target = line.split()[1:]
+            assert target.startswith("/"), line
             for source in sources:
-                if (DOCKER / source).is_dir():
-                    shutil.copytree(DOCKER / source, root / target, dirs_exist_ok=True)
+                destination = root / target.lstrip("/")
+                if (CONTEXT / source).is_dir():
+                    shutil.copytree(CONTEXT / source, destination, dirs_exist_ok=True)
                 else:
-                    (root / target).mkdir(parents=True, exist_ok=True)
-                    shutil.copy(DOCKER / source, root / target / source)
+                    destination.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(CONTEXT / source, destination)
+    shutil.copytree(APP, root / "app", ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
 
-def gunicorn_configuration(app_dir: Path, **env: str) -> dict[str, str]:
+def gunicorn_configuration(root: Path, **env: str) -> dict[str, str]:
     """Every setting gunicorn holds once it has read gunicorn.conf.py, started as the image starts it
-    (``python serve.py``, no PYTHONPATH) in ``app_dir`` with ``env``: its ``--print-config``, by name."""
+    (``python /opt/nodestack/serve.py``, that directory on PYTHONPATH, in /app) in the image tree ``root``
+    with ``env``: its ``--print-config``, by name."""
     environ = {
         key: value
         for key, value in os.environ.items()
@@ -284,9 +289,9 @@ def gunicorn_configuration(app_dir: Path, **env: str) -> dict[str, str]:
         and key not in {"PYTHONPATH", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS"}
     }
     done = subprocess.run(
-        [sys.executable, "serve.py", "--print-config", "run:app"],
-        cwd=app_dir,
-        env={**environ, **env},
+        [sys.executable, str(root / "opt/nodestack/serve.py"), "--print-config"],
+        cwd=root / "app",
+        env={**environ, "PYTHONPATH": str(root / "opt/nodestack"), **env},
         capture_output=True,
         text=True,
         timeout=60,

@@ -16,7 +16,7 @@ from nodestack.standins import QuietHandler, serving
 
 
 def healthcheck(bind: str) -> subprocess.CompletedProcess[str]:
-    """Run the check as the image does (``python healthcheck.py`` in the app's directory)."""
+    """Run the check as the image does (``python /opt/nodestack/healthcheck.py``)."""
     return subprocess.run(
         [sys.executable, "healthcheck.py"],
         cwd=DOCKER,

@@ -1,9 +1,12 @@
 """The images docker/Dockerfile builds, started as a node starts them: the app's command serves on the socket
 volume, the proxy's answers over TLS through it, each as its unprivileged user, each passing its own health
-check. Booting them from the rendered user data is the node's test; this one needs only a Docker engine."""
+check. The sample app's release command migrates a real PostgreSQL from the image first, and the app serves
+notes from it. Booting them from the rendered user data is the node's test; this one needs only a Docker
+engine."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -13,6 +16,7 @@ import requests
 
 from appserver.environment import SOCKET
 from nodestack.images import Container, Engine, running, volume
+from nodestack.postgres import Postgres
 from nodestack.process import free_port, wait_until
 
 SOCKET_DIR = str(PurePosixPath(SOCKET).parent)
@@ -22,6 +26,14 @@ HARDENED = ("--network", "host", "--cap-drop", "ALL", "--security-opt", "no-new-
 UNPRIVILEGED = 1001
 #: The certificate render.sh makes at start in behind-alb mode, under the image's NGINX_RUNTIME_DIR.
 PROXY_CERT = "/tmp/nginx/tls/node.crt"  # noqa: S108 - a path inside the proxy container
+
+
+def database(postgres: Postgres) -> list[str]:
+    """The app container's ``DATABASE_*`` for the test cluster, but the CA bundle: the image's own, which
+    the build fetched (the cluster's CA here, RDS's in a real build)."""
+    env = postgres.app_env()
+    del env["DATABASE_SSLROOTCERT"]
+    return [arg for key, value in env.items() for arg in ("--env", f"{key}={value}")]
 
 
 @dataclass(frozen=True)
@@ -45,13 +57,15 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(
-    engine: Engine, images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    engine: Engine, images: dict[str, str], postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     https_port, http_port = free_port(), free_port()
+    # The release phase: the image's release command, once, before the app serves.
+    engine.run("run", "--rm", *HARDENED, *database(postgres), images["app"], "python", "release.py")
     with (
         volume(engine) as socket_volume,
         running(engine, *HARDENED, "--mount", f"type=volume,source={socket_volume},target={SOCKET_DIR}",
-                images["app"]) as app,
+                *database(postgres), images["app"]) as app,
         running(
             engine, *HARDENED,
             "--mount", f"type=volume,source={socket_volume},target={SOCKET_DIR},readonly",
@@ -98,6 +112,27 @@ def test_the_proxy_serves_the_apps_page_over_tls_through_the_socket(stack: Stack
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/html")
     assert response.headers["Strict-Transport-Security"]
+
+
+def test_the_app_serves_notes_from_the_database_the_release_migrated(stack: Stack) -> None:
+    assert stack.get("/readyz").json() == {"status": "ready", "database": "ok"}
+    created = requests.post(
+        f"https://127.0.0.1:{stack.https_port}/api/notes",
+        json={"title": "from the image"},
+        headers={"Host": "localhost"},
+        verify=str(stack.cafile),
+        timeout=5,
+    )
+    assert created.status_code == 201
+    assert stack.get(created.headers["Location"]).json()["title"] == "from the image"
+
+
+def test_pages_link_assets_the_proxy_serves_as_immutable(stack: Stack) -> None:
+    page = stack.get("/").text
+    (css,) = re.findall(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page)
+    response = stack.get(css)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable, no-transform"
 
 
 def test_the_app_runs_its_command_gunicorn_with_the_gevent_worker(stack: Stack) -> None:

@@ -1,5 +1,6 @@
-"""docker/requirements.txt is complete: gunicorn starts, as the app image starts it, from a virtualenv that
-holds exactly those pins and nothing the development virtualenv happens to contain."""
+"""docker/requirements.txt and the sample app's are complete: gunicorn starts the app, as the app image
+starts it, from a virtualenv that holds exactly those pins and nothing the development virtualenv happens to
+contain."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from nodestack.gunicorn import start_gunicorn
-from nodestack.paths import DOCKER
+from nodestack.paths import APP, DOCKER
 
-REQUIREMENTS = DOCKER / "requirements.txt"
+#: What the app image installs: the node stack's pins and the app's.
+REQUIREMENTS = (DOCKER / "requirements.txt", APP / "requirements.txt")
 #: What ``python -m venv`` installs (ensurepip) besides the pins.
 VENV_TOOLS = {"pip", "setuptools"}
 #: Every distribution an environment holds, as JSON of version by name: ``-I`` leaves out PYTHONPATH and the
@@ -28,9 +30,9 @@ LIST_DISTRIBUTIONS = (
 
 
 def pins() -> dict[str, str]:
-    """docker/requirements.txt's pins: the version, by normalised distribution name."""
+    """Both files' pins: the version, by normalised distribution name."""
     found: dict[str, str] = {}
-    for line in REQUIREMENTS.read_text().splitlines():
+    for line in [line for path in REQUIREMENTS for line in path.read_text().splitlines()]:
         if line.strip() and not line.startswith("#"):
             requirement = Requirement(line)
             (specifier,) = requirement.specifier
@@ -48,7 +50,7 @@ def run(python: Path, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def image_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The python of a virtualenv holding exactly docker/requirements.txt."""
+    """The python of a virtualenv holding exactly both requirement files."""
     venv = tmp_path_factory.mktemp("image-requirements") / "venv"
     # venv's default, no system site-packages: nothing from the development virtualenv is importable.
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -57,7 +59,8 @@ def image_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # this Python's patch release, so the install below behaves as the project's does.
     run(python, "-m", "pip", "install", "--quiet", f"pip=={version('pip')}")
     # --no-deps: a dependency missing from the pins stays missing instead of being resolved from PyPI.
-    run(python, "-m", "pip", "install", "--quiet", "--no-deps", "--requirement", str(REQUIREMENTS))
+    files = [arg for path in REQUIREMENTS for arg in ("--requirement", str(path))]
+    run(python, "-m", "pip", "install", "--quiet", "--no-deps", *files)
     return python
 
 
@@ -78,7 +81,7 @@ def test_the_gevent_worker_imports(image_python: Path) -> None:
 
 
 def test_gunicorn_serves_from_the_pins_alone(image_python: Path, workdir: Path) -> None:
-    # The image's command, `python serve.py run:app`, with the virtualenv's python: serve.py runs the
+    # The image's command, `python serve.py` serving wsgi:app, with the virtualenv's python: serve.py runs the
     # gunicorn next to it. start_gunicorn returns once /healthz has answered and every worker booted.
     server = start_gunicorn(workdir, python=str(image_python))
     try:

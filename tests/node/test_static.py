@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import json
+import re
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
 import requests
 
 from nodestack.nginx import Nginx
-from nodestack.paths import DOCKER
+from nodestack.paths import APP
 from tests.node.support import AppLog
 
-CSS = DOCKER / "static" / "css" / "site.css"
+CSS = APP / "static" / "css" / "site.css"
 SECRET = b"do-not-serve-this"
 
 
@@ -31,16 +31,36 @@ def get(nginx: Nginx, path: str, **headers: str) -> requests.Response:
     )
 
 
-def test_static_files_are_cached_publicly_for_30_days(edge: Nginx) -> None:
+def hashed(workdir: Path, name: str) -> str:
+    """The content-hashed name of static file ``name``, from the manifest the build step wrote."""
+    manifest: dict[str, str] = json.loads((workdir / "static" / "manifest.json").read_text())
+    return manifest[name]
+
+
+def test_content_hashed_names_are_immutable_for_a_year(edge: Nginx, workdir: Path) -> None:
+    name = hashed(workdir, "css/site.css")
+    assert re.fullmatch(r"css/site\.[0-9a-f]{12}\.css", name)
+    response = get(edge, f"/static/{name}", **{"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable, no-transform"
+    assert "Expires" not in response.headers
+    # The twin is the same bytes, precompressed like the rest.
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(response.raw.read(decode_content=False)) == CSS.read_bytes()
+
+
+def test_plain_names_are_cached_for_minutes_only(edge: Nginx) -> None:
+    # A plain name may hold other bytes after the next release.
     response = get(edge, "/static/css/site.css")
     assert response.status_code == 200
-    cache_control = response.headers["Cache-Control"]
-    for directive in ("public", "no-transform", "max-age=2592000"):
-        assert directive in cache_control
-    expires = parsedate_to_datetime(response.headers["Expires"])
-    served = parsedate_to_datetime(response.headers["Date"])
-    assert expires - served == timedelta(days=30)
-    assert abs(served - datetime.now(UTC)) < timedelta(minutes=1)
+    assert response.headers["Cache-Control"] == "public, max-age=600, no-transform"
+    assert "Expires" not in response.headers
+
+
+def test_the_page_links_its_assets_by_their_hashed_names(edge: Nginx, workdir: Path) -> None:
+    page = get(edge, "/").text
+    for name in ("css/site.css", "js/site.js"):
+        assert f'"/static/{hashed(workdir, name)}"' in page
 
 
 def test_gzip_twin_for_clients_that_accept_gzip(edge: Nginx) -> None:

@@ -46,6 +46,8 @@ def test_a_refused_resource_ends_the_plan_with_aws_error(
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
     (tmp_path / "__main__.py").symlink_to(ROOT / "__main__.py")
     (tmp_path / "docker").symlink_to(ROOT / "docker")
+    shutil.copytree(ROOT / "app", tmp_path / "app")
+    shutil.copy(ROOT / ".dockerignore", tmp_path)
     broken = (ROOT / "Pulumi.dev.yaml").read_text().replace("instanceType: t3.micro", "instanceType: t3.smol")
     (tmp_path / "Pulumi.broken.yaml").write_text(broken)
     assert main(["--stack", "broken", "--root", str(tmp_path)]) == 1

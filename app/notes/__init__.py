@@ -1,6 +1,8 @@
-"""The Flask application served by gunicorn behind nginx.
+"""The sample Flask application served by gunicorn behind nginx: a notes API on PostgreSQL.
 
-``create_app()`` builds the app; ``run:app`` (see ``run.py``) is what gunicorn loads.
+``create_app()`` builds the app; ``wsgi:app`` (see ``wsgi.py``) is what the node stack serves. The database
+comes from ``DATABASE_*`` (``notes.database``); without ``DATABASE_HOST`` the app still starts, and the
+notes routes answer 503 ``{"error": "no database configured"}``.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ import logging
 import os
 import socket
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy import Engine
 
-from app.proxy import TrustedProxyFix
-from appserver.environment import forwarded_allow_ips, trusted_proxies
+from notes import api
+from notes.assets import link_hashed_names, load_manifest
+from notes.database import DatabaseSettings, make_engine
 
 #: Largest request body the app accepts. nginx refuses bigger bodies first (client_max_body_size 10M);
 #: this is the same limit, kept here so gunicorn exposed by mistake is not an open upload sink.
@@ -23,26 +28,29 @@ MAX_CONTENT_LENGTH = 10 * 1024 * 1024
 log = logging.getLogger(__name__)
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None, *, database: Engine | None = None) -> Flask:
     """Build the application.
 
-    ``config`` overrides the defaults (tests pass ``{"TESTING": True}``). The trusted proxies, whose
-    ``X-Forwarded-For``/``X-Forwarded-Proto`` are believed, come from ``FORWARDED_ALLOW_IPS`` (the same
-    variable, read by the same parser, as gunicorn), defaulting to the loopback nginx runs on; a value
-    gunicorn refuses raises ``appserver.environment.BadSetting`` (a ValueError) naming it.
+    ``config`` overrides the defaults (tests pass ``{"TESTING": True}``). ``database`` is the engine to use;
+    by default one made from ``DATABASE_*``, or none without ``DATABASE_HOST``. Static files are linked by
+    the hashed names in ``STATIC_MANIFEST`` (default: the manifest the image's build step writes in
+    static/). The client's address and scheme behind nginx are the node stack's business: it believes the
+    trusted proxy's ``X-Forwarded-*`` headers before the app sees the request.
     """
     app = Flask(__name__, static_folder="../static", static_url_path="/static")
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
         APP_VERSION=os.environ.get("APP_VERSION", "dev"),
-        TRUSTED_PROXIES=forwarded_allow_ips(os.environ),
         JSON_SORT_KEYS=False,
     )
     if config is not None:
         app.config.update(config)
-
-    trusted = trusted_proxies(app.config["TRUSTED_PROXIES"])
-    app.wsgi_app = TrustedProxyFix(app.wsgi_app, trusted=trusted)  # type: ignore[method-assign]
+    if database is None:
+        settings = DatabaseSettings.from_env(os.environ)
+        database = make_engine(settings) if settings is not None else None
+    api.register(app, database)
+    manifest = os.environ.get("STATIC_MANIFEST") or str(Path(app.static_folder or "static") / "manifest.json")
+    link_hashed_names(app, load_manifest(Path(manifest)))
 
     hostname = socket.gethostname()
 
