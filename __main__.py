@@ -12,6 +12,7 @@ from infra.image import Images, ImagesArgs, check_app_path
 from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
 from infra.network import Network, NetworkArgs
 from infra.observability import Alarms, AlarmsArgs, NodeLogs, NodeLogsArgs
+from infra.release import Release, ReleaseArgs
 from infra.scaling import Scaling, ScalingArgs
 from infra.security import Security, SecurityArgs
 
@@ -38,6 +39,7 @@ images = Images(
         stack=settings.stack,
         keep_images=settings.ecr_keep_images,
         force_delete=not settings.deletion_protection,
+        release=settings.release is not None,
     ),
 )
 certificate = Certificate("certificate", CertificateArgs(domain=settings.domain, https=settings.https))
@@ -78,6 +80,22 @@ database = Database(
         alarm_topic_arn=alarms.topic.arn,
     ),
 )
+app = database.environment(settings.app)
+# The release command runs on the release's own image, as the nodes' network and database access allow.
+release = Release(
+    "release",
+    ReleaseArgs(
+        settings=settings.release,
+        stack=settings.stack,
+        region=settings.region,
+        image=images.release_image,
+        repository_name=images.release_repository_name,
+        subnet_ids=network.private_subnet_ids,
+        security_group_id=security.instance_security_group.id,
+        app=app,
+        log_retention_days=settings.log_retention_days,
+    ),
+)
 nodes = Compute(
     "nodes",
     ComputeArgs(
@@ -95,7 +113,8 @@ nodes = Compute(
         server_name=web.server_name,
         https_port=config.NGINX_HTTPS_PORT,
         tags=settings.tags,
-        app=database.environment(settings.app),
+        app=app,
+        after=release.before_nodes(),
     ),
 )
 scaling = Scaling(

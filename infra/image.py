@@ -20,7 +20,11 @@ from infra.config import ConfigError
 
 PLATFORM = "linux/amd64"
 """The instances' architecture (the launch template's AMI is x86_64)."""
-TARGETS = ("app", "proxy")
+NODE_TARGETS = ("app", "proxy")
+"""The images a node runs."""
+RELEASE_TARGET = "release"
+"""The app image as Lambda runs it, for the release phase (infra/release.py)."""
+TARGETS = (*NODE_TARGETS, RELEASE_TARGET)
 """The Dockerfile's final stages, one repository and image each."""
 DOCKERFILE = "docker/Dockerfile"
 """The Dockerfile, relative to the context (the project root): in the node stack's directory."""
@@ -91,6 +95,8 @@ class ImagesArgs:
     keep_images: int
     """Images each repository keeps; older ones expire."""
     force_delete: bool
+    release: bool = False
+    """Whether the app has a release command: then the release image is built too."""
     """Whether destroying the stack may delete repositories that still hold images."""
 
 
@@ -98,15 +104,18 @@ class Images(pulumi.ComponentResource):
     """One ECR repository per Dockerfile target, and each target built for `linux/amd64` and pushed."""
 
     repositories: dict[str, aws.ecr.Repository]
-    """The repository of each target (`app`, `proxy`)."""
+    """The repository of each target (`app`, `proxy`, and `release` when the app has a release command)."""
     images: dict[str, docker.Image]
     """The pushed image of each target."""
     repository_arns: pulumi.Output[list[str]]
-    """The repositories' ARNs: all the nodes may pull from."""
+    """The node images' repositories' ARNs: all the nodes may pull from."""
     app_image: pulumi.Output[str]
     """The `app` image by digest (`<repository>@sha256:...`): what the instances pull."""
     proxy_image: pulumi.Output[str]
     """The `proxy` image by digest."""
+    release_image: pulumi.Output[str] | None
+    """The `release` image by digest, when built: what the release phase's function runs."""
+    release_repository_name: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: ImagesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flask-nginx-aws:image:Images", name, None, opts)
@@ -117,7 +126,7 @@ class Images(pulumi.ComponentResource):
         build_args = {"APP_DIR": Path(args.app_path).as_posix(), "WSGI_APP": args.wsgi_app}
         self.repositories = {}
         self.images = {}
-        for target in TARGETS:
+        for target in TARGETS if args.release else NODE_TARGETS:
             repository = aws.ecr.Repository(
                 naming.child(name, target),
                 name=naming.physical(naming.project(), args.stack, target, max_length=256, separator="/"),
@@ -169,7 +178,10 @@ class Images(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-        self.repository_arns = pulumi.Output.all(*[r.arn for r in self.repositories.values()])
+        self.repository_arns = pulumi.Output.all(*[self.repositories[target].arn for target in NODE_TARGETS])
         self.app_image = self.images["app"].repo_digest
         self.proxy_image = self.images["proxy"].repo_digest
+        released = self.repositories.get(RELEASE_TARGET)
+        self.release_image = self.images[RELEASE_TARGET].repo_digest if released is not None else None
+        self.release_repository_name = released.name if released is not None else None
         self.register_outputs({"app_image": self.app_image, "proxy_image": self.proxy_image})

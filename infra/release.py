@@ -37,11 +37,9 @@ class ReleaseArgs:
     """The command and its time limit; None: the app has no release command, and nothing is declared."""
     stack: str
     region: str
-    image: pulumi.Input[str]
+    image: pulumi.Input[str] | None
     """The release image by digest (`<repository>@sha256:...`): the app image with Lambda's runtime client."""
-    repository_arn: pulumi.Input[str]
-    """The release image's repository, whose policy lets Lambda pull it for this function only."""
-    repository_name: pulumi.Input[str]
+    repository_name: pulumi.Input[str] | None
     subnet_ids: pulumi.Input[Sequence[str]]
     """Private subnets with a route to a NAT: the database is there, and the AWS APIs beyond."""
     security_group_id: pulumi.Input[str]
@@ -75,6 +73,9 @@ class Release(pulumi.ComponentResource):
         return [self.invocation] if self.invocation is not None else []
 
     def _declare(self, name: str, args: ReleaseArgs, settings: ReleaseSettings) -> None:
+        if args.image is None or args.repository_name is None:
+            raise ValueError("a release command needs the release image: build it (ImagesArgs.release)")
+        image, repository_name = args.image, args.repository_name
         child = pulumi.ResourceOptions(parent=self)
         function_name = naming.physical(naming.project(), args.stack, "release", max_length=64)
         caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
@@ -118,7 +119,7 @@ class Release(pulumi.ComponentResource):
         )
         pull = aws.ecr.RepositoryPolicy(
             naming.child(name, "pull"),
-            repository=args.repository_name,
+            repository=repository_name,
             policy=function_arn.apply(policies.lambda_pulls_image),
             opts=child,
         )
@@ -127,7 +128,7 @@ class Release(pulumi.ComponentResource):
             name=function_name,
             description="Runs the app's release command once per release, before its nodes launch",
             package_type="Image",
-            image_uri=args.image,
+            image_uri=image,
             architectures=["x86_64"],
             role=role.arn,
             timeout=settings.timeout_seconds,
@@ -145,7 +146,7 @@ class Release(pulumi.ComponentResource):
         self.invocation = aws.lambda_.Invocation(
             naming.child(name, "run"),
             function_name=self.function.name,
-            input=pulumi.Output.from_input(args.image).apply(
+            input=pulumi.Output.from_input(image).apply(
                 lambda image: release_payload(image, settings.command)
             ),
             opts=child,

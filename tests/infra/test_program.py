@@ -56,6 +56,7 @@ COMMON = {
     f"{PROJECT}:scaling:Scaling": 1,
     f"{PROJECT}:observability:Alarms": 1,
     f"{PROJECT}:database:Database": 1,
+    f"{PROJECT}:release:Release": 1,
 }
 PROD = {
     **COMMON,
@@ -79,10 +80,19 @@ PROD = {
     "aws:ec2/securityGroup:SecurityGroup": 3,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 4,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 3,
-    "aws:cloudwatch/logGroup:LogGroup": 3,
     "aws:cloudwatch/metricAlarm:MetricAlarm": 6,
-    # The nodes may read the app's SECRET_KEY parameter (appSecrets).
-    "aws:iam/rolePolicy:RolePolicy": 4,
+    # The nodes and the release function may read the app's secrets (its SECRET_KEY, the database's).
+    # The release phase: its image and repository (with the policy that lets Lambda pull), the function,
+    # its role and log group, and the invocation.
+    "aws:iam/rolePolicy:RolePolicy": 6,
+    "aws:iam/role:Role": 3,
+    "aws:cloudwatch/logGroup:LogGroup": 4,
+    "aws:ecr/repository:Repository": 3,
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": 3,
+    "docker:index/image:Image": 3,
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": 1,
+    "aws:lambda/function:Function": 1,
+    "aws:lambda/invocation:Invocation": 1,
 }
 DEV = {
     **COMMON,
@@ -206,8 +216,9 @@ def test_stacks_can_share_an_account_and_region(harness: Harness) -> None:
         }
 
     prod, dev = fixed_names("prod"), fixed_names("dev")
-    # prod's fifth: the log group of its database, named for the stack's DB instance identifier.
-    assert len(prod) == 5
+    # prod's more: the log group of its database, named for the stack's DB instance identifier, and the
+    # release phase's repository, function and log group.
+    assert len(prod) == 8
     assert prod.isdisjoint(dev)
 
 

@@ -273,10 +273,15 @@ def test_ecr_repositories_scan_on_push_with_immutable_tags_and_expire_old_images
 ) -> None:
     ecr = client(deployment, "ecr")
     repositories = ecr.describe_repositories()["repositories"]
-    assert sorted(r["repositoryName"] for r in repositories) == [
-        f"{PROJECT}/{deployment.stack}/app",
-        f"{PROJECT}/{deployment.stack}/proxy",
-    ]
+    # The release image's repository where the stack has a release command (prod).
+    released = [f"{PROJECT}/{deployment.stack}/release"] if setting(deployment, "releaseCommand") else []
+    assert sorted(r["repositoryName"] for r in repositories) == sorted(
+        [
+            f"{PROJECT}/{deployment.stack}/app",
+            f"{PROJECT}/{deployment.stack}/proxy",
+            *released,
+        ]
+    )
     for repository in repositories:
         assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
         assert repository["imageTagMutability"] == "IMMUTABLE"
