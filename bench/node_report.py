@@ -32,7 +32,7 @@ from nodestack import node as boot
 from nodestack.images import (
     BASES_VARIABLE,
     BUILD_TIMEOUT,
-    TARGETS,
+    NODE_TARGETS,
     Engine,
     base_args,
     build_images,
@@ -372,7 +372,7 @@ def used_bases(engine: Engine) -> dict[str, str]:
     dockerfile = (DOCKER / "Dockerfile").read_text()
     arguments = {**dockerfile_defaults(dockerfile), **base_args(engine)}
     stages = dockerfile_bases(dockerfile)
-    return {target: arguments[stages[target]] for target in TARGETS}
+    return {target: arguments[stages[target]] for target in NODE_TARGETS}
 
 
 def image_size(engine: Engine, target: str, image: str, base: str) -> ImageSize:
@@ -523,7 +523,7 @@ def measure(engine: Engine, make: str, command: str, began: float) -> Report:
     """Build the images, boot a node from them, and measure both."""
     images = build_images(engine)
     bases = used_bases(engine)
-    sizes = [image_size(engine, target, images[target], bases[target]) for target in TARGETS]
+    sizes = [image_size(engine, target, images[target], bases[target]) for target in NODE_TARGETS]
     entered = time.time()
     with boot.booted_node(engine, images) as node:
         booted = startup(node, entered, time.time())

@@ -23,7 +23,9 @@ from nodestack.standins import QuietHandler, serving
 #: The data root of an engine started here: kept between runs, so the stand-ins and build layers are cached.
 ENGINE_DATA = REPO / ".build" / "docker"
 #: The Dockerfile's targets, the images a node runs.
-TARGETS = ("app", "proxy", "release")
+NODE_TARGETS = ("app", "proxy")
+"""The images a node runs, each on a base image of its own."""
+TARGETS = (*NODE_TARGETS, "release")
 #: ``IMAGE_BASES=production`` builds on the Dockerfile's own bases (pulled from Docker Hub); the default
 #: builds on stand-ins, since Docker Hub cannot be reached from every machine that runs `make test`.
 BASES_VARIABLE = "IMAGE_BASES"

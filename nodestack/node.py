@@ -53,8 +53,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra import user_data
-from nodestack.images import BUILD_TIMEOUT, Engine, client, sbin_tool, unmount_under
+from infra import node_secrets, user_data
+from infra.app_environment import Fetch
+from nodestack import aws_secrets
+from nodestack.images import BUILD_TIMEOUT, NODE_TARGETS, Engine, client, sbin_tool, unmount_under
 from nodestack.paths import REPO
 from nodestack.process import Process, free_port
 
@@ -80,10 +82,30 @@ NODE_LINK_LOCAL = "169.254.0.2"
 BOOT_TIMEOUT = 300.0
 SERVICE_TIMEOUT = 30.0
 PASSWORD = "standin-ecr-password"  # noqa: S105 - the stand-in registry checks no password
+#: The app's settings, and its secrets as the node's store holds them: a parameter and a database's
+#: RDS-managed secret, made up for the node and never to be seen outside the app's process and its file.
+APP_SETTINGS = {"LOG_FORMAT": "json"}
+SECRET_KEY = "standin-flask-secret-key-Zq8v"  # noqa: S105
+DATABASE_PASSWORD = "standin-db-password-Hx3k"  # noqa: S105
+PARAMETER_ARN = f"arn:aws:ssm:{REGION}:123456789012:parameter/web/secret-key"
+DATABASE_SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:rds!db-0a1b2c3d-AbCdEf"
+APP_SECRETS = (
+    Fetch(name="SECRET_KEY", service="ssm", arn=PARAMETER_ARN),
+    Fetch(name="DATABASE_PASSWORD", service="secretsmanager", arn=DATABASE_SECRET_ARN, json_key="password"),
+)
+SECRETS_STORE = {
+    "parameters": {PARAMETER_ARN: {"Name": "/web/secret-key", "Type": "SecureString", "Value": SECRET_KEY}},
+    "secrets": {
+        DATABASE_SECRET_ARN: {
+            "Name": "rds!db-0a1b2c3d",
+            "SecretString": json.dumps({"username": "postgres", "password": DATABASE_PASSWORD}),
+        }
+    },
+}
 
-#: The first lines of a stand-in that fails its first {failures} calls (all of them if negative), counting
+#: The part of a stand-in that fails its first {failures} calls (all of them if negative), counting
 #: its calls in {calls}, with the real command's message and exit status when its service is out of reach.
-FAILING = """#!/bin/bash
+FAILING = """
 calls=$(( $(cat {calls} 2>/dev/null || echo 0) + 1 ))
 echo "$calls" >{calls}
 if (( {failures} < 0 || calls <= {failures} )); then
@@ -114,6 +136,12 @@ set -euo pipefail
 guard=/etc/systemd/system/{guard}
 case "$*" in
     daemon-reload) ;;
+    # The app's secrets (infra/node_secrets.py): its oneshot unit runs its ExecStart as root now; its
+    # timer's later runs are rotation's, which tests/node/test_app_secrets.py runs.
+    "enable --now {secrets_unit}")
+        read -ra argv <<<"$(sed -n 's/^ExecStart=//p' /etc/systemd/system/{secrets_unit})"
+        "${{argv[@]}}" ;;
+    "enable --now {secrets_timer}") ;;
     "enable --now {guard}")
         # A oneshot unit: each ExecStartPre (a "-" one may fail), then ExecStart; no quoting in these lines.
         while IFS= read -r line; do
@@ -142,6 +170,11 @@ AWS_UNREACHABLE = 'Could not connect to the endpoint URL: "https://api.ecr.us-ea
 DNF_UNREACHABLE = (
     "Error: Failed to download metadata for repo 'amazonlinux': Curl error (28): Timeout was reached"
 )
+#: The AWS CLI stand-in's first lines: the secret reads go to nodestack/aws_secrets.py's stand-in, which
+#: answers from the node's store; the rest is ECR's, which fails as ``Faults`` asks.
+AWS_DISPATCH = """#!/bin/bash
+case "$1" in ssm | secretsmanager) exec {secrets} "$@" ;; esac
+"""
 #: A sleep that records each pause in {pauses} and returns at once.
 RECORDED_SLEEP = """#!/bin/bash
 echo "$1" >>{pauses}
@@ -150,6 +183,9 @@ echo "$1" >>{pauses}
 BOOT = """set -eu
 mount -t tmpfs node-systemd /etc/systemd/system
 mount -t tmpfs node-sysctl /etc/sysctl.d
+mount -t tmpfs node-sbin /usr/local/sbin
+mount -t tmpfs node-etc /usr/local/etc
+mount -t tmpfs -o mode=0755 node-secrets {secrets_dir}
 exec bash "$1"
 """
 LOGS_CALL = """
@@ -303,8 +339,8 @@ def pushed(engine: Engine, images: dict[str, str]) -> Iterator[Registry]:
         )
         references = {}
         with serving(None, process, "127.0.0.1", port):
-            for target, image in images.items():
-                repository = f"{registry}/web/{target}"
+            for target in NODE_TARGETS:
+                image, repository = images[target], f"{registry}/web/{target}"
                 engine.run("tag", image, f"{repository}:boot")
                 engine.run("push", f"{repository}:boot", timeout=BUILD_TIMEOUT)
                 digests = json.loads(
@@ -415,10 +451,14 @@ def standins(bin_dir: Path, state: Path, engine: Engine, daemon_config: Path, fa
                               status=status)  # fmt: skip
 
     scripts = {
-        "aws": failing("aws", faults.ecr_password, AWS_UNREACHABLE, 255)
+        "aws": AWS_DISPATCH.format(secrets=bin_dir / "aws-secrets")
+        + failing("aws", faults.ecr_password, AWS_UNREACHABLE, 255)
         + AWS_STANDIN.format(region=REGION, password=PASSWORD),
-        "dnf": failing("dnf", faults.dnf, DNF_UNREACHABLE, 1) + DNF_STANDIN.format(),
+        "aws-secrets": aws_secrets.standin(state / "secrets-store.json", state / "secrets-calls"),
+        "dnf": "#!/bin/bash" + failing("dnf", faults.dnf, DNF_UNREACHABLE, 1) + DNF_STANDIN.format(),
         "systemctl": SYSTEMCTL_STANDIN.format(
+            secrets_unit=node_secrets.UNIT,
+            secrets_timer=node_secrets.TIMER,
             guard=user_data.IMDS_GUARD_UNIT,
             state=state,
             dockerd=dockerd,
@@ -492,9 +532,16 @@ def ready_node(engine: Engine, images: dict[str, str], faults: Faults = Faults()
         stack.callback(unmount_under, state)
         stack.callback(stop_dockerd, state, node_engine)
 
+        (state / "secrets-store.json").write_text(json.dumps(SECRETS_STORE))
+        # The secrets' directory on the node: a tmpfs of the node's own over this (empty) mount point.
+        secrets_dir = Path(node_secrets.HOST_DIR)
+        if not secrets_dir.exists():
+            secrets_dir.mkdir()
+            stack.callback(secrets_dir.rmdir)
         settings = user_data.NodeSettings(
             region=REGION, app_image=ecr.images["app"], proxy_image=ecr.images["proxy"], log_group=LOG_GROUP,
             vpc_cidr=VPC_CIDR, server_name=SERVER_NAME, https_port=HTTPS_PORT,
+            app_settings=APP_SETTINGS, app_secrets=APP_SECRETS,
         )  # fmt: skip
         script = scratch / "user-data.sh"
         script.write_text(user_data.render(settings))
@@ -506,9 +553,10 @@ def ready_node(engine: Engine, images: dict[str, str], faults: Faults = Faults()
         }
         # nsenter, not `ip netns exec`, which mounts a sysfs of its own over /sys and so hides the cgroup
         # hierarchies dockerd needs; unshare: a private mount namespace of its own, for the tmpfs mounts.
+        boot = BOOT.format(secrets_dir=node_secrets.HOST_DIR)
         argv = [
             "nsenter", f"--net=/run/netns/{names.node}", "unshare", "--mount", "--propagation", "private",
-            "env", "-i", *(f"{k}={v}" for k, v in env.items()), "sh", "-c", BOOT, "boot", str(script),
+            "env", "-i", *(f"{k}={v}" for k, v in env.items()), "sh", "-c", boot, "boot", str(script),
         ]  # fmt: skip
         yield Ready(names, node_engine, settings, logs_endpoint, scratch, argv)
 

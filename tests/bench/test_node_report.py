@@ -11,7 +11,7 @@ import pytest
 from bench import node_report as report
 from bench.loadgen import MARKER
 from bench.loadgen import WRK_SCRIPT as SUMMARY_SCRIPT
-from nodestack.images import TARGETS
+from nodestack.images import NODE_TARGETS
 from nodestack.paths import DOCKER
 
 #: Two lines of `docker stats --no-stream --format '{{json .}}' app proxy`, as docker 20.10 writes them.
@@ -178,7 +178,7 @@ def test_wrk_asks_for_the_page_under_the_site_name_with_the_script() -> None:
 def test_every_target_is_built_on_a_base_argument_with_a_default() -> None:
     dockerfile = (DOCKER / "Dockerfile").read_text()
     stages, defaults = report.dockerfile_bases(dockerfile), report.dockerfile_defaults(dockerfile)
-    assert {stages[target] for target in TARGETS} <= defaults.keys()
+    assert {stages[target] for target in NODE_TARGETS} <= defaults.keys()
 
 
 def test_each_pull_is_the_event_of_its_containers_image() -> None:

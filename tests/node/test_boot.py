@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from appserver.environment import SOCKET
-from infra import user_data
+from infra import node_secrets, user_data
 from nodestack import node as boot
 from nodestack.images import Engine
 from nodestack.paths import REPO
@@ -221,6 +221,24 @@ def test_both_containers_log_to_the_log_group(node: boot.Node) -> None:
     wait_until(arrived, "both containers' logs in moto", LOGS_WITHIN)
     assert any("Using worker: gevent" in message for message in node.log_events(streams["app"]))
     wait_until(proxy_logged, "the proxy's access log line of the probe in moto", LOGS_WITHIN)
+    # The app's secrets never reach a log line.
+    logged = "\n".join(message for stream in streams.values() for message in node.log_events(stream))
+    assert not any(secret in logged for secret in (boot.SECRET_KEY, boot.DATABASE_PASSWORD))
+
+
+def test_the_app_gets_its_settings_and_secrets_and_nothing_else_shows_the_secrets(node: boot.Node) -> None:
+    secrets = (boot.SECRET_KEY, boot.DATABASE_PASSWORD)
+    # The app's process (gunicorn, which serve.py became) holds them, read from the file the node fetched.
+    environ = node.engine.run("exec", "app", "cat", "/proc/1/environ").split("\0")
+    assert {f"SECRET_KEY={boot.SECRET_KEY}", f"DATABASE_PASSWORD={boot.DATABASE_PASSWORD}"} <= set(environ)
+    assert "LOG_FORMAT=json" in environ
+    mode = node.engine.run("exec", "app", "stat", "-c", "%a %u", f"{node_secrets.CONTAINER_DIR}/env.json")
+    assert mode.split() == ["400", str(UNPRIVILEGED)]
+    # Nowhere else: the container's configuration, the instance's console output, the logs in CloudWatch.
+    inspected = node.engine.run("inspect", "app")
+    assert f"{node_secrets.CONTAINER_DIR}/env.json" in inspected
+    for place in (inspected, node.boot_output, node.ready.log("imds")):
+        assert not any(secret in place for secret in secrets)
 
 
 def test_the_containers_user_is_refused_imds_and_root_is_answered(node: boot.Node) -> None:

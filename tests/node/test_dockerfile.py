@@ -47,8 +47,8 @@ def instruction(stage: list[str], keyword: str) -> list[str]:
     return [line[len(keyword) :].strip() for line in stage if line.upper().startswith(keyword + " ")]
 
 
-def test_multi_stage_with_builder_app_and_proxy() -> None:
-    assert list(stages()) == ["builder", "app", "proxy"]
+def test_multi_stage_with_builder_app_release_and_proxy() -> None:
+    assert list(stages()) == ["builder", "app", "release", "proxy"]
 
 
 def base_arguments() -> dict[str, str]:
@@ -69,8 +69,10 @@ def test_a_build_pulls_the_bases_and_nothing_else() -> None:
     assert not re.search(r"^#\s*syntax\s*=", text, re.IGNORECASE | re.MULTILINE)
     names = list(stages())
     for name, stage in stages().items():
-        # Each stage starts from a base-image argument (stand-ins replace those in `make test`).
-        assert stage[0] in {f"FROM ${{{argument}}}" for argument in base_arguments()}, name
+        # Each stage starts from a base-image argument (stand-ins replace those in `make test`), or from an
+        # earlier stage (the release image is the app's).
+        bases = {f"FROM ${{{argument}}}" for argument in base_arguments()}
+        assert stage[0] in bases or stage[0].removeprefix("FROM ") in names[: names.index(name)], name
         for line in stage:
             # Files come from earlier stages only, never from another image.
             for source in re.findall(r"(?:--from|from)=(\S+?)(?:,|\s|$)", line):
@@ -129,7 +131,9 @@ def test_the_builder_resolves_the_node_stack_and_the_app_requirements_together()
     builder = stages()["builder"]
     assert "ARG APP_DIR=app" in builder
     assert "COPY ${APP_DIR}/requirements.txt requirements/app.txt" in builder
-    (wheels,) = [line for line in instruction(builder, "RUN") if line.startswith("pip wheel")]
+    (wheels,) = [
+        line for line in instruction(builder, "RUN") if line.startswith("pip wheel") and "app.txt" in line
+    ]
     assert wheels.endswith("-r requirements/nodestack.txt -r requirements/app.txt")
 
 
