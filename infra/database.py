@@ -140,10 +140,9 @@ class Database(pulumi.ComponentResource):
         its certificate must be verified as plain settings, its user and password from the secret RDS
         manages. The CA bundle to verify against is the image's own (`DATABASE_SSLROOTCERT` in
         docker/Dockerfile). The app unchanged when the stack has no database."""
-        if self.endpoint_address is None or self.port is None or self.name is None:
-            return app
         secret = self.master_user_secret_arn
-        assert secret is not None  # noqa: S101 - declared with the address
+        if self.endpoint_address is None or self.port is None or self.name is None or secret is None:
+            return app
         host, port, database, sslmode, _, user, password = DATABASE_VARIABLES
         return with_secrets(
             app,
