@@ -13,7 +13,7 @@ Why a Lambda function, invoked by the deployment (`aws.lambda_.Invocation`):
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -25,6 +25,9 @@ from infra.config import ReleaseSettings
 RELEASE_REFERENCES = "APP_SECRET_REFERENCES"
 """The variable that tells the release handler where the app's secrets are
 (docker/appserver/lambda_release.py `REFERENCES`)."""
+ENVIRONMENT_LIMIT_BYTES = 4096
+"""Lambda's limit on a function's environment variables, all together (Lambda Developer Guide, "Lambda
+quotas": 4 KB)."""
 MEMORY_MB = 512
 """Memory, and so CPU share, of the release run: enough for the app's imports and a migration's client."""
 
@@ -47,6 +50,19 @@ class ReleaseArgs:
     """The app's settings and secrets, as its nodes get them: the function's environment holds the settings
     and the secrets' references, never their values; the run reads those and no other."""
     log_retention_days: int
+
+
+def environment(settings: Mapping[str, str], fetches: Sequence[app_environment.Fetch]) -> dict[str, str]:
+    """The function's variables: the app's settings and its secrets' references, within Lambda's limit."""
+    variables = {**settings, RELEASE_REFERENCES: node_secrets.secret_references(fetches)}
+    size = sum(len(name.encode()) + len(value.encode()) for name, value in variables.items())
+    if size > ENVIRONMENT_LIMIT_BYTES:
+        raise ValueError(
+            f"the release function's environment (appSettings and appSecrets' references) is {size} bytes; "
+            f"Lambda takes {ENVIRONMENT_LIMIT_BYTES}: move settings into the app, or secrets into one JSON "
+            "secret"
+        )
+    return variables
 
 
 def release_payload(image: str, command: Sequence[str]) -> str:
@@ -115,7 +131,7 @@ class Release(pulumi.ComponentResource):
             )
         # The app's plain settings, and where its secrets are (the handler reads them with the role).
         variables = pulumi.Output.all(pulumi.Output.from_input(dict(args.app.settings)), fetches).apply(
-            lambda values: {**values[0], RELEASE_REFERENCES: node_secrets.secret_references(values[1])}
+            lambda values: environment(values[0], values[1])
         )
         pull = aws.ecr.RepositoryPolicy(
             naming.child(name, "pull"),

@@ -12,7 +12,7 @@ import pytest
 from appserver import lambda_release
 from iam_eval import Decision, Principal, Request, evaluate
 from infra import policies, release
-from infra.app_environment import AppEnvironment, AppSecret, SecretsManagerSecret, SsmParameter
+from infra.app_environment import AppEnvironment, AppSecret, Fetch, SecretsManagerSecret, SsmParameter
 from infra.config import PROJECT, RELEASE_TIMEOUT_LIMIT_SECONDS, ReleaseSettings
 from infra.release import Release, ReleaseArgs
 from tests.conftest import Harness, spy_options
@@ -223,3 +223,14 @@ def test_without_a_release_command_nothing_is_declared_and_the_nodes_wait_for_no
 
     harness.evaluate(program)
     assert [r.typ for r in harness.mocks.resources] == [f"{PROJECT}:release:Release"]
+
+
+def test_an_environment_over_lambdas_4_kb_is_refused_naming_its_size() -> None:
+    fetches = [
+        Fetch(name=f"SECRET_{n}", service="ssm", arn=f"{PARAMETER}-{n:02d}")
+        for n in range(20)
+    ]
+    within = release.environment({"LOG_FORMAT": "json"}, fetches[:5])
+    assert json.loads(within[lambda_release.REFERENCES])[0]["name"] == "SECRET_0"
+    with pytest.raises(ValueError, match=r"environment .* is \d+ bytes; Lambda takes 4096"):
+        release.environment({"NOTE": "x" * 2000}, fetches)
