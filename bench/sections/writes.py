@@ -30,8 +30,8 @@ NOTES = "/api/notes"
 ARTICLE_BASELINE = 450
 ARTICLE_OPTIMIZED = 3200
 ARTICLE_RATIO = round(ARTICLE_OPTIMIZED / ARTICLE_BASELINE, 1)
-#: How long a count of the table must hold still before it is read as the run's: requests the server
-#: was serving when wrk stopped still commit their row.
+#: How long a count of the table must hold still before a run starts: requests the server was serving
+#: when wrk stopped still commit their row.
 SETTLE_SECONDS = 0.5
 
 
@@ -50,7 +50,10 @@ class WritesRun:
     """One wrk run of POSTs, the rows it added to the table and the CPU seconds used meanwhile."""
 
     result: Result
+    #: Rows committed between wrk's start and its end.
     rows: int
+    #: Rows committed after wrk's end: requests in flight when it stopped, up to one per connection.
+    late_rows: int = 0
     #: The configuration's servers' (gunicorn, and nginx in front of it), and PostgreSQL's.
     server_cpu: float = 0.0
     database_cpu: float = 0.0
@@ -86,6 +89,11 @@ class Totals:
     def writes_per_second(self) -> float:
         """All the runs' rows over all their seconds."""
         return self.rows / sum(run.result.seconds for run in self.runs)
+
+    @property
+    def late_rows(self) -> int:
+        """Rows committed after the runs' ends."""
+        return sum(run.late_rows for run in self.runs)
 
     @property
     def created(self) -> int:
@@ -187,7 +195,8 @@ def measure_writers(
     profile: Profile,
 ) -> WritesResult:
     """POSTs of a note to each configuration at the profile's connections, in rounds (``alternate``):
-    the rows each run added (``count``), and the CPU its servers and the database used."""
+    the rows each run added (``count``) by its end and after it, and the CPU its servers and the
+    database used."""
 
     def run(writer: Writer, label: str) -> WritesRun:
         before = settled(count)
@@ -200,8 +209,9 @@ def measure_writers(
             timeout=profile.timeout,
             script=WRK_POST_NOTE,
         )
-        rows = settled(count) - before
-        return WritesRun(result, rows, writer.cpu_seconds() - server, database_cpu_seconds() - database)
+        at_end = count()
+        server, database = writer.cpu_seconds() - server, database_cpu_seconds() - database
+        return WritesRun(result, at_end - before, settled(count) - at_end, server, database)
 
     runs = alternate(
         [(baseline.label, partial(run, baseline)), (optimized.label, partial(run, optimized))],

@@ -108,5 +108,7 @@ def made_up(scale_runs: ScaleResult) -> Results:
         memory=MemoryResult(stack, stack),
         classes=ClassesResult(tuple(ClassRun(wc, run(100)) for wc in WORKER_CLASSES)),
         tuning=TuningResult(tuple(StepRun(run(100), 0, 1024, 1024, 0) for _ in range(2))),
-        writes=WritesResult((WritesRun(run(500), 500, 5.0, 5.0),), (WritesRun(run(4000), 4000, 5.0, 1.0),)),
+        writes=WritesResult(
+            (WritesRun(run(500), 500, 0, 5.0, 5.0),), (WritesRun(run(4000), 4000, 0, 5.0, 1.0),)
+        ),
     )

@@ -16,7 +16,7 @@ from tests.bench.results import made_up, run, scale_result
 
 
 def writes_run(rows: int, requests: int | None = None, seconds: float = 5.0, **errors: int) -> WritesRun:
-    return WritesRun(run(rows if requests is None else requests, seconds, **errors), rows, 2.0, 1.0)
+    return WritesRun(run(rows if requests is None else requests, seconds, **errors), rows, 0, 2.0, 1.0)
 
 
 def test_writes_per_second_count_rows_not_answers() -> None:
@@ -65,28 +65,34 @@ def test_settled_waits_until_two_counts_agree() -> None:
     assert writes.settled(lambda: next(counts), pause=0) == 15
 
 
-def test_rounds_alternate_and_count_the_rows_each_run_added(monkeypatch: pytest.MonkeyPatch) -> None:
-    rows = {"count": 0}
+def test_rounds_alternate_and_count_rows_by_the_end_and_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = {"committed": 0, "in_flight": 0}
     urls: list[str] = []
 
     def fake_wrk(label: str, url: str, **options: object) -> object:
         urls.append(url)
-        rows["count"] += 10 if "naive" in url else 70
+        table["committed"] += 10 if "naive" in url else 70
+        table["in_flight"] = 3
         assert options["script"] == WRK_POST_NOTE
-        return replace(run(rows["count"]), label=label)
+        return replace(run(table["committed"]), label=label)
+
+    def fake_settled(count: object) -> int:
+        table["committed"] += table["in_flight"]
+        table["in_flight"] = 0
+        return table["committed"]
 
     monkeypatch.setattr(writes, "wrk", fake_wrk)
-    monkeypatch.setattr(writes, "settled", lambda count: count())
+    monkeypatch.setattr(writes, "settled", fake_settled)
     baseline = Writer("naive", "http://naive/api/notes", lambda: 0.0)
     optimized = Writer("shipped", "https://shipped/api/notes", lambda: 0.0)
 
     result = writes.measure_writers(
-        baseline, optimized, lambda: rows["count"], lambda: 0.0, replace(QUICK, rounds=3)
+        baseline, optimized, lambda: table["committed"], lambda: 0.0, replace(QUICK, rounds=3)
     )
 
     assert urls == [baseline.url, optimized.url, optimized.url, baseline.url, baseline.url, optimized.url]
-    assert [r.rows for r in result.baseline] == [10, 10, 10]
-    assert [r.rows for r in result.optimized] == [70, 70, 70]
+    assert [(r.rows, r.late_rows) for r in result.baseline] == [(10, 3)] * 3
+    assert [(r.rows, r.late_rows) for r in result.optimized] == [(70, 3)] * 3
     assert result.ratio == 7.0
 
 
@@ -96,8 +102,8 @@ def test_the_section_reports_both_sides_the_ratio_and_the_article(optimized: int
 
     text = "\n".join(writes.section(result, FULL).lines())
 
-    assert f"| **{optimized / 450:.1f}x** | | | | | | 7.1x |" in text
-    assert "| baseline: naive app | 90 | 450 | 450 | 0 |" in text
+    assert f"| **{optimized / 450:.1f}x** | | | | | | | 7.1x |" in text
+    assert "| baseline: naive app | 90 | 450 | 450 | 0 | 0 |" in text
     assert "| 450 |" in text
     assert "| 3,200 |" in text
     assert f"Target: at least the article's 7.1x: {verdict}." in text
