@@ -38,10 +38,10 @@ def create_note() -> tuple[Response, int]:
     if not isinstance(payload, dict) or not isinstance(payload.get("title"), str):
         return jsonify(error="invalid input"), 400
     title, body = payload["title"], payload.get("body", "")
-    # Leaving the connection's block closes it (after committing, had the explicit commit not).
+    # A connection of its own, closed at the end of the block: what the pool replaces.
     with connect() as connection:
-        note_id, created_at = connection.execute(
+        ((note_id, created_at),) = connection.execute(
             "INSERT INTO notes (title, body) VALUES (%s, %s) RETURNING id, created_at", (title, body)
-        ).fetchone() or (None, None)
+        ).fetchall()
         connection.commit()
     return jsonify(id=note_id, title=title, body=body, created_at=str(created_at)), 201

@@ -18,7 +18,7 @@ from bench.loadgen import WRK_POST_NOTE, Result, cpu_seconds, wrk
 from bench.markdown import Section, render
 from bench.profiles import Profile
 from bench.rounds import alternate
-from bench.stacks import naive_writes, node_stack
+from bench.stacks import Stack, naive_writes, node_stack
 from nodestack.gunicorn import DEFAULT_WORKERS
 from nodestack.paths import APP
 from nodestack.postgres import APP_DATABASE, Postgres, remove, start_postgres
@@ -220,6 +220,12 @@ def measure_writers(
     return WritesResult(runs[baseline.label], runs[optimized.label])
 
 
+def server_cpu_seconds(stack: Stack) -> float:
+    """The CPU seconds gunicorn and nginx have used so far."""
+    used = stack.cpu_seconds()
+    return used.gunicorn + used.nginx
+
+
 def measure(workdir: Path, profile: Profile) -> WritesResult:
     """The naive app (``naive_writes``) and the sample app on the shipped stack, both on one throwaway
     cluster, in rounds."""
@@ -235,7 +241,7 @@ def measure(workdir: Path, profile: Profile) -> WritesResult:
             optimized = Writer(
                 f"sample app as shipped: via nginx (TLS), {DEFAULT_WORKERS} gevent workers, a pool each",
                 stack.https(NOTES),
-                lambda: stack.cpu_seconds().gunicorn + stack.cpu_seconds().nginx,
+                partial(server_cpu_seconds, stack),
             )
             return measure_writers(
                 baseline,
