@@ -12,7 +12,7 @@ from pathlib import Path
 from bench import report, tunings
 from bench.profiles import FULL, QUICK, Profile
 from bench.results import Results
-from bench.sections import classes, dynamic, slow, static, tuning
+from bench.sections import classes, dynamic, slow, static, tuning, writes
 from bench.sections import scale as scale_section
 from bench.sections.memory import MemoryResult
 from bench.sections.scale import (
@@ -105,6 +105,7 @@ def run(workdir: Path, profile: Profile) -> Results:
         recycled, cut_off = slow.measure_before(no_max_requests, no_header_timeout, profile)
     tuning_runs = tuning.measure(workdir, profile)
     scale_runs, memory = _scale(workdir, profile)
+    writes_runs = writes.measure(workdir, profile)
     return Results(
         static=static_runs,
         dynamic=dynamic_runs,
@@ -113,6 +114,7 @@ def run(workdir: Path, profile: Profile) -> Results:
         memory=memory,
         classes=classes.ClassesResult(tuple(class_runs)),
         tuning=tuning_runs,
+        writes=writes_runs,
     )
 
 

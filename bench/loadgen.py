@@ -20,6 +20,7 @@ from nodestack.process import child_pids
 HERE = Path(__file__).resolve().parent
 WRK_SCRIPT = HERE / "wrk_json.lua"
 WRK_COUNTING_SCRIPT = HERE / "wrk_count.lua"
+WRK_POST_NOTE = HERE / "wrk_post_note.lua"
 MARKER = "WRK-JSON "
 
 
@@ -89,12 +90,15 @@ def wrk(
     host: str | None = "localhost",
     threads: int = 2,
     count_unanswered: bool = False,
+    script: Path | None = None,
 ) -> Result:
-    """Run wrk against ``url`` for ``seconds`` (it stops by itself) and parse its summary."""
+    """Run wrk against ``url`` for ``seconds`` (it stops by itself) and parse its summary; ``script``
+    replaces the Lua script that writes it (one that runs wrk_json.lua, such as ``WRK_POST_NOTE``)."""
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}s"]
     if host is not None:
         argv += ["-H", f"Host: {host}"]
-    script = WRK_COUNTING_SCRIPT if count_unanswered else WRK_SCRIPT
+    if script is None:
+        script = WRK_COUNTING_SCRIPT if count_unanswered else WRK_SCRIPT
     argv += ["-s", str(script.relative_to(HERE.parent)), url]
     # A fixed argument list: wrk from the system package, our own URL.
     done = subprocess.run(  # noqa: S603

@@ -13,7 +13,7 @@ from bench.chart import chart
 from bench.markdown import Section, render
 from bench.profiles import Profile
 from bench.results import Results
-from bench.sections import classes, dynamic, memory, scale, slow, static, tuning
+from bench.sections import classes, dynamic, memory, scale, slow, static, tuning, writes
 from bench.sections.scale import ROUTES, SHIPPED
 from bench.targets import ARTICLE_MEMORY_MB, targets
 from bench.tunings import FEWER_WORKERS, TLS
@@ -48,7 +48,7 @@ def machine() -> list[str]:
 
 
 def sections(results: Results, profile: Profile) -> list[Section]:
-    """Sections 1 to 7."""
+    """Sections 1 to 8."""
     return [
         static.section(results.static, profile),
         dynamic.section(results.dynamic, profile),
@@ -57,6 +57,7 @@ def sections(results: Results, profile: Profile) -> list[Section]:
         memory.section(results.memory, results.scale, results.dynamic, profile),
         classes.section(results.classes),
         tuning.section(results.tuning, results.scale, profile),
+        writes.section(results.writes, profile),
     ]
 
 
@@ -78,6 +79,8 @@ def write(out: Path, profile: Profile, results: Results, elapsed: float, command
         scale=results.scale,
         memory=results.memory,
         static=results.static,
+        writes=results.writes,
+        article_writes=(writes.ARTICLE_BASELINE, writes.ARTICLE_OPTIMIZED, writes.ARTICLE_RATIO),
         shipped=SHIPPED,
         routes=[route for route, _ in ROUTES],
         article_latency_ms=ARTICLE_LATENCY_MS,

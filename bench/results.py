@@ -10,11 +10,12 @@ from bench.sections.memory import MemoryResult
 from bench.sections.scale import ScaleResult
 from bench.sections.slow import SlowResult
 from bench.sections.tuning import TuningResult
+from bench.sections.writes import WritesResult
 
 
 @dataclass(frozen=True)
 class Results:
-    """Sections 1 to 7, by name."""
+    """Sections 1 to 8, by name."""
 
     static: Alternated
     dynamic: Alternated
@@ -23,3 +24,4 @@ class Results:
     memory: MemoryResult
     classes: ClassesResult
     tuning: TuningResult
+    writes: WritesResult

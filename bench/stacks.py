@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
@@ -15,8 +16,8 @@ from bench.loadgen import cpu_seconds, memory_kib, tree_pids
 from bench.tunings import Tuning
 from nodestack.gunicorn import DEFAULT_WORKERS, Gunicorn, start_gunicorn
 from nodestack.nginx import Nginx, render_env, start_nginx
-from nodestack.paths import DOCKER, RENDER
-from nodestack.process import running
+from nodestack.paths import DOCKER, RENDER, REPO
+from nodestack.process import Process, free_port, port_open, running, spawn
 
 #: The routes measured: a static file nginx serves, and the app's cheapest dynamic endpoint.
 STATIC_FILE = "/static/css/site.css"
@@ -213,3 +214,31 @@ class MemorySampler:
     def __exit__(self, *_: object) -> None:
         self.stop.set()
         self.thread.join()
+
+
+@dataclass
+class Exposed:
+    """An app served by gunicorn alone, exposed directly on a loopback port."""
+
+    process: Process
+    port: int
+
+    def url(self, path: str) -> str:
+        """``path`` from gunicorn, plain HTTP."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@contextmanager
+def naive_writes(workdir: Path, database_env: Mapping[str, str]) -> Iterator[Exposed]:
+    """The writes benchmark's baseline (``bench/naive_writes_app.py``) as a naive deployment runs it:
+    gunicorn's defaults (sync workers, no config file) exposed directly on a loopback port, with as many
+    workers as the shipped stack, so that the comparison is of the app and its serving, not of the
+    worker count."""
+    port = free_port()
+    log = workdir / f"naive-writes-{port}.log"
+    argv = [sys.executable, "-m", "gunicorn", f"--workers={DEFAULT_WORKERS}", f"--bind=127.0.0.1:{port}"]
+    env = {**database_env, "PYTHONPATH": str(REPO)}
+    process = spawn("gunicorn", [*argv, "bench.naive_writes_app:app"], env, REPO, log)
+    with running(process):
+        process.wait_ready(lambda: port_open(port), "the naive writes app")
+        yield Exposed(process, port)

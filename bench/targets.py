@@ -9,6 +9,7 @@ from bench.results import Results
 from bench.sections import compared
 from bench.sections.scale import ROUTES, SHIPPED
 from bench.sections.slow import WORKER_CLASSES
+from bench.sections.writes import ARTICLE_BASELINE, ARTICLE_OPTIMIZED, ARTICLE_RATIO
 
 #: The figure the memory target compares with, from "Nginx as a Reverse Proxy for Flask".
 ARTICLE_MEMORY_MB = 410.0
@@ -81,6 +82,18 @@ def _load(results: Results, profile: Profile) -> list[Target]:
     ]
 
 
+def _writes(results: Results) -> Target:
+    writes = results.writes
+    baseline, optimized = writes.totals
+    return Target(
+        f"Database writes/s of the sample app as shipped ≥ {ARTICLE_RATIO}x the naive app's (the article's "
+        f"{ARTICLE_BASELINE:,} → {ARTICLE_OPTIMIZED:,})",
+        f"{writes.ratio:.1f}x ({baseline.writes_per_second:,.0f} → {optimized.writes_per_second:,.0f} "
+        f"writes/s; {baseline.errors + optimized.errors} errors; section 8)",
+        writes.met,
+    )
+
+
 def targets(results: Results, profile: Profile) -> list[Target]:
     """Every target, in the report's order."""
-    return [*_ratios(results), *_load(results, profile)]
+    return [*_ratios(results), *_load(results, profile), _writes(results)]

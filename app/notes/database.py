@@ -19,10 +19,13 @@ DEFAULT_SSLMODE = "verify-full"
 #: Seconds libpq waits for a connection (and the pool for a free one): a database that is gone answers
 #: /readyz and the notes routes with 503 within this, instead of holding requests.
 CONNECT_TIMEOUT = 5
-#: Connections each worker keeps open, and how many more it may open under a burst. A gevent worker serves
-#: many requests at once; those beyond the pool wait for a connection up to CONNECT_TIMEOUT.
-POOL_SIZE = 5
-MAX_OVERFLOW = 5
+#: Connections each worker may hold, opened as its requests need them and then kept. A gevent worker serves
+#: many requests at once; those beyond the pool wait for a connection up to CONNECT_TIMEOUT. No overflow:
+#: the pool closes an overflow connection as soon as it is returned, so under steady load each worker kept
+#: connecting (TLS, SCRAM, a blocking name lookup, a server process) for the same peak of connections
+#: (the writes benchmark's load, bench/sections/writes.py, with 5 + 5 and with 10 + 0).
+POOL_SIZE = 10
+MAX_OVERFLOW = 0
 #: Connections older than this are replaced (the server or a proxy may close idle ones first).
 POOL_RECYCLE_SECONDS = 1800
 

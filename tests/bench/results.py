@@ -15,6 +15,7 @@ from bench.sections.memory import MemoryResult, StackMemory
 from bench.sections.scale import FEWER_WORKERS_CONFIG, QUEUE_OFF_CONFIG, SHIPPED, ScaleResult, ScaleRun
 from bench.sections.slow import SlowClientsRun, SlowResult, WorkerClassRuns
 from bench.sections.tuning import StepRun, TuningResult
+from bench.sections.writes import WritesResult, WritesRun
 from bench.stacks import CpuSeconds, MemorySample, Stack
 from bench.tunings import SHARED_LIBRARIES, Tuning
 
@@ -107,4 +108,7 @@ def made_up(scale_runs: ScaleResult) -> Results:
         memory=MemoryResult(stack, stack),
         classes=ClassesResult(tuple(ClassRun(wc, run(100)) for wc in WORKER_CLASSES)),
         tuning=TuningResult(tuple(StepRun(run(100), 0, 1024, 1024, 0) for _ in range(2))),
+        writes=WritesResult(
+            (WritesRun(run(500), 500, 0, 5.0, 5.0),), (WritesRun(run(4000), 4000, 0, 5.0, 1.0),)
+        ),
     )

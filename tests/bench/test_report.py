@@ -31,6 +31,6 @@ def test_the_report_has_each_part_once_in_order(
         *titles,
         '## Where our numbers differ from "Nginx as a Reverse Proxy for Flask", and why',
     ]
-    assert [title[3:5] for title in titles] == ["1.", "2.", "3.", "4.", "5.", "6.", "7."]
+    assert [title[3:5] for title in titles] == ["1.", "2.", "3.", "4.", "5.", "6.", "7.", "8."]
     assert text.endswith("service times only.\n")
     assert "\n\n\n" not in text
