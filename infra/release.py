@@ -149,8 +149,9 @@ class Release(pulumi.ComponentResource):
             role=role.arn,
             timeout=settings.timeout_seconds,
             memory_size=MEMORY_MB,
-            # One release at a time: a second invocation while one runs is refused (TooManyRequests).
-            reserved_concurrent_executions=1,
+            # No reserved concurrency: Lambda refuses a reservation that leaves an account fewer than 100
+            # unreserved executions, as new accounts have; Pulumi's stack lock and the migrations' own lock
+            # keep releases one at a time.
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=args.subnet_ids, security_group_ids=[args.security_group_id]
             ),

@@ -48,7 +48,7 @@ KEY_PROPERTIES: Mapping[str, tuple[str, ...]] = {
     "aws:ecr/repository:Repository": ("name", "imageTagMutability", "imageScanningConfiguration.scanOnPush"),
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": ("repository",),
     "docker:index/image:Image": ("build.target", "build.platform"),
-    "aws:lambda/function:Function": ("packageType", "timeout", "reservedConcurrentExecutions"),
+    "aws:lambda/function:Function": ("packageType", "timeout", "memorySize"),
     "aws:lambda/invocation:Invocation": ("functionName",),
     "aws:ecr/repositoryPolicy:RepositoryPolicy": ("repository",),
     "aws:acm/certificate:Certificate": ("domainName", "validationMethod"),

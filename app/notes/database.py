@@ -8,10 +8,14 @@ wait function as it is imported, and the engine imports it in the worker, after 
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine
+from sqlalchemy import URL, Engine, create_engine, event
 
 #: libpq's sslmode values; the production default verifies the server's certificate and name.
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -88,10 +92,32 @@ class DatabaseSettings:
         )
 
 
-def make_engine(settings: DatabaseSettings) -> Engine:
+SECRETS_FILE = "APP_SECRETS_FILE"
+"""The node's secrets file (JSON, NAME to value), which it keeps current as secrets rotate."""
+
+
+def current_credentials(env: Mapping[str, str]) -> dict[str, str]:
+    """The user and password as the node's secrets file holds them now, for a connection opened now.
+
+    RDS rotates a managed master password in place (every 7 days by default) and the node rewrites the file
+    within minutes; the environment keeps the values of the process's start. Without the file, or while it
+    cannot be read, the environment's values stand."""
+    path = env.get(SECRETS_FILE)
+    if not path:
+        return {}
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    wanted = {"user": "DATABASE_USER", "password": "DATABASE_PASSWORD"}
+    return {param: str(values[name]) for param, name in wanted.items() if name in values}
+
+
+def make_engine(settings: DatabaseSettings, env: Mapping[str, str] = os.environ) -> Engine:
     """An engine with a pool that checks each connection before lending it (``pool_pre_ping``): after the
-    database restarts, the first request gets a new connection instead of an error."""
-    return create_engine(
+    database restarts, the first request gets a new connection instead of an error. Each new connection
+    takes the credentials the node's secrets file holds at that moment."""
+    engine = create_engine(
         settings.url(),
         pool_size=POOL_SIZE,
         max_overflow=MAX_OVERFLOW,
@@ -99,3 +125,9 @@ def make_engine(settings: DatabaseSettings) -> Engine:
         pool_recycle=POOL_RECYCLE_SECONDS,
         pool_pre_ping=True,
     )
+
+    @event.listens_for(engine, "do_connect")
+    def fresh_credentials(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams.update(current_credentials(env))
+
+    return engine

@@ -15,7 +15,10 @@ import os
 import shlex
 import subprocess  # nosec B404 - runs the app's own release command, given by the deployment
 import sys
+import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 REFERENCES = "APP_SECRET_REFERENCES"
@@ -66,39 +69,53 @@ def secrets(references: Sequence[Mapping[str, str]], client: Client) -> dict[str
     return {reference["name"]: _value(reference, client) for reference in references}
 
 
-def run(
-    command: Sequence[str], env: Mapping[str, str], timeout: float, cwd: str
-) -> subprocess.CompletedProcess[str]:
-    """The release command, in the app's directory, its output and errors as one stream."""
-    return subprocess.run(  # noqa: S603  # nosec B603 - the deployment's command, no shell
-        list(command),
-        cwd=cwd,
-        env=dict(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+@dataclass
+class Finished:
+    """How the command ended: its exit status (None: cut off at the deadline), and its output's last part."""
+
+    status: int | None
+    tail: str
+
+
+def run(command: Sequence[str], env: Mapping[str, str], timeout: float, cwd: str) -> Finished:
+    """The release command, in the app's directory. Each line of its output and errors goes to the function's
+    log as it comes, so a command Lambda kills has logged all it said; the last part is kept for the error."""
+    tail: deque[str] = deque()
+    kept = 0
+    with subprocess.Popen(  # noqa: S603  # nosec B603 - the deployment's command, no shell
+        list(command), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        try:
+            for line in process.stdout or ():
+                sys.stdout.write(line)
+                tail.append(line)
+                kept += len(line)
+                while kept - len(tail[0]) >= OUTPUT_TAIL:
+                    kept -= len(tail.popleft())
+            status = process.wait()
+        finally:
+            timed_out = not timer.is_alive()
+            timer.cancel()
+    return Finished(None if timed_out else status, "".join(tail)[-OUTPUT_TAIL:])
 
 
 def release(
     event: Mapping[str, Any], env: Mapping[str, str], client: Client, timeout: float, cwd: str = APP_DIR
 ) -> dict[str, Any]:
-    """Run one release: the environment with its secrets, the command, its verdict."""
+    """Run one release: the environment with its secrets, the command, its verdict. The answer holds no
+    output: the provider keeps it in the stack's state, and the function's log has it whole."""
     command = [str(part) for part in event["command"]]
     references = json.loads(env.get(REFERENCES, "[]"))
     environment = {**{k: v for k, v in env.items() if k != REFERENCES}, **secrets(references, client)}
     described = shlex.join(command)
-    try:
-        result = run(command, environment, timeout, cwd)
-    except subprocess.TimeoutExpired as expired:
-        raise ReleaseFailed(f"{described} ran out of Lambda's time ({timeout:.0f} s)") from expired
-    sys.stdout.write(result.stdout)
-    tail = result.stdout[-OUTPUT_TAIL:]
-    if result.returncode != 0:
-        raise ReleaseFailed(f"{described} exited with {result.returncode}:\n{tail}")
-    return {"image": event.get("image"), "command": command, "output": tail}
+    finished = run(command, environment, timeout, cwd)
+    if finished.status is None:
+        raise ReleaseFailed(f"{described} ran out of Lambda's time ({timeout:.0f} s):\n{finished.tail}")
+    if finished.status != 0:
+        raise ReleaseFailed(f"{described} exited with {finished.status}:\n{finished.tail}")
+    return {"image": event.get("image"), "command": command, "status": 0}
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

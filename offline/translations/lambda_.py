@@ -20,7 +20,7 @@ PASSED_ON = {"timeout": "Timeout", "memorySize": "MemorySize", "architectures": 
     },
 )
 def function(aws: Aws, name: str, inputs: Inputs) -> Outputs:
-    """CreateFunction from an image, then PutFunctionConcurrency, as the provider does."""
+    """CreateFunction from an image."""
     lambda_ = aws.client("lambda")
     function_name = physical_name(name, inputs, max_length=64)
     optional: dict[str, Any] = {PASSED_ON[k]: v for k, v in inputs.items() if k in PASSED_ON}
@@ -43,10 +43,6 @@ def function(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         Tags=aws.tags(inputs),
         **optional,
     )
-    if "reservedConcurrentExecutions" in inputs:
-        lambda_.put_function_concurrency(
-            FunctionName=function_name, ReservedConcurrentExecutions=inputs["reservedConcurrentExecutions"]
-        )
     return function_name, {
         "arn": created["FunctionArn"],
         "name": function_name,

@@ -53,3 +53,19 @@ def test_the_release_command_needs_a_database(postgres: Postgres) -> None:
     done = release(postgres, env={"DATABASE_HOST": ""})
     assert done.returncode == 1
     assert done.stderr.strip().endswith("migrations: DATABASE_HOST is not set: no database to migrate")
+
+
+def test_an_older_release_leaves_a_newer_schema_as_it_is(migrated: Postgres) -> None:
+    # A rollback: the database carries a revision only a newer release knows.
+    before = tables(migrated)
+    migrated.psql("UPDATE alembic_version SET version_num = 'ffffffffffff'", database=APP_DATABASE)
+    try:
+        rolled_back = release(migrated)
+        assert rolled_back.returncode == 0, rolled_back.stderr
+        assert "newer than this release's migrations" in rolled_back.stdout
+        assert tables(migrated) == before
+        assert (
+            migrated.psql("SELECT version_num FROM alembic_version", database=APP_DATABASE) == "ffffffffffff"
+        )
+    finally:
+        migrated.psql("UPDATE alembic_version SET version_num = '0001'", database=APP_DATABASE)
