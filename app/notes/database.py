@@ -109,7 +109,7 @@ def current_credentials(env: Mapping[str, str]) -> dict[str, str]:
         values = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return {}
-    wanted = {"user": "DATABASE_USER", "password": "DATABASE_PASSWORD"}
+    wanted = {"user": "DATABASE_USER", "password": "DATABASE_PASSWORD"}  # nosec B105 - variable names
     return {param: str(values[name]) for param, name in wanted.items() if name in values}
 
 
