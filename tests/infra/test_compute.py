@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from infra.app_environment import AppEnvironment
 from infra.compute import AMI_PARAMETER, Compute, ComputeArgs, credit_specification
 from infra.config import PROJECT
 from tests.conftest import AMI_ID, Harness, spy_options
@@ -24,7 +25,9 @@ LOG_GROUP = f"arn:aws:logs:us-east-1:123456789012:log-group:/{PROJECT}/prod/node
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
 
-def build(harness: Harness, after: list[pulumi.Resource] | None = None) -> None:
+def build(
+    harness: Harness, after: list[pulumi.Resource] | None = None, app: AppEnvironment | None = None
+) -> None:
     def program() -> pulumi.Output[int]:
         nodes = Compute(
             "nodes",
@@ -44,6 +47,7 @@ def build(harness: Harness, after: list[pulumi.Resource] | None = None) -> None:
                 https_port=8443,
                 tags={"Environment": "Production"},
                 after=after or (),
+                app=app or AppEnvironment.empty(),
             ),
         )
         return nodes.launch_template.latest_version

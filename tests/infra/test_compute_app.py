@@ -12,8 +12,6 @@ import pytest
 
 from infra import node_secrets
 from infra.app_environment import AppEnvironment, AppSecret, SecretsManagerSecret, SsmParameter
-from infra.compute import Compute, ComputeArgs
-from infra.config import PROJECT
 from tests.conftest import ACCOUNT, Harness, spy_options
 from tests.infra import test_compute
 
@@ -33,30 +31,7 @@ PARAMETER = f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/app/prod/secret-key"
 
 
 def build(harness: Harness, app: AppEnvironment = APP) -> None:
-    def program() -> pulumi.Output[int]:
-        nodes = Compute(
-            "nodes",
-            ComputeArgs(
-                stack="prod",
-                region="us-east-1",
-                instance_type="t3.small",
-                root_volume_size_gib=20,
-                security_group_id="sg-0123456789abcdef0",
-                repository_arns=test_compute.REPOSITORIES,
-                app_image=test_compute.APP,
-                proxy_image=test_compute.PROXY,
-                log_group_name=f"/{PROJECT}/prod/node",
-                log_group_arn=test_compute.LOG_GROUP,
-                vpc_cidr="10.0.0.0/16",
-                server_name="app.example.com",
-                https_port=8443,
-                tags={},
-                app=app,
-            ),
-        )
-        return nodes.launch_template.latest_version
-
-    harness.evaluate(program)
+    test_compute.build(harness, app=app)
 
 
 @pytest.fixture
