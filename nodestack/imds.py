@@ -14,6 +14,8 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from nodestack.standins import Replying
+
 # A path and header names, no secret among them.
 TOKEN_PATH = "/latest/api/token"  # noqa: S105
 TOKEN_TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"  # noqa: S105
@@ -49,16 +51,9 @@ def handler(instance_id: str, role: str, token_failures: int = 0) -> type[BaseHT
     never = threading.Event()
 
     # Each request goes to stderr, the stand-in's log: a failed boot's report shows what was asked.
-    class Imds(BaseHTTPRequestHandler):
+    class Imds(Replying):
         def _answer(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
-            data = body.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply(status, body.encode(), {"Content-Type": "text/plain", **(headers or {})})
 
         def do_PUT(self) -> None:
             nonlocal failed

@@ -38,22 +38,14 @@ def handler(invocation: Invocation, deadline_ms: int) -> type[QuietHandler]:
     """The runtime API's routes for one invocation; a second poll waits, as Lambda's does between events."""
 
     class RuntimeApi(QuietHandler):
-        def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
         def do_GET(self) -> None:
             if self.path != f"{PREFIX}/invocation/next":
-                self._reply(404)
+                self.reply(404)
                 return
             if invocation.answered.is_set():
                 # The function polls again once it has answered: Lambda holds it until the next event.
                 threading.Event().wait()
-            self._reply(
+            self.reply(
                 200,
                 json.dumps(invocation.event).encode(),
                 {
@@ -71,15 +63,15 @@ def handler(invocation: Invocation, deadline_ms: int) -> type[QuietHandler]:
             for outcome in ("response", "error"):
                 if self.path == f"{PREFIX}/invocation/{invocation.request_id}/{outcome}":
                     invocation.outcome, invocation.body = outcome, body
-                    self._reply(202)
+                    self.reply(202)
                     invocation.answered.set()
                     return
             if self.path == f"{PREFIX}/init/error":
                 invocation.outcome, invocation.body = "init-error", body
-                self._reply(202)
+                self.reply(202)
                 invocation.answered.set()
                 return
-            self._reply(404)
+            self.reply(404)
 
     return RuntimeApi
 

@@ -11,7 +11,20 @@ from pathlib import Path
 from socketserver import BaseRequestHandler, BaseServer, ThreadingMixIn, UnixStreamServer
 
 
-class QuietHandler(BaseHTTPRequestHandler):
+class Replying(BaseHTTPRequestHandler):
+    """An http.server handler with one way to answer: a status, headers and a body of known length."""
+
+    def reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        """Send ``status``, ``headers`` and ``body``."""
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class QuietHandler(Replying):
     """An http.server handler that logs nothing: stand-in servers' checks read their answers, not a log."""
 
     def log_message(self, *_: object) -> None:
