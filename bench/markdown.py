@@ -20,17 +20,23 @@ def round_by_round(ratios: list[float]) -> str:
     return ", ".join(f"{ratio:.2f}" for ratio in ratios)
 
 
-@cache
-def environment() -> Environment:
-    """Templates of Markdown: nothing is escaped, a block tag's own line leaves no trace, a name missing
-    from the context is an error; ``x | f(spec)`` formats as ``format(x, spec)`` does."""
-    env = Environment(
+def markdown_environment(*, keep_trailing_newline: bool = False) -> Environment:
+    """Templates of Markdown from TEMPLATES: nothing is escaped, a block tag's own line leaves no trace, a
+    name missing from the context is an error."""
+    return Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=False,  # noqa: S701 - Markdown for a file, not HTML for a browser
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=StrictUndefined,
+        keep_trailing_newline=keep_trailing_newline,
     )
+
+
+@cache
+def environment() -> Environment:
+    """The report's templates; ``x | f(spec)`` formats as ``format(x, spec)`` does."""
+    env = markdown_environment()
     env.filters["f"] = format
     env.filters["rounds"] = round_by_round
     return env

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 
 from bench.loadgen import MARKER, Result
 from bench.loadgen import WRK_SCRIPT as SUMMARY_SCRIPT
-from bench.markdown import TEMPLATES
+from bench.markdown import markdown_environment
 from nodestack import node as boot
 from nodestack.images import (
     BASES_VARIABLE,
@@ -320,16 +320,8 @@ def seconds(value: float) -> str:
 
 
 def environment() -> Environment:
-    """Templates of Markdown: nothing escaped, block tags leave no line, a missing name is an error, and
-    the report's units as filters."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=False,  # noqa: S701 - Markdown for a file, not HTML for a browser
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-    )
+    """The benchmarks' Markdown templates, with the report's units as filters."""
+    env = markdown_environment(keep_trailing_newline=True)
     env.filters.update(
         mb=megabytes,
         mib=mebibytes,
