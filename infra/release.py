@@ -6,7 +6,7 @@ Why a Lambda function, invoked by the deployment (`aws.lambda_.Invocation`):
   carries the command's output (terraform-provider-aws, internal/service/lambda/invocation.go).
 - The launch template takes the release's images only once the invocation has succeeded, so a failed release
   leaves the group launching the images it serves, and the first deploy migrates before any node exists.
-- One run at a time: the function's reserved concurrency is 1, and Pulumi holds one update per stack.
+- One run at a time: Pulumi holds one update per stack, and the app's migrations hold a database lock.
 - It costs nothing while idle, needs no node, and reaches the database from the private subnets.
 """
 
