@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Identity, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -27,9 +28,14 @@ class Note(Base):
 
     def to_json(self) -> dict[str, object]:
         """The note as the API answers it."""
+        return Note.row_json(self)
+
+    @staticmethod
+    def row_json(row: Any) -> dict[str, object]:
+        """A note, or a row of the notes table, as the API answers it."""
         return {
-            "id": self.id,
-            "title": self.title,
-            "body": self.body,
-            "created_at": self.created_at.isoformat(),
+            "id": row.id,
+            "title": row.title,
+            "body": row.body,
+            "created_at": row.created_at.isoformat(),
         }
