@@ -55,6 +55,11 @@ RESERVED_NAMES = frozenset(
     }
 )
 """Names the node stack, the interpreter or the container set or read: no setting or secret takes them."""
+LAMBDA_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]+$")
+"""A variable name Lambda accepts in a function's environment (Lambda API reference, `Environment`)."""
+LAMBDA_RESERVED = frozenset({"TZ", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"})
+"""Names the Lambda runtime sets and a function's configuration may not (Lambda Developer Guide, "Defined
+runtime environment variables"); its other reserved names start with `_` or `AWS_`, refused already."""
 SETTINGS_MAX_BYTES = 2048
 """All plain settings together, `NAME=value` each: they are `docker run --env` options in the user data,
 which EC2 caps at 16 KB with the rest of the script and the secrets' fetch."""
@@ -145,6 +150,19 @@ class Fetch:
 def is_reserved(name: str) -> bool:
     """Whether the node stack, the interpreter or the AWS SDKs own this name."""
     return name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES)
+
+
+def check_lambda_names(settings: Mapping[str, object], key: str = "appSettings") -> None:
+    """Refuse a setting the release function's environment cannot hold: CreateFunction would fail
+    mid-deploy."""
+    for name in settings:
+        if not LAMBDA_NAME.match(name) or name in LAMBDA_RESERVED:
+            raise InvalidEntry(
+                key,
+                name,
+                "with releaseCommand set, a name Lambda accepts: a letter and at least one more letter, "
+                f"digit or underscore, not {', '.join(sorted(LAMBDA_RESERVED))}",
+            )
 
 
 def partition_of(region: str) -> str:

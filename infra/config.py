@@ -297,6 +297,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
     if alarm_email is not None and not _EMAIL.match(alarm_email):
         raise ConfigError("alarmEmail", alarm_email, "an email address")
     database = _database(raw)
+    release = _release(raw)
     return Settings(
         stack=stack,
         region=region,
@@ -316,18 +317,20 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         log_retention_days=retention,
         access_log_retention_days=_int(raw, "accessLogRetentionDays", low=1, high=3650),
         ecr_keep_images=_int(raw, "ecrKeepImages", low=1, high=1000),
-        release=_release(raw),
+        release=release,
         alarm_email=alarm_email,
         database=database,
-        app=_app(raw, database=database is not None),
+        app=_app(raw, database=database is not None, release=release is not None),
         app_path=_str(raw, "appPath"),
         wsgi_app=_wsgi_app(raw),
     )
 
 
-def _app(raw: Mapping[str, Any], *, database: bool) -> app_environment.AppEnvironment:
+def _app(raw: Mapping[str, Any], *, database: bool, release: bool) -> app_environment.AppEnvironment:
     try:
         app = app_environment.parse(raw.get("appSettings"), raw.get("appSecrets"))
+        if release:
+            app_environment.check_lambda_names(app.settings)
     except app_environment.InvalidEntry as invalid:
         raise ConfigError(invalid.key, invalid.value, invalid.allowed) from None
     if database:

@@ -135,6 +135,21 @@ RULES = [
         id="setting-and-secret-same-name",
     ),
     pytest.param(
+        {"appSettings": {"TZ": "Europe/Paris"}},
+        "appSettings = 'TZ': expected with releaseCommand set, a name Lambda accepts",
+        id="setting-lambda-reserves",
+    ),
+    pytest.param(
+        {"appSettings": {"_TRACE": "1"}},
+        "appSettings = '_TRACE': expected with releaseCommand set, a name Lambda accepts",
+        id="setting-lambda-refuses-leading-underscore",
+    ),
+    pytest.param(
+        {"appSettings": {"X": "1"}},
+        "appSettings = 'X': expected with releaseCommand set, a name Lambda accepts",
+        id="setting-lambda-refuses-one-letter",
+    ),
+    pytest.param(
         {"appSecrets": {f"S{i}": {"ssmParameter": f"/s{i}"} for i in range(21)}},
         "appSecrets = '21 secrets': expected at most 20",
         id="too-many-secrets",
@@ -150,6 +165,12 @@ def test_each_rule_names_the_key_the_value_and_what_is_allowed(
         parse("prod", **overrides)
     assert str(error.value).startswith("app")
     assert message in str(error.value)
+
+
+def test_names_only_lambda_refuses_pass_without_a_release_command() -> None:
+    """dev has no release function: its settings never become a Lambda environment."""
+    settings = {"TZ": "Europe/Paris", "_TRACE": "1", "X": "1"}
+    assert parse("dev", appSettings=settings).app.settings == settings
 
 
 def _names_read(text: str, patterns: list[str]) -> set[str]:
