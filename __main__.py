@@ -94,6 +94,7 @@ release = Release(
         security_group_id=security.instance_security_group.id,
         app=app,
         log_retention_days=settings.log_retention_days,
+        after=database.access,
     ),
 )
 nodes = Compute(

@@ -118,12 +118,16 @@ class Database(pulumi.ComponentResource):
     `password`); the app's role needs `secretsmanager:GetSecretValue` on it."""
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
     """The alarms by purpose: `cpu`, `free-storage`, `connections`."""
+    access: list[pulumi.Resource]
+    """The rules that let the nodes' group reach PostgreSQL: what a client must wait for; none without a
+    database."""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flask-nginx-aws:database:Database", name, None, opts)
         self.instance = self.security_group = None
         self.endpoint_address = self.port = self.name = self.master_user_secret_arn = None
         self.alarms = {}
+        self.access = []
         if args.settings is not None:
             self._declare(name, args, args.settings)
         self.register_outputs(
@@ -251,7 +255,7 @@ class Database(pulumi.ComponentResource):
             tags={"Name": naming.display(args.stack, "database")},
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
+        ingress = aws.vpc.SecurityGroupIngressRule(
             naming.child(name, "in-postgres"),
             security_group_id=group.id,
             description="PostgreSQL from the nodes",
@@ -262,7 +266,7 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
         # The nodes' group allows only HTTPS out; the app needs PostgreSQL to this group, and nothing wider.
-        aws.vpc.SecurityGroupEgressRule(
+        egress = aws.vpc.SecurityGroupEgressRule(
             naming.child(name, "client-out-postgres"),
             security_group_id=args.client_security_group_id,
             description="PostgreSQL to the database",
@@ -272,6 +276,7 @@ class Database(pulumi.ComponentResource):
             referenced_security_group_id=group.id,
             opts=child,
         )
+        self.access = [ingress, egress]
         return group
 
     def _alarms(

@@ -50,6 +50,8 @@ class ReleaseArgs:
     """The app's settings and secrets, as its nodes get them: the function's environment holds the settings
     and the secrets' references, never their values; the run reads those and no other."""
     log_retention_days: int
+    after: Sequence[pulumi.Resource] = ()
+    """What the command needs in place before it runs: the rules that let it reach the database."""
 
 
 def environment(settings: Mapping[str, str], fetches: Sequence[app_environment.Fetch]) -> dict[str, str]:
@@ -166,5 +168,5 @@ class Release(pulumi.ComponentResource):
             input=pulumi.Output.from_input(image).apply(
                 lambda image: release_payload(image, settings.command)
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
         )

@@ -62,6 +62,7 @@ def build(
                 alarm_topic_arn=TOPIC,
             ),
         )
+        outputs["access"] = [rule._name for rule in db.access]
         return pulumi.Output.all(
             endpoint_address=db.endpoint_address,
             port=db.port,
@@ -204,7 +205,13 @@ def test_each_known_class_has_its_published_memory(instance_class: str, memory_g
 def test_no_settings_no_resources(harness: Harness) -> None:
     outputs = build(harness, None)
     assert [r.typ for r in harness.mocks.resources] == [f"{PROJECT}:database:Database"]
+    assert outputs.pop("access") == []
     assert set(outputs.values()) == {None}
+
+
+def test_a_client_waits_for_both_rules_that_let_the_nodes_group_in(harness: Harness) -> None:
+    outputs = build(harness)
+    assert outputs["access"] == ["database-in-postgres", "database-client-out-postgres"]
 
 
 def test_the_database_lives_in_every_private_subnet_and_is_not_public(harness: Harness) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -37,7 +38,7 @@ APP = AppEnvironment(
 )
 
 
-def build(harness: Harness, image: str = IMAGE) -> None:
+def build(harness: Harness, image: str = IMAGE, after: Sequence[pulumi.Resource] = ()) -> None:
     def program() -> pulumi.Output[Any]:
         made = Release(
             "release",
@@ -51,6 +52,7 @@ def build(harness: Harness, image: str = IMAGE) -> None:
                 security_group_id="sg-0123456789abcdef0",
                 app=APP,
                 log_retention_days=30,
+                after=after,
             ),
         )
         assert made.invocation is not None
@@ -177,6 +179,18 @@ def test_the_function_waits_for_its_role_grant_pull_permission_and_log_group(
     kinds = {type(dependency).__name__ for dependency in made.depends_on}
     assert kinds == {"RolePolicy", "RepositoryPolicy", "LogGroup"}
     assert len(made.depends_on) == 4
+
+
+def test_the_command_runs_once_the_database_admits_the_function(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = spy_options(monkeypatch, aws.lambda_.Invocation)
+    rule = aws.vpc.SecurityGroupIngressRule(
+        "database-in-postgres", security_group_id="sg-0", ip_protocol="tcp"
+    )
+    build(harness, after=[rule])
+    (made,) = options
+    assert made.depends_on == [rule]
 
 
 @pytest.mark.usefixtures("built")
