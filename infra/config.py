@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import re
+import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,20 @@ stay below it, or the ALB sees resets (502)."""
 
 MAX_SIZE_CAP = 50
 """The largest autoscaling group this project accepts: above it, a typo would cost real money."""
+REQUEST_TARGET_CAP = 1_000_000
+"""The highest request target accepted, in requests per node per minute: above it the request policy would
+never act, so a larger value is taken for a typo."""
+SCHEDULED_ACTIONS_LIMIT = 125
+"""Scheduled actions per Auto Scaling group (Auto Scaling guide, "Quotas for Amazon EC2 Auto Scaling")."""
+CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 6),
+)
+"""The five fields of a scheduled action's recurrence, in order, with their ranges (Auto Scaling guide,
+"Scheduled scaling", recurring schedules)."""
 MIN_ROOT_VOLUME_GIB = 8
 """The Amazon Linux 2023 AMI's root snapshot size: the volume cannot be smaller."""
 LOG_RETENTION_DAYS = (
@@ -69,6 +84,9 @@ _DB_INSTANCE_CLASS = re.compile(r"^db\.(?P<family>[a-z][a-z0-9-]*)\.(?P<size>[a-
 # lowercase only, so the name never needs quoting in SQL.
 _DB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _DB_MAJOR_VERSION = re.compile(r"^[1-9][0-9]$")
+# A scheduled action's name: also its logical name's suffix, so kept to what a logical name reads well with.
+_SCHEDULE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_CRON_ITEM = re.compile(r"^(?:\*|(?P<low>\d+)(?:-(?P<high>\d+))?)(?:/(?P<step>\d+))?$")
 
 RELEASE_TIMEOUT_LIMIT_SECONDS = 900
 """Lambda's longest run (Lambda Developer Guide, "Lambda quotas"): the release command must end within it."""
@@ -167,6 +185,20 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScheduledCapacity:
+    """A recurring scheduled action: at each time its recurrence names, the group's bounds become these.
+    It never sets the desired capacity: the target-tracking policies keep deciding it within the bounds."""
+
+    name: str
+    recurrence: str
+    """Five cron fields: minute, hour, day of month, month, day of week (0 is Sunday)."""
+    time_zone: str
+    """An IANA time zone, such as 'Europe/Berlin': the recurrence follows its daylight saving time."""
+    min_size: int
+    max_size: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything the components need to know about the stack, validated."""
 
@@ -182,6 +214,10 @@ class Settings:
     desired_capacity: int
     max_size: int
     cpu_target_percent: float
+    request_target_per_minute: int
+    """Requests a minute per node the request-count policy keeps the group at (`ALBRequestCountPerTarget`)."""
+    scheduled_capacity: tuple[ScheduledCapacity, ...] = ()
+    """Recurring bounds for known daily peaks (`scheduledScaling`)."""
     health_check_path: str
     idle_timeout_seconds: int
     deletion_protection: bool
@@ -208,6 +244,8 @@ KEYS: Mapping[str, str] = {
     "desiredCapacity": "integer",
     "maxSize": "integer",
     "cpuTargetPercent": "integer",
+    "requestTargetPerMinute": "integer",
+    "scheduledScaling": "object",
     "vpcCidr": "string",
     "availabilityZones": "array",
     "publicSubnetCidrs": "array",
@@ -243,8 +281,8 @@ KEYS: Mapping[str, str] = {
     "wsgiApp": "string",
 }
 """Every project config key and its type; `Pulumi.yaml` declares each with a description and default, but the
-objects: the Pulumi CLI's project schema has no object type, so a declared one makes the project unloadable.
-The README describes them."""
+objects (and `scheduledScaling`, a list of objects): the Pulumi CLI's project schema has no object type, so a
+declared one makes the project unloadable. The README describes them."""
 
 
 def load(stack: str) -> Settings:
@@ -278,6 +316,8 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
     cpu = raw.get("cpuTargetPercent")
     if isinstance(cpu, bool) or not isinstance(cpu, int | float) or not 0 < cpu <= 100:
         raise ConfigError("cpuTargetPercent", cpu, "a number greater than 0 and at most 100")
+    requests = _int(raw, "requestTargetPerMinute", low=1, high=REQUEST_TARGET_CAP)
+    schedules = _scheduled_capacity(raw.get("scheduledScaling"), min_size=min_size, max_size=max_size)
     https = _bool(raw, "https")
     domain = _domain(raw, region=region)
     if https and domain is None:
@@ -311,6 +351,8 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         desired_capacity=desired,
         max_size=max_size,
         cpu_target_percent=float(cpu),
+        request_target_per_minute=requests,
+        scheduled_capacity=schedules,
         health_check_path=path,
         idle_timeout_seconds=_int(raw, "idleTimeoutSeconds", low=1, high=NGINX_KEEPALIVE_SECONDS - 1),
         deletion_protection=_bool(raw, "deletionProtection"),
@@ -324,6 +366,88 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         app_path=_str(raw, "appPath"),
         wsgi_app=_wsgi_app(raw),
     )
+
+
+def _scheduled_capacity(value: object, *, min_size: int, max_size: int) -> tuple[ScheduledCapacity, ...]:
+    """`scheduledScaling`: unset or a list of scheduled actions, each within the group's configured bounds."""
+    key = "scheduledScaling"
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ConfigError(key, value, "a list of {name, recurrence, timeZone, minSize, maxSize}")
+    if len(value) > SCHEDULED_ACTIONS_LIMIT:
+        raise ConfigError(
+            key, len(value), f"at most {SCHEDULED_ACTIONS_LIMIT} scheduled actions (AWS's quota)"
+        )
+    schedules = tuple(
+        _schedule(item, f"{key}[{index}]", min_size=min_size, max_size=max_size)
+        for index, item in enumerate(value)
+    )
+    names = [schedule.name for schedule in schedules]
+    for index, schedule in enumerate(schedules):
+        if schedule.name in names[:index]:
+            raise ConfigError(f"{key}[{index}].name", schedule.name, "a name no other scheduled action has")
+        # AWS refuses a second action at a time another one already has.
+        earlier = {(s.recurrence, s.time_zone) for s in schedules[:index]}
+        if (schedule.recurrence, schedule.time_zone) in earlier:
+            raise ConfigError(
+                f"{key}[{index}].recurrence",
+                schedule.recurrence,
+                f"a time no other scheduled action has in {schedule.time_zone}",
+            )
+    return schedules
+
+
+def _schedule(item: Mapping[str, Any], key: str, *, min_size: int, max_size: int) -> ScheduledCapacity:
+    fields = {"name", "recurrence", "timeZone", "minSize", "maxSize"}
+    if set(item) != fields:
+        extra = sorted(set(item) - fields)
+        allowed = f"exactly the fields {', '.join(sorted(fields))}"
+        if "desiredCapacity" in extra:
+            allowed += " (no desiredCapacity: the target-tracking policies own it)"
+        raise ConfigError(key, sorted(item), allowed)
+    name = item["name"]
+    if not isinstance(name, str) or not _SCHEDULE_NAME.match(name):
+        raise ConfigError(
+            f"{key}.name", name, "1 to 64 lowercase letters, digits or '-', such as 'weekday-peak'"
+        )
+    recurrence = item["recurrence"]
+    if not isinstance(recurrence, str):
+        raise ConfigError(f"{key}.recurrence", recurrence, "five cron fields, such as '0 8 * * 1-5'")
+    recurrence = " ".join(recurrence.split())
+    _check_cron(recurrence, f"{key}.recurrence")
+    zone = item["timeZone"]
+    # zoneinfo reads the machine's IANA database (Debian's tzdata package).
+    if not isinstance(zone, str) or zone not in zoneinfo.available_timezones():
+        raise ConfigError(
+            f"{key}.timeZone", zone, "an IANA time zone name, such as 'Europe/Berlin' or 'Etc/UTC'"
+        )
+    bounds = f"the group's bounds, minSize ({min_size}) to maxSize ({max_size})"
+    low, high = item["minSize"], item["maxSize"]
+    for field_name, value in (("minSize", low), ("maxSize", high)):
+        if isinstance(value, bool) or not isinstance(value, int) or not min_size <= value <= max_size:
+            raise ConfigError(f"{key}.{field_name}", value, f"a whole number within {bounds}")
+    if high < low:
+        raise ConfigError(f"{key}.maxSize", high, f"at least its minSize ({low})")
+    return ScheduledCapacity(name=name, recurrence=recurrence, time_zone=zone, min_size=low, max_size=high)
+
+
+def _check_cron(recurrence: str, key: str) -> None:
+    """Five cron fields of numbers, each `*`, `n`, `n-m` or a comma list of those, each optionally `/step`."""
+    fields = recurrence.split(" ")
+    if len(fields) != len(CRON_FIELDS):
+        raise ConfigError(key, recurrence, "five cron fields: minute hour day-of-month month day-of-week")
+    for text, (field_name, low, high) in zip(fields, CRON_FIELDS, strict=True):
+        for part in text.split(","):
+            match = _CRON_ITEM.match(part)
+            values = [int(v) for v in (match["low"], match["high"]) if v is not None] if match else []
+            ordered = len(values) < 2 or values[0] <= values[1]
+            if not match or not ordered or match["step"] == "0" or not all(low <= v <= high for v in values):
+                raise ConfigError(
+                    key,
+                    recurrence,
+                    f"the {field_name} field '*' or numbers from {low} to {high}, with ',', '-' and '/'",
+                )
 
 
 def _app(raw: Mapping[str, Any], *, database: bool, release: bool) -> app_environment.AppEnvironment:

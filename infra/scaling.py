@@ -1,19 +1,26 @@
-"""The autoscaling group and its CPU target-tracking policy."""
+"""The autoscaling group, its target-tracking policies on CPU and on requests, and its scheduled actions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from infra import naming
+from infra.config import ScheduledCapacity
 
 HEALTH_CHECK_GRACE_SECONDS = 300
 """Boot, Docker install and two image pulls before the ALB's verdict counts against a new node."""
 INSTANCE_WARMUP_SECONDS = 300
-"""How long a new node's CPU is left out of the group's average, and how long a refresh waits per node."""
+"""The group's default instance warm-up: how long a new node is left out of the metrics the policies scale
+on, and how long a refresh waits per node. It replaces each policy's and refresh's own warm-up (Auto Scaling
+API, `EstimatedInstanceWarmup` and `RefreshPreferences.InstanceWarmup`), so neither sets one."""
+TERMINATION_POLICIES = ("OldestInstance",)
+"""Scale-in ends the oldest nodes first. During a rollout those are the previous release's, since every node
+the refresh launches is newer, so a scale-in speeds the rollout rather than undoing it (docs/aws-contracts.md,
+"Group and scaling")."""
 MIN_HEALTHY_PERCENT = 100
 """During an instance refresh no serving node goes away before its replacement is healthy."""
 MAX_HEALTHY_PERCENT = 200
@@ -40,22 +47,33 @@ class ScalingArgs:
     """The template's `latest_version`: a new version starts an instance refresh ("$Latest" would not)."""
     subnet_ids: pulumi.Input[list[str]]
     target_group_arn: pulumi.Input[str]
+    alb_arn_suffix: pulumi.Input[str]
+    target_group_arn_suffix: pulumi.Input[str]
+    """With `alb_arn_suffix`, the request-count policy's resource label."""
+    listeners: Sequence[pulumi.Resource]
+    """The listeners forwarding to the target group: the request-count policy is created after them."""
     min_size: int
     desired_capacity: int
     max_size: int
     cpu_target_percent: float
+    request_target_per_minute: int
+    schedules: Sequence[ScheduledCapacity]
     stack: str
     tags: Mapping[str, str]
 
 
 class Scaling(pulumi.ComponentResource):
     """An autoscaling group across the private subnets, replaced node by node on every new launch template
-    version, scaled on average CPU."""
+    version, scaled on average CPU and on requests per node, its bounds raised for known peaks."""
 
     group: aws.autoscaling.Group
     """The autoscaling group."""
-    policy: aws.autoscaling.Policy
+    cpu_policy: aws.autoscaling.Policy
     """The target-tracking policy on `ASGAverageCPUUtilization`."""
+    request_policy: aws.autoscaling.Policy
+    """The target-tracking policy on `ALBRequestCountPerTarget`."""
+    schedules: list[aws.autoscaling.Schedule]
+    """The scheduled actions, one per configured entry."""
 
     def __init__(self, name: str, args: ScalingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flask-nginx-aws:scaling:Scaling", name, None, opts)
@@ -73,12 +91,13 @@ class Scaling(pulumi.ComponentResource):
             # Replace nodes the ALB finds unhealthy, not only those EC2 finds dead.
             health_check_type="ELB",
             health_check_grace_period=HEALTH_CHECK_GRACE_SECONDS,
+            default_instance_warmup=INSTANCE_WARMUP_SECONDS,
+            termination_policies=list(TERMINATION_POLICIES),
             instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
                 strategy="Rolling",
                 preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
                     min_healthy_percentage=MIN_HEALTHY_PERCENT,
                     max_healthy_percentage=MAX_HEALTHY_PERCENT,
-                    instance_warmup=str(INSTANCE_WARMUP_SECONDS),
                     # Off: the provider saves the new launch template version on the group before it starts
                     # the refresh, so a rollback would relaunch that same version
                     # (hashicorp/terraform-provider-aws#34189). A failed refresh stops where it is instead.
@@ -96,17 +115,64 @@ class Scaling(pulumi.ComponentResource):
             # reset it to the configured starting value.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
         )
-        self.policy = aws.autoscaling.Policy(
+        # AWS scales out when either policy asks and scales in only when both agree (Auto Scaling guide,
+        # "Target tracking scaling policies"): requests catch load that gevent's waiting hides from CPU.
+        self.cpu_policy = self._target_tracking(
             naming.child(name, "cpu"),
+            aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
+                predefined_metric_type="ASGAverageCPUUtilization"
+            ),
+            args.cpu_target_percent,
+        )
+        self.request_policy = self._target_tracking(
+            naming.child(name, "requests"),
+            aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
+                predefined_metric_type="ALBRequestCountPerTarget",
+                # `app/<alb>/<id>/targetgroup/<tg>/<id>` (API reference, PredefinedMetricSpecification).
+                resource_label=pulumi.Output.concat(args.alb_arn_suffix, "/", args.target_group_arn_suffix),
+            ),
+            args.request_target_per_minute,
+            # The metric exists once a listener forwards to the target group: the policy comes after.
+            after=args.listeners,
+        )
+        self.schedules = [
+            aws.autoscaling.Schedule(
+                naming.child(name, f"schedule-{schedule.name}"),
+                scheduled_action_name=schedule.name,
+                autoscaling_group_name=self.group.name,
+                recurrence=schedule.recurrence,
+                time_zone=schedule.time_zone,
+                min_size=schedule.min_size,
+                max_size=schedule.max_size,
+                # -1 leaves the desired capacity to the policies; left out, the provider would send 0.
+                desired_capacity=-1,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for schedule in args.schedules
+        ]
+        self.register_outputs(
+            {
+                "group_name": self.group.name,
+                "cpu_policy_arn": self.cpu_policy.arn,
+                "request_policy_arn": self.request_policy.arn,
+            }
+        )
+
+    def _target_tracking(
+        self,
+        name: str,
+        metric: aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs,
+        target: float,
+        *,
+        after: Sequence[pulumi.Resource] = (),
+    ) -> aws.autoscaling.Policy:
+        """A target-tracking policy on this group; its warm-up is the group's default."""
+        return aws.autoscaling.Policy(
+            name,
             autoscaling_group_name=self.group.name,
             policy_type="TargetTrackingScaling",
-            estimated_instance_warmup=INSTANCE_WARMUP_SECONDS,
             target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
-                predefined_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
-                    predefined_metric_type="ASGAverageCPUUtilization"
-                ),
-                target_value=args.cpu_target_percent,
+                predefined_metric_specification=metric, target_value=target
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
         )
-        self.register_outputs({"group_name": self.group.name, "policy_arn": self.policy.arn})

@@ -67,6 +67,10 @@ IAM_POLICY_DOCUMENTS = {
     "aws:iam/groupPolicy:GroupPolicy": "policy",
 }
 AUTOSCALING_GROUP = "aws:autoscaling/group:Group"
+SCALING_POLICY = "aws:autoscaling/policy:Policy"
+SCHEDULE = "aws:autoscaling/schedule:Schedule"
+PRODUCTION_SCALING_METRICS = ("ASGAverageCPUUtilization", "ALBRequestCountPerTarget")
+"""What a production group tracks: CPU, and requests per node, which gevent's waiting hides from CPU."""
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TOPIC = "aws:sns/topic:Topic"
@@ -398,6 +402,64 @@ def asg_multi_az(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report(
             f"stack {stack!r} keeps min_size={min_size}: production needs min_size >= {PRODUCTION_MIN_SIZE} "
             "so losing one instance or AZ does not take the site down.",
+            None,
+        )
+
+
+def _tracked_metric(policy: Any) -> Any:
+    """The predefined metric a target-tracking policy tracks, or None."""
+    if policy.props.get("policyType") != "TargetTrackingScaling":
+        return None
+    tracking = policy.props.get("targetTrackingConfiguration") or {}
+    return (tracking.get("predefinedMetricSpecification") or {}).get("predefinedMetricType")
+
+
+def asg_scales_on_cpu_and_requests(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A production group has a target-tracking policy on CPU and one on requests per node: AWS scales out
+    when either asks and in only when both agree (Auto Scaling guide, "Target tracking scaling policies")."""
+    resources = list(args.resources)
+    for group in (r for r in resources if r.resource_type == AUTOSCALING_GROUP):
+        if _stack(group.urn) not in PRODUCTION_STACKS:
+            continue
+        name = group.props.get("name")
+        tracked = {
+            _tracked_metric(policy)
+            for policy in resources
+            if policy.resource_type == SCALING_POLICY
+            and (
+                group in policy.property_dependencies.get("autoscalingGroupName", [])
+                or (name is not None and policy.props.get("autoscalingGroupName") == name)
+            )
+        }
+        missing = [metric for metric in PRODUCTION_SCALING_METRICS if metric not in tracked]
+        if missing:
+            report(
+                f"group {group.name} has no target-tracking policy on {' or '.join(missing)}: add an "
+                "aws.autoscaling.Policy of policy_type TargetTrackingScaling for each, so load that CPU does "
+                "not show (gevent workers waiting on I/O) still adds nodes.",
+                group.urn,
+            )
+
+
+def scheduled_actions_leave_desired_capacity(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Scheduled actions set the group's bounds and leave its desired capacity to the scaling policies;
+    in production they keep the group's minimum of two. The provider sends 0 for a size left out."""
+    if args.resource_type != SCHEDULE:
+        return
+    desired = args.props.get("desiredCapacity", 0)
+    if desired != -1:
+        report(
+            f"the scheduled action sets desired_capacity={desired} (the provider sends 0 when it is left "
+            "out): set desired_capacity=-1 and raise min_size instead, so the target-tracking policies keep "
+            "deciding the capacity above it.",
+            None,
+        )
+    stack = _stack(args.urn)
+    min_size = args.props.get("minSize", 0)
+    if stack in PRODUCTION_STACKS and min_size != -1 and (min_size is None or min_size < PRODUCTION_MIN_SIZE):
+        report(
+            f"stack {stack!r}: the scheduled action sets min_size={min_size}: production needs min_size >= "
+            f"{PRODUCTION_MIN_SIZE} at every hour, so losing one instance or AZ does not take the site down.",
             None,
         )
 
@@ -756,6 +818,10 @@ RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
         "The app's plain settings hold no secret by name or value",
         app_settings_not_secret,
     ),
+    "scheduled-actions-leave-desired-capacity": (
+        "Scheduled actions set the group's bounds, never its desired capacity, and keep production's minimum",
+        scheduled_actions_leave_desired_capacity,
+    ),
 }
 
 StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
@@ -773,6 +839,10 @@ STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
     "rds-admits-security-groups-only": (
         "Databases admit security groups on their port, never an address range",
         rds_admits_security_groups_only,
+    ),
+    "asg-scales-on-cpu-and-requests": (
+        "Production autoscaling groups track both CPU and requests per node",
+        asg_scales_on_cpu_and_requests,
     ),
 }
 

@@ -1,6 +1,9 @@
-"""Auto Scaling groups and their scaling policies."""
+"""Auto Scaling groups, their scaling policies and their scheduled actions."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from offline.aws import Aws, Inputs, pascal, physical_name, require_known
 from offline.translations.registry import Outputs, translates
@@ -11,6 +14,8 @@ from offline.translations.registry import Outputs, translates
     unchecked={
         "instanceRefresh": "moto has no instance refresh API; the provider starts one only when a later "
         "update changes the launch template, never on create",
+        "defaultInstanceWarmup": "moto accepts it and does not keep it: DescribeAutoScalingGroups leaves "
+        "it out",
     },
 )
 def group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
@@ -84,12 +89,60 @@ def scaling_policy(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         parameters["TargetTrackingConfiguration"] = pascal(inputs["targetTrackingConfiguration"])
     autoscaling = aws.client("autoscaling")
     group_name = inputs["autoscalingGroupName"]
-    # AWS refuses a policy for a group that does not exist; moto creates it anyway.
-    if not autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group_name])["AutoScalingGroups"]:
-        raise ValueError(f"ValidationError: auto scaling group {group_name!r} not found")
+    group = _existing_group(aws, group_name)
+    label = parameters.get("TargetTrackingConfiguration", {}).get("PredefinedMetricSpecification", {})
+    if "ResourceLabel" in label:
+        _check_resource_label(label["ResourceLabel"], group)
     autoscaling.put_scaling_policy(AutoScalingGroupName=group_name, PolicyName=policy_name, **parameters)
     # Read back: moto's PutScalingPolicy answer names the ARN `PolicyArn`, which botocore drops.
     (created,) = autoscaling.describe_policies(AutoScalingGroupName=group_name, PolicyNames=[policy_name])[
         "ScalingPolicies"
     ]
     return policy_name, {"arn": created["PolicyARN"], "name": policy_name}
+
+
+def _existing_group(aws: Aws, group_name: str) -> dict[str, Any]:
+    """The group, as AWS requires for a policy or a scheduled action on it; moto creates either anyway."""
+    groups = aws.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group_name])
+    if not groups["AutoScalingGroups"]:
+        raise ValueError(f"ValidationError: auto scaling group {group_name!r} not found")
+    return dict(groups["AutoScalingGroups"][0])
+
+
+def _check_resource_label(label: str, group: Mapping[str, Any]) -> None:
+    """A request-count label names a target group attached to the group (API reference,
+    PredefinedMetricSpecification: "You can't specify a resource label unless the target group is attached
+    to the Auto Scaling group"), after its load balancer's `app/<name>/<id>`; moto checks neither."""
+    balancer, separator, target_group = label.partition("/targetgroup/")
+    attached = {arn.split(":", 5)[5] for arn in group.get("TargetGroupARNs", [])}
+    if not separator or not balancer.startswith("app/") or f"targetgroup/{target_group}" not in attached:
+        raise ValueError(
+            f"ValidationError: resource label {label!r} is not app/<alb>/<id>/targetgroup/<name>/<id> of a "
+            f"target group attached to the group (attached: {sorted(attached)})"
+        )
+
+
+@translates("aws:autoscaling/schedule:Schedule")
+def schedule(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """PutScheduledUpdateGroupAction as the provider sends it: each size unless -1 (its
+    `resourceSchedulePut`, which sends 0 for a size left out)."""
+    action_name = inputs["scheduledActionName"]
+    group_name = inputs["autoscalingGroupName"]
+    _existing_group(aws, group_name)
+    parameters = inputs.renamed({"recurrence": "Recurrence", "timeZone": "TimeZone"})
+    for key, parameter in (
+        ("minSize", "MinSize"),
+        ("maxSize", "MaxSize"),
+        ("desiredCapacity", "DesiredCapacity"),
+    ):
+        size = inputs.get(key, 0)
+        if size != -1:
+            parameters[parameter] = size
+    autoscaling = aws.client("autoscaling")
+    autoscaling.put_scheduled_update_group_action(
+        AutoScalingGroupName=group_name, ScheduledActionName=action_name, **parameters
+    )
+    (created,) = autoscaling.describe_scheduled_actions(
+        AutoScalingGroupName=group_name, ScheduledActionNames=[action_name]
+    )["ScheduledUpdateGroupActions"]
+    return action_name, {"scheduledActionName": created["ScheduledActionName"]}

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from infra import config
-from infra.config import PROJECT, ConfigError, ExistingVpc, NewVpc
+from infra.config import PROJECT, ConfigError, ExistingVpc, NewVpc, ScheduledCapacity
 from offline.stack import project_name, stack_config
 from tests.conftest import ROOT, Harness
 
@@ -41,6 +41,14 @@ EXISTING = {
     "existingPrivateSubnetIds": list(EXISTING_VPC.private_subnet_ids),
 }
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+PEAK = {
+    "name": "weekday-peak",
+    "recurrence": "0 8 * * 1-5",
+    "timeZone": "Europe/Berlin",
+    "minSize": 4,
+    "maxSize": 10,
+}
+EVENING = {**PEAK, "name": "weekday-evening", "recurrence": "0 20 * * 1-5", "minSize": 2}
 
 RULES = [
     pytest.param({"minSize": 0}, "minSize = 0: expected a whole number from 1 to 50", id="min-at-least-1"),
@@ -69,6 +77,104 @@ RULES = [
         {"cpuTargetPercent": 101},
         "cpuTargetPercent = 101: expected a number greater than 0 and at most 100",
         id="cpu-above-100",
+    ),
+    pytest.param(
+        {"requestTargetPerMinute": 0},
+        "requestTargetPerMinute = 0: expected a whole number from 1 to 1000000",
+        id="request-target-positive",
+    ),
+    pytest.param(
+        {"requestTargetPerMinute": 60000.5},
+        "requestTargetPerMinute = 60000.5: expected a whole number from 1 to 1000000",
+        id="request-target-whole",
+    ),
+    pytest.param(
+        {"scheduledScaling": {"name": "peak"}},
+        "scheduledScaling = {'name': 'peak'}: expected a list of {name, recurrence, timeZone, minSize, "
+        "maxSize}",
+        id="schedules-a-list",
+    ),
+    pytest.param(
+        {"scheduledScaling": [{**PEAK, "desiredCapacity": 4}]},
+        "scheduledScaling[0] = ['desiredCapacity', 'maxSize', 'minSize', 'name', 'recurrence', 'timeZone']: "
+        "expected exactly the fields maxSize, minSize, name, recurrence, timeZone (no desiredCapacity: the "
+        "target-tracking policies own it)",
+        id="schedule-never-sets-desired",
+    ),
+    pytest.param(
+        {"scheduledScaling": [{**PEAK, "name": "Weekday Peak"}]},
+        "scheduledScaling[0].name = 'Weekday Peak': expected 1 to 64 lowercase letters, digits or '-'",
+        id="schedule-name",
+    ),
+    pytest.param(
+        {"scheduledScaling": [{**PEAK, "recurrence": "0 8 * *"}]},
+        "scheduledScaling[0].recurrence = '0 8 * *': expected five cron fields: minute hour day-of-month "
+        "month day-of-week",
+        id="cron-five-fields",
+    ),
+    pytest.param(
+        {"scheduledScaling": [{**PEAK, "recurrence": "0 24 * * 1-5"}]},
+        "scheduledScaling[0].recurrence = '0 24 * * 1-5': expected the hour field '*' or numbers from 0 "
+        "to 23",
+        id="cron-hour-range",
+    ),
+    pytest.param(
+        {"scheduledScaling": [{**PEAK, "recurrence": "0 8 * * 5-1"}]},
+        "scheduledScaling[0].recurrence = '0 8 * * 5-1': expected the day of week field '*' or numbers from "
+        "0 to 6",
+        id="cron-range-ordered",
+    ),
+    pytest.param(
+        {"scheduledScaling": [{**PEAK, "recurrence": "*/0 8 * * *"}]},
+        "scheduledScaling[0].recurrence = '*/0 8 * * *': expected the minute field",
+        id="cron-step-positive",
+    ),
+    pytest.param(
+        {"scheduledScaling": [{**PEAK, "recurrence": "0 8 * * MON"}]},
+        "scheduledScaling[0].recurrence = '0 8 * * MON': expected the day of week field",
+        id="cron-numbers-only",
+    ),
+    pytest.param(
+        {"scheduledScaling": [{**PEAK, "timeZone": "CET+1"}]},
+        "scheduledScaling[0].timeZone = 'CET+1': expected an IANA time zone name, such as 'Europe/Berlin'",
+        id="time-zone-iana",
+    ),
+    pytest.param(
+        {"scheduledScaling": [{**PEAK, "minSize": 1}]},
+        "scheduledScaling[0].minSize = 1: expected a whole number within the group's bounds, minSize (2) to "
+        "maxSize (10)",
+        id="schedule-min-within-group",
+    ),
+    pytest.param(
+        {"scheduledScaling": [{**PEAK, "maxSize": 12}]},
+        "scheduledScaling[0].maxSize = 12: expected a whole number within the group's bounds, minSize (2) to "
+        "maxSize (10)",
+        id="schedule-max-within-group",
+    ),
+    pytest.param(
+        {"scheduledScaling": [{**PEAK, "minSize": 6, "maxSize": 5}]},
+        "scheduledScaling[0].maxSize = 5: expected at least its minSize (6)",
+        id="schedule-min-above-max",
+    ),
+    pytest.param(
+        {"scheduledScaling": [PEAK, {**EVENING, "name": "weekday-peak"}]},
+        "scheduledScaling[1].name = 'weekday-peak': expected a name no other scheduled action has",
+        id="schedule-names-unique",
+    ),
+    pytest.param(
+        {"scheduledScaling": [PEAK, {**EVENING, "recurrence": "0  8 * * 1-5"}]},
+        "scheduledScaling[1].recurrence = '0 8 * * 1-5': expected a time no other scheduled action has in "
+        "Europe/Berlin",
+        id="schedule-times-unique",
+    ),
+    pytest.param(
+        {
+            "scheduledScaling": [
+                {**PEAK, "name": f"s{i}", "recurrence": f"{i % 60} {i // 60} * * *"} for i in range(126)
+            ]
+        },
+        "scheduledScaling = 126: expected at most 125 scheduled actions (AWS's quota)",
+        id="schedules-quota",
     ),
     pytest.param(
         {"vpcCidr": "10.0.0.1/16"},
@@ -210,6 +316,8 @@ def test_prod_stack_file_yields_2_to_10_nodes_https_and_three_zones_with_a_nat_e
     settings = parse("prod")
     assert (settings.min_size, settings.desired_capacity, settings.max_size) == (2, 2, 10)
     assert settings.cpu_target_percent == 65.0
+    assert settings.request_target_per_minute == 60000
+    assert settings.scheduled_capacity == ()
     assert settings.https
     assert settings.domain is not None
     assert settings.domain.certificate_arn is None
@@ -227,6 +335,28 @@ def test_dev_stack_file_is_cheaper_http_only_with_one_nat() -> None:
     assert not settings.deletion_protection
     assert isinstance(settings.network, NewVpc)
     assert settings.network.single_nat_gateway
+
+
+def test_schedules_within_the_groups_bounds_are_kept_in_order_with_their_recurrence_tidied() -> None:
+    settings = parse("prod", scheduledScaling=[{**PEAK, "recurrence": " 0  8 * *  1-5 "}, EVENING])
+    assert settings.scheduled_capacity == (
+        ScheduledCapacity(
+            name="weekday-peak", recurrence="0 8 * * 1-5", time_zone="Europe/Berlin", min_size=4, max_size=10
+        ),
+        ScheduledCapacity(
+            name="weekday-evening",
+            recurrence="0 20 * * 1-5",
+            time_zone="Europe/Berlin",
+            min_size=2,
+            max_size=10,
+        ),
+    )
+
+
+@pytest.mark.parametrize("recurrence", ["*/15 * * * *", "0,30 7-9 1 1-12/3 0", "59 23 31 12 6"])
+def test_cron_takes_lists_ranges_steps_and_each_fields_bounds(recurrence: str) -> None:
+    (schedule,) = parse("prod", scheduledScaling=[{**PEAK, "recurrence": recurrence}]).scheduled_capacity
+    assert schedule.recurrence == recurrence
 
 
 def test_existing_vpc_replaces_the_new_vpc_layout() -> None:

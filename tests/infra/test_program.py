@@ -42,7 +42,8 @@ COMMON = {
     "aws:lb/targetGroup:TargetGroup": 1,
     "aws:ec2/launchTemplate:LaunchTemplate": 1,
     "aws:autoscaling/group:Group": 1,
-    "aws:autoscaling/policy:Policy": 1,
+    # Target tracking on CPU and on requests per node.
+    "aws:autoscaling/policy:Policy": 2,
     "aws:sns/topic:Topic": 1,
     "aws:kms/key:Key": 1,
     "aws:cloudwatch/metricAlarm:MetricAlarm": 3,
@@ -156,9 +157,18 @@ def test_prod_wires_2_to_10_nodes_behind_the_alb_serving_https_on_its_domain(har
     assert group.inputs["targetGroupArns"] == [target_group.state["arn"]]
     private = {r.id for r in mocks.of_type("aws:ec2/subnet:Subnet") if "private" in r.name}
     assert set(group.inputs["vpcZoneIdentifiers"]) == private
-    policy = mocks.one("aws:autoscaling/policy:Policy").inputs
-    assert policy["autoscalingGroupName"] == group.state["name"]
-    assert policy["targetTrackingConfiguration"]["targetValue"] == 65.0
+    cpu = mocks.one("aws:autoscaling/policy:Policy", "scaling-cpu").inputs
+    assert cpu["autoscalingGroupName"] == group.state["name"]
+    assert cpu["targetTrackingConfiguration"]["targetValue"] == 65.0
+    requests = mocks.one("aws:autoscaling/policy:Policy", "scaling-requests").inputs
+    assert requests["autoscalingGroupName"] == group.state["name"]
+    assert requests["targetTrackingConfiguration"] == {
+        "predefinedMetricSpecification": {
+            "predefinedMetricType": "ALBRequestCountPerTarget",
+            "resourceLabel": f"{alb.state['arnSuffix']}/{target_group.state['arnSuffix']}",
+        },
+        "targetValue": 60000,
+    }
     assert https.inputs["certificateArn"] == validation.state["certificateArn"]
     assert alb.inputs["enableDeletionProtection"] is True
     assert {t["key"]: t["value"] for t in group.inputs["tags"]}["Environment"] == "Production"

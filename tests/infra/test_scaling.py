@@ -1,26 +1,44 @@
-"""infra/scaling.py: the group follows the template's latest version, rolls safely, scales on CPU."""
+"""infra/scaling.py: the group follows the template's latest version, rolls safely, scales on CPU and on
+requests, ends its oldest nodes first, and raises its bounds on schedule."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
 import pytest
 
-from infra.config import PROJECT
-from infra.scaling import Scaling, ScalingArgs
+from infra.config import PROJECT, ScheduledCapacity
+from infra.scaling import INSTANCE_WARMUP_SECONDS, Scaling, ScalingArgs
 from tests.conftest import ROOT, Harness, spy_options
 
 GROUP = "aws:autoscaling/group:Group"
-TARGET_GROUP = (
-    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-nginx-1a2b3c4/0123456789abcdef"
+POLICY = "aws:autoscaling/policy:Policy"
+SCHEDULE = "aws:autoscaling/schedule:Schedule"
+TARGET_GROUP_SUFFIX = "targetgroup/web-nginx-1a2b3c4/0123456789abcdef"
+TARGET_GROUP = f"arn:aws:elasticloadbalancing:us-east-1:123456789012:{TARGET_GROUP_SUFFIX}"
+ALB_SUFFIX = "app/web-alb-5d6e7f8/fedcba9876543210"
+PEAK = ScheduledCapacity(
+    name="weekday-peak", recurrence="0 8 * * 1-5", time_zone="Europe/Berlin", min_size=4, max_size=10
+)
+EVENING = ScheduledCapacity(
+    name="weekday-evening", recurrence="0 20 * * 1-5", time_zone="Europe/Berlin", min_size=2, max_size=10
 )
 
 
-def build(harness: Harness) -> Scaling:
+def build(harness: Harness, schedules: Sequence[ScheduledCapacity] = ()) -> Scaling:
     built: list[Scaling] = []
 
-    def program() -> pulumi.Output[str]:
+    def program() -> pulumi.Output[list[str]]:
         launch_template = pulumi.Output.from_input("lt-0123456789abcdef0")
+        listener = aws.lb.Listener(
+            "web-https",
+            load_balancer_arn=f"arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/{ALB_SUFFIX}",
+            port=443,
+            protocol="HTTPS",
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=TARGET_GROUP)],
+        )
         built.append(
             Scaling(
                 "scaling",
@@ -29,16 +47,24 @@ def build(harness: Harness) -> Scaling:
                     launch_template_version=pulumi.Output.from_input(7),
                     subnet_ids=["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
                     target_group_arn=TARGET_GROUP,
+                    alb_arn_suffix=pulumi.Output.from_input(ALB_SUFFIX),
+                    target_group_arn_suffix=pulumi.Output.from_input(TARGET_GROUP_SUFFIX),
+                    listeners=[listener],
                     min_size=2,
                     desired_capacity=3,
                     max_size=10,
                     cpu_target_percent=65.0,
+                    request_target_per_minute=60000,
+                    schedules=schedules,
                     stack="prod",
                     tags={"Environment": "Production"},
                 ),
             )
         )
-        return built[0].policy.arn
+        scaling = built[0]
+        return pulumi.Output.all(
+            scaling.cpu_policy.arn, scaling.request_policy.arn, *(s.id for s in scaling.schedules)
+        )
 
     harness.evaluate(program)
     return built[0]
@@ -79,6 +105,22 @@ def test_instance_refresh_keeps_capacity_and_promises_no_rollback(harness: Harne
     assert preferences["autoRollback"] is False
 
 
+def test_one_warm_up_for_the_group_and_none_of_its_own_in_the_policies_or_the_refresh(
+    harness: Harness, scaling: Scaling
+) -> None:
+    group = harness.mocks.one(GROUP).inputs
+    # A new node boots, installs and pulls within the health-check grace period: it is not warm before.
+    assert group["defaultInstanceWarmup"] == INSTANCE_WARMUP_SECONDS >= group["healthCheckGracePeriod"]
+    # A warm-up of their own would override the group's (Auto Scaling API reference).
+    assert "instanceWarmup" not in group["instanceRefresh"]["preferences"]
+    assert all("estimatedInstanceWarmup" not in p.inputs for p in harness.mocks.of_type(POLICY))
+
+
+def test_scale_in_ends_the_oldest_node_first(harness: Harness, scaling: Scaling) -> None:
+    # Not OldestLaunchTemplate: during a rollout the group's saved version is the previous one.
+    assert harness.mocks.one(GROUP).inputs["terminationPolicies"] == ["OldestInstance"]
+
+
 def test_readme_promises_no_rollback_the_program_does_not_make() -> None:
     readme = (ROOT / "README.md").read_text().lower()
     assert "automatic rollback" not in readme
@@ -102,13 +144,66 @@ def test_tags_propagate_at_launch_and_group_metrics_are_on(harness: Harness, sca
     assert group["metricsGranularity"] == "1Minute"
 
 
-def test_policy_tracks_average_cpu_of_this_group(harness: Harness, scaling: Scaling) -> None:
+def test_cpu_policy_tracks_average_cpu_of_this_group(harness: Harness, scaling: Scaling) -> None:
     group = harness.mocks.one(GROUP)
-    policy = harness.mocks.one("aws:autoscaling/policy:Policy").inputs
+    policy = harness.mocks.one(POLICY, "scaling-cpu").inputs
     assert policy["autoscalingGroupName"] == group.state["name"]
     assert policy["policyType"] == "TargetTrackingScaling"
     assert policy["targetTrackingConfiguration"] == {
         "predefinedMetricSpecification": {"predefinedMetricType": "ASGAverageCPUUtilization"},
         "targetValue": 65.0,
     }
-    assert policy["estimatedInstanceWarmup"] > 0
+
+
+def test_request_policy_tracks_requests_per_node_of_this_groups_target_group(
+    harness: Harness, scaling: Scaling
+) -> None:
+    group = harness.mocks.one(GROUP)
+    policy = harness.mocks.one(POLICY, "scaling-requests").inputs
+    assert policy["autoscalingGroupName"] == group.state["name"]
+    assert policy["policyType"] == "TargetTrackingScaling"
+    # The label joins the ALB's ARN suffix and the target group's (API reference, ResourceLabel).
+    assert policy["targetTrackingConfiguration"] == {
+        "predefinedMetricSpecification": {
+            "predefinedMetricType": "ALBRequestCountPerTarget",
+            "resourceLabel": f"{ALB_SUFFIX}/{TARGET_GROUP_SUFFIX}",
+        },
+        "targetValue": 60000,
+    }
+
+
+def test_request_policy_waits_for_the_listeners_and_the_cpu_policy_for_nothing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = spy_options(monkeypatch, aws.autoscaling.Policy)
+    build(harness)
+    cpu, requests = options
+    assert cpu.depends_on == []
+    assert [resource._name for resource in requests.depends_on] == ["web-https"]
+
+
+def test_no_schedule_no_scheduled_action(harness: Harness, scaling: Scaling) -> None:
+    assert scaling.schedules == []
+    assert harness.mocks.of_type(SCHEDULE) == []
+
+
+def test_each_schedule_sets_the_groups_bounds_and_leaves_its_desired_capacity(harness: Harness) -> None:
+    build(harness, [PEAK, EVENING])
+    group = harness.mocks.one(GROUP)
+    actions = harness.mocks.of_type(SCHEDULE)
+    assert [action.name for action in actions] == [
+        "scaling-schedule-weekday-peak",
+        "scaling-schedule-weekday-evening",
+    ]
+    peak = actions[0].inputs
+    assert peak == {
+        "scheduledActionName": "weekday-peak",
+        "autoscalingGroupName": group.state["name"],
+        "recurrence": "0 8 * * 1-5",
+        "timeZone": "Europe/Berlin",
+        "minSize": 4,
+        "maxSize": 10,
+        # The provider sends DesiredCapacity 0 unless told -1 (its `resourceSchedulePut`).
+        "desiredCapacity": -1,
+    }
+    assert (actions[1].inputs["minSize"], actions[1].inputs["desiredCapacity"]) == (2, -1)

@@ -132,6 +132,56 @@ def test_a_scaling_policy_on_a_group_that_does_not_exist() -> None:
     assert "auto scaling group 'no-such-group' not found" in rejected(program)
 
 
+def test_a_request_policy_on_a_target_group_the_group_does_not_serve() -> None:
+    def program() -> None:
+        vpc, subnets = network()
+        launch = template()
+        served = aws.lb.TargetGroup("nginx", vpc_id=vpc.id, protocol="HTTPS", port=8443)
+        other = aws.lb.TargetGroup("other", vpc_id=vpc.id, protocol="HTTPS", port=8443)
+        balancer = aws.lb.LoadBalancer("alb", subnets=[s.id for s in subnets])
+        group = aws.autoscaling.Group(
+            "asg",
+            min_size=1,
+            max_size=2,
+            vpc_zone_identifiers=[s.id for s in subnets],
+            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(id=launch.id, version="1"),
+            target_group_arns=[served.arn],
+        )
+        aws.autoscaling.Policy(
+            "requests",
+            autoscaling_group_name=group.name,
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
+                predefined_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="ALBRequestCountPerTarget",
+                    resource_label=pulumi.Output.concat(balancer.arn_suffix, "/", other.arn_suffix),
+                ),
+                target_value=60000,
+            ),
+        )
+
+    message = rejected(program)
+    assert message.startswith("aws:autoscaling/policy:Policy requests:")
+    assert "of a target group attached to the group" in message
+
+
+def test_a_scheduled_action_on_a_group_that_does_not_exist() -> None:
+    def program() -> None:
+        aws.autoscaling.Schedule(
+            "peak",
+            scheduled_action_name="peak",
+            autoscaling_group_name="no-such-group",
+            recurrence="0 8 * * 1-5",
+            min_size=4,
+            max_size=10,
+            desired_capacity=-1,
+        )
+
+    message = rejected(program)
+    assert message.startswith("aws:autoscaling/schedule:Schedule peak:")
+    assert "auto scaling group 'no-such-group' not found" in message
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [

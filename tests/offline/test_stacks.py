@@ -105,15 +105,32 @@ def test_the_group_runs_the_latest_template_version_in_private_subnets(deploymen
     assert len(nats) == (1 if setting(deployment, "singleNatGateway") else len(subnet_ids))
 
 
-def test_the_cpu_policy_tracks_the_configured_target_on_the_group(deployment: Deployment) -> None:
+def test_the_group_tracks_cpu_and_requests_per_node_of_its_own_target_group(deployment: Deployment) -> None:
     group = the_group(deployment)
-    (policy,) = client(deployment, "autoscaling").describe_policies(
+    policies = client(deployment, "autoscaling").describe_policies(
         AutoScalingGroupName=group["AutoScalingGroupName"]
     )["ScalingPolicies"]
-    assert policy["PolicyType"] == "TargetTrackingScaling"
-    tracking = policy["TargetTrackingConfiguration"]
-    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ASGAverageCPUUtilization"
-    assert tracking["TargetValue"] == setting(deployment, "cpuTargetPercent")
+    assert {policy["PolicyType"] for policy in policies} == {"TargetTrackingScaling"}
+    tracking = {
+        policy["TargetTrackingConfiguration"]["PredefinedMetricSpecification"][
+            "PredefinedMetricType"
+        ]: policy["TargetTrackingConfiguration"]
+        for policy in policies
+    }
+    assert set(tracking) == {"ASGAverageCPUUtilization", "ALBRequestCountPerTarget"}
+    assert tracking["ASGAverageCPUUtilization"]["TargetValue"] == setting(deployment, "cpuTargetPercent")
+    requests = tracking["ALBRequestCountPerTarget"]
+    assert requests["TargetValue"] == setting(deployment, "requestTargetPerMinute")
+    # The label: the ARN suffixes of the ALB and of the group's target group (API reference, ResourceLabel).
+    (target_group_arn,) = group["TargetGroupARNs"]
+    balancer_suffix = the_load_balancer(deployment)["LoadBalancerArn"].split(":loadbalancer/")[1]
+    target_group_suffix = target_group_arn.split(":", 5)[5]
+    label = requests["PredefinedMetricSpecification"]["ResourceLabel"]
+    assert label == f"{balancer_suffix}/{target_group_suffix}"
+
+
+def test_scale_in_ends_the_oldest_node_first(deployment: Deployment) -> None:
+    assert the_group(deployment)["TerminationPolicies"] == ["OldestInstance"]
 
 
 def test_80_redirects_to_443_with_the_issued_certificate_or_forwards_without_https(

@@ -67,6 +67,7 @@ def test_prod_violates_no_policy_and_downgrades_none(harness: Harness) -> None:
         "aws:lb/loadBalancer:LoadBalancer",
         "aws:ecr/repository:Repository",
         "aws:autoscaling/group:Group",
+        "aws:autoscaling/policy:Policy",
         "aws:s3/bucket:Bucket",
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     ):
