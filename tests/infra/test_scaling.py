@@ -1,4 +1,5 @@
-"""infra/scaling.py: the group follows the template's latest version, rolls safely, scales on CPU."""
+"""infra/scaling.py: the group starts on the template's latest version, leaves later ones to the rollout,
+scales on CPU."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from infra.config import PROJECT
 from infra.scaling import Scaling, ScalingArgs
-from tests.conftest import ROOT, Harness, spy_options
+from tests.conftest import Harness, spy_options
 
 GROUP = "aws:autoscaling/group:Group"
 TARGET_GROUP = (
@@ -58,7 +59,7 @@ def test_the_group_takes_the_sizes_subnets_and_target_group_it_is_given(
     assert group["targetGroupArns"] == [TARGET_GROUP]
 
 
-def test_group_follows_the_launch_templates_latest_version(harness: Harness, scaling: Scaling) -> None:
+def test_group_is_created_on_the_launch_templates_latest_version(harness: Harness, scaling: Scaling) -> None:
     assert harness.mocks.one(GROUP).inputs["launchTemplate"] == {"id": "lt-0123456789abcdef0", "version": "7"}
 
 
@@ -68,28 +69,19 @@ def test_alb_health_decides_and_new_nodes_get_a_grace_period(harness: Harness, s
     assert group["healthCheckGracePeriod"] >= 120
 
 
-def test_instance_refresh_keeps_capacity_and_promises_no_rollback(harness: Harness, scaling: Scaling) -> None:
-    refresh = harness.mocks.one(GROUP).inputs["instanceRefresh"]
-    assert refresh["strategy"] == "Rolling"
-    preferences = refresh["preferences"]
-    assert preferences["minHealthyPercentage"] >= 90
-    assert preferences["maxHealthyPercentage"] > 100
-    # The provider saves the new version on the group before it starts the refresh, so AWS's rollback
-    # would return to that same version (hashicorp/terraform-provider-aws#34189): not switched on.
-    assert preferences["autoRollback"] is False
+def test_the_group_has_no_refresh_of_its_own(harness: Harness, scaling: Scaling) -> None:
+    # The provider's refresh saves the new version on the group before it starts
+    # (hashicorp/terraform-provider-aws#34189): releases go through infra/rollout.py instead.
+    assert "instanceRefresh" not in harness.mocks.one(GROUP).inputs
 
 
-def test_readme_promises_no_rollback_the_program_does_not_make() -> None:
-    readme = (ROOT / "README.md").read_text().lower()
-    assert "automatic rollback" not in readme
-    assert "#34189" in readme
-
-
-def test_desired_capacity_is_left_to_the_policy(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_capacity_is_the_policys_and_the_version_the_rollouts_after_creation(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     options = spy_options(monkeypatch, aws.autoscaling.Group)
     build(harness)
     (opts,) = options
-    assert opts.ignore_changes == ["desiredCapacity"]
+    assert opts.ignore_changes == ["desiredCapacity", "launchTemplate"]
 
 
 def test_tags_propagate_at_launch_and_group_metrics_are_on(harness: Harness, scaling: Scaling) -> None:
