@@ -144,6 +144,7 @@ rollout = Rollout(
         launch_template_version=nodes.launch_template.latest_version,
         alarm_names=alarms.rollout_alarm_names,
     ),
+    opts=pulumi.ResourceOptions(parent=scaling),
 )
 
 pulumi.export("url", web.url)

@@ -42,12 +42,7 @@ MAX_ALARMS = 10
 MAX_DELAY_SECONDS = 172800
 """The longest checkpoint delay and bake time the API takes (API reference, `RefreshPreferences`)."""
 
-INPUTS = (
-    "region",
-    "group_name",
-    "launch_template_id",
-    "launch_template_version",
-    "alarm_names",
+HOW = (
     "min_healthy_percentage",
     "max_healthy_percentage",
     "instance_warmup",
@@ -56,6 +51,8 @@ INPUTS = (
     "bake_time",
     "timeout_seconds",
 )
+"""The inputs that say how a refresh runs and how long `pulumi up` waits for it."""
+INPUTS = ("region", "group_name", "launch_template_id", "launch_template_version", "alarm_names", *HOW)
 """The resource's inputs, as the provider receives them."""
 REPLACE_ON = ("region", "group_name")
 """Another group is another rollout: the old one's refresh is cancelled, the new group's version checked."""
@@ -105,11 +102,12 @@ class RolloutPreferences:
         return found
 
 
-ROLLOUT_TIMEOUT_SECONDS = 2400
+ROLLOUT_TIMEOUT_SECONDS = 2700
 """How long `pulumi up` waits before it rolls the release back: two halves of boot, warm-up and the alarms'
-pause take about 25 minutes; AWS keeps retrying failed replacements for an hour before it fails a refresh
-(Auto Scaling guide, "Undo changes with a manual or auto rollback"), so a release whose nodes never turn
-healthy is rolled back by this timeout first."""
+pause, then the bake, take about 30 minutes (35 if AWS also pauses at the last checkpoint); AWS keeps
+retrying failed replacements for an hour before it fails a refresh (Auto Scaling guide, "Undo changes with
+a manual or auto rollback"), so a release whose nodes never turn healthy is rolled back by this timeout
+first."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -404,4 +402,6 @@ class Rollout(pulumi.dynamic.Resource, module="rollout", name="Rollout"):
 def _checked_alarms(names: Sequence[Any]) -> list[str]:
     if not 0 < len(names) <= MAX_ALARMS:
         raise ValueError(f"a rollout watches 1 to {MAX_ALARMS} alarms (AlarmSpecification); got {len(names)}")
-    return [str(name) for name in names]
+    if not all(isinstance(name, str) and name for name in names):
+        raise ValueError(f"a rollout watches alarms by name; got {list(names)}")
+    return list(names)

@@ -58,6 +58,11 @@ KEY_PROPERTIES: Mapping[str, tuple[str, ...]] = {
     "aws:lb/targetGroup:TargetGroup": ("protocol", "port", "healthCheck.path"),
     "aws:lb/listener:Listener": ("protocol", "port", "sslPolicy", "defaultActions.0.type"),
     "aws:autoscaling/group:Group": ("minSize", "desiredCapacity", "maxSize"),
+    "pulumi-python:dynamic/rollout:Rollout": (
+        "launch_template_version",
+        "alarm_names",
+        "checkpoint_percentages",
+    ),
     "aws:autoscaling/policy:Policy": (
         "policyType",
         "targetTrackingConfiguration.predefinedMetricSpecification.predefinedMetricType",

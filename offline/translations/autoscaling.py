@@ -6,13 +6,7 @@ from offline.aws import Aws, Inputs, pascal, physical_name, require_known
 from offline.translations.registry import Outputs, translates
 
 
-@translates(
-    "aws:autoscaling/group:Group",
-    unchecked={
-        "instanceRefresh": "moto has no instance refresh API; the provider starts one only when a later "
-        "update changes the launch template, never on create",
-    },
-)
+@translates("aws:autoscaling/group:Group")
 def group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     """CreateAutoScalingGroup with the launch template, subnets, target groups and tags."""
     autoscaling = aws.client("autoscaling")
