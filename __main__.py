@@ -13,6 +13,7 @@ from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
 from infra.network import Network, NetworkArgs
 from infra.observability import Alarms, AlarmsArgs, NodeLogs, NodeLogsArgs
 from infra.release import Release, ReleaseArgs
+from infra.rollout import Rollout, RolloutArgs
 from infra.scaling import Scaling, ScalingArgs
 from infra.security import Security, SecurityArgs
 
@@ -65,6 +66,7 @@ alarms = Alarms(
         alb_arn_suffix=web.alb.arn_suffix,
         target_group_arn_suffix=web.target_group.arn_suffix,
         alarm_email=settings.alarm_email,
+        min_healthy_hosts=settings.min_size,
     ),
 )
 database = Database(
@@ -137,6 +139,18 @@ scaling = Scaling(
         stack=settings.stack,
         tags=settings.tags,
     ),
+)
+# New launch template versions reach the group only through a gated refresh, which `pulumi up` waits for.
+rollout = Rollout(
+    "rollout",
+    RolloutArgs(
+        region=settings.region,
+        group_name=scaling.group.name,
+        launch_template_id=nodes.launch_template.id,
+        launch_template_version=nodes.launch_template.latest_version,
+        alarm_names=alarms.rollout_alarm_names,
+    ),
+    opts=pulumi.ResourceOptions(parent=scaling),
 )
 
 pulumi.export("url", web.url)

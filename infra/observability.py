@@ -1,4 +1,5 @@
-"""Logs and alarms: the nodes' log group, and alarms on errors, unhealthy nodes and latency."""
+"""Logs and alarms: the nodes' log group, and alarms on errors, unhealthy nodes, too few healthy nodes and
+latency; three of them gate every rollout (infra/rollout.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ RESPONSE_TIME_P95_SECONDS = 1.0
 EVALUATION_PERIODS = 5
 DATAPOINTS_TO_ALARM = 3
 """3 bad minutes out of 5: a blip does not page, a trend does."""
+ROLLOUT_ALARMS = ("error-rate", "response-time", "healthy-hosts")
+"""The alarms whose ALARM state fails a rollout and rolls it back."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,17 +60,23 @@ class AlarmsArgs:
     target_group_arn_suffix: pulumi.Input[str]
     alarm_email: str | None
     """Subscribed to the alarm topic when given (AWS asks the address to confirm)."""
+    min_healthy_hosts: int
+    """The group's minimum size: fewer healthy targets than this is lost capacity, never a rollout's doing,
+    since a rollout keeps every serving node until its replacement is healthy (min healthy 100 %)."""
 
 
 class Alarms(pulumi.ComponentResource):
-    """An SNS topic, and alarms on the 5xx rate, unhealthy nodes and response time."""
+    """An SNS topic, and alarms on the 5xx rate, unhealthy nodes, too few healthy nodes and response time."""
 
     topic: aws.sns.Topic
     """Where alarms and recoveries are published."""
     key: aws.kms.Key
     """The topic's encryption key, which CloudWatch may use."""
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
-    """The alarms by purpose: `error-rate`, `unhealthy-hosts`, `response-time`."""
+    """The alarms by purpose: `error-rate`, `unhealthy-hosts`, `healthy-hosts`, `response-time`."""
+    rollout_alarm_names: pulumi.Output[list[str]]
+    """The alarms that fail and roll back a rollout: 5xx rate, response time, too few healthy nodes. Not
+    `unhealthy-hosts`: a replacement failing its first checks is the refresh's own health gate."""
 
     def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flask-nginx-aws:observability:Alarms", name, None, opts)
@@ -149,6 +158,23 @@ class Alarms(pulumi.ComponentResource):
                 ok_actions=actions,
                 opts=child,
             ),
+            "healthy-hosts": aws.cloudwatch.MetricAlarm(
+                naming.child(name, "healthy-hosts"),
+                alarm_description=f"Fewer than {args.min_healthy_hosts} nodes pass the ALB's health check",
+                namespace=ALB_NAMESPACE,
+                metric_name="HealthyHostCount",
+                dimensions=target_group,
+                # The lowest count in each minute: a dip shows even when the minute's average hides it.
+                statistic="Minimum",
+                period=PERIOD_SECONDS,
+                comparison_operator="LessThanThreshold",
+                threshold=args.min_healthy_hosts,
+                evaluation_periods=EVALUATION_PERIODS,
+                datapoints_to_alarm=DATAPOINTS_TO_ALARM,
+                alarm_actions=actions,
+                ok_actions=actions,
+                opts=child,
+            ),
             "response-time": aws.cloudwatch.MetricAlarm(
                 naming.child(name, "response-time"),
                 alarm_description=f"p95 response time at the nodes above {RESPONSE_TIME_P95_SECONDS:g} s",
@@ -167,4 +193,7 @@ class Alarms(pulumi.ComponentResource):
                 opts=child,
             ),
         }
-        self.register_outputs({"topic_arn": self.topic.arn})
+        self.rollout_alarm_names = pulumi.Output.all(
+            *(self.alarms[purpose].name for purpose in ROLLOUT_ALARMS)
+        ).apply(list)
+        self.register_outputs({"topic_arn": self.topic.arn, "rollout_alarm_names": self.rollout_alarm_names})

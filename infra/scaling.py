@@ -21,10 +21,6 @@ TERMINATION_POLICIES = ("OldestInstance",)
 """Scale-in ends the oldest nodes first. During a rollout those are the previous release's, since every node
 the refresh launches is newer, so a scale-in speeds the rollout rather than undoing it (docs/aws-contracts.md,
 "Group and scaling")."""
-MIN_HEALTHY_PERCENT = 100
-"""During an instance refresh no serving node goes away before its replacement is healthy."""
-MAX_HEALTHY_PERCENT = 200
-"""Room to launch replacements first; with min healthy 100 %, a refresh never lowers capacity."""
 GROUP_METRICS = (
     aws.autoscaling.Metric.GROUP_MIN_SIZE,
     aws.autoscaling.Metric.GROUP_MAX_SIZE,
@@ -44,7 +40,8 @@ class ScalingArgs:
 
     launch_template_id: pulumi.Input[str]
     launch_template_version: pulumi.Input[int]
-    """The template's `latest_version`: a new version starts an instance refresh ("$Latest" would not)."""
+    """The version the group is created with; later versions reach it only through the rollout
+    (infra/rollout.py)."""
     subnet_ids: pulumi.Input[list[str]]
     target_group_arn: pulumi.Input[str]
     alb_arn_suffix: pulumi.Input[str]
@@ -63,8 +60,9 @@ class ScalingArgs:
 
 
 class Scaling(pulumi.ComponentResource):
-    """An autoscaling group across the private subnets, replaced node by node on every new launch template
-    version, scaled on average CPU and on requests per node, its bounds raised for known peaks."""
+    """An autoscaling group across the private subnets, scaled on average CPU and on requests per node, its
+    bounds raised for known peaks; new launch template versions reach it through the rollout
+    (infra/rollout.py)."""
 
     group: aws.autoscaling.Group
     """The autoscaling group."""
@@ -93,18 +91,6 @@ class Scaling(pulumi.ComponentResource):
             health_check_grace_period=HEALTH_CHECK_GRACE_SECONDS,
             default_instance_warmup=INSTANCE_WARMUP_SECONDS,
             termination_policies=list(TERMINATION_POLICIES),
-            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
-                strategy="Rolling",
-                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-                    min_healthy_percentage=MIN_HEALTHY_PERCENT,
-                    max_healthy_percentage=MAX_HEALTHY_PERCENT,
-                    # Off: the provider saves the new launch template version on the group before it starts
-                    # the refresh, so a rollback would relaunch that same version
-                    # (hashicorp/terraform-provider-aws#34189). A failed refresh stops where it is instead.
-                    auto_rollback=False,
-                    skip_matching=True,
-                ),
-            ),
             enabled_metrics=list(GROUP_METRICS),
             metrics_granularity="1Minute",
             tags=[
@@ -112,8 +98,10 @@ class Scaling(pulumi.ComponentResource):
                 for key, value in {**args.tags, "Name": naming.display(args.stack, "node")}.items()
             ],
             # The scaling policy owns the desired capacity once the group exists; `pulumi up` must not
-            # reset it to the configured starting value.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
+            # reset it to the configured starting value. The launch template version is the rollout's:
+            # AWS saves it when a refresh succeeds, and the provider would save it before any refresh
+            # (hashicorp/terraform-provider-aws#34189), so scale-outs would launch an unjudged release.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity", "launchTemplate"]),
         )
         # AWS scales out when either policy asks and scales in only when both agree (Auto Scaling guide,
         # "Target tracking scaling policies"): requests catch load that gevent's waiting hides from CPU.

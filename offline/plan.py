@@ -64,6 +64,11 @@ KEY_PROPERTIES: Mapping[str, tuple[str, ...]] = {
         "defaultInstanceWarmup",
         "terminationPolicies",
     ),
+    "pulumi-python:dynamic/rollout:Rollout": (
+        "launch_template_version",
+        "alarm_names",
+        "checkpoint_percentages",
+    ),
     "aws:autoscaling/policy:Policy": (
         "policyType",
         "targetTrackingConfiguration.predefinedMetricSpecification.predefinedMetricType",

@@ -71,6 +71,7 @@ SCALING_POLICY = "aws:autoscaling/policy:Policy"
 SCHEDULE = "aws:autoscaling/schedule:Schedule"
 PRODUCTION_SCALING_METRICS = ("ASGAverageCPUUtilization", "ALBRequestCountPerTarget")
 """What a production group tracks: CPU, and requests per node, which gevent's waiting hides from CPU."""
+ROLLOUT = "pulumi-python:dynamic/rollout:Rollout"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TOPIC = "aws:sns/topic:Topic"
@@ -824,6 +825,37 @@ RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
     ),
 }
 
+
+def asg_gated_rollout(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Every autoscaling group takes new launch template versions through a rollout (infra/rollout.py) that
+    alarms gate, never through the provider's `instance_refresh`, which saves the version on the group
+    before the refresh starts and does not wait (hashicorp/terraform-provider-aws#34189)."""
+    resources = list(args.resources)
+    rollouts = [r for r in resources if r.resource_type == ROLLOUT]
+    gated_urns = {dep.urn for r in rollouts for dep in r.property_dependencies.get("group_name") or []}
+    gated_names = {r.props.get("group_name") for r in rollouts}
+    for group in (r for r in resources if r.resource_type == AUTOSCALING_GROUP):
+        if group.props.get("instanceRefresh"):
+            report(
+                "the group has an instance_refresh block: the provider saves the new version on the group "
+                "before refreshing, so scale-outs launch it unjudged and a rollback returns to it. Remove it "
+                "and declare infra.rollout.Rollout for the group.",
+                group.urn,
+            )
+        if group.urn not in gated_urns and group.props.get("name") not in gated_names:
+            report(
+                "no rollout gates this group: declare infra.rollout.Rollout with group_name=group.name, and "
+                'ignore_changes=["launchTemplate"] on the group.',
+                group.urn,
+            )
+    for rollout in rollouts:
+        if not rollout.props.get("alarm_names"):
+            report(
+                "this rollout watches no alarm: give it the error-rate, latency and healthy-hosts alarms.",
+                rollout.urn,
+            )
+
+
 StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
 
 STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
@@ -836,6 +868,10 @@ STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
         alb_access_logs_deliverable,
     ),
     "alarm-topic-key-usable": ("Alarm topics use a key CloudWatch may use", alarm_topic_key_usable),
+    "asg-gated-rollout": (
+        "Autoscaling groups take new versions only through an alarm-gated rollout",
+        asg_gated_rollout,
+    ),
     "rds-admits-security-groups-only": (
         "Databases admit security groups on their port, never an address range",
         rds_admits_security_groups_only,

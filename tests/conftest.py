@@ -214,7 +214,7 @@ def _key(h: str, physical: str, inputs: Mapping[str, Any]) -> Outputs:
 
 
 def _alarm(h: str, physical: str, inputs: Mapping[str, Any]) -> Outputs:
-    return physical, {"arn": _arn("cloudwatch", f"alarm:{physical}")}
+    return physical, {"arn": _arn("cloudwatch", f"alarm:{physical}"), "name": physical}
 
 
 def _db_named(h: str, physical: str, inputs: Mapping[str, Any]) -> Outputs:

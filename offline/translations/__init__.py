@@ -19,6 +19,7 @@ from offline.translations import (  # noqa: F401
     lambda_,
     monitoring,
     rds,
+    rollout,
     s3,
 )
 from offline.translations.registry import RESOURCES, Translation

@@ -12,8 +12,6 @@ from offline.translations.registry import Outputs, translates
 @translates(
     "aws:autoscaling/group:Group",
     unchecked={
-        "instanceRefresh": "moto has no instance refresh API; the provider starts one only when a later "
-        "update changes the launch template, never on create",
         "defaultInstanceWarmup": "moto accepts it and does not keep it: DescribeAutoScalingGroups leaves "
         "it out",
     },

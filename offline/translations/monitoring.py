@@ -136,4 +136,4 @@ def metric_alarm(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     cloudwatch = aws.client("cloudwatch")
     cloudwatch.put_metric_alarm(AlarmName=alarm_name, Tags=aws.tag_list(inputs), **parameters)
     (alarm,) = cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
-    return alarm_name, {"arn": alarm["AlarmArn"]}
+    return alarm_name, {"arn": alarm["AlarmArn"], "name": alarm_name}

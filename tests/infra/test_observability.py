@@ -22,7 +22,12 @@ def build_alarms(harness: Harness, email: str | None) -> None:
         lambda: (
             Alarms(
                 "alarms",
-                AlarmsArgs(alb_arn_suffix=ALB, target_group_arn_suffix=TARGET_GROUP, alarm_email=email),
+                AlarmsArgs(
+                    alb_arn_suffix=ALB,
+                    target_group_arn_suffix=TARGET_GROUP,
+                    alarm_email=email,
+                    min_healthy_hosts=2,
+                ),
             ).topic.arn
         )
     )
@@ -47,7 +52,12 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(
     harness: Harness, alarms: dict[str, Resource]
 ) -> None:
     topic = harness.mocks.one("aws:sns/topic:Topic")
-    assert set(alarms) == {"alarms-error-rate", "alarms-unhealthy-hosts", "alarms-response-time"}
+    assert set(alarms) == {
+        "alarms-error-rate",
+        "alarms-unhealthy-hosts",
+        "alarms-healthy-hosts",
+        "alarms-response-time",
+    }
     for alarm in alarms.values():
         assert alarm.inputs["alarmActions"] == [topic.state["arn"]]
         assert alarm.inputs["okActions"] == [topic.state["arn"]]
@@ -127,7 +137,50 @@ def test_unhealthy_hosts_and_response_time_watch_the_target_group(alarms: dict[s
     )
 
 
+def test_too_few_healthy_hosts_means_fewer_than_the_groups_minimum_for_3_of_5_minutes(
+    alarms: dict[str, Resource],
+) -> None:
+    healthy = alarms["alarms-healthy-hosts"].inputs
+    assert (healthy["namespace"], healthy["metricName"], healthy["dimensions"]) == (
+        "AWS/ApplicationELB",
+        "HealthyHostCount",
+        {"LoadBalancer": ALB, "TargetGroup": TARGET_GROUP},
+    )
+    # A rollout with min healthy 100 % never takes the count below the minimum size (2 here): only a
+    # lasting loss of capacity does.
+    assert (healthy["statistic"], healthy["comparisonOperator"], healthy["threshold"]) == (
+        "Minimum",
+        "LessThanThreshold",
+        2,
+    )
+    assert (healthy["evaluationPeriods"], healthy["datapointsToAlarm"], healthy["period"]) == (5, 3, 60)
+
+
+def test_a_rollout_watches_errors_latency_and_healthy_hosts_not_a_replacements_first_checks(
+    harness: Harness,
+) -> None:
+    names: list[list[str]] = []
+
+    def program() -> pulumi.Output[None]:
+        built = Alarms(
+            "alarms",
+            AlarmsArgs(
+                alb_arn_suffix=ALB,
+                target_group_arn_suffix=TARGET_GROUP,
+                alarm_email=None,
+                min_healthy_hosts=1,
+            ),
+        )
+        return built.rollout_alarm_names.apply(names.append)
+
+    harness.evaluate(program)
+    physical = {r.name: r.state["name"] for r in harness.mocks.of_type(ALARM)}
+    assert names == [
+        [physical["alarms-error-rate"], physical["alarms-response-time"], physical["alarms-healthy-hosts"]]
+    ]
+
+
 def test_no_email_no_subscription(harness: Harness) -> None:
     build_alarms(harness, None)
     assert harness.mocks.of_type("aws:sns/topicSubscription:TopicSubscription") == []
-    assert len(harness.mocks.of_type(ALARM)) == 3
+    assert len(harness.mocks.of_type(ALARM)) == 4

@@ -46,7 +46,9 @@ COMMON = {
     "aws:autoscaling/policy:Policy": 2,
     "aws:sns/topic:Topic": 1,
     "aws:kms/key:Key": 1,
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 3,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 4,
+    # Each new launch template version reaches the group through the gated rollout.
+    "pulumi-python:dynamic/rollout:Rollout": 1,
     f"{PROJECT}:network:Network": 1,
     f"{PROJECT}:security:Security": 1,
     f"{PROJECT}:image:Images": 1,
@@ -81,7 +83,7 @@ PROD = {
     "aws:ec2/securityGroup:SecurityGroup": 3,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 4,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 3,
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 6,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 7,
     # The nodes and the release function may read the app's secrets (its SECRET_KEY, the database's).
     # The release phase: its image and repository (with the policy that lets Lambda pull), the function,
     # its role and log group, and the invocation.

@@ -1,5 +1,5 @@
-"""infra/scaling.py: the group follows the template's latest version, rolls safely, scales on CPU and on
-requests, ends its oldest nodes first, and raises its bounds on schedule."""
+"""infra/scaling.py: the group starts on the template's latest version and leaves later ones to the rollout,
+scales on CPU and on requests, ends its oldest nodes first, and raises its bounds on schedule."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from infra.config import PROJECT, ScheduledCapacity
 from infra.scaling import INSTANCE_WARMUP_SECONDS, Scaling, ScalingArgs
-from tests.conftest import ROOT, Harness, spy_options
+from tests.conftest import Harness, spy_options
 
 GROUP = "aws:autoscaling/group:Group"
 POLICY = "aws:autoscaling/policy:Policy"
@@ -84,7 +84,7 @@ def test_the_group_takes_the_sizes_subnets_and_target_group_it_is_given(
     assert group["targetGroupArns"] == [TARGET_GROUP]
 
 
-def test_group_follows_the_launch_templates_latest_version(harness: Harness, scaling: Scaling) -> None:
+def test_group_is_created_on_the_launch_templates_latest_version(harness: Harness, scaling: Scaling) -> None:
     assert harness.mocks.one(GROUP).inputs["launchTemplate"] == {"id": "lt-0123456789abcdef0", "version": "7"}
 
 
@@ -94,25 +94,19 @@ def test_alb_health_decides_and_new_nodes_get_a_grace_period(harness: Harness, s
     assert group["healthCheckGracePeriod"] >= 120
 
 
-def test_instance_refresh_keeps_capacity_and_promises_no_rollback(harness: Harness, scaling: Scaling) -> None:
-    refresh = harness.mocks.one(GROUP).inputs["instanceRefresh"]
-    assert refresh["strategy"] == "Rolling"
-    preferences = refresh["preferences"]
-    assert preferences["minHealthyPercentage"] >= 90
-    assert preferences["maxHealthyPercentage"] > 100
-    # The provider saves the new version on the group before it starts the refresh, so AWS's rollback
-    # would return to that same version (hashicorp/terraform-provider-aws#34189): not switched on.
-    assert preferences["autoRollback"] is False
+def test_the_group_has_no_refresh_of_its_own(harness: Harness, scaling: Scaling) -> None:
+    # The provider's refresh saves the new version on the group before it starts
+    # (hashicorp/terraform-provider-aws#34189): releases go through infra/rollout.py instead.
+    assert "instanceRefresh" not in harness.mocks.one(GROUP).inputs
 
 
-def test_one_warm_up_for_the_group_and_none_of_its_own_in_the_policies_or_the_refresh(
+def test_one_warm_up_for_the_group_and_none_of_its_own_in_the_policies(
     harness: Harness, scaling: Scaling
 ) -> None:
     group = harness.mocks.one(GROUP).inputs
     # A new node boots, installs and pulls within the health-check grace period: it is not warm before.
     assert group["defaultInstanceWarmup"] == INSTANCE_WARMUP_SECONDS >= group["healthCheckGracePeriod"]
     # A warm-up of their own would override the group's (Auto Scaling API reference).
-    assert "instanceWarmup" not in group["instanceRefresh"]["preferences"]
     assert all("estimatedInstanceWarmup" not in p.inputs for p in harness.mocks.of_type(POLICY))
 
 
@@ -121,17 +115,13 @@ def test_scale_in_ends_the_oldest_node_first(harness: Harness, scaling: Scaling)
     assert harness.mocks.one(GROUP).inputs["terminationPolicies"] == ["OldestInstance"]
 
 
-def test_readme_promises_no_rollback_the_program_does_not_make() -> None:
-    readme = (ROOT / "README.md").read_text().lower()
-    assert "automatic rollback" not in readme
-    assert "#34189" in readme
-
-
-def test_desired_capacity_is_left_to_the_policy(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_capacity_is_the_policys_and_the_version_the_rollouts_after_creation(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     options = spy_options(monkeypatch, aws.autoscaling.Group)
     build(harness)
     (opts,) = options
-    assert opts.ignore_changes == ["desiredCapacity"]
+    assert opts.ignore_changes == ["desiredCapacity", "launchTemplate"]
 
 
 def test_tags_propagate_at_launch_and_group_metrics_are_on(harness: Harness, scaling: Scaling) -> None:

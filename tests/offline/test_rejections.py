@@ -15,6 +15,7 @@ import pytest
 from infra import policies
 from infra.config import PROJECT
 from infra.log_delivery import log_writers
+from infra.rollout import Rollout, RolloutArgs
 from offline.aws import RejectedError
 from offline.stack import ROOT, deploy, stack_config
 
@@ -94,6 +95,52 @@ def test_a_group_on_a_launch_template_version_that_does_not_exist() -> None:
     message = rejected(program)
     assert message.startswith("aws:autoscaling/group:Group asg:")
     assert "VersionNotFound" in message
+
+
+@pytest.mark.parametrize(
+    ("version", "alarm", "error"),
+    [(lambda v: v + 1, "errors", "VersionNotFound"), (lambda v: v, "typo", "alarms ['typo'] do not exist")],
+)
+def test_a_rollout_naming_a_version_or_an_alarm_that_does_not_exist(
+    version: Callable[[int], int], alarm: str, error: str
+) -> None:
+    def program() -> None:
+        _, subnets = network()
+        launch = template()
+        group = aws.autoscaling.Group(
+            "asg",
+            min_size=1,
+            max_size=2,
+            vpc_zone_identifiers=[s.id for s in subnets],
+            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(
+                id=launch.id, version=launch.latest_version.apply(str)
+            ),
+        )
+        errors = aws.cloudwatch.MetricAlarm(
+            "errors",
+            name="errors",
+            namespace="AWS/ApplicationELB",
+            metric_name="HTTPCode_Target_5XX_Count",
+            statistic="Sum",
+            period=60,
+            evaluation_periods=1,
+            comparison_operator="GreaterThanThreshold",
+            threshold=0,
+        )
+        Rollout(
+            "rollout",
+            RolloutArgs(
+                region="us-east-1",
+                group_name=group.name,
+                launch_template_id=launch.id,
+                launch_template_version=launch.latest_version.apply(version),
+                alarm_names=[errors.name.apply(lambda _: alarm)],
+            ),
+        )
+
+    message = rejected(program)
+    assert message.startswith("pulumi-python:dynamic/rollout:Rollout rollout:")
+    assert error in message
 
 
 def test_a_group_registering_with_a_target_group_that_does_not_exist() -> None:

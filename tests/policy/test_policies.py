@@ -503,3 +503,39 @@ def test_grants_that_grant_nothing_are_refused(resource: Declared, message: str)
 )
 def test_grants_that_fit_pass(resource: Declared) -> None:
     assert resource_violations(resource) == []
+
+
+ROLLOUT = "pulumi-python:dynamic/rollout:Rollout"
+GATED_GROUP = Declared(ASG, "asg", {"vpcZoneIdentifiers": ["subnet-a", "subnet-b"], "minSize": 2})
+
+
+def test_a_group_gated_by_a_rollout_with_alarms_passes() -> None:
+    rollout = Declared(ROLLOUT, "rollout", {"alarm_names": ["errors"]}, depends_on={"group_name": ["asg"]})
+    violations = stack_violations([GATED_GROUP, rollout])
+    assert [name for name, _, _ in violations if name == "asg-gated-rollout"] == []
+
+
+@pytest.mark.parametrize(
+    ("resources", "message"),
+    [
+        ([GATED_GROUP], "no rollout gates this group"),
+        (
+            [
+                Declared(ASG, "asg", {"instanceRefresh": {"strategy": "Rolling"}}),
+                Declared(ROLLOUT, "rollout", {"alarm_names": ["errors"]}, depends_on={"group_name": ["asg"]}),
+            ],
+            "the group has an instance_refresh block",
+        ),
+        (
+            [
+                GATED_GROUP,
+                Declared(ROLLOUT, "rollout", {"alarm_names": []}, depends_on={"group_name": ["asg"]}),
+            ],
+            "this rollout watches no alarm",
+        ),
+    ],
+)
+def test_a_group_rolled_out_without_the_gate_is_reported(resources: list[Declared], message: str) -> None:
+    violations = stack_violations(resources)
+    gated = [text.startswith(message) for name, _, text in violations if name == "asg-gated-rollout"]
+    assert gated == [True]
