@@ -28,8 +28,6 @@ import boto3  # type: ignore[import-untyped]
 import pulumi
 import pulumi.dynamic
 
-from infra.scaling import INSTANCE_WARMUP_SECONDS
-
 ACTIVE = frozenset({"Pending", "InProgress", "Baking", "Cancelling", "RollbackInProgress"})
 """Statuses of a refresh that has not ended (DescribeInstanceRefreshes, `Status`)."""
 CANCELLABLE = frozenset({"Pending", "InProgress", "Baking"})
@@ -45,7 +43,6 @@ MAX_DELAY_SECONDS = 172800
 HOW = (
     "min_healthy_percentage",
     "max_healthy_percentage",
-    "instance_warmup",
     "checkpoint_percentages",
     "checkpoint_delay",
     "bake_time",
@@ -65,14 +62,13 @@ class RolloutError(Exception):
 @dataclass(frozen=True, kw_only=True)
 class RolloutPreferences:
     """How a refresh replaces the nodes (StartInstanceRefresh `Preferences`). Auto rollback and skip matching
-    are always on: a failed release returns to the serving version, and nodes already on it are kept."""
+    are always on: a failed release returns to the serving version, and nodes already on it are kept. No
+    warm-up of its own: it would override the group's default (infra/scaling.py)."""
 
     min_healthy_percent: int = 100
     """No serving node goes away before its replacement is healthy and warm."""
     max_healthy_percent: int = 200
     """Room to launch every replacement first; with min 100 % a rollout never lowers capacity."""
-    instance_warmup_seconds: int = INSTANCE_WARMUP_SECONDS
-    """How long a new node serves before the refresh counts it and moves on."""
     checkpoint_percentages: tuple[int, ...] = (50, 100)
     """Half the group on the release, then a pause while the alarms watch it, then the rest."""
     checkpoint_delay_seconds: int = 300
@@ -97,8 +93,6 @@ class RolloutPreferences:
         for name in ("checkpoint_delay_seconds", "bake_seconds"):
             if not 0 <= getattr(self, name) <= MAX_DELAY_SECONDS:
                 found.append(f"{name} {getattr(self, name)} is not 0 to {MAX_DELAY_SECONDS}")
-        if self.instance_warmup_seconds < 0:
-            found.append(f"instance_warmup_seconds {self.instance_warmup_seconds} is negative")
         return found
 
 
@@ -330,7 +324,6 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         preferences: dict[str, Any] = {
             "MinHealthyPercentage": _number(props["min_healthy_percentage"]),
             "MaxHealthyPercentage": _number(props["max_healthy_percentage"]),
-            "InstanceWarmup": _number(props["instance_warmup"]),
             "SkipMatching": True,
             "AutoRollback": True,
             "BakeTime": _number(props["bake_time"]),
@@ -388,7 +381,6 @@ class Rollout(pulumi.dynamic.Resource, module="rollout", name="Rollout"):
                 "alarm_names": alarm_names,
                 "min_healthy_percentage": preferences.min_healthy_percent,
                 "max_healthy_percentage": preferences.max_healthy_percent,
-                "instance_warmup": preferences.instance_warmup_seconds,
                 "checkpoint_percentages": list(preferences.checkpoint_percentages),
                 "checkpoint_delay": preferences.checkpoint_delay_seconds,
                 "bake_time": preferences.bake_seconds,

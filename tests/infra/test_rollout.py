@@ -43,7 +43,6 @@ PROPS: dict[str, Any] = {
     "alarm_names": ALARMS,
     "min_healthy_percentage": 100.0,
     "max_healthy_percentage": 200.0,
-    "instance_warmup": 300.0,
     "checkpoint_percentages": [50.0, 100.0],
     "checkpoint_delay": 300.0,
     "bake_time": 300.0,
@@ -56,7 +55,6 @@ START = {
     "Preferences": {
         "MinHealthyPercentage": 100,
         "MaxHealthyPercentage": 200,
-        "InstanceWarmup": 300,
         "SkipMatching": True,
         "AutoRollback": True,
         "BakeTime": 300,
