@@ -181,12 +181,13 @@ class ImagesArgs:
 
 
 class Images(pulumi.ComponentResource):
-    """One ECR repository per Dockerfile target, and each target built for `linux/amd64` and pushed."""
+    """One ECR repository per Dockerfile target, and each target built for `linux/amd64` and pushed under
+    the build's tag; or, with a pinned release, that release's images by digest and nothing built."""
 
     repositories: dict[str, aws.ecr.Repository]
     """The repository of each target (`app`, `proxy`, and `release` when the app has a release command)."""
     images: dict[str, docker.Image]
-    """The pushed image of each target."""
+    """The pushed image of each target; none with a pinned release."""
     repository_arns: pulumi.Output[list[str]]
     """The node images' repositories' ARNs: all the nodes may pull from."""
     app_image: pulumi.Output[str]
@@ -194,7 +195,7 @@ class Images(pulumi.ComponentResource):
     proxy_image: pulumi.Output[str]
     """The `proxy` image by digest."""
     release_image: pulumi.Output[str] | None
-    """The `release` image by digest, when built: what the release phase's function runs."""
+    """The `release` image by digest, with a release command: what the release phase's function runs."""
     release_repository_name: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: ImagesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
