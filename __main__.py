@@ -8,7 +8,7 @@ from infra import config
 from infra.certificate import Certificate, CertificateArgs
 from infra.compute import Compute, ComputeArgs
 from infra.database import Database, DatabaseArgs
-from infra.image import Images, ImagesArgs, check_app_path
+from infra.image import Images, ImagesArgs, check_app_path, pinned_release
 from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
 from infra.network import Network, NetworkArgs
 from infra.observability import Alarms, AlarmsArgs, NodeLogs, NodeLogsArgs
@@ -20,6 +20,11 @@ from infra.security import Security, SecurityArgs
 settings = config.load(pulumi.get_stack())
 # The app directory is config too: checked against the files, before any resource.
 check_app_path(Path(__file__).parent, settings.app_path)
+# A rollback's release (appImageDigest) is looked up in ECR before any resource: a digest ECR does not hold
+# stops the deployment before it changes anything.
+pinned = pinned_release(
+    stack=settings.stack, digest=settings.app_image_digest, release=settings.release is not None
+)
 
 network = Network(
     "network",
@@ -41,6 +46,7 @@ images = Images(
         keep_images=settings.ecr_keep_images,
         force_delete=not settings.deletion_protection,
         release=settings.release is not None,
+        pinned=pinned,
     ),
 )
 certificate = Certificate("certificate", CertificateArgs(domain=settings.domain, https=settings.https))

@@ -87,6 +87,7 @@ _DB_MAJOR_VERSION = re.compile(r"^[1-9][0-9]$")
 # A scheduled action's name: also its logical name's suffix, so kept to what a logical name reads well with.
 _SCHEDULE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _CRON_ITEM = re.compile(r"^(?:\*|(?P<low>\d+)(?:-(?P<high>\d+))?)(?:/(?P<step>\d+))?$")
+_IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 RELEASE_TIMEOUT_LIMIT_SECONDS = 900
 """Lambda's longest run (Lambda Developer Guide, "Lambda quotas"): the release command must end within it."""
@@ -235,6 +236,9 @@ class Settings:
     """The app directory the images are built from, relative to the project (infra/image.py checks it)."""
     wsgi_app: str
     """The app's WSGI callable, `module:name` or `module:factory()`, imported from the app directory."""
+    app_image_digest: str | None = None
+    """The app image of a release the stack's repositories hold, deployed instead of a build (a rollback);
+    None: build from the project's files."""
 
 
 KEYS: Mapping[str, str] = {
@@ -279,6 +283,7 @@ KEYS: Mapping[str, str] = {
     "appSecrets": "object",
     "appPath": "string",
     "wsgiApp": "string",
+    "appImageDigest": "string",
 }
 """Every project config key and its type; `Pulumi.yaml` declares each with a description and default, but the
 objects (and `scheduledScaling`, a list of objects): the Pulumi CLI's project schema has no object type, so a
@@ -365,6 +370,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         app=_app(raw, database=database is not None, release=release is not None),
         app_path=_str(raw, "appPath"),
         wsgi_app=_wsgi_app(raw),
+        app_image_digest=_image_digest(raw),
     )
 
 
@@ -473,6 +479,18 @@ def _wsgi_app(raw: Mapping[str, Any]) -> str:
     value = _str(raw, "wsgiApp")
     if not _WSGI_APP.match(value):
         raise ConfigError("wsgiApp", value, "module:name or module:factory(), such as 'wsgi:app'")
+    return value
+
+
+def _image_digest(raw: Mapping[str, Any]) -> str | None:
+    value = _optional_str(raw, "appImageDigest")
+    if value is not None and not _IMAGE_DIGEST.match(value):
+        raise ConfigError(
+            "appImageDigest",
+            value,
+            "an image digest, sha256: and 64 lowercase hex digits (what follows '@' in the app_image "
+            "output), or empty to build from the project's files",
+        )
     return value
 
 

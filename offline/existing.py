@@ -2,13 +2,17 @@
 
 The Route 53 hosted zone gets the configured id (moto can be told the id of a new zone). EC2 and ACM choose
 their own ids, so an existing VPC, its subnets and an existing certificate get stand-ins, and the config the
-program reads names the stand-ins instead; the plan lists each substitution.
+program reads names the stand-ins instead; the plan lists each substitution. A pinned app image
+(`appImageDigest`) names a release an earlier deploy of the stack pushed: its repositories are created
+holding that release, under the digest the config names, and marked so that the program's repositories
+take them over, as the provider updates what the stack's state holds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +24,9 @@ from moto.utilities.id_generator import moto_id_manager
 STAND_IN_CIDR = "172.31.0.0/16"
 """The stand-in VPC's range (a default VPC's): its subnets are /24s, public from .0, private from .128."""
 PRIVATE_OFFSET = 128
+EARLIER_DEPLOY_TAG = "offline:earlier-deploy"
+"""The tag on a repository an earlier deploy of the stack made (`_earlier_releases`): the program's
+repository of that name takes it over (offline/translations/ecr.py)."""
 
 
 @dataclass(frozen=True)
@@ -40,10 +47,16 @@ def hosted_zone_name(domain: str) -> str:
 
 @contextmanager
 def provide(
-    session: boto3.session.Session, config: Mapping[str, str], project: str
+    session: boto3.session.Session,
+    config: Mapping[str, str],
+    project: str,
+    *,
+    stack: str,
+    pushed: Sequence[str] | None = None,
 ) -> Iterator[tuple[dict[str, str], list[StandIn]]]:
     """Create what `config` names as existing; yields the config the program should read, and the
-    stand-ins in it. Must run inside `moto.mock_aws()`."""
+    stand-ins in it. `pushed`: the app image digests of the releases an earlier deploy of `stack` pushed
+    (default: the one `appImageDigest` pins, if any). Must run inside `moto.mock_aws()`."""
     values = dict(config)
     stand_ins: list[StandIn] = []
     zone_id, domain = values.get(f"{project}:hostedZoneId", ""), values.get(f"{project}:domainName", "")
@@ -59,6 +72,13 @@ def provide(
             stand_ins += _network(session, values, project)
         if values.get(f"{project}:certificateArn") and domain:
             stand_ins.append(_certificate(session, values, project, domain))
+        pin = values.get(f"{project}:appImageDigest", "")
+        releases = list(pushed) if pushed is not None else [pin] if pin else []
+        if releases:
+            _earlier_releases(session, values, project, stack, releases)
+        if pin:
+            # The config names the digest moto now holds: the stand-in is the release, not another value.
+            stand_ins.append(StandIn(f"{project}:appImageDigest", pin, pin))
         for stand_in in stand_ins:
             values[stand_in.key] = stand_in.stand_in
         yield values, stand_ins
@@ -105,3 +125,47 @@ def _certificate(
     if status != "ISSUED":
         raise RuntimeError(f"the stand-in certificate for {domain} is {status}, not ISSUED")
     return StandIn(f"{project}:certificateArn", values[f"{project}:certificateArn"], arn)
+
+
+def release_tag(app_digest: str) -> str:
+    """The tag the stand-in pushes a release's images under: 16 hex digits, as the program's tags are."""
+    return hashlib.sha256(app_digest.encode()).hexdigest()[:16]
+
+
+def _earlier_releases(
+    session: boto3.session.Session,
+    values: Mapping[str, str],
+    project: str,
+    stack: str,
+    app_digests: Sequence[str],
+) -> None:
+    """The stack's repositories as an earlier deploy left them: each release's images under one tag, its app
+    image under the digest given (moto keeps the digest PutImage names), the others' under moto's."""
+    ecr = session.client("ecr")
+    release = bool(json.loads(values.get(f"{project}:releaseCommand") or "[]"))
+    targets = ("app", "proxy", "release") if release else ("app", "proxy")
+    for target in targets:
+        name = f"{project}/{stack}/{target}"
+        # As the program made it (infra/image.py); its settings are declared again when it is taken over.
+        ecr.create_repository(
+            repositoryName=name,
+            imageTagMutability="IMMUTABLE",
+            encryptionConfiguration={"encryptionType": "KMS"},
+            tags=[{"Key": EARLIER_DEPLOY_TAG, "Value": stack}],
+        )
+        for digest in app_digests:
+            layer = {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 0,
+                "digest": f"sha256:{hashlib.sha256(f'{target}:{digest}'.encode()).hexdigest()}",
+            }
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {**layer, "mediaType": "application/vnd.docker.container.image.v1+json"},
+                "layers": [layer],
+            }
+            named = {"imageDigest": digest} if target == "app" else {}
+            ecr.put_image(
+                repositoryName=name, imageManifest=json.dumps(manifest), imageTag=release_tag(digest), **named
+            )

@@ -60,6 +60,19 @@ def parameter(
     }
 
 
+def images(
+    *, region: str, registry_id: str, repository_name: str, image_ids: list[tuple[str, str | None]]
+) -> dict[str, Any]:
+    """`aws.ecr.get_images(repository_name=...)`: every (digest, tag) of the repository, one per tag and one
+    per untagged image, as ECR's ListImages lists them."""
+    return {
+        "imageIds": [{"imageDigest": digest, "imageTag": tag} for digest, tag in image_ids],
+        "region": region,
+        "registryId": registry_id,
+        "repositoryName": repository_name,
+    }
+
+
 def vpc(
     *,
     arn: str,
@@ -118,6 +131,19 @@ def parameter_from_moto(aws: Aws, args: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
+def images_from_moto(aws: Aws, args: Mapping[str, Any]) -> dict[str, Any]:
+    """The repository's images as moto's ECR lists them, every page (the provider reads them all)."""
+    ecr = aws.client("ecr")
+    pages = ecr.get_paginator("list_images").paginate(repositoryName=args["repositoryName"])
+    found = [(image["imageDigest"], image.get("imageTag")) for page in pages for image in page["imageIds"]]
+    return images(
+        region=aws.region,
+        registry_id=aws.account_id,
+        repository_name=args["repositoryName"],
+        image_ids=found,
+    )
+
+
 def vpc_from_moto(aws: Aws, args: Mapping[str, Any]) -> dict[str, Any]:
     """A VPC that exists in moto (the stand-in for one the config names)."""
     (match,) = aws.client("ec2").describe_vpcs(VpcIds=[args["id"]])["Vpcs"]
@@ -137,5 +163,6 @@ INVOKES: dict[str, Invoke] = {
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": authorization_token_from_moto,
     "aws:ssm/getParameter:getParameter": parameter_from_moto,
     "aws:ec2/getVpc:getVpc": vpc_from_moto,
+    "aws:ecr/getImages:getImages": images_from_moto,
 }
 """Every answered invoke token."""

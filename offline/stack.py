@@ -7,7 +7,7 @@ import functools
 import json
 import logging
 import runpy
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,18 +101,20 @@ def deploy(
     root: Path = ROOT,
     program: Callable[[], object] | None = None,
     managed_policies: bool = True,
+    pushed: Sequence[str] | None = None,
 ) -> Iterator[Deployment]:
     """Deploy `stack` (with `config`, default: the stack's files) to moto; moto stays up until the block
     ends. `program` replaces `__main__.py` (a few declarations, for tests). `managed_policies`: load AWS's
     managed policies into moto, as the program attaches one (about a second per deployment; a program
-    attaching none can skip it). Raises what the program or AWS raised (`RejectedError` carries AWS's
-    error)."""
+    attaching none can skip it). `pushed`: the app image digests of releases an earlier deploy left in the
+    stack's repositories (default: the one `appImageDigest` pins, if any). Raises what the program or AWS
+    raised (`RejectedError` carries AWS's error)."""
     configured = dict(config) if config is not None else stack_config(stack, root)
     project = project_name(root)
     tags_config = json.loads(configured.get("aws:defaultTags", "{}"))
     with (
         _moto(configured["aws:region"], managed_policies=managed_policies) as session,
-        existing.provide(session, configured, project) as (values, stand_ins),
+        existing.provide(session, configured, project, stack=stack, pushed=pushed) as (values, stand_ins),
     ):
         aws = Aws(session, default_tags=tags_config.get("tags", {}))
         mocks = MotoMocks(aws)

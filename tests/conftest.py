@@ -32,6 +32,13 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 AMI_ID = "ami-0a1b2c3d4e5f67890"
 ALB_ZONE_ID = "Z35SXDOTRQ7X7K"
+RELEASE_TAGS = ("0123456789abcdef", "fedcba9876543210")
+"""The releases every repository the mocks list holds, oldest first: each target's image under one tag."""
+
+
+def pushed_digest(repository: str, tag: str) -> str:
+    """The digest of the image the mocks' ECR holds in `repository` under `tag`."""
+    return f"sha256:{hashlib.sha256(f'{repository}:{tag}'.encode()).hexdigest()}"
 
 
 def _hex(seed: str, length: int) -> str:
@@ -316,6 +323,16 @@ def _parameter(args: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
+def _images(args: Mapping[str, Any]) -> dict[str, Any]:
+    repository = args["repositoryName"]
+    return invokes.images(
+        region=REGION,
+        registry_id=ACCOUNT,
+        repository_name=repository,
+        image_ids=[(pushed_digest(repository, tag), tag) for tag in RELEASE_TAGS],
+    )
+
+
 def _vpc(args: Mapping[str, Any]) -> dict[str, Any]:
     return invokes.vpc(
         arn=_arn("ec2", f"vpc/{args['id']}"),
@@ -333,6 +350,7 @@ INVOKES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": _authorization_token,
     "aws:ssm/getParameter:getParameter": _parameter,
     "aws:ec2/getVpc:getVpc": _vpc,
+    "aws:ecr/getImages:getImages": _images,
 }
 """Static answers to the program's invokes, shaped as `offline/invokes.py` shapes moto's."""
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from offline.aws import Aws, Inputs, physical_name
+from offline.existing import EARLIER_DEPLOY_TAG
 from offline.translations.registry import Outputs, translates
 
 
@@ -28,15 +29,57 @@ def repository(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     if "encryptionConfigurations" in inputs:
         (encryption,) = inputs["encryptionConfigurations"]
         optional["encryptionConfiguration"] = dict(encryption)
-    created = aws.client("ecr").create_repository(
-        repositoryName=repository_name, tags=aws.tag_list(inputs), **optional
-    )["repository"]
+    ecr = aws.client("ecr")
+    kept = _kept(aws, repository_name)
+    if kept is None:
+        created = ecr.create_repository(
+            repositoryName=repository_name, tags=aws.tag_list(inputs), **optional
+        )["repository"]
+    else:
+        created = _take_over(aws, kept, inputs, optional)
     return repository_name, {
         "arn": created["repositoryArn"],
         "name": repository_name,
         "registryId": created["registryId"],
         "repositoryUrl": created["repositoryUri"],
     }
+
+
+def _kept(aws: Aws, repository_name: str) -> dict[str, Any] | None:
+    """The repository of this name an earlier deploy of the stack made (`offline/existing.py`), or None.
+    Any other repository of the name is left for CreateRepository to refuse, as AWS does."""
+    ecr = aws.client("ecr")
+    try:
+        (found,) = ecr.describe_repositories(repositoryNames=[repository_name])["repositories"]
+    except ecr.exceptions.RepositoryNotFoundException:
+        return None
+    tags = ecr.list_tags_for_resource(resourceArn=found["repositoryArn"])["tags"]
+    return dict(found) if any(tag["Key"] == EARLIER_DEPLOY_TAG for tag in tags) else None
+
+
+def _take_over(aws: Aws, kept: dict[str, Any], inputs: Inputs, optional: dict[str, Any]) -> dict[str, Any]:
+    """The update the provider makes to a repository the stack's state holds: its tag mutability, scanning
+    and tags set as declared; a different encryption would replace it (ECR cannot change it), images and
+    all, so it is refused."""
+    ecr = aws.client("ecr")
+    name = kept["repositoryName"]
+    declared = optional.get("encryptionConfiguration", {"encryptionType": "AES256"})
+    if kept["encryptionConfiguration"]["encryptionType"] != declared["encryptionType"]:
+        raise ValueError(
+            f"repository {name}: encryption {declared} differs from the kept repository's "
+            f"{kept['encryptionConfiguration']}; the provider would replace it, deleting its images"
+        )
+    if "imageTagMutability" in optional:
+        ecr.put_image_tag_mutability(repositoryName=name, imageTagMutability=optional["imageTagMutability"])
+    if "imageScanningConfiguration" in optional:
+        ecr.put_image_scanning_configuration(
+            repositoryName=name, imageScanningConfiguration=optional["imageScanningConfiguration"]
+        )
+    ecr.untag_resource(resourceArn=kept["repositoryArn"], tagKeys=[EARLIER_DEPLOY_TAG])
+    tags = aws.tag_list(inputs)
+    if tags:
+        ecr.tag_resource(resourceArn=kept["repositoryArn"], tags=tags)
+    return kept
 
 
 @translates("aws:ecr/lifecyclePolicy:LifecyclePolicy")

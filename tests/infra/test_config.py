@@ -416,3 +416,35 @@ def test_an_app_path_docker_would_not_send_stops_the_program_before_any_resource
     with pytest.raises(ConfigError, match="appPath = 'infra': expected a directory holding the app's pinned"):
         harness.run_program()
     assert harness.mocks.resources == []
+
+
+DIGEST_ALLOWED = (
+    "an image digest, sha256: and 64 lowercase hex digits (what follows '@' in the app_image output), or "
+    "empty to build from the project's files"
+)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("latest", id="a-tag"),
+        pytest.param("a" * 64, id="no-algorithm"),
+        pytest.param(f"sha256:{'A' * 64}", id="uppercase"),
+        pytest.param(f"sha256:{'a' * 63}", id="short"),
+        pytest.param(
+            f"123456789012.dkr.ecr.us-east-1.amazonaws.com/x/prod/app@sha256:{'a' * 64}", id="reference"
+        ),
+        pytest.param(f"sha512:{'a' * 128}", id="another-algorithm"),
+    ],
+)
+def test_a_pinned_app_image_is_a_sha256_digest(value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse("prod", appImageDigest=value)
+    assert str(raised.value) == f"appImageDigest = {value!r}: expected {DIGEST_ALLOWED}"
+
+
+def test_no_pin_builds_and_a_digest_pins() -> None:
+    assert parse("prod").app_image_digest is None
+    assert parse("prod", appImageDigest="").app_image_digest is None
+    digest = f"sha256:{'0123456789abcdef' * 4}"
+    assert parse("prod", appImageDigest=digest).app_image_digest == digest

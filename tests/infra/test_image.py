@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Callable
@@ -17,12 +18,15 @@ from infra.image import (
     PLATFORM,
     Images,
     ImagesArgs,
+    PinnedRelease,
     build_tag,
     check_app_path,
     context_digest,
     context_files,
+    pinned_release,
 )
-from tests.conftest import ROOT, Harness, Resource
+from offline import invokes
+from tests.conftest import ACCOUNT, INVOKES, RELEASE_TAGS, ROOT, Harness, Resource, pushed_digest
 
 REPOSITORY = "aws:ecr/repository:Repository"
 SECRET = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
@@ -49,9 +53,11 @@ def images_args(context: Path) -> ImagesArgs:
 
 
 def tag_inputs(build: dict[str, Any]) -> dict[str, str]:
-    """pulumi-docker's build inputs, its build arguments flattened as the tag digests them."""
+    """pulumi-docker's build inputs but the target (its repository's), its build arguments flattened as the
+    tag digests them."""
     args = build.get("args", {})
-    return {**{k: v for k, v in build.items() if k != "args"}, **{f"args.{k}": v for k, v in args.items()}}
+    shared = {k: v for k, v in build.items() if k not in ("args", "target")}
+    return {**shared, **{f"args.{k}": v for k, v in args.items()}}
 
 
 @pytest.fixture
@@ -112,6 +118,12 @@ def test_each_target_is_built_for_amd64_and_pushed_to_its_repository(
     assert sorted(i.inputs["build"]["target"] for i in harness.mocks.of_type(IMAGE)) == ["app", "proxy"]
 
 
+def test_the_images_of_one_build_share_its_release_tag(harness: Harness, references: dict[str, str]) -> None:
+    # One tag, each in its own repository: an app image's tag finds its release's proxy image.
+    tags = {str(i.inputs["imageName"]).rsplit(":", 1)[1] for i in harness.mocks.of_type(IMAGE)}
+    assert len(tags) == 1
+
+
 def test_registry_credentials_come_from_ecr(harness: Harness, references: dict[str, str]) -> None:
     tokens = [
         args for token, args in harness.mocks.invokes if token.startswith("aws:ecr/getAuthorizationToken")
@@ -163,7 +175,7 @@ def test_tag_changes_whenever_pulumi_docker_would_rebuild(tmp_path: Path) -> Non
     (tmp_path / "app").mkdir()
     script = tmp_path / "app" / "main.py"
     script.write_text("print('hello')\n")
-    settings = {"context": "docker", "dockerfile": "docker/Dockerfile", "target": "app", "platform": PLATFORM}
+    settings = {"context": "docker", "dockerfile": "docker/Dockerfile", "platform": PLATFORM}
     before = build_tag(context_digest(tmp_path), settings)
     assert before == build_tag(context_digest(tmp_path), settings)
     assert len(before) == 16
@@ -178,7 +190,7 @@ def test_tag_changes_whenever_pulumi_docker_would_rebuild(tmp_path: Path) -> Non
         change()
         seen.add(build_tag(context_digest(tmp_path), settings))
     assert len(seen) == 1 + len(changes)
-    for key, value in (("target", "proxy"), ("platform", "linux/arm64"), ("dockerfile", "Dockerfile.x")):
+    for key, value in (("context", "."), ("platform", "linux/arm64"), ("dockerfile", "Dockerfile.x")):
         assert build_tag(context_digest(tmp_path), {**settings, key: value}) not in seen
 
 
@@ -212,7 +224,7 @@ def test_the_context_is_the_node_stack_and_the_app_alone() -> None:
 
 def test_a_new_build_argument_makes_a_new_tag(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    settings = {"target": "app", "args.APP_DIR": "app", "args.WSGI_APP": "wsgi:app"}
+    settings = {"args.APP_DIR": "app", "args.WSGI_APP": "wsgi:app"}
     before = build_tag(context_digest(tmp_path), settings)
     assert build_tag(context_digest(tmp_path), {**settings, "args.WSGI_APP": "wsgi:create_app()"}) != before
 
@@ -236,3 +248,147 @@ def test_app_path_must_be_a_directory_docker_sends(tmp_path: Path, app_path: str
     with pytest.raises(ConfigError) as raised:
         check_app_path(tmp_path, app_path)
     assert str(raised.value) == f"appPath = {app_path!r}: expected {allowed}"
+
+
+LIST_IMAGES = "aws:ecr/getImages:getImages"
+OLDER = RELEASE_TAGS[0]
+"""The release before the newest, the one a rollback goes back to."""
+
+
+def repository(target: str) -> str:
+    return f"{PROJECT}/prod/{target}"
+
+
+def pin(harness: Harness, digest: str, *, release: bool = True) -> PinnedRelease | None:
+    """`pinned_release` for the prod stack, its lookups answered by the mocks."""
+    found: list[PinnedRelease | None] = []
+    harness.evaluate(lambda: found.append(pinned_release(stack="prod", digest=digest, release=release)))
+    return found[0]
+
+
+def test_a_pinned_digest_finds_its_releases_proxy_and_release_images_by_their_shared_tag(
+    harness: Harness,
+) -> None:
+    pinned = pin(harness, pushed_digest(repository("app"), OLDER))
+    assert pinned == PinnedRelease(
+        tag=OLDER,
+        digests={target: pushed_digest(repository(target), OLDER) for target in ("app", "proxy", "release")},
+    )
+    assert [args["repositoryName"] for token, args in harness.mocks.invokes if token == LIST_IMAGES] == [
+        repository("app"),
+        repository("proxy"),
+        repository("release"),
+    ]
+
+
+def test_without_a_release_command_the_release_repository_is_not_read(harness: Harness) -> None:
+    pinned = pin(harness, pushed_digest(repository("app"), OLDER), release=False)
+    assert pinned is not None
+    assert sorted(pinned.digests) == ["app", "proxy"]
+
+
+def test_no_pin_reads_nothing(harness: Harness) -> None:
+    assert pinned_release(stack="prod", digest=None, release=True) is None
+    assert harness.mocks.invokes == []
+
+
+def listing(held: dict[str, list[tuple[str, str | None]]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ListImages answer from `held` (repository: its image ids); a repository not in it does not exist."""
+
+    def answer(args: dict[str, Any]) -> dict[str, Any]:
+        name = args["repositoryName"]
+        if name not in held:
+            raise RuntimeError(
+                f"RepositoryNotFoundException: The repository with name '{name}' does not exist"
+            )
+        return invokes.images(
+            region="us-east-1", registry_id=ACCOUNT, repository_name=name, image_ids=held[name]
+        )
+
+    return answer
+
+
+APP_DIGEST = f"sha256:{'a' * 64}"
+PROXY_DIGEST = f"sha256:{'b' * 64}"
+
+
+@pytest.mark.parametrize(
+    ("held", "allowed"),
+    [
+        pytest.param(
+            {repository("app"): [(f"sha256:{'c' * 64}", OLDER)]},
+            f"the digest of an image ECR repository {repository('app')} holds (it holds 1; "
+            f"`aws ecr describe-images --repository-name {repository('app')}` lists them by push time)",
+            id="not-in-the-repository",
+        ),
+        pytest.param(
+            {},
+            f"an image of ECR repository {repository('app')}, which could not be listed: ",
+            id="no-repository",
+        ),
+        pytest.param(
+            {repository("app"): [(APP_DIGEST, None)]},
+            f"an image with one release tag in {repository('app')}; it has []",
+            id="untagged",
+        ),
+        pytest.param(
+            {
+                repository("app"): [(APP_DIGEST, OLDER)],
+                repository("proxy"): [(PROXY_DIGEST, RELEASE_TAGS[1])],
+            },
+            f"an app image whose release's proxy image {repository('proxy')} holds under the same tag "
+            f"({OLDER}), as it holds every release this program pushed; it holds 0 under that tag",
+            id="proxy-expired",
+        ),
+        pytest.param(
+            {
+                repository("app"): [(APP_DIGEST, OLDER)],
+                repository("proxy"): [(PROXY_DIGEST, OLDER)],
+                repository("release"): [],
+            },
+            f"an app image whose release's release image {repository('release')} holds under the same tag "
+            f"({OLDER}), as it holds every release this program pushed; it holds 0 under that tag",
+            id="release-image-missing",
+        ),
+    ],
+)
+def test_a_pin_ecr_cannot_serve_is_refused_naming_the_key_the_digest_and_the_repository(
+    harness: Harness,
+    monkeypatch: pytest.MonkeyPatch,
+    held: dict[str, list[tuple[str, str | None]]],
+    allowed: str,
+) -> None:
+    monkeypatch.setitem(INVOKES, LIST_IMAGES, listing(held))
+    with pytest.raises(ConfigError) as raised:
+        pinned_release(stack="prod", digest=APP_DIGEST, release=True)
+    assert str(raised.value).startswith(f"{PROJECT}:appImageDigest = {APP_DIGEST!r}: expected {allowed}")
+
+
+def test_a_pinned_release_is_deployed_by_digest_with_nothing_built(harness: Harness) -> None:
+    pinned = PinnedRelease(tag=OLDER, digests={"app": APP_DIGEST, "proxy": PROXY_DIGEST})
+    seen: dict[str, str] = {}
+
+    def program() -> pulumi.Output[None]:
+        images = Images("images", dataclasses.replace(images_args(ROOT), pinned=pinned))
+        return pulumi.Output.all(images.app_image, images.proxy_image).apply(
+            lambda values: seen.update(app=values[0], proxy=values[1])
+        )
+
+    harness.evaluate(program)
+    assert harness.mocks.of_type(IMAGE) == []
+    assert [token for token, _ in harness.mocks.invokes] == []
+    urls = {r.inputs["name"]: r.state["repositoryUrl"] for r in harness.mocks.of_type(REPOSITORY)}
+    assert seen == {
+        "app": f"{urls[repository('app')]}@{APP_DIGEST}",
+        "proxy": f"{urls[repository('proxy')]}@{PROXY_DIGEST}",
+    }
+    # The repositories and their lifecycle stay as they are: a pin changes what runs, not what is kept.
+    assert len(harness.mocks.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")) == 2
+
+
+def test_a_pinned_release_reads_no_file_of_the_context(harness: Harness, tmp_path: Path) -> None:
+    pinned = PinnedRelease(tag=OLDER, digests={"app": APP_DIGEST, "proxy": PROXY_DIGEST})
+    harness.evaluate(
+        lambda: Images("images", dataclasses.replace(images_args(tmp_path / "gone"), pinned=pinned)).app_image
+    )
+    assert harness.mocks.of_type(IMAGE) == []

@@ -13,8 +13,9 @@ import pytest
 
 from iam_eval import Decision, Principal, Request
 from iam_eval import evaluate as evaluate_policy
-from infra.config import PROJECT
-from tests.conftest import ACCOUNT, ROOT, Harness
+from infra.config import PROJECT, ConfigError
+from offline.stack import stack_config
+from tests.conftest import ACCOUNT, RELEASE_TAGS, ROOT, Harness, pushed_digest
 
 COMMON = {
     "aws:ec2/vpc:Vpc": 1,
@@ -286,3 +287,53 @@ def test_prod_nodes_connect_to_their_database_with_its_managed_secret(harness: H
     for name, key in (("DATABASE_USER", "username"), ("DATABASE_PASSWORD", "password")):
         assert by_name[name]["arn"] == secret
         assert by_name[name]["jsonKey"] == key
+
+
+def pinned(digest: str) -> dict[str, str]:
+    """Pulumi.prod.yaml with `appImageDigest` set, as `pulumi config set appImageDigest <digest>` sets it."""
+    return {**stack_config("prod"), f"{PROJECT}:appImageDigest": digest}
+
+
+def test_a_pinned_rollback_builds_nothing_and_nodes_and_release_run_the_pinned_release(
+    harness: Harness,
+) -> None:
+    older = RELEASE_TAGS[0]
+    app = pushed_digest(f"{PROJECT}/prod/app", older)
+    harness.use("prod", pinned(app))
+    outputs: dict[str, Any] = {}
+    harness.evaluate(lambda: harness.run_program().apply(outputs.update))
+    mocks = harness.mocks
+    assert mocks.of_type("docker:index/image:Image") == []
+    assert not any(token.startswith("aws:ecr/getAuthorizationToken") for token, _ in mocks.invokes)
+    urls = {
+        r.inputs["name"]: r.state["repositoryUrl"] for r in mocks.of_type("aws:ecr/repository:Repository")
+    }
+    expected = {
+        target: f"{urls[f'{PROJECT}/prod/{target}']}@{pushed_digest(f'{PROJECT}/prod/{target}', older)}"
+        for target in ("app", "proxy", "release")
+    }
+    template = mocks.one("aws:ec2/launchTemplate:LaunchTemplate")
+    script = base64.b64decode(template.inputs["userData"]).decode()
+    assert f"readonly APP_IMAGE={expected['app']}\n" in script
+    assert f"readonly PROXY_IMAGE={expected['proxy']}\n" in script
+    # The release phase runs that release's own command, from its release image.
+    assert mocks.one("aws:lambda/function:Function").inputs["imageUri"] == expected["release"]
+    invocation = json.loads(mocks.one("aws:lambda/invocation:Invocation").inputs["input"])
+    assert invocation["image"] == expected["release"]
+    assert (outputs["app_image"], outputs["proxy_image"]) == (expected["app"], expected["proxy"])
+    inventory = {**PROD}
+    del inventory["docker:index/image:Image"]
+    assert mocks.counts() == Counter(inventory)
+
+
+def test_a_pin_ecr_does_not_hold_stops_the_program_before_any_resource(harness: Harness) -> None:
+    missing = f"sha256:{'e' * 64}"
+    harness.use("prod", pinned(missing))
+    with pytest.raises(ConfigError) as raised:
+        harness.evaluate(harness.run_program)
+    assert str(raised.value).startswith(
+        f"{PROJECT}:appImageDigest = {missing!r}: expected the digest of an image ECR repository "
+        f"{PROJECT}/prod/app holds (it holds {len(RELEASE_TAGS)}; "
+    )
+    assert harness.mocks.resources == []
+    assert [token for token, _ in harness.mocks.invokes] == ["aws:ecr/getImages:getImages"]

@@ -17,7 +17,7 @@ from infra.config import PROJECT
 from offline import invokes
 from offline.aws import Aws
 from offline.stack import deploy, stack_config
-from tests.conftest import INVOKES, Harness
+from tests.conftest import INVOKES, RELEASE_TAGS, Harness, pushed_digest
 
 EXISTING_VPC = {
     **stack_config("prod"),
@@ -30,13 +30,15 @@ EXISTING_VPC = {
     ),
 }
 """The prod stack in a VPC that exists: the only config under which the program looks a VPC up."""
+PINNED = {**EXISTING_VPC, f"{PROJECT}:appImageDigest": pushed_digest(f"{PROJECT}/prod/app", RELEASE_TAGS[0])}
+"""The same, rolled back to a release ECR holds: the only config under which the program lists images."""
 
 
 def program_invokes(harness: Harness) -> dict[str, dict[str, Any]]:
-    """Each invoke the program makes on the prod and dev stacks and on prod in an existing VPC, run on the
-    test mocks: its token and (the last) arguments."""
+    """Each invoke the program makes on the prod and dev stacks and on prod in an existing VPC, rolled back,
+    run on the test mocks: its token and (the last) arguments."""
     made: dict[str, dict[str, Any]] = {}
-    for stack, config in (("prod", None), ("dev", None), ("prod", EXISTING_VPC)):
+    for stack, config in (("prod", None), ("dev", None), ("prod", EXISTING_VPC), ("prod", PINNED)):
         harness.use(stack, config)
         harness.evaluate(harness.run_program)
         made.update(harness.mocks.invokes)
@@ -56,8 +58,10 @@ def test_the_mocks_and_moto_answer_every_invoke_of_the_program_with_the_same_key
             return from_moto[token]
 
         monkeypatch.setitem(invokes.INVOKES, token, record)
-    with deploy("prod", config=EXISTING_VPC):
-        pass
+    # A rolled-back stack builds nothing, so asks no ECR token: both are deployed.
+    for config in (EXISTING_VPC, PINNED):
+        with deploy("prod", config=config):
+            pass
     assert set(from_moto) == set(made)
     for token, args in made.items():
         assert sorted(INVOKES[token](args)) == sorted(from_moto[token]), token
