@@ -148,6 +148,8 @@ class NewVpc:
     public_subnet_cidrs: tuple[str, ...]
     private_subnet_cidrs: tuple[str, ...]
     single_nat_gateway: bool
+    logs_endpoint: bool = False
+    """An interface endpoint for CloudWatch Logs in each zone: log lines skip the NAT gateways."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,6 +257,7 @@ KEYS: Mapping[str, str] = {
     "publicSubnetCidrs": "array",
     "privateSubnetCidrs": "array",
     "singleNatGateway": "boolean",
+    "logsEndpoint": "boolean",
     "existingVpcId": "string",
     "existingPublicSubnetIds": "array",
     "existingPrivateSubnetIds": "array",
@@ -499,6 +502,13 @@ def _network(raw: Mapping[str, Any], *, region: str) -> NewVpc | ExistingVpc:
     if vpc_id is not None:
         if not _VPC_ID.match(vpc_id):
             raise ConfigError("existingVpcId", vpc_id, "a VPC id such as 'vpc-0123456789abcdef0'")
+        if _bool(raw, "logsEndpoint"):
+            raise ConfigError(
+                "logsEndpoint",
+                True,
+                "false with existingVpcId: a VPC has one private DNS name per service, so an existing VPC's "
+                "endpoints are its owner's to add",
+            )
         return ExistingVpc(
             vpc_id=vpc_id,
             public_subnet_ids=_subnet_ids(raw, "existingPublicSubnetIds"),
@@ -515,6 +525,7 @@ def _network(raw: Mapping[str, Any], *, region: str) -> NewVpc | ExistingVpc:
         public_subnet_cidrs=tuple(_str_list(raw, "publicSubnetCidrs")),
         private_subnet_cidrs=tuple(_str_list(raw, "privateSubnetCidrs")),
         single_nat_gateway=_bool(raw, "singleNatGateway"),
+        logs_endpoint=_bool(raw, "logsEndpoint"),
     )
 
 

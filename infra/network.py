@@ -11,6 +11,7 @@ from infra import naming, policies
 from infra.config import ExistingVpc, NewVpc
 
 FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
+HTTPS_PORT = 443
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +87,7 @@ class Network(pulumi.ComponentResource):
         )
         public_subnets: list[aws.ec2.Subnet] = []
         private_subnets: list[pulumi.Output[str]] = []
+        private_route_tables: list[aws.ec2.RouteTable] = []
         nat_gateways: list[aws.ec2.NatGateway] = []
         for zone, public_cidr, private_cidr in zip(
             layout.availability_zones, layout.public_subnet_cidrs, layout.private_subnet_cidrs, strict=True
@@ -143,6 +145,7 @@ class Network(pulumi.ComponentResource):
                 tags={"Name": naming.display(args.stack, f"private-{letter}")},
                 opts=child,
             )
+            private_route_tables.append(private_routes)
             association = aws.ec2.RouteTableAssociation(
                 naming.child(name, f"private-{letter}"),
                 subnet_id=private.id,
@@ -154,11 +157,66 @@ class Network(pulumi.ComponentResource):
             private_subnets.append(
                 pulumi.Output.all(private.id, association.id, nat_gateways[-1].id).apply(lambda ids: ids[0])
             )
+        # ECR keeps image layers in S3: a gateway endpoint takes every pull off the NAT gateways, which bill
+        # per GB, and costs nothing itself. AWS's default policy (full access) stays: it applies to every S3
+        # call from these subnets, the app's own too.
+        aws.ec2.VpcEndpoint(
+            naming.child(name, "s3"),
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{args.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[table.id for table in private_route_tables],
+            tags={"Name": naming.display(args.stack, "s3")},
+            opts=child,
+        )
+        if layout.logs_endpoint:
+            self._logs_endpoint(name, vpc, layout, args, pulumi.Output.all(*private_subnets))
         self._flow_logs(name, vpc, args)
         self.vpc_id = vpc.id
         self.vpc_cidr = vpc.cidr_block
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
         self.private_subnet_ids = pulumi.Output.all(*private_subnets)
+
+    def _logs_endpoint(
+        self,
+        name: str,
+        vpc: aws.ec2.Vpc,
+        layout: NewVpc,
+        args: NetworkArgs,
+        subnet_ids: pulumi.Output[list[str]],
+    ) -> None:
+        """CloudWatch Logs through an interface endpoint in each private subnet: its private DNS name makes
+        the nodes' log driver and the app use it, without the NAT gateways."""
+        child = pulumi.ResourceOptions(parent=self)
+        group = aws.ec2.SecurityGroup(
+            naming.child(name, "logs-endpoint"),
+            vpc_id=vpc.id,
+            description="CloudWatch Logs endpoint: HTTPS from the private subnets",
+            tags={"Name": naming.display(args.stack, "logs-endpoint")},
+            opts=child,
+        )
+        for cidr, zone in zip(layout.private_subnet_cidrs, layout.availability_zones, strict=True):
+            aws.vpc.SecurityGroupIngressRule(
+                naming.child(name, f"logs-endpoint-{zone[-1]}"),
+                security_group_id=group.id,
+                description=f"HTTPS from the private subnet in {zone}",
+                ip_protocol="tcp",
+                from_port=HTTPS_PORT,
+                to_port=HTTPS_PORT,
+                cidr_ipv4=cidr,
+                opts=child,
+            )
+        aws.ec2.VpcEndpoint(
+            naming.child(name, "logs"),
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{args.region}.logs",
+            vpc_endpoint_type="Interface",
+            private_dns_enabled=True,
+            subnet_ids=subnet_ids,
+            security_group_ids=[group.id],
+            tags={"Name": naming.display(args.stack, "logs")},
+            opts=child,
+        )
 
     def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, args: NetworkArgs) -> None:
         """Every accepted and rejected flow to CloudWatch Logs: the audit trail of who talked to what."""

@@ -25,6 +25,7 @@ KEY_PROPERTIES: Mapping[str, tuple[str, ...]] = {
     "aws:ec2/routeTable:RouteTable": ("routes",),
     "aws:ec2/eip:Eip": ("publicIp",),
     "aws:ec2/natGateway:NatGateway": ("subnetId",),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ("serviceName", "vpcEndpointType"),
     "aws:ec2/flowLog:FlowLog": ("trafficType", "logDestination"),
     "aws:ec2/securityGroup:SecurityGroup": ("description",),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (

@@ -104,6 +104,28 @@ def route_table_association(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     return created["AssociationId"], {}
 
 
+@translates("aws:ec2/vpcEndpoint:VpcEndpoint")
+def vpc_endpoint(aws: Aws, name: str, inputs: Inputs) -> Outputs:
+    """CreateVpcEndpoint: a gateway on route tables, or an interface in subnets with its groups."""
+    arguments: dict[str, Any] = {
+        "VpcId": inputs["vpcId"],
+        "ServiceName": inputs["serviceName"],
+        "VpcEndpointType": inputs["vpcEndpointType"],
+        "TagSpecifications": aws.tag_specifications("vpc-endpoint", inputs),
+    }
+    for key, parameter in (
+        ("routeTableIds", "RouteTableIds"),
+        ("subnetIds", "SubnetIds"),
+        ("securityGroupIds", "SecurityGroupIds"),
+        ("privateDnsEnabled", "PrivateDnsEnabled"),
+    ):
+        if key in inputs:
+            arguments[parameter] = inputs[key]
+    created = aws.client("ec2").create_vpc_endpoint(**arguments)["VpcEndpoint"]
+    endpoint_id = created["VpcEndpointId"]
+    return endpoint_id, {"arn": f"arn:aws:ec2:{aws.region}:{aws.account_id}:vpc-endpoint/{endpoint_id}"}
+
+
 @translates("aws:ec2/eip:Eip")
 def eip(aws: Aws, name: str, inputs: Inputs) -> Outputs:
     """AllocateAddress."""

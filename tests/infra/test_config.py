@@ -227,6 +227,11 @@ RULES = [
         id="existing-vpc-id",
     ),
     pytest.param(
+        {**EXISTING, "logsEndpoint": True},
+        "logsEndpoint = True: expected false with existingVpcId",
+        id="logs-endpoint-in-existing-vpc",
+    ),
+    pytest.param(
         {**EXISTING, "existingPrivateSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1"]},
         "existingPrivateSubnetIds = ['subnet-0bbbbbbbbbbbbbbb1']: expected at least two distinct subnet ids",
         id="existing-subnets-two-zones",
@@ -325,6 +330,9 @@ def test_prod_stack_file_yields_2_to_10_nodes_https_and_three_zones_with_a_nat_e
     assert isinstance(settings.network, NewVpc)
     assert len(settings.network.availability_zones) == 3
     assert not settings.network.single_nat_gateway
+    # Off by default: it pays off only with more logs than a new stack writes (README, costs).
+    assert not settings.network.logs_endpoint
+    assert parse("prod", logsEndpoint=True).network.logs_endpoint  # type: ignore[union-attr]
 
 
 def test_dev_stack_file_is_cheaper_http_only_with_one_nat() -> None:

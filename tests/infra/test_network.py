@@ -15,6 +15,7 @@ SUBNET = "aws:ec2/subnet:Subnet"
 ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
 ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
 NAT = "aws:ec2/natGateway:NatGateway"
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 
 THREE_ZONES = NewVpc(
     cidr="10.0.0.0/16",
@@ -96,6 +97,43 @@ def test_every_subnet_is_associated_with_its_route_table(harness: Harness) -> No
         **{f"network-public-{letter}": "network-public-rt" for letter in "abc"},
         **{f"network-private-{letter}": f"network-private-{letter}-rt" for letter in "abc"},
     }
+
+
+def test_s3_is_reached_through_a_gateway_endpoint_on_every_private_route_table(harness: Harness) -> None:
+    build(harness, THREE_ZONES)
+    (endpoint,) = harness.mocks.of_type(ENDPOINT)
+    assert endpoint.inputs["serviceName"] == "com.amazonaws.us-east-1.s3"
+    assert endpoint.inputs["vpcEndpointType"] == "Gateway"
+    private = {r.id for r in harness.mocks.of_type(ROUTE_TABLE) if r.name.startswith("network-private")}
+    assert len(private) == 3
+    assert set(endpoint.inputs["routeTableIds"]) == private
+    # AWS's default policy: the app's own S3 calls from these subnets go through it too.
+    assert "policy" not in endpoint.inputs
+
+
+def test_the_logs_endpoint_is_in_every_private_subnet_and_admits_only_their_https(harness: Harness) -> None:
+    build(harness, NewVpc(**{**THREE_ZONES.__dict__, "logs_endpoint": True}))
+    logs = harness.mocks.one(ENDPOINT, "network-logs").inputs
+    assert logs["serviceName"] == "com.amazonaws.us-east-1.logs"
+    assert logs["vpcEndpointType"] == "Interface"
+    # Private DNS makes logs.<region>.amazonaws.com resolve to it: Docker's log driver needs no setting.
+    assert logs["privateDnsEnabled"] is True
+    private = {r.id for r in harness.mocks.of_type(SUBNET) if r.name.startswith("network-private")}
+    assert set(logs["subnetIds"]) == private
+    group = harness.mocks.one("aws:ec2/securityGroup:SecurityGroup", "network-logs-endpoint")
+    assert logs["securityGroupIds"] == [group.id]
+    admitted = {
+        (rule.inputs["ipProtocol"], rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["cidrIpv4"])
+        for rule in harness.mocks.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if rule.inputs["securityGroupId"] == group.id
+    }
+    assert admitted == {("tcp", 443, 443, cidr) for cidr in THREE_ZONES.private_subnet_cidrs}
+    assert not harness.mocks.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+
+
+def test_no_logs_endpoint_unless_asked(harness: Harness) -> None:
+    build(harness, THREE_ZONES)
+    assert [r.name for r in harness.mocks.of_type(ENDPOINT)] == ["network-s3"]
 
 
 def test_default_security_group_is_stripped_of_rules(harness: Harness) -> None:

@@ -238,6 +238,22 @@ def test_the_user_data_pulls_images_that_are_in_ecr_by_digest(deployment: Deploy
         assert image["imageTags"]
 
 
+def test_the_nodes_subnets_reach_s3_through_a_gateway_endpoint_not_nat(deployment: Deployment) -> None:
+    """ECR's image layers come from S3: the route to S3's prefix list goes to the endpoint (free), not NAT."""
+    ec2 = client(deployment, "ec2")
+    (s3,) = ec2.describe_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{deployment.region}.s3"]}]
+    )["PrefixLists"]
+    for subnet_id in the_group(deployment)["VPCZoneIdentifier"].split(","):
+        (table,) = ec2.describe_route_tables(
+            Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}]
+        )["RouteTables"]
+        to_s3 = [r for r in table["Routes"] if r.get("DestinationPrefixListId") == s3["PrefixListId"]]
+        assert [r["GatewayId"][:5] for r in to_s3] == ["vpce-"]
+    (endpoint,) = ec2.describe_vpc_endpoints()["VpcEndpoints"]
+    assert endpoint["VpcEndpointType"] == "Gateway"
+
+
 def test_aws_stores_only_the_declared_rules_and_an_empty_default_group(deployment: Deployment) -> None:
     balancer = the_load_balancer(deployment)
     (alb_group,) = balancer["SecurityGroups"]
