@@ -28,8 +28,8 @@ stay below it, or the ALB sees resets (502)."""
 
 MAX_SIZE_CAP = 50
 """The largest autoscaling group this project accepts: above it, a typo would cost real money."""
-MIN_ROOT_VOLUME_GIB = 8
-"""The Amazon Linux 2023 AMI's root snapshot size: the volume cannot be smaller."""
+MIN_ROOT_VOLUME_GIB = 30
+"""The ECS-optimized AL2023 AMI's root snapshot size (infra/compute.py): the volume cannot be smaller."""
 LOG_RETENTION_DAYS = (
     1,
     3,
