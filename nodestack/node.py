@@ -195,7 +195,7 @@ mount -t tmpfs node-sbin /usr/local/sbin
 mount -t tmpfs node-etc /usr/local/etc
 mount -t tmpfs -o mode=0755 node-secrets {secrets_dir}
 # Holds this mount namespace, the disk the script writes to, for the node's later starts (Node.power_on).
-setsid {sleep} infinity </dev/null >/dev/null 2>&1 &
+{sleep} infinity </dev/null >/dev/null 2>&1 &
 echo $! >{holder}
 exec bash "$1"
 """
