@@ -296,6 +296,13 @@ def dockerfile_bases(dockerfile: str) -> dict[str, str]:
     return {match["stage"]: match["arg"] for match in _FROM.finditer(dockerfile)}
 
 
+def production_bases(dockerfile: str) -> dict[str, str]:
+    """The default of each argument a stage is built ``FROM``: the production bases, not the other
+    arguments' defaults."""
+    defaults = dockerfile_defaults(dockerfile)
+    return {arg: defaults[arg] for arg in sorted(set(dockerfile_bases(dockerfile).values()))}
+
+
 def dockerfile_defaults(dockerfile: str) -> dict[str, str]:
     """The Dockerfile's argument defaults: the production bases."""
     return {match["name"]: match["value"] for match in _ARG.finditer(dockerfile)}
@@ -308,8 +315,8 @@ def timeline(startup: Startup) -> list[Step]:
         ("`booted_node` entered", "the user data started", startup.entered, startup.script_started,
          "namespaces made, images pushed to the ECR stand-in, the stand-ins (registry, moto, IMDS) started"),
         ("the user data started", "`app` pulled", startup.script_started, startup.pulled["app"],
-         "sysctl, the dnf and systemctl stand-ins, the IMDS guard, dockerd started, IMDS token and instance "
-         "id, ECR login, the app's pull"),
+         "sysctl, the image's commands looked up, the ECS agent masked, the IMDS guard, dockerd started, "
+         "IMDS token and instance id, ECR login, the app's pull"),
         ("`app` pulled", "`proxy` pulled", startup.pulled["app"], startup.pulled["proxy"],
          "the proxy's pull"),
         ("`proxy` pulled", "`app` started", startup.pulled["proxy"], app, "the app's `docker run`"),
@@ -553,7 +560,7 @@ def measure(engine: Engine, make: str, command: str, began: float) -> Report:
         elapsed=time.monotonic() - began,
         machine=host,
         bases=os.environ.get(BASES_VARIABLE, "standin"),
-        production_bases=dockerfile_defaults((DOCKER / "Dockerfile").read_text()),
+        production_bases=production_bases((DOCKER / "Dockerfile").read_text()),
         images=sizes,
         memory=Memory(idle=idle, peak=highest, peak_total=highest_total, samples=len(samples)),
         load=load,

@@ -201,6 +201,14 @@ def test_an_image_without_a_pull_event_is_an_error() -> None:
         report.parse_pulls("", {"proxy": "127.0.0.1:5000/web/proxy@sha256:" + "b" * 64})
 
 
+def test_the_production_bases_are_the_from_arguments_defaults_only() -> None:
+    dockerfile = (
+        "ARG BASE=debian:12\nARG OTHER=python:3\nARG APP_DIR=app\n"
+        "FROM ${OTHER} AS builder\nFROM ${BASE} AS proxy\nFROM ${OTHER} AS app\n"
+    )
+    assert report.production_bases(dockerfile) == {"BASE": "debian:12", "OTHER": "python:3"}
+
+
 def test_the_dockerfile_parsers_read_args_and_stages() -> None:
     dockerfile = "ARG BASE=debian:12\nARG OTHER=python:3\nFROM ${OTHER} AS builder\nFROM ${BASE} AS proxy\n"
     assert report.dockerfile_defaults(dockerfile) == {"BASE": "debian:12", "OTHER": "python:3"}
