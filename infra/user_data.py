@@ -45,7 +45,9 @@ IMAGE_COMMANDS = {
     "python3": "python3",
 }
 """What the script runs, by command, and the AL2023 package that provides it. The ECS-optimized AL2023 AMI
-(infra/compute.py) has Docker; the script installs only a command the image lacks, and says which."""
+(infra/compute.py) has Docker; the script installs only a command the image lacks, and says which. The IMDS
+guard's iptables comes from iptables-nft on AL2023, on the nf_tables backend (aws/eks-hybrid#37,
+dev-sec/cis-dil-benchmark#156)."""
 ECS_AGENT_UNIT = "ecs.service"
 """The ECS-optimized AMI's container agent (ecs-init), enabled on the image: masked, since no ECS cluster
 runs these nodes and the agent would try to register with one."""

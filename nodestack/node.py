@@ -24,8 +24,8 @@ The stand-ins, each behaving as the real service does for this script:
   driver as a daemon default (daemon.json log-opts), which dockerd merges into every container that uses
   the daemon's default driver (moby daemon/logs.go mergeAndVerifyLogConfig). The driver's credentials come
   from IMDS, as root, as on an instance.
-- The image: the ECS-optimized AL2023 AMI the launch template boots has Docker, iptables, curl, python3 and
-  the AWS CLI (infra/user_data.py ``IMAGE_COMMANDS``), and so does this machine; the script installs none.
+- The image: this machine has Docker, as the ECS-optimized AL2023 AMI the launch template boots has, and
+  every other command the script runs (infra/user_data.py ``IMAGE_COMMANDS``), so the script installs none.
   ``dnf`` stands in for the package mirror a boot needs only when the image lacks one of them: a boot can
   start without ``aws`` (``Faults.image_lacks_aws``), which ``dnf install -y awscli-2`` then puts on PATH.
 - ``systemctl``: ``daemon-reload``; ``mask --now`` of the ECS agent's unit; ``enable --now`` of the IMDS
