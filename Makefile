@@ -32,7 +32,7 @@ help:
 	@echo "make bench   benchmarks of the node stack (tens of minutes: the report gives its run time); writes docs/benchmarks.md and .png"
 	@echo "make bench-quick   the same scenarios, shorter (under 2 min when the machine is idle); report in .bench/"
 	@echo "make node-test   build the images and boot a node from the user data (root); IMAGE_BASES=production for the real bases"
-	@echo "make node-report   what ships: the images' sizes, a booted node's memory and start (root); writes docs/node-report.md"
+	@echo "make node-report   what ships: the images' sizes, a booted node's memory, boot steps and warm start (root); writes docs/node-report.md"
 
 $(STAMP): requirements.txt requirements-dev.txt docker/requirements.txt app/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
@@ -94,7 +94,7 @@ node-report: venv system
 # The images built and a node booted, alone (part of `make test` too): on a real engine with the production
 # bases, IMAGE_BASES=production (.github/workflows/test.yml does this on GitHub's runners).
 node-test: venv system
-	$(BIN)/pytest tests/node/test_images.py tests/node/test_boot.py
+	$(BIN)/pytest tests/node/test_images.py tests/node/test_boot.py tests/node/test_warm_start.py
 
 clean:
 	rm -rf $(VENV) .local .bench .build/docker .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,6 @@
 """What ships (docs/node-report.md): the images' sizes over their bases, a booted node's memory idle and
-under load, and its seconds from ``docker run`` to healthy, all measured in the run:
+under load, its boot step by step, its seconds from ``docker run`` to healthy, and its start again after a
+stop, without the user data, as a warm pool starts an instance, all measured in the run:
 ``python -m bench.node_report --out DIR``.
 
 The images are built here (nodestack/images.py); the node boots from the user data infra/user_data.py
@@ -51,7 +52,6 @@ WRK_SECONDS = 20
 WRK_TIMEOUT_SECONDS = 5
 #: A page rendered by Flask through nginx, under the site's name.
 PAGE_URL = f"https://{boot.NODE_ADDRESS}:{boot.HTTPS_PORT}/"
-HEALTH_URL = f"https://{boot.NODE_ADDRESS}:{boot.HTTPS_PORT}/healthz"
 #: docker's own health check first runs one interval after the start; this leaves it a few tries.
 DOCKER_HEALTHY_WITHIN = 120.0
 #: nodestack/node.py writes the rendered user data to this file of the node's scratch directory just before
@@ -123,6 +123,23 @@ class Memory:
         return sum(self.idle.values())
 
 
+STEP_WHAT = {
+    "sysctl": "the accept queues' cap (`net.core.somaxconn`)",
+    "packages": "each command the script runs looked up on the image; none missing, nothing installed",
+    "ecs-agent": "the ECS agent's unit masked (the `systemctl` stand-in)",
+    "imds-guard": "the IMDS guard's unit written and run (its iptables rule)",
+    "docker": "the node's dockerd started, until it answers",
+    "instance-id": "an IMDSv2 token and the instance id",
+    "ecr-login": "`aws ecr get-login-password` and `docker login`",
+    "pull-app": "the app image pulled by digest",
+    "pull-proxy": "the proxy image pulled by digest",
+    "secrets": "the app's secrets fetched into `/run/app-secrets` (the AWS CLI stand-in)",
+    "run-app": "the app's `docker run`",
+    "run-proxy": "the proxy's `docker run`",
+}
+"""What each of the user data's timed steps (infra/user_data.py ``BOOT_STEPS``) does on this node."""
+
+
 @dataclass(frozen=True)
 class Startup:
     """Moments of the boot, in seconds since the epoch on the host's clock (dockerd's timestamps too)."""
@@ -139,6 +156,8 @@ class Startup:
     probes: int
     healthy: Mapping[str, float]
     health_interval: Mapping[str, float]
+    #: Each step the user data timed and printed, in order, with its seconds.
+    steps: Sequence[tuple[str, float]]
 
 
 @dataclass(frozen=True)
@@ -149,6 +168,25 @@ class Step:
     end: str
     seconds: float
     what: str
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """The booted node stopped and started again without its user data, as a warm pool's instance is."""
+
+    #: From the start to the first 200 the ALB got.
+    seconds: float
+    #: Health checks probed from the start until that 200.
+    probes: int
+
+
+def warm_start(node: boot.Node) -> WarmStart:
+    """Stop the node, start it again (``Node.power_off``, ``Node.power_on``), and time its first 200."""
+    node.power_off()
+    powered_on = time.time()
+    node.power_on()
+    answered, _, probes = node.first_200()
+    return WarmStart(seconds=answered - powered_on, probes=probes)
 
 
 @dataclass(frozen=True)
@@ -165,6 +203,7 @@ class Report:
     memory: Memory
     load: Result
     startup: Startup
+    warm: WarmStart
 
 
 def parse_size(text: str) -> int:
@@ -257,6 +296,13 @@ def dockerfile_bases(dockerfile: str) -> dict[str, str]:
     return {match["stage"]: match["arg"] for match in _FROM.finditer(dockerfile)}
 
 
+def production_bases(dockerfile: str) -> dict[str, str]:
+    """The default of each argument a stage is built ``FROM``: the production bases, not the other
+    arguments' defaults."""
+    defaults = dockerfile_defaults(dockerfile)
+    return {arg: defaults[arg] for arg in sorted(set(dockerfile_bases(dockerfile).values()))}
+
+
 def dockerfile_defaults(dockerfile: str) -> dict[str, str]:
     """The Dockerfile's argument defaults: the production bases."""
     return {match["name"]: match["value"] for match in _ARG.finditer(dockerfile)}
@@ -269,8 +315,8 @@ def timeline(startup: Startup) -> list[Step]:
         ("`booted_node` entered", "the user data started", startup.entered, startup.script_started,
          "namespaces made, images pushed to the ECR stand-in, the stand-ins (registry, moto, IMDS) started"),
         ("the user data started", "`app` pulled", startup.script_started, startup.pulled["app"],
-         "sysctl, the dnf and systemctl stand-ins, the IMDS guard, dockerd started, IMDS token and instance "
-         "id, ECR login, the app's pull"),
+         "sysctl, the image's commands looked up, the ECS agent masked, the IMDS guard, dockerd started, "
+         "IMDS token and instance id, ECR login, the app's pull"),
         ("`app` pulled", "`proxy` pulled", startup.pulled["app"], startup.pulled["proxy"],
          "the proxy's pull"),
         ("`proxy` pulled", "`app` started", startup.pulled["proxy"], app, "the app's `docker run`"),
@@ -280,6 +326,11 @@ def timeline(startup: Startup) -> list[Step]:
          f"`/healthz` probed {startup.probes} times"),
     ]  # fmt: skip
     return [Step(start, end, finish - begin, what) for start, end, begin, finish, what in spans]
+
+
+def script_steps(startup: Startup) -> list[Step]:
+    """The user data's own steps, as it printed them, each with what it does here."""
+    return [Step(name, "", took, STEP_WHAT[name]) for name, took in startup.steps]
 
 
 def totals(startup: Startup) -> list[Step]:
@@ -326,6 +377,7 @@ def environment() -> Environment:
         mb=megabytes,
         mib=mebibytes,
         s=seconds,
+        s3=lambda value: f"{value:,.3f} s",
         ms=lambda value: f"{value:,.1f} ms",
         pct=lambda value: f"{value:.0f}%",
         n=lambda value: f"{value:,.0f}",
@@ -342,13 +394,16 @@ def render(report: Report) -> str:
         .render(
             report=report,
             timeline=timeline(report.startup),
+            script_steps=script_steps(report.startup),
+            steps_total=sum(took for _, took in report.startup.steps),
+            cold_start=report.startup.first_200 - report.startup.script_started,
             totals=totals(report.startup),
             containers=CONTAINERS,
             connections=WRK_CONNECTIONS,
             no_answer=no_answer(report.load),
             bases_variable=BASES_VARIABLE,
             page_url=PAGE_URL,
-            health_url=HEALTH_URL,
+            health_url=boot.HEALTH_URL,
             server_name=boot.SERVER_NAME,
         )
     )
@@ -422,32 +477,6 @@ def under_load(node: boot.Node) -> tuple[Result, list[dict[str, int]]]:
     return parse_wrk(output, command), samples
 
 
-def probe(node: boot.Node) -> int:
-    """The status of one health check from the load balancer's namespace (0: no answer)."""
-    result = node.names.exec(
-        node.names.alb, "curl", "--silent", "--insecure", "--max-time", "1", "--output", "/dev/null",
-        "--write-out", "%{http_code}", "--header", f"Host: {boot.NODE_ADDRESS}:{boot.HTTPS_PORT}", HEALTH_URL,
-        check=False,
-    )  # fmt: skip
-    return int(result.stdout or 0)
-
-
-def first_200(node: boot.Node) -> tuple[float, float | None, int]:
-    """When the first health check answered 200, when the probe before it returned, and how many probes
-    there were: one after the other, each a curl that waits for its answer."""
-    deadline = time.monotonic() + boot.SERVICE_TIMEOUT
-    last_refused, probes = None, 0
-    while time.monotonic() < deadline:
-        status = probe(node)
-        probes += 1
-        now = time.time()
-        if status == 200:
-            return now, last_refused, probes
-        last_refused = now
-    states = node.engine.run("ps", "--all")
-    raise TimeoutError(f"no 200 from {HEALTH_URL} within {boot.SERVICE_TIMEOUT:.0f} s:\n{states}")
-
-
 def pulled(engine: Engine, since: float, until: float) -> dict[str, float]:
     """When dockerd finished pulling each container's image, by container, from its events."""
     images = dict(zip(CONTAINERS, inspect(engine, "{{.Config.Image}}", *CONTAINERS), strict=True))
@@ -474,7 +503,7 @@ def docker_healthy(engine: Engine) -> dict[str, float]:
 
 def startup(node: boot.Node, entered: float, exited: float) -> Startup:
     """The boot's moments: the health check is probed first, from the script's exit on."""
-    answered, last_refused, probes = first_200(node)
+    answered, last_refused, probes = node.first_200()
     started = inspect(node.engine, "{{.State.StartedAt}}", *CONTAINERS)
     intervals = inspect(node.engine, "{{json .Config.Healthcheck.Interval}}", *CONTAINERS)
     script_started = (node.scratch / SCRIPT_NAME).stat().st_mtime
@@ -489,6 +518,7 @@ def startup(node: boot.Node, entered: float, exited: float) -> Startup:
         probes=probes,
         healthy=docker_healthy(node.engine),
         health_interval={name: int(ns) / 1e9 for name, ns in zip(CONTAINERS, intervals, strict=True)},
+        steps=boot.step_durations(node.boot_output),
     )
 
 
@@ -522,6 +552,7 @@ def measure(engine: Engine, make: str, command: str, began: float) -> Report:
         idle = memory_sample(node.engine)
         load, samples = under_load(node)
         host = machine(node.engine)
+        warm = warm_start(node)
     highest, highest_total = peak(samples)
     return Report(
         make=make,
@@ -529,11 +560,12 @@ def measure(engine: Engine, make: str, command: str, began: float) -> Report:
         elapsed=time.monotonic() - began,
         machine=host,
         bases=os.environ.get(BASES_VARIABLE, "standin"),
-        production_bases=dockerfile_defaults((DOCKER / "Dockerfile").read_text()),
+        production_bases=production_bases((DOCKER / "Dockerfile").read_text()),
         images=sizes,
         memory=Memory(idle=idle, peak=highest, peak_total=highest_total, samples=len(samples)),
         load=load,
         startup=booted,
+        warm=warm,
     )
 
 

@@ -12,12 +12,13 @@ import pulumi_aws as aws
 
 from infra import app_environment, naming, policies, user_data
 
-AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-"""AWS's public SSM parameter naming the latest Amazon Linux 2023 AMI (x86_64, like the images)."""
+AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+"""AWS's public SSM parameter naming the latest Amazon ECS-optimized Amazon Linux 2023 AMI (x86_64, like the
+images): AL2023 with Docker installed, so a booting node installs no package (docs/aws-contracts.md)."""
 SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 """Session Manager: the way operators reach a node (no SSH, no key pair, no open port)."""
 ROOT_DEVICE = "/dev/xvda"
-"""The Amazon Linux 2023 AMI's root device."""
+"""The ECS-optimized AL2023 AMI's root device (aws/amazon-ecs-ami al2023.pkr.hcl)."""
 _BURSTABLE = re.compile(r"^t\d+[a-z]*\.")
 
 

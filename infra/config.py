@@ -43,8 +43,8 @@ CRON_FIELDS = (
 )
 """The five fields of a scheduled action's recurrence, in order, with their ranges (Auto Scaling guide,
 "Scheduled scaling", recurring schedules)."""
-MIN_ROOT_VOLUME_GIB = 8
-"""The Amazon Linux 2023 AMI's root snapshot size: the volume cannot be smaller."""
+MIN_ROOT_VOLUME_GIB = 30
+"""The ECS-optimized AL2023 AMI's root snapshot size (infra/compute.py): the volume cannot be smaller."""
 LOG_RETENTION_DAYS = (
     1,
     3,

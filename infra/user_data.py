@@ -37,6 +37,37 @@ instance with user data input")."""
 IMDS_TIMEOUT_SECONDS = 2
 """curl's bound on one request to IMDS, which answers on the instance's own link: twice the AWS SDKs' default
 (metadata_service_timeout, 1 s). Without it, a metadata service that never answers holds the boot forever."""
+IMAGE_COMMANDS = {
+    "docker": "docker",
+    "iptables": "iptables-nft",
+    "aws": "awscli-2",
+    "curl": "curl-minimal",
+    "python3": "python3",
+}
+"""What the script runs, by command, and the AL2023 package that provides it. The ECS-optimized AL2023 AMI
+(infra/compute.py) has Docker; the script installs only a command the image lacks, and says which. The IMDS
+guard's iptables comes from iptables-nft on AL2023, on the nf_tables backend (aws/eks-hybrid#37,
+dev-sec/cis-dil-benchmark#156)."""
+ECS_AGENT_UNIT = "ecs.service"
+"""The ECS-optimized AMI's container agent (ecs-init), enabled on the image: masked, since no ECS cluster
+runs these nodes and the agent would try to register with one."""
+BOOT_STEPS = (
+    "sysctl",
+    "packages",
+    "ecs-agent",
+    "imds-guard",
+    "docker",
+    "instance-id",
+    "ecr-login",
+    "pull-app",
+    "pull-proxy",
+    "secrets",
+    "run-app",
+    "run-proxy",
+)
+"""The boot's steps in order, each timed (`step_function`); `secrets` only when the app has secrets."""
+STEP_LINE = "user data: step {name} took {seconds} s"
+"""The line each boot step ends with (`step_function`), its seconds to the millisecond."""
 _IMDS_GUARD_RULE = f"OUTPUT --destination {IMDS_ADDRESS}/32 --match owner ! --uid-owner 0 --jump REJECT"
 _BY_DIGEST = re.compile(r"^(?P<registry>[a-z0-9.-]+(:\d+)?)/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
 
@@ -62,6 +93,11 @@ class NodeSettings:
     """Plain environment variables of the app container (not secret: they are in this script)."""
     app_secrets: tuple[Fetch, ...] = ()
     """Where the app's secrets are; the node fetches their values at boot (infra/node_secrets.py)."""
+
+
+def boot_steps(node: NodeSettings) -> tuple[str, ...]:
+    """The steps the script for ``node`` times, in order."""
+    return tuple(step for step in BOOT_STEPS if step != "secrets" or node.app_secrets)
 
 
 def registry_of(image: str) -> str:
@@ -97,6 +133,12 @@ RequiredBy=docker.service
 """
 
 
+def uncommented(unit: str) -> str:
+    """A unit file without its comment lines: EC2's 16 KB of user data go to what runs (the comments stay
+    in this module)."""
+    return "".join(line for line in unit.splitlines(keepends=True) if not line.startswith("#"))
+
+
 def retry_function() -> str:
     """`retry COMMAND...`: runs COMMAND until it succeeds, `RETRY_ATTEMPTS` times at most; writes each failure
     to stderr (the console log) and returns the last one's status."""
@@ -121,8 +163,39 @@ retry() {{
 """
 
 
+def step_function() -> str:
+    """`step NAME`: ends the step under way with its `STEP_LINE` and starts NAME; `step` alone ends the last.
+    bash's own clock (EPOCHREALTIME, microseconds), so timing costs no command."""
+    line = STEP_LINE.format(name="%s", seconds="%d.%03d")
+    return f"""\
+step_name='' step_started=0
+step() {{
+    local now=${{EPOCHREALTIME/./}} took
+    took=$((now - step_started))
+    [[ -z $step_name ]] || printf '{line}\\n' "$step_name" $((took / 1000000)) $((took / 1000 % 1000))
+    step_name=${{1:-}} step_started=$now
+}}
+"""
+
+
+def packages_step() -> str:
+    """Installs, with `retry`, the package of each of `IMAGE_COMMANDS` the image lacks, and names them; on the
+    ECS-optimized AMI nothing is missing and nothing is installed."""
+    needs = " ".join(f"{command}:{package}" for command, package in IMAGE_COMMANDS.items())
+    return f"""\
+missing=()
+for need in {needs}; do
+    command -v "${{need%%:*}}" >/dev/null || missing+=("${{need#*:}}")
+done
+if ((${{#missing[@]}})); then
+    echo "user data: not on this image, installing: ${{missing[*]}}" >&2
+    retry dnf install -y "${{missing[@]}}"
+fi
+"""
+
+
 def render(node: NodeSettings) -> str:
-    """The user data script: install Docker, log in to ECR, pull both images by digest, run them.
+    """The user data script: Docker from the image, log in to ECR, pull both images by digest, run them.
 
     nginx (the proxy container, on the host's network for the target group's port) reaches gunicorn
     through a unix socket in a docker volume both containers mount, the proxy read-only; no TCP port of
@@ -130,7 +203,8 @@ def render(node: NodeSettings) -> str:
     driver, one stream per instance and container. Before docker starts, a systemd unit refuses the
     instance metadata service to every user but root (`imds_guard_unit`). Each step that goes to the
     network (dnf, IMDS, ECR) runs under `retry_function`; `docker run` does not: the images are local by
-    then, and a second try would meet the name of the container the first one left.
+    then, and a second try would meet the name of the container the first one left. Each step prints its
+    wall time (`step_function`).
     """
     registry = registry_of(node.app_image)
     if registry_of(node.proxy_image) != registry:
@@ -143,12 +217,13 @@ def render(node: NodeSettings) -> str:
             *(node_secrets.docker_options() if node.app_secrets else ()),
         )
     )
+    secrets_step = f"step secrets\n{node_secrets.script(node.app_secrets)}" if node.app_secrets else ""
     script = f"""#!/bin/bash
 # Rendered by infra/user_data.py: the node stack (gunicorn + Flask, nginx) on this instance.
 set -euo pipefail
 # A failed step ends the boot with this line in the console log and /var/log/cloud-init-output.log, where
 # cloud-init sends a user script's output; the instance then fails its health checks and is replaced.
-trap 'echo "user data: boot failed at line $LINENO (exit $?): $BASH_COMMAND" >&2' ERR
+trap 'echo "user data: boot failed at line $LINENO (exit $?) in step ${{step_name:-}}: $BASH_COMMAND" >&2' ERR
 
 readonly REGION={q(node.region)}
 readonly REGISTRY={q(registry)}
@@ -160,22 +235,30 @@ readonly LOG_GROUP={q(node.log_group)}
 readonly SOCKET_VOLUME={SOCKET_VOLUME}
 
 {retry_function()}
+{step_function()}
+step sysctl
 # Room in the accept queues (gunicorn's backlog) for a burst of connections; containers on the host
 # network share the host's setting.
 echo 'net.core.somaxconn = {SOMAXCONN}' > /etc/sysctl.d/90-node-stack.conf
 sysctl --quiet --load /etc/sysctl.d/90-node-stack.conf
 
-# The IMDS guard's iptables: AL2023 has none by default, and its iptables-nft package provides it, on
-# the nf_tables backend (aws/eks-hybrid#37, dev-sec/cis-dil-benchmark#156).
-retry dnf install -y docker iptables-nft
+step packages
+{packages_step()}
+step ecs-agent
+# No ECS cluster: the agent's start, queued for after cloud-init, is cancelled, at every boot.
+systemctl mask --now {ECS_AGENT_UNIT}
 
+step imds-guard
 # IMDS for root only, before docker and so before any container, at every boot (imds_guard_unit).
 cat > /etc/systemd/system/{IMDS_GUARD_UNIT} <<'UNIT'
-{imds_guard_unit()}UNIT
+{uncommented(imds_guard_unit())}UNIT
 systemctl daemon-reload
 systemctl enable --now {IMDS_GUARD_UNIT}
+
+step docker
 systemctl enable --now docker
 
+step instance-id
 # IMDSv2: a session token first (the launch template refuses token-less requests).
 imds_token=$(retry curl -fsS --max-time {IMDS_TIMEOUT_SECONDS} -X PUT \\
     -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
@@ -192,11 +275,15 @@ ecr_login() {{
     password=$(aws ecr get-login-password --region "$REGION") || return
     printf '%s' "$password" | docker login --username AWS --password-stdin "$REGISTRY"
 }}
+step ecr-login
 retry ecr_login
+step pull-app
 retry docker pull "$APP_IMAGE"
+step pull-proxy
 retry docker pull "$PROXY_IMAGE"
 
-{node_secrets.script(node.app_secrets)}common=(
+{secrets_step}step run-app
+common=(
     --detach
     --network host
     --restart always
@@ -213,6 +300,7 @@ docker run "${{common[@]}}" --name app \\
     --mount "type=volume,source=$SOCKET_VOLUME,target={SOCKET_DIR}" \\
 {app_options}    "$APP_IMAGE"
 
+step run-proxy
 docker run "${{common[@]}}" --name proxy \\
     --log-opt "awslogs-stream=$instance_id/proxy" \\
     --mount "type=volume,source=$SOCKET_VOLUME,target={SOCKET_DIR},readonly" \\
@@ -221,6 +309,7 @@ docker run "${{common[@]}}" --name proxy \\
     --env SERVER_NAME={q(node.server_name)} \\
     --env HTTPS_PORT={node.https_port} \\
     "$PROXY_IMAGE"
+step
 """
     if len(script.encode()) > USER_DATA_LIMIT:
         raise ValueError(

@@ -24,11 +24,14 @@ The stand-ins, each behaving as the real service does for this script:
   driver as a daemon default (daemon.json log-opts), which dockerd merges into every container that uses
   the daemon's default driver (moby daemon/logs.go mergeAndVerifyLogConfig). The driver's credentials come
   from IMDS, as root, as on an instance.
-- ``dnf``: Docker, curl and iptables are installed already; it checks that and accepts only the script's
-  install line.
-- ``systemctl``: ``daemon-reload``; ``enable --now`` of the IMDS guard runs the unit file the script wrote
-  (ExecStartPre, then ExecStart); of docker, refuses unless the guard has started, then starts the node's
-  dockerd and returns when it answers, as systemd does for docker.service (Type=notify).
+- The image: this machine has Docker, as the ECS-optimized AL2023 AMI the launch template boots has, and
+  every other command the script runs (infra/user_data.py ``IMAGE_COMMANDS``), so the script installs none.
+  ``dnf`` stands in for the package mirror a boot needs only when the image lacks one of them: a boot can
+  start without ``aws`` (``Faults.image_lacks_aws``), which ``dnf install -y awscli-2`` then puts on PATH.
+- ``systemctl``: ``daemon-reload``; ``mask --now`` of the ECS agent's unit; ``enable --now`` of the IMDS
+  guard runs the unit file the script wrote (ExecStartPre, then ExecStart); of docker, refuses unless the
+  guard has started, then starts the node's dockerd and returns when it answers, as systemd does for
+  docker.service (Type=notify).
 
 Each network step's stand-in can fail (``Faults``): ``dnf`` and ``aws`` exit as the real commands do when
 their service cannot be reached; IMDS answers token requests 503, or never answers; ECR answers manifest
@@ -42,11 +45,13 @@ somaxconn, which is per network namespace."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -78,6 +83,8 @@ NODE_OUTSIDE_ADDRESS = "192.0.2.1"
 OUTSIDE_ADDRESS = "192.0.2.10"
 #: The node's end of its link to IMDS: link-local like IMDS's, so neither side needs a route.
 NODE_LINK_LOCAL = "169.254.0.2"
+#: The target group's health check, as the ALB sends it to the node.
+HEALTH_URL = f"https://{NODE_ADDRESS}:{HTTPS_PORT}/healthz"
 #: A boot takes seconds here; longer means a step hangs (the error carries the script's output).
 BOOT_TIMEOUT = 300.0
 SERVICE_TIMEOUT = 30.0
@@ -123,26 +130,27 @@ fi
 echo {password}
 """
 DNF_STANDIN = """
-# Stand-in for AL2023's dnf: what the script installs is on this machine already.
-[[ "$*" == "install -y docker iptables-nft" ]] || {{ echo "dnf stand-in: unexpected: $*" >&2; exit 1; }}
-for command in docker dockerd iptables curl; do
-    PATH="$PATH:/usr/sbin:/sbin" command -v "$command" >/dev/null \\
-        || {{ echo "dnf stand-in: no $command" >&2; exit 1; }}
-done
+# Stand-in for AL2023's dnf: the one package this node's image can lack is the AWS CLI, held in {held}.
+[[ "$*" == "install -y awscli-2" ]] || {{ echo "dnf stand-in: unexpected: $*" >&2; exit 1; }}
+mv {held} {installed}
 """
 SYSTEMCTL_STANDIN = """#!/bin/bash
-# Stand-in for systemctl, for the units the user data starts.
+# Stand-in for systemctl, for the units the user data starts, and for systemd at a later boot (start).
 set -euo pipefail
 guard=/etc/systemd/system/{guard}
+# What systemd would start at every later boot: each unit the user data enabled.
+[[ $1 != enable ]] || echo "${{*: -1}}" >>{state}/enabled
 case "$*" in
     daemon-reload) ;;
     # The app's secrets (infra/node_secrets.py): its oneshot unit runs its ExecStart as root now; its
     # timer's later runs are rotation's, which tests/node/test_app_secrets.py runs.
-    "enable --now {secrets_unit}")
+    "enable --now {secrets_unit}" | "start {secrets_unit}")
         read -ra argv <<<"$(sed -n 's/^ExecStart=//p' /etc/systemd/system/{secrets_unit})"
         "${{argv[@]}}" ;;
-    "enable --now {secrets_timer}") ;;
-    "enable --now {guard}")
+    "enable --now {secrets_timer}" | "start {secrets_timer}") ;;
+    # The ECS-optimized AMI's agent: this machine has none to stop.
+    "mask --now {ecs_agent}") touch {state}/ecs-agent-masked ;;
+    "enable --now {guard}" | "start {guard}")
         # A oneshot unit: each ExecStartPre (a "-" one may fail), then ExecStart; no quoting in these lines.
         while IFS= read -r line; do
             case "$line" in
@@ -151,7 +159,7 @@ case "$*" in
             esac
         done <"$guard"
         touch {state}/guard-started ;;
-    "enable --now docker")
+    "enable --now docker" | "start docker")
         # docker.service requires the guard (RequiredBy in the unit the script wrote).
         grep -qx 'RequiredBy=docker.service' "$guard" && [[ -e {state}/guard-started ]] \\
             || {{ echo "systemctl stand-in: docker.service requires {guard}" >&2; exit 1; }}
@@ -186,7 +194,24 @@ mount -t tmpfs node-sysctl /etc/sysctl.d
 mount -t tmpfs node-sbin /usr/local/sbin
 mount -t tmpfs node-etc /usr/local/etc
 mount -t tmpfs -o mode=0755 node-secrets {secrets_dir}
+# Holds this mount namespace, the disk the script writes to, for the node's later starts (Node.power_on).
+{sleep} infinity </dev/null >/dev/null 2>&1 &
+echo $! >{holder}
 exec bash "$1"
+"""
+#: A later start of a stopped node, without the user data: what systemd starts at boot, each unit the user
+#: data enabled. Each is ordered before docker.service (Before=, tested in tests/infra) or is a timer.
+POWER_ON = """set -eu
+while read -r unit; do
+    [[ $unit == docker ]] || systemctl start "$unit"
+done <{enabled}
+systemctl start docker
+"""
+#: What a stop loses, besides the processes: the node's memory, so /run's tmpfs (the secrets' file) and
+#: the guard's iptables rule (the only OUTPUT rule in the node's network).
+POWER_OFF = """set -eu
+rm -f {secrets_dir}/*
+iptables --wait --flush OUTPUT
 """
 LOGS_CALL = """
 import json, sys, boto3
@@ -195,6 +220,22 @@ logs = boto3.client("logs", endpoint_url=endpoint, region_name=sys.argv[4],
                     aws_access_key_id="standin", aws_secret_access_key="standin")
 print(json.dumps(getattr(logs, action)(**params), default=str))
 """
+
+
+_STEP = re.compile(
+    "^"
+    + re.escape(user_data.STEP_LINE)
+    .replace(r"\{name\}", r"(?P<name>[a-z-]+)")
+    .replace(r"\{seconds\}", r"(?P<seconds>\d+\.\d{3})")
+    + "$",
+    re.MULTILINE,
+)
+
+
+def step_durations(console: str) -> list[tuple[str, float]]:
+    """Each boot step the console output reports (infra/user_data.py ``STEP_LINE``), in order, with its
+    seconds."""
+    return [(match["name"], float(match["seconds"])) for match in _STEP.finditer(console)]
 
 
 def run(*argv: str, check: bool = True, timeout: float = SERVICE_TIMEOUT) -> subprocess.CompletedProcess[str]:
@@ -215,6 +256,8 @@ class Faults:
     imds_token: int = 0
     ecr_password: int = 0
     registry_manifests: int = 0
+    image_lacks_aws: bool = False
+    """The image has no AWS CLI: the boot installs it, through ``dnf``."""
 
     @property
     def fatal(self) -> bool:
@@ -374,6 +417,8 @@ class Ready:
     scratch: Path
     argv: list[str]
     """Runs the user data in the node's namespace, as root, in cloud-init's environment."""
+    env: dict[str, str]
+    """That environment."""
 
     def boot(self) -> subprocess.CompletedProcess[str]:
         """The user data run to its end: its exit status and its output, the instance's console log."""
@@ -423,6 +468,53 @@ class Node:
         """The node's scratch directory, deleted with it."""
         return self.ready.scratch
 
+    def _in_node(self, script: str) -> subprocess.CompletedProcess[str]:
+        """``script`` run by sh as root on the node: its network, the mount namespace the boot wrote to."""
+        holder = (self.scratch / "state" / "mounts.pid").read_text().strip()
+        return run(
+            "nsenter", f"--target={holder}", "--mount", f"--net=/run/netns/{self.names.node}",
+            "env", "-i", *(f"{k}={v}" for k, v in self.ready.env.items()), "sh", "-c", script,
+            timeout=BOOT_TIMEOUT,
+        )  # fmt: skip
+
+    def power_off(self) -> None:
+        """The instance stopped (as Auto Scaling stops a warm-pool instance): dockerd stops the containers,
+        as systemd stops docker.service at shutdown, and the node's memory is lost (``POWER_OFF``)."""
+        pid = (self.scratch / "state" / "dockerd.pid").read_text().strip()
+        run("kill", pid)
+        # The containers' stop timeout bounds dockerd's shutdown.
+        run("tail", f"--pid={pid}", "-f", "/dev/null", timeout=user_data.APP_STOP_TIMEOUT_SECONDS + 30)
+        self._in_node(POWER_OFF.format(secrets_dir=node_secrets.HOST_DIR))
+
+    def power_on(self) -> None:
+        """The stopped instance started again: systemd's boot (``POWER_ON``), not the user data, which
+        cloud-init runs at the first boot only. Returns once dockerd answers."""
+        self._in_node(POWER_ON.format(enabled=self.scratch / "state" / "enabled"))
+
+    def probe(self) -> int:
+        """The status of one health check from the load balancer's namespace (0: no answer)."""
+        result = self.names.exec(
+            self.names.alb, "curl", "--silent", "--insecure", "--max-time", "1", "--output", "/dev/null",
+            "--write-out", "%{http_code}", "--header", f"Host: {NODE_ADDRESS}:{HTTPS_PORT}", HEALTH_URL,
+            check=False,
+        )  # fmt: skip
+        return int(result.stdout or 0)
+
+    def first_200(self) -> tuple[float, float | None, int]:
+        """When the first health check answered 200, when the probe before it returned, and how many probes
+        there were: one after the other, each a curl that waits for its answer."""
+        deadline = time.monotonic() + SERVICE_TIMEOUT
+        last_refused, probes = None, 0
+        while time.monotonic() < deadline:
+            status = self.probe()
+            probes += 1
+            now = time.time()
+            if status == 200:
+                return now, last_refused, probes
+            last_refused = now
+        states = self.engine.run("ps", "--all")
+        raise TimeoutError(f"no 200 from {HEALTH_URL} within {SERVICE_TIMEOUT:.0f} s:\n{states}")
+
     def log_events(self, stream: str) -> list[str]:
         """The messages of ``stream`` in the node's log group, in moto."""
         answer = logs_call(self.names, self.ready.logs_endpoint, "get_log_events", logGroupName=LOG_GROUP,
@@ -435,7 +527,8 @@ class Node:
 
 def standins(bin_dir: Path, state: Path, engine: Engine, daemon_config: Path, faults: Faults) -> None:
     """The ``aws``, ``dnf`` and ``systemctl`` stand-ins in ``bin_dir``, failing as ``faults`` asks, and the
-    recorded ``sleep`` when a stand-in never answers."""
+    recorded ``sleep`` when a stand-in never answers; ``aws`` held back for ``dnf`` if the image lacks it."""
+    held = state / "mirror"
     dockerd, sleep = sbin_tool("dockerd"), shutil.which("sleep")
     if dockerd is None or sleep is None:
         raise RuntimeError("no dockerd or sleep: install Debian's docker.io and coreutils (make system does)")
@@ -455,8 +548,11 @@ def standins(bin_dir: Path, state: Path, engine: Engine, daemon_config: Path, fa
         + failing("aws", faults.ecr_password, AWS_UNREACHABLE, 255)
         + AWS_STANDIN.format(region=REGION, password=PASSWORD),
         "aws-secrets": aws_secrets.standin(state / "secrets-store.json", state / "secrets-calls"),
-        "dnf": "#!/bin/bash" + failing("dnf", faults.dnf, DNF_UNREACHABLE, 1) + DNF_STANDIN.format(),
+        "dnf": "#!/bin/bash"
+        + failing("dnf", faults.dnf, DNF_UNREACHABLE, 1)
+        + DNF_STANDIN.format(held=held / "aws", installed=bin_dir / "aws"),
         "systemctl": SYSTEMCTL_STANDIN.format(
+            ecs_agent=user_data.ECS_AGENT_UNIT,
             secrets_unit=node_secrets.UNIT,
             secrets_timer=node_secrets.TIMER,
             guard=user_data.IMDS_GUARD_UNIT,
@@ -469,9 +565,11 @@ def standins(bin_dir: Path, state: Path, engine: Engine, daemon_config: Path, fa
     if faults.fatal:
         scripts["sleep"] = RECORDED_SLEEP.format(pauses=state / "pauses")
     bin_dir.mkdir()
+    held.mkdir()
     for name, text in scripts.items():
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
+        path = (held if name == "aws" and faults.image_lacks_aws else bin_dir) / name
+        path.write_text(text)
+        path.chmod(0o755)
 
 
 def stop_dockerd(state: Path, engine: Engine) -> None:
@@ -487,6 +585,13 @@ def stop_dockerd(state: Path, engine: Engine) -> None:
     run("kill", pid, check=False)
     # tail --pid returns when the process has gone, with no polling of ours.
     run("tail", f"--pid={pid}", "-f", "/dev/null", timeout=60)
+
+
+def stop_holder(state: Path) -> None:
+    """End the process that holds the node's mount namespace, if the boot got as far as starting it."""
+    pidfile = state / "mounts.pid"
+    if pidfile.exists():
+        run("kill", pidfile.read_text().strip(), check=False)
 
 
 @contextmanager
@@ -553,12 +658,14 @@ def ready_node(engine: Engine, images: dict[str, str], faults: Faults = Faults()
         }
         # nsenter, not `ip netns exec`, which mounts a sysfs of its own over /sys and so hides the cgroup
         # hierarchies dockerd needs; unshare: a private mount namespace of its own, for the tmpfs mounts.
-        boot = BOOT.format(secrets_dir=node_secrets.HOST_DIR)
+        boot = BOOT.format(secrets_dir=node_secrets.HOST_DIR, sleep=shutil.which("sleep"),
+                           holder=state / "mounts.pid")  # fmt: skip
+        stack.callback(stop_holder, state)
         argv = [
             "nsenter", f"--net=/run/netns/{names.node}", "unshare", "--mount", "--propagation", "private",
             "env", "-i", *(f"{k}={v}" for k, v in env.items()), "sh", "-c", boot, "boot", str(script),
         ]  # fmt: skip
-        yield Ready(names, node_engine, settings, logs_endpoint, scratch, argv)
+        yield Ready(names, node_engine, settings, logs_endpoint, scratch, argv, env)
 
 
 @contextmanager

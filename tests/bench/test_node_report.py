@@ -11,6 +11,7 @@ import pytest
 from bench import node_report as report
 from bench.loadgen import MARKER
 from bench.loadgen import WRK_SCRIPT as SUMMARY_SCRIPT
+from infra import user_data
 from nodestack.images import NODE_TARGETS
 from nodestack.paths import DOCKER
 
@@ -51,6 +52,7 @@ def startup(*, last_refused: float | None = START + 40.5) -> report.Startup:
         probes=57,
         healthy={"app": START + 53.25, "proxy": START + 53.5},
         health_interval={"app": 15.0, "proxy": 15.0},
+        steps=[("sysctl", 0.004), ("packages", 0.012), ("docker", 1.5), ("pull-app", 17.25)],
     )
 
 
@@ -77,6 +79,7 @@ def measured(*, bases: str = "standin", last_refused: float | None = START + 40.
         ),
         load=report.parse_wrk(WRK_OUTPUT, "wrk -t2 -c64 -d20s https://10.0.1.10:8443/"),
         startup=startup(last_refused=last_refused),
+        warm=report.WarmStart(seconds=4.25, probes=31),
     )
 
 
@@ -198,6 +201,14 @@ def test_an_image_without_a_pull_event_is_an_error() -> None:
         report.parse_pulls("", {"proxy": "127.0.0.1:5000/web/proxy@sha256:" + "b" * 64})
 
 
+def test_the_production_bases_are_the_from_arguments_defaults_only() -> None:
+    dockerfile = (
+        "ARG BASE=debian:12\nARG OTHER=python:3\nARG APP_DIR=app\n"
+        "FROM ${OTHER} AS builder\nFROM ${BASE} AS proxy\nFROM ${OTHER} AS app\n"
+    )
+    assert report.production_bases(dockerfile) == {"BASE": "debian:12", "OTHER": "python:3"}
+
+
 def test_the_dockerfile_parsers_read_args_and_stages() -> None:
     dockerfile = "ARG BASE=debian:12\nARG OTHER=python:3\nFROM ${OTHER} AS builder\nFROM ${BASE} AS proxy\n"
     assert report.dockerfile_defaults(dockerfile) == {"BASE": "debian:12", "OTHER": "python:3"}
@@ -209,6 +220,31 @@ def test_the_timeline_spans_the_boot_from_entry_to_the_first_200() -> None:
     assert [step.seconds for step in steps] == [12.25, 17.75, 7.0, 1.0, 0.5, 0.25, 1.875]
     assert steps[0].start == "`booted_node` entered"
     assert steps[-1].end == "first 200 from the ALB"
+
+
+def test_every_step_the_user_data_times_is_described() -> None:
+    assert report.STEP_WHAT.keys() == set(user_data.BOOT_STEPS)
+
+
+def test_the_scripts_steps_are_listed_as_it_printed_them_with_their_sum() -> None:
+    text = report.render(measured())
+    table = text.split("own steps")[1].split("Totals:")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    assert rows == [
+        f"| `sysctl` | 0.004 s | {report.STEP_WHAT['sysctl']} |",
+        f"| `packages` | 0.012 s | {report.STEP_WHAT['packages']} |",
+        f"| `docker` | 1.500 s | {report.STEP_WHAT['docker']} |",
+        f"| `pull-app` | 17.250 s | {report.STEP_WHAT['pull-app']} |",
+        "| all steps | 18.766 s | |",
+    ]
+
+
+def test_the_warm_start_is_set_against_the_cold_boot() -> None:
+    text = report.render(measured())
+    section = text.split("## A stopped node started again")[1]
+    assert "| cold: the user data | 28.38 s |" in section
+    assert "| warm: a stopped node started | 4.25 s |" in section
+    assert "probed 31 times" in section
 
 
 def test_the_totals_count_the_script_and_from_each_containers_start() -> None:

@@ -121,10 +121,13 @@ def test_burstable_types_get_unlimited_credits_and_others_none(
 
 
 @pytest.mark.usefixtures("compute")
-def test_launch_template_uses_the_al2023_ami_from_ssm_and_the_profile(harness: Harness) -> None:
+def test_launch_template_uses_the_ecs_optimized_al2023_ami_from_ssm_and_the_profile(harness: Harness) -> None:
     template = harness.mocks.one(LAUNCH_TEMPLATE).inputs
     assert ("aws:ssm/getParameter:getParameter", {"name": AMI_PARAMETER}) in harness.mocks.invokes
-    assert AMI_PARAMETER.endswith("al2023-ami-kernel-default-x86_64")
+    # The image with Docker (the ECS-optimized AL2023 AMI), x86_64 like the images, its id alone.
+    assert AMI_PARAMETER.startswith("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/")
+    assert AMI_PARAMETER.endswith("/image_id")
+    # Resolved at deploy time: the template holds the id, not "resolve:ssm:", which rollback refuses.
     assert template["imageId"] == AMI_ID
     profile = harness.mocks.one("aws:iam/instanceProfile:InstanceProfile")
     assert template["iamInstanceProfile"] == {"arn": profile.state["arn"]}

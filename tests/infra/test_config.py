@@ -284,8 +284,8 @@ RULES = [
         id="instance-type",
     ),
     pytest.param(
-        {"rootVolumeSizeGib": 4},
-        "rootVolumeSizeGib = 4: expected a whole number from 8 to 16384",
+        {"rootVolumeSizeGib": 29},
+        "rootVolumeSizeGib = 29: expected a whole number from 30 to 16384",
         id="root-volume-at-least-ami",
     ),
     pytest.param(

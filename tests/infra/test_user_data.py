@@ -40,7 +40,7 @@ NETWORK_STEPS = (
 """What a first boot fetches over the network: the package mirror, IMDS, ECR."""
 STUBS = {
     # Fails (status 7) its first $1 runs, then prints a token; counts its runs in ./runs.
-    "step": "echo run >> runs; (($(wc -l < runs) > $1)) || exit 7; echo token",
+    "flaky": "echo run >> runs; (($(wc -l < runs) > $1)) || exit 7; echo token",
     # Records the pause in ./pauses instead of waiting it out.
     "sleep": 'echo "$1" >> pauses',
     # The ECR login's commands, recorded in ./calls: aws fails its first run, docker records its stdin.
@@ -62,7 +62,7 @@ def commands(script: str) -> tuple[list[str], list[str]]:
     main = _FUNCTION.sub(define, script.replace("\\\n", " "))
     retried: list[str] = []
     others: list[str] = []
-    for line in main.splitlines():
+    for line in map(str.strip, main.splitlines()):
         captured = _CAPTURED.match(line)
         command = captured["command"] if captured else line
         under_retry = command.startswith("retry ")
@@ -117,7 +117,7 @@ def test_each_network_step_runs_under_retry_and_docker_run_does_not() -> None:
 
 
 def test_retry_returns_once_a_flaky_step_succeeds(tmp_path: Path) -> None:
-    result = run_shipped(tmp_path, "retry step 2")
+    result = run_shipped(tmp_path, "retry flaky 2")
     assert result.returncode == 0, result.stderr
     assert len(lines(tmp_path / "runs")) == 3
     # Only the step's output on stdout: `imds_token=$(retry curl ...)` captures it.
@@ -126,7 +126,7 @@ def test_retry_returns_once_a_flaky_step_succeeds(tmp_path: Path) -> None:
 
 
 def test_retry_gives_up_after_its_bound_reporting_each_failure(tmp_path: Path) -> None:
-    result = run_shipped(tmp_path, "retry step 99")
+    result = run_shipped(tmp_path, "retry flaky 99")
     assert result.returncode == 7, result.stderr
     assert len(lines(tmp_path / "runs")) == user_data.RETRY_ATTEMPTS
     failures = result.stderr.splitlines()
@@ -214,13 +214,78 @@ def test_docker_starts_on_boot_and_metadata_uses_imdsv2() -> None:
 def test_the_imds_guard_is_installed_and_started_before_docker() -> None:
     # tests/node/test_imds_guard.py runs the unit itself.
     script = user_data.render(node())
-    (install,) = [line.split() for line in script.splitlines() if "dnf install" in line]
-    assert "iptables-nft" in install  # the guard's /usr/sbin/iptables on AL2023
+    # The guard's /usr/sbin/iptables on AL2023 comes from iptables-nft, should the image lack it.
+    assert user_data.IMAGE_COMMANDS["iptables"] == "iptables-nft"
     unit = f"/etc/systemd/system/{user_data.IMDS_GUARD_UNIT}"
     written = script.index(f"cat > {unit} <<")
     started = script.index(f"systemctl enable --now {user_data.IMDS_GUARD_UNIT}\n")
-    assert script.index(" ".join(install)) < written < started
+    assert script.index("dnf install") < written < started
     assert started < script.index("systemctl enable --now docker\n") < script.index("docker run")
+
+
+def packages_run(tmp_path: Path, lacking: set[str]) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """The packages step on an image with every command of IMAGE_COMMANDS but ``lacking``, its PATH nothing
+    but those commands and a dnf that records its arguments: (the run, dnf's calls)."""
+    image = tmp_path / "image"
+    image.mkdir()
+    for command in [*(set(user_data.IMAGE_COMMANDS) - lacking), "dnf"]:
+        (image / command).write_text('#!/bin/bash\necho "$*" >> "${0%/*}/../dnf-calls"\n')
+        (image / command).chmod(0o755)
+    script = "set -euo pipefail\n" + user_data.retry_function() + user_data.packages_step()
+    # bash by its path: the PATH below holds only the image's commands.
+    result = subprocess.run(
+        [shutil.which("bash") or "bash", "-c", script], env={"PATH": str(image)},
+        capture_output=True, text=True, check=False, timeout=30,
+    )  # fmt: skip
+    return result, lines(tmp_path / "dnf-calls")
+
+
+def test_an_image_with_every_command_the_boot_runs_installs_nothing(tmp_path: Path) -> None:
+    result, calls = packages_run(tmp_path, lacking=set())
+    assert result.returncode == 0, result.stderr
+    assert calls == []
+    assert result.stderr == ""
+
+
+def test_only_the_packages_of_the_commands_the_image_lacks_are_installed_and_named(tmp_path: Path) -> None:
+    result, calls = packages_run(tmp_path, lacking={"aws", "iptables"})
+    assert result.returncode == 0, result.stderr
+    assert calls == ["install -y iptables-nft awscli-2"]
+    assert "user data: not on this image, installing: iptables-nft awscli-2" in result.stderr
+
+
+def test_the_ecs_agent_is_masked_before_docker_starts() -> None:
+    script = user_data.render(node())
+    masked = script.index(f"systemctl mask --now {user_data.ECS_AGENT_UNIT}\n")
+    assert masked < script.index("systemctl enable --now docker\n")
+
+
+def test_each_step_reports_its_wall_time_in_order(tmp_path: Path) -> None:
+    script = user_data.render(node())
+    started = re.findall(r"^step ([a-z-]+)$", script, re.M)
+    assert started == list(user_data.boot_steps(node()))
+    assert script.rstrip().endswith("\nstep")
+    # The function itself, on bash's clock: one line per step ended, the seconds to the millisecond.
+    run = subprocess.run(
+        ["bash", "-c", user_data.step_function() + "step one; sleep 0.2; step two; step"],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    first, second = run.stdout.splitlines()
+    one = re.fullmatch(r"user data: step one took (\d+\.\d{3}) s", first)
+    assert one is not None
+    assert 0.2 <= float(one[1]) < 5
+    assert re.fullmatch(r"user data: step two took 0\.\d{3} s", second)
+
+
+def test_a_failed_boot_names_the_step_it_failed_in(tmp_path: Path) -> None:
+    head = user_data.render(node()).split("readonly REGION", 1)[0]
+    run = subprocess.run(
+        ["bash", "-c", head + user_data.step_function() + "step pull-app\nfalse\n"],
+        capture_output=True, text=True, check=False, timeout=30,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert "user data: boot failed at line" in run.stderr
+    assert "(exit 1) in step pull-app: false" in run.stderr
 
 
 def test_values_are_quoted_for_the_shell() -> None:

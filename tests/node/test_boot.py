@@ -2,10 +2,12 @@
 
 The stand-ins, only where AWS is (nodestack/node.py tells how each behaves): IMDSv2 (nodestack/imds.py),
 ECR (Debian's docker-registry), `aws ecr get-login-password`, CloudWatch Logs (moto in server mode), `dnf`
-and `systemctl` (Docker is installed already). The images are the session's, built from docker/.
+and `systemctl`. The node boots as on the ECS-optimized AMI: Docker and the rest are there already. The
+images are the session's, built from docker/.
 
-The node the probes run on booted through stand-ins that each failed a few times first; other boots meet a
-stand-in that never answers, and must fail visibly."""
+The node the probes run on booted through stand-ins that each failed a few times first; another boot's image
+lacks the AWS CLI, which it installs; other boots meet a stand-in that never answers, and must fail
+visibly."""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ SECURITY_HEADERS = ("strict-transport-security", "x-content-type-options", "x-fr
 #: awslogs sends a batch every 5 s (Docker docs, "Amazon CloudWatch Logs logging driver").
 LOGS_WITHIN = 30.0
 #: How often each network step's stand-in fails before it answers, on the node the probes run on.
-FLAKY = boot.Faults(dnf=2, imds_token=1, ecr_password=2, registry_manifests=1)
+FLAKY = boot.Faults(imds_token=1, ecr_password=2, registry_manifests=1)
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,6 @@ def retried(step: str, attempt: int, status: int) -> str:
 
 def test_each_network_step_is_retried_until_its_stand_in_answers(node: boot.Node) -> None:
     output, ready = node.boot_output, node.ready
-    assert retried("dnf install -y docker iptables-nft", 2, 1) in output
-    assert ready.calls("dnf") == FLAKY.dnf + 1
     # curl's exit 22: an HTTP error (-f), here IMDS's 503.
     assert retried("curl -fsS --max-time 2 -X PUT", 1, 22) in output.replace("\n", "")
     assert ready.log("imds").count('"PUT /latest/api/token HTTP/1.1" 503') == FLAKY.imds_token
@@ -116,6 +116,41 @@ def test_each_network_step_is_retried_until_its_stand_in_answers(node: boot.Node
     assert retried(f"docker pull {node.settings.app_image}", 1, 1) in output
     assert ready.log("ecr").count("503") == FLAKY.registry_manifests
     assert "giving up" not in output
+
+
+def test_the_image_has_what_the_boot_runs_so_it_installs_nothing(node: boot.Node) -> None:
+    assert node.ready.calls("dnf") == 0
+    assert "not on this image" not in node.boot_output
+    # The ECS agent the image enables is masked: no cluster runs this node.
+    assert (node.scratch / "state" / "ecs-agent-masked").exists()
+
+
+def test_the_boot_reports_each_steps_duration_in_order(node: boot.Node) -> None:
+    steps = boot.step_durations(node.boot_output)
+    assert [name for name, _ in steps] == list(user_data.boot_steps(node.settings))
+    assert "secrets" in dict(steps)
+    # The steps that went to a stand-in that failed first include retry's pauses; the rest take less.
+    durations = dict(steps)
+    assert durations["instance-id"] >= user_data.RETRY_PAUSES_SECONDS[0]
+    assert durations["ecr-login"] >= sum(user_data.RETRY_PAUSES_SECONDS[: FLAKY.ecr_password])
+    assert durations["pull-app"] >= user_data.RETRY_PAUSES_SECONDS[0]
+    assert durations["sysctl"] < user_data.RETRY_PAUSES_SECONDS[0]
+
+
+def test_a_command_the_image_lacks_is_installed_retried_and_named(
+    engine: Engine, images: dict[str, str], ecr: boot.Registry
+) -> None:
+    with boot.ready_node(engine, images, boot.Faults(dnf=1, image_lacks_aws=True), ecr) as ready:
+        result = ready.boot()
+        console = result.stdout + result.stderr
+        calls = ready.calls("dnf")
+    assert result.returncode == 0, console
+    assert "user data: not on this image, installing: awscli-2" in console
+    assert retried("dnf install -y awscli-2", 1, 1) in console
+    assert calls == 2
+    steps = dict(boot.step_durations(console))
+    assert steps["packages"] >= user_data.RETRY_PAUSES_SECONDS[0]
+    assert steps.keys() >= {"ecr-login", "run-proxy"}
 
 
 @dataclass(frozen=True)
@@ -128,7 +163,9 @@ class NeverAnswers:
 
 
 NEVER_ANSWERS = {
-    "package-install": NeverAnswers(boot.Faults(dnf=boot.NEVER), "dnf install -y docker iptables-nft", 1),
+    "package-install": NeverAnswers(
+        boot.Faults(dnf=boot.NEVER, image_lacks_aws=True), "dnf install -y awscli-2", 1
+    ),
     # curl's exit 28: its --max-time passed.
     "metadata": NeverAnswers(boot.Faults(imds_token=boot.NEVER), "curl -fsS --max-time 2 -X PUT", 28),
     "registry-login": NeverAnswers(boot.Faults(ecr_password=boot.NEVER), "ecr_login", 255),
@@ -150,7 +187,9 @@ def test_a_step_whose_service_never_answers_fails_the_boot_visibly(
     assert f"retry: attempt {attempts} of {attempts} failed (exit {status}), giving up: {step}" in console
     failed = [line for line in console.splitlines() if line.startswith("user data: boot failed at line")]
     assert len(failed) == 1, console
-    assert f"(exit {status})" in failed[0]
+    assert f"(exit {status}) in step " in failed[0]
+    # The steps before the one that failed each reported their time; the failed one did not.
+    assert boot.step_durations(console)
     # Every pause the script asks for, then no more: the boot ends, and the instance is replaced.
     assert pauses == list(user_data.RETRY_PAUSES_SECONDS)
 

@@ -12,12 +12,12 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
+from infra.compute import AMI_PARAMETER
 from infra.config import DATABASE_PORT, NGINX_HTTPS_PORT, NGINX_KEEPALIVE_SECONDS
 from offline.stack import Deployment, deploy, project_name, stack_config
 
 #: The project's name as its stack files give it (Pulumi.yaml), not as the program does.
 PROJECT = project_name()
-AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 TLS_POLICIES = {"ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-2-2021-06"}
 """ALB security policies that allow TLS 1.2 and 1.3, nothing older."""
 DIGEST = re.compile(
