@@ -94,10 +94,12 @@ def start_gunicorn(
     env: Mapping[str, str] | None = None,
     pythonpath: tuple[Path, ...] = (),
     python: str = sys.executable,
+    cpus: frozenset[int] | None = None,
 ) -> Gunicorn:
     """Start gunicorn serving ``app`` (``WSGI_APP``) from the sample app's directory, as the image does from
     /app, with ``docker/gunicorn.conf.py`` on a unix socket (nginx's way in, as on a node) and a
-    free TCP port (for load and checks that bypass nginx), and wait until /healthz answers."""
+    free TCP port (for load and checks that bypass nginx), on ``cpus`` (all when None), and wait until
+    /healthz answers."""
     port = free_port()
     log_dir = workdir / f"gunicorn-{port}"
     log_dir.mkdir()
@@ -109,7 +111,7 @@ def start_gunicorn(
         **app_env(app, *pythonpath),
         **(env or {}),
     }
-    process = spawn("gunicorn", command(python), settings, APP, log_dir / "stdout.log")
+    process = spawn("gunicorn", command(python), settings, APP, log_dir / "stdout.log", cpus=cpus)
     server = Gunicorn(process=process, port=port, socket=sock, access_log=log_dir / "access.log")
     process.wait_ready(lambda: healthy(f"{server.url}/healthz"), "gunicorn")
     # Every worker booted, not just the one that answered: a worker still booting would lose a

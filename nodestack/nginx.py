@@ -117,13 +117,17 @@ class Nginx:
         return child_pids(self.process.pid)
 
 
-def start_nginx(env: dict[str, str], workdir: Path, *, render: Path = RENDER) -> Nginx:
+def start_nginx(
+    env: dict[str, str], workdir: Path, *, render: Path = RENDER, cpus: frozenset[int] | None = None
+) -> Nginx:
     """Render and start nginx as the proxy image does: ``render.sh`` (its entrypoint) running
-    ``PROXY_COMMAND`` (its command), and wait until its TLS port accepts connections.
+    ``PROXY_COMMAND`` (its command), on ``cpus`` (all when None), and wait until its TLS port accepts
+    connections.
 
     ``render`` may name a ``render.sh`` in a copy of ``docker/nginx/`` with edited templates.
     """
-    process = spawn("nginx", command(render), env, workdir, workdir / f"nginx-{env['HTTPS_PORT']}.log")
+    log = workdir / f"nginx-{env['HTTPS_PORT']}.log"
+    process = spawn("nginx", command(render), env, workdir, log, cpus=cpus)
     server = Nginx(process=process, env=env)
     process.wait_ready(lambda: master_listening(server), f"nginx on {server.https_port}")
     return server

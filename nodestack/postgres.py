@@ -15,10 +15,11 @@ import pwd
 import shutil
 import signal
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from nodestack.process import Process, free_port
+from nodestack.process import Process, free_port, on_cpus
 
 #: Debian installs the server's programs here, one directory per major version, not on PATH.
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
@@ -87,6 +88,8 @@ class Postgres:
     port: int
     ca: Path
     process: Process
+    #: The CPUs the server runs on (all when None).
+    cpus: frozenset[int] | None = None
 
     @property
     def socket_dir(self) -> Path:
@@ -136,19 +139,19 @@ class Postgres:
 
     def restart(self) -> None:
         """Start the server again on the same data, port and certificates, and wait until it accepts."""
-        self.process = _serve(self.root, self.port)
+        self.process = _serve(self.root, self.port, self.cpus)
         self.process.wait_ready(self.accepting, "postgres to accept connections again")
 
 
-def _serve(root: Path, port: int) -> Process:
+def _serve(root: Path, port: int, cpus: frozenset[int] | None) -> Process:
     log = root / "postgres.log"
     ids = _as_server_user()
     with log.open("ab") as sink:
         popen = subprocess.Popen(  # noqa: S603 - the server's own binary, fixed arguments
-            [
+            on_cpus([
                 str(binaries() / "postgres"), "-D", str(root / "data"), "-p", str(port),
                 "-k", str(root / "run"), "-c", "listen_addresses=127.0.0.1",
-            ],
+            ], cpus),
             stdout=sink,
             stderr=subprocess.STDOUT,
             user=None if ids is None else ids[0],
@@ -164,9 +167,12 @@ def _chown(path: Path, ids: tuple[int, int] | None) -> None:
             os.chown(item, *ids)
 
 
-def start_postgres(workdir: Path) -> Postgres:
-    """A new cluster under ``workdir``/postgres-PORT: initdb, certificates, TLS-only TCP, started; the app's
-    role and database created (owned by the role, as on RDS the master user's database is)."""
+def start_postgres(
+    workdir: Path, *, cpus: frozenset[int] | None = None, settings: Mapping[str, str] | None = None
+) -> Postgres:
+    """A new cluster under ``workdir``/postgres-PORT: initdb, certificates, TLS-only TCP, ``settings``
+    added to postgresql.conf, started on ``cpus`` (all when None); the app's role and database created
+    (owned by the role, as on RDS the master user's database is)."""
     port = free_port()
     root = workdir / f"postgres-{port}"
     (root / "run").mkdir(parents=True)
@@ -197,8 +203,9 @@ def start_postgres(workdir: Path) -> Postgres:
             f"ssl_cert_file = '{certificate}'\n"
             f"ssl_key_file = '{key}'\n"
             "password_encryption = 'scram-sha-256'\n"
+            + "".join(f"{name} = {value}\n" for name, value in (settings or {}).items())
         )
-    server = Postgres(root=root, port=port, ca=ca, process=_serve(root, port))
+    server = Postgres(root=root, port=port, ca=ca, process=_serve(root, port, cpus), cpus=cpus)
     server.process.wait_ready(server.accepting, "postgres to accept connections")
     server.psql(f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}'")
     server.psql(f"CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}")

@@ -119,6 +119,14 @@ class Process:
         return self.popen.returncode
 
 
+def on_cpus(argv: list[str], cpus: frozenset[int] | None) -> list[str]:
+    """``argv`` run on ``cpus`` only (all of this process's when None): util-linux's taskset sets the
+    affinity and execs it, so the process keeps its pid and its children inherit the affinity."""
+    if cpus is None:
+        return argv
+    return ["taskset", "--cpu-list", ",".join(str(cpu) for cpu in sorted(cpus)), *argv]
+
+
 def spawn(
     name: str,
     argv: list[str],
@@ -127,15 +135,17 @@ def spawn(
     log: Path | None,
     *,
     own_session: bool = False,
+    cpus: frozenset[int] | None = None,
 ) -> Process:
-    """Start ``argv`` with ``env`` over this process's environment, its output to ``log`` (or inherited).
+    """Start ``argv`` with ``env`` over this process's environment, its output to ``log`` (or inherited),
+    on ``cpus`` (``on_cpus``).
 
     ``own_session``: in a session of its own, so a terminal's Ctrl-C reaches only this process, which
     stops the server gracefully instead of the SIGINT cutting into its workers."""
     with ExitStack() as files:
         sink = None if log is None else files.enter_context(log.open("wb"))
         popen = subprocess.Popen(  # noqa: S603 - argv names our own scripts and servers
-            argv,
+            on_cpus(argv, cpus),
             cwd=cwd,
             env={**os.environ, **env},
             stdout=sink,
