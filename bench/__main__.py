@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import sys
@@ -10,9 +11,11 @@ import time
 from pathlib import Path
 
 from bench import report, tunings
+from bench.cores import CORES
+from bench.database import database
 from bench.profiles import FULL, QUICK, Profile
 from bench.results import Results
-from bench.sections import classes, dynamic, slow, static, tuning, writes
+from bench.sections import article, classes, dynamic, slow, static, tuning, writes
 from bench.sections import scale as scale_section
 from bench.sections.memory import MemoryResult
 from bench.sections.scale import (
@@ -24,6 +27,7 @@ from bench.sections.scale import (
 )
 from bench.stacks import concurrently, node_stack, without
 from nodestack.nginx import prepare_static
+from nodestack.postgres import Postgres
 from nodestack.process import world_readable_tempdir
 
 #: Sections 1 and 2 compare the shipped stack with one stack without each of these, in rounds (TLS first:
@@ -58,6 +62,8 @@ def main(argv: list[str]) -> None:
     if hard != resource.RLIM_INFINITY and hard < OPEN_FILES:
         sys.exit(f"the open files limit is {hard}; the benchmarks need {OPEN_FILES} (ulimit -Hn)")
     resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, hard))
+    # This harness, and the load generators it starts, on their core: the servers get the other one.
+    os.sched_setaffinity(0, CORES.load)
 
     started = time.monotonic()
     workdir = world_readable_tempdir("bench-")
@@ -72,49 +78,64 @@ def main(argv: list[str]) -> None:
     print(f"wrote {args.out / report.MARKDOWN} in {elapsed:.0f} s")
 
 
-def _scale(workdir: Path, profile: Profile) -> tuple[ScaleResult, MemoryResult]:
+def _scale(workdir: Path, db: dict[str, str], profile: Profile) -> tuple[ScaleResult, MemoryResult]:
     """Sections 4 and 5: the shipped stack and the one with fewer workers on both routes, with their
     memory; the stack without the queue closing on the dynamic route."""
+    slots = WORKER_CONNECTIONS
     shipped, shipped_memory = scale_section.measure(
-        node_stack(workdir, NGINX_WORKER_CONNECTIONS=WORKER_CONNECTIONS), profile, SHIPPED
+        node_stack(workdir, database=db, NGINX_WORKER_CONNECTIONS=slots), profile, SHIPPED
     )
     fewer_env = {"WEB_CONCURRENCY": str(tunings.FEWER_WORKERS)}
-    fewer_stack = node_stack(workdir, gunicorn_env=fewer_env, NGINX_WORKER_CONNECTIONS=WORKER_CONNECTIONS)
+    fewer_stack = node_stack(workdir, database=db, gunicorn_env=fewer_env, NGINX_WORKER_CONNECTIONS=slots)
     fewer, fewer_memory = scale_section.measure(fewer_stack, profile, FEWER_WORKERS_CONFIG)
-    queue_off_stack = without(workdir, (tunings.QUEUE_CLOSE,), NGINX_WORKER_CONNECTIONS=WORKER_CONNECTIONS)
+    queue_off_stack = without(workdir, (tunings.QUEUE_CLOSE,), database=db, NGINX_WORKER_CONNECTIONS=slots)
     queue_off = scale_section.measure_route(queue_off_stack, profile, QUEUE_OFF_CONFIG, "dynamic")
     return ScaleResult((*shipped, *fewer, *queue_off)), MemoryResult(shipped_memory, fewer_memory)
 
 
 def run(workdir: Path, profile: Profile) -> Results:
-    """Every section, on stacks started in ``workdir`` (its static files prepared)."""
+    """Every section, on stacks started in ``workdir`` (its static files prepared) and one database."""
+    with database(workdir) as postgres:
+        return _sections(workdir, postgres, profile)
+
+
+def _sections(workdir: Path, postgres: Postgres, profile: Profile) -> Results:
+    db = postgres.app_env()
     # The first stack makes the self-signed certificate every nginx here shares; the others start together.
-    with node_stack(workdir) as stack, concurrently(*(without(workdir, (t,)) for t in UNTUNED)) as others:
+    with (
+        node_stack(workdir, database=db) as stack,
+        concurrently(*(without(workdir, (t,), database=db) for t in UNTUNED)) as others,
+    ):
         untuned = dict(zip(UNTUNED, others, strict=True))
         static_runs = static.measure(stack, {t: untuned[t] for t in STATIC_TUNINGS}, profile)
         dynamic_runs = dynamic.measure(stack, {t: untuned[t] for t in DYNAMIC_TUNINGS}, profile)
+        trivial_runs = dynamic.measure_trivial(stack, profile)
     class_runs, slow_runs = [], []
     for worker_class in classes.WORKER_CLASSES:
-        with node_stack(workdir, worker_class=worker_class) as stack:
+        with node_stack(workdir, database=db, worker_class=worker_class) as stack:
             class_runs.append(classes.measure(stack, profile))
             if worker_class in slow.WORKER_CLASSES:
                 slow_runs.append(slow.measure(stack, profile))
     with concurrently(
-        without(workdir, (tunings.MAX_REQUESTS,)), without(workdir, (tunings.HEADER_TIMEOUT,))
+        without(workdir, (tunings.MAX_REQUESTS,), database=db),
+        without(workdir, (tunings.HEADER_TIMEOUT,), database=db),
     ) as (no_max_requests, no_header_timeout):
         recycled, cut_off = slow.measure_before(no_max_requests, no_header_timeout, profile)
-    tuning_runs = tuning.measure(workdir, profile)
-    scale_runs, memory = _scale(workdir, profile)
-    writes_runs = writes.measure(workdir, profile)
+    tuning_runs = tuning.measure(workdir, db, profile)
+    scale_runs, memory = _scale(workdir, db, profile)
+    writes_runs = writes.measure(workdir, postgres, profile)
+    article_runs = article.measure(workdir, db, profile)
     return Results(
         static=static_runs,
         dynamic=dynamic_runs,
+        trivial=trivial_runs,
         slow=slow.SlowResult(tuple(slow_runs), recycled, cut_off),
         scale=scale_runs,
         memory=memory,
         classes=classes.ClassesResult(tuple(class_runs)),
         tuning=tuning_runs,
         writes=writes_runs,
+        article=article_runs,
     )
 
 

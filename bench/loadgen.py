@@ -1,4 +1,5 @@
-"""Load generators: Debian's wrk for request load, bench/slowloris.py for slow clients; process memory."""
+"""Load generators, on the load generator's core: Debian's wrk for request load, bench/slowloris.py for slow
+clients; process memory."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from nodestack.process import child_pids
+from bench.cores import CORES
+from nodestack.process import child_pids, on_cpus
 
 HERE = Path(__file__).resolve().parent
 WRK_SCRIPT = HERE / "wrk_json.lua"
@@ -88,18 +90,19 @@ def wrk(
     seconds: int,
     timeout: int = 5,
     host: str | None = "localhost",
-    threads: int = 2,
     count_unanswered: bool = False,
     script: Path | None = None,
 ) -> Result:
-    """Run wrk against ``url`` for ``seconds`` (it stops by itself) and parse its summary; ``script``
-    replaces the Lua script that writes it (one that runs wrk_json.lua, such as ``WRK_POST_NOTE``)."""
+    """Run wrk against ``url`` for ``seconds`` (it stops by itself), one thread per core of the load
+    generator's and on them only, and parse its summary; ``script`` replaces the Lua script that writes
+    it (one that runs wrk_json.lua, such as ``WRK_POST_NOTE``)."""
+    threads = len(CORES.load)
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}s"]
     if host is not None:
         argv += ["-H", f"Host: {host}"]
     if script is None:
         script = WRK_COUNTING_SCRIPT if count_unanswered else WRK_SCRIPT
-    argv += ["-s", str(script.relative_to(HERE.parent)), url]
+    argv = on_cpus([*argv, "-s", str(script.relative_to(HERE.parent)), url], CORES.load)
     # A fixed argument list: wrk from the system package, our own URL.
     done = subprocess.run(  # noqa: S603
         argv, cwd=HERE.parent, capture_output=True, text=True, check=True, timeout=seconds + timeout + 120
@@ -128,7 +131,8 @@ class SlowClients:
 
 @contextmanager
 def slow_clients(port: int, *, count: int, seconds: int, tls: bool) -> Iterator[SlowClients]:
-    """Hold ``count`` slowloris connections to ``port`` while the block runs (at most ``seconds``)."""
+    """Hold ``count`` slowloris connections to ``port`` while the block runs (at most ``seconds``), from the
+    load generator's cores."""
     argv = [
         sys.executable,
         "-m",
@@ -139,9 +143,9 @@ def slow_clients(port: int, *, count: int, seconds: int, tls: bool) -> Iterator[
         *(["--tls"] if tls else []),
     ]
     process = subprocess.Popen(  # noqa: S603 - a fixed argument list: this interpreter, our module
-        argv, cwd=HERE.parent, stdout=subprocess.PIPE, text=True, start_new_session=True
+        on_cpus(argv, CORES.load), cwd=HERE.parent, stdout=subprocess.PIPE, text=True, start_new_session=True
     )
-    clients = SlowClients(command=shlex.join(["python", *argv[1:]]), process=process)
+    clients = SlowClients(command=shlex.join(on_cpus(["python", *argv[1:]], CORES.load)), process=process)
     try:
         ready = process.stdout.readline() if process.stdout is not None else ""
         if ready.strip() != "ready":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -33,11 +34,18 @@ def markdown_environment(*, keep_trailing_newline: bool = False) -> Environment:
     )
 
 
+def delta(fraction: float) -> str:
+    """A change as a signed percentage; against or to a run that answered nothing (infinite), none."""
+    return f"{fraction:+.1%}" if math.isfinite(fraction) else "none (no answer)"
+
+
 @cache
 def environment() -> Environment:
-    """The report's templates; ``x | f(spec)`` formats as ``format(x, spec)`` does."""
+    """The report's templates; ``x | f(spec)`` formats as ``format(x, spec)`` does, ``x | delta`` as
+    ``delta``."""
     env = markdown_environment()
     env.filters["f"] = format
+    env.filters["delta"] = delta
     env.filters["rounds"] = round_by_round
     return env
 

@@ -11,37 +11,54 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from bench.cores import CORES, busy_seconds
 from bench.loadgen import cpu_seconds, memory_kib, tree_pids
 from bench.tunings import Tuning
-from nodestack.gunicorn import DEFAULT_WORKERS, Gunicorn, start_gunicorn
+from nodestack.gunicorn import Gunicorn, start_gunicorn
 from nodestack.nginx import Nginx, render_env, start_nginx
 from nodestack.paths import DOCKER, RENDER, REPO
 from nodestack.process import Process, free_port, port_open, running, spawn
 
-#: The routes measured: a static file nginx serves, and the app's cheapest dynamic endpoint.
+#: The routes measured: a static file nginx serves, a read endpoint of the app that asks the database (the
+#: note every run's database is seeded with, ``seed_note``), and the app's cheapest endpoint, which does
+#: no I/O (nginx's own CPU per proxied request against gunicorn's).
 STATIC_FILE = "/static/css/site.css"
-DYNAMIC = "/api/status"
+DYNAMIC = "/api/notes/1"
+TRIVIAL = "/api/status"
 #: High enough that the per-client limiter never answers 429: all benchmark load comes from 127.0.0.1.
 UNLIMITED = "1000000"
 
 
 @dataclass(frozen=True)
 class CpuSeconds:
-    """CPU time (user + system) used by gunicorn and by nginx (master and workers), and by wrk."""
+    """CPU time (user + system) used by gunicorn and by nginx (master and workers), and by wrk; and the
+    time the servers' cores were busy, whoever used it (the direct measure the others cross-check)."""
 
     gunicorn: float = 0.0
     nginx: float = 0.0
     wrk: float = 0.0
+    server_core: float = 0.0
 
     def __add__(self, other: CpuSeconds) -> CpuSeconds:
-        return CpuSeconds(self.gunicorn + other.gunicorn, self.nginx + other.nginx, self.wrk + other.wrk)
+        return CpuSeconds(
+            self.gunicorn + other.gunicorn,
+            self.nginx + other.nginx,
+            self.wrk + other.wrk,
+            self.server_core + other.server_core,
+        )
 
     def __sub__(self, other: CpuSeconds) -> CpuSeconds:
-        return CpuSeconds(self.gunicorn - other.gunicorn, self.nginx - other.nginx, self.wrk - other.wrk)
+        return CpuSeconds(
+            self.gunicorn - other.gunicorn,
+            self.nginx - other.nginx,
+            self.wrk - other.wrk,
+            self.server_core - other.server_core,
+        )
 
     def __truediv__(self, runs: int) -> CpuSeconds:
-        return CpuSeconds(self.gunicorn / runs, self.nginx / runs, self.wrk / runs)
+        return CpuSeconds(self.gunicorn / runs, self.nginx / runs, self.wrk / runs, self.server_core / runs)
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,35 @@ class MemorySample:
     def pss(self) -> int:
         """The whole stack's PSS."""
         return self.nginx_pss + self.gunicorn_pss
+
+
+def servers_cpu(gunicorn: int, nginx: int | None = None) -> CpuSeconds:
+    """The CPU time the gunicorn and nginx (if any) whose masters are these have used so far, and the
+    servers' cores' busy time."""
+    return CpuSeconds(
+        gunicorn=cpu_seconds(gunicorn),
+        nginx=0.0 if nginx is None else cpu_seconds(nginx),
+        server_core=busy_seconds(CORES.server),
+    )
+
+
+def servers_memory(gunicorn: int, nginx: int | None = None) -> MemorySample:
+    """The memory now of the gunicorn and nginx (if any) whose masters are these, their workers with them."""
+    served = memory_kib(tree_pids(gunicorn))
+    proxy = {"pss": 0, "rss": 0} if nginx is None else memory_kib(tree_pids(nginx))
+    return MemorySample(nginx_pss=proxy["pss"], gunicorn_pss=served["pss"], rss=proxy["rss"] + served["rss"])
+
+
+class Served(Protocol):
+    """Servers started for a benchmark, whose CPU time and memory they can tell."""
+
+    def cpu_seconds(self) -> CpuSeconds:
+        """The CPU time the servers have used so far, and the servers' cores' busy time."""
+        ...
+
+    def memory(self) -> MemorySample:
+        """The servers' memory now."""
+        ...
 
 
 @dataclass
@@ -80,49 +126,47 @@ class Stack:
         return f"http://127.0.0.1:{self.nginx.http_port}{path}"
 
     def cpu_seconds(self) -> CpuSeconds:
-        """The CPU time gunicorn and nginx have used so far (wrk's is not theirs to tell)."""
-        return CpuSeconds(
-            gunicorn=cpu_seconds(self.gunicorn.process.pid), nginx=cpu_seconds(self.nginx.process.pid)
-        )
+        """The CPU time gunicorn and nginx have used so far, and the servers' cores' busy time (wrk's is
+        not theirs to tell)."""
+        return servers_cpu(self.gunicorn.process.pid, self.nginx.process.pid)
 
     def memory(self) -> MemorySample:
         """The stack's memory now."""
-        nginx = memory_kib(tree_pids(self.nginx.process.pid))
-        gunicorn = memory_kib(tree_pids(self.gunicorn.process.pid))
-        return MemorySample(
-            nginx_pss=nginx["pss"], gunicorn_pss=gunicorn["pss"], rss=nginx["rss"] + gunicorn["rss"]
-        )
+        return servers_memory(self.gunicorn.process.pid, self.nginx.process.pid)
 
 
 @contextmanager
 def node_stack(
     workdir: Path,
     *,
+    database: Mapping[str, str],
     worker_class: str = "gevent",
     render: Path = RENDER,
     gunicorn_env: Mapping[str, str] | None = None,
     tcp_upstream: bool = False,
     **nginx_env: str,
 ) -> Iterator[Stack]:
-    """gunicorn and nginx (edge mode, TLS) with the shipped defaults but for the rate limit; nginx
-    reaches gunicorn on its unix socket, or over TCP on loopback with ``tcp_upstream``."""
+    """gunicorn (the app's ``database``) and nginx (edge mode, TLS) with the shipped defaults but for the
+    rate limit, both on the servers' cores with the workers the shipped defaults give there; nginx reaches
+    gunicorn on its unix socket, or over TCP on loopback with ``tcp_upstream``."""
     env = {
-        "WEB_CONCURRENCY": str(DEFAULT_WORKERS),
+        **database,
+        "WEB_CONCURRENCY": str(CORES.gunicorn_workers),
         "GUNICORN_WORKER_CLASS": worker_class,
         **(gunicorn_env or {}),
     }
-    gunicorn = start_gunicorn(workdir, env=env)
+    gunicorn = start_gunicorn(workdir, env=env, cpus=CORES.server)
     with running(gunicorn.process):
         env = render_env(
             workdir,
             "edge",
             f"127.0.0.1:{gunicorn.port}" if tcp_upstream else gunicorn.upstream,
-            NGINX_WORKER_PROCESSES="auto",
+            NGINX_WORKER_PROCESSES=str(CORES.nginx_workers),
             RATE_LIMIT=UNLIMITED,
             RATE_LIMIT_BURST=UNLIMITED,
             **nginx_env,
         )
-        nginx = start_nginx(env, workdir, render=render)
+        nginx = start_nginx(env, workdir, render=render, cpus=CORES.server)
         with running(nginx.process):
             yield Stack(gunicorn, nginx, worker_class)
 
@@ -145,7 +189,12 @@ def _edited_copy(workdir: Path, tunings: tuple[Tuning, ...]) -> Path:
 
 @contextmanager
 def without(
-    workdir: Path, tunings: tuple[Tuning, ...], *, worker_class: str = "gevent", **nginx_env: str
+    workdir: Path,
+    tunings: tuple[Tuning, ...],
+    *,
+    database: Mapping[str, str],
+    worker_class: str = "gevent",
+    **nginx_env: str,
 ) -> Iterator[Stack]:
     """The stack with ``tunings`` taken back: a copy of docker/nginx with their edits, their gunicorn
     and nginx environments."""
@@ -157,6 +206,7 @@ def without(
     try:
         with node_stack(
             workdir,
+            database=database,
             worker_class=worker_class,
             render=copy / "render.sh",
             gunicorn_env=gunicorn_env,
@@ -168,13 +218,17 @@ def without(
         shutil.rmtree(copy)
 
 
+#: Stacks starting at once: all of them boot on the servers' one core, each within its start's time limit.
+AT_ONCE = 3
+
+
 @contextmanager
 def concurrently(*stacks: AbstractContextManager[Stack]) -> Iterator[tuple[Stack, ...]]:
-    """Start the stacks at once and stop them at once: each takes about a second to start (gunicorn's
-    workers booting) and to stop (a gevent worker notices SIGTERM within a second). If one fails to
-    start, those that started are stopped and its error raised. The stacks share the workdir's
+    """Start the stacks ``AT_ONCE`` at a time and stop them so: each takes about a second to start
+    (gunicorn's workers booting) and to stop (a gevent worker notices SIGTERM within a second). If one
+    fails to start, those that started are stopped and its error raised. The stacks share the workdir's
     self-signed certificate, which render.sh makes when it is missing: start one stack before."""
-    with ThreadPoolExecutor(max_workers=len(stacks)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(stacks), AT_ONCE)) as pool:
         starting = [pool.submit(stack.__enter__) for stack in stacks]
         wait(starting)
         started = [
@@ -193,7 +247,7 @@ class MemorySampler:
     """The stack's memory, sampled every half second while a block runs: the sample with the highest
     PSS, and the latest (at most half a second old)."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Served) -> None:
         self.stack = stack
         self.peak = MemorySample()
         self.last = MemorySample()
@@ -227,18 +281,28 @@ class Exposed:
         """``path`` from gunicorn, plain HTTP."""
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def memory(self) -> MemorySample:
+        """gunicorn's memory now (there is no nginx)."""
+        return servers_memory(self.process.pid)
+
+    def cpu_seconds(self) -> CpuSeconds:
+        """The CPU time gunicorn has used so far, and the servers' cores' busy time."""
+        return servers_cpu(self.process.pid)
+
 
 @contextmanager
-def naive_writes(workdir: Path, database_env: Mapping[str, str]) -> Iterator[Exposed]:
-    """The writes benchmark's baseline (``bench/naive_writes_app.py``) as a naive deployment runs it:
-    gunicorn's defaults (sync workers, no config file) exposed directly on a loopback port, with as many
-    workers as the shipped stack, so that the comparison is of the app and its serving, not of the
-    worker count."""
+def naive(workdir: Path, database: Mapping[str, str]) -> Iterator[Exposed]:
+    """The baseline of "Nginx as a Reverse Proxy for Flask" (``bench/naive_app.py``) as a naive deployment
+    runs it: gunicorn's defaults (sync workers, no config file) exposed directly on a loopback port, on
+    the servers' cores with as many workers as the shipped stack there, so that the comparison is of the
+    app and its serving, not of the worker count."""
     port = free_port()
-    log = workdir / f"naive-writes-{port}.log"
-    argv = [sys.executable, "-m", "gunicorn", f"--workers={DEFAULT_WORKERS}", f"--bind=127.0.0.1:{port}"]
-    env = {**database_env, "PYTHONPATH": str(REPO)}
-    process = spawn("gunicorn", [*argv, "bench.naive_writes_app:app"], env, REPO, log)
+    log = workdir / f"naive-{port}.log"
+    workers = CORES.gunicorn_workers
+    argv = [sys.executable, "-m", "gunicorn", f"--workers={workers}", f"--bind=127.0.0.1:{port}"]
+    env = {**database, "PYTHONPATH": str(REPO)}
+    process = spawn("gunicorn", [*argv, "bench.naive_app:app"], env, REPO, log, cpus=CORES.server)
     with running(process):
-        process.wait_ready(lambda: port_open(port), "the naive writes app")
+        process.wait_ready(lambda: port_open(port), "the naive app")
+        process.wait_ready(lambda: len(tree_pids(process.pid)) == workers + 1, "the naive app's workers")
         yield Exposed(process, port)

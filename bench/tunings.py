@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
+from bench.cores import CORES
 from infra.user_data import SOMAXCONN
 from nodestack.nginx import KEEPALIVE_SHIPPED
 
@@ -82,8 +82,8 @@ TLS = Tuning(
 )
 NGINX_BACKLOG = Tuning(f"nginx backlog {SOMAXCONN}", nginx_env=(("NGINX_BACKLOG", NGINX_DEFAULT_BACKLOG),))
 
-#: The other worker count of sections 2, 4 and 5: one gevent worker per core, plus one.
-FEWER_WORKERS = len(os.sched_getaffinity(0)) + 1
+#: The other worker count of sections 2, 4 and 5: one gevent worker per server core, plus one.
+FEWER_WORKERS = len(CORES.server) + 1
 #: Section 2's stack with ``FEWER_WORKERS`` instead of the default 2 x cores + 1, also measured
 #: directly: gunicorn itself answers differently with fewer workers.
 WORKER_COUNT = Tuning(

@@ -3,8 +3,7 @@ nginx without each tuning; the ratios, their spread and where the CPU went."""
 
 from __future__ import annotations
 
-import os
-
+from bench.cores import CORES
 from bench.profiles import FULL, Profile
 from bench.rounds import Alternated
 
@@ -48,20 +47,21 @@ def context(runs: Alternated, noun: str, profile: Profile) -> dict[str, object]:
 
 
 def cpu_table(runs: Alternated) -> list[str]:
-    """The CPU each configuration's gunicorn, nginx and wrk used over its runs, the server's (gunicorn and
-    nginx) per request, and gunicorn's memory after the runs."""
-    available = len(os.sched_getaffinity(0))
+    """How busy the server's core was over each configuration's runs (the direct measure), the CPU its
+    gunicorn, nginx and wrk used (the cross-check: gunicorn's and nginx's add up to the core's busy time),
+    the server's (gunicorn and nginx) per request, and gunicorn's memory after the runs."""
+    cores = len(CORES.server)
     lines = [
-        "| configuration (all its runs) | gunicorn CPU s | nginx CPU s | wrk CPU s "
-        f"| CPU s of the {available} cores during the runs | gunicorn CPU µs per request "
-        "| gunicorn + nginx CPU µs per request | gunicorn PSS MB after the runs |",
+        f"| configuration (all its runs) | server core busy s (of its {cores} x run s) | gunicorn CPU s "
+        "| nginx CPU s | wrk CPU s | gunicorn CPU µs per request | gunicorn + nginx CPU µs per request "
+        "| gunicorn PSS MB after the runs |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for series in runs.series:
         cpu, row = series.cpu, series.row
         lines.append(
-            f"| {series.label} | {cpu.gunicorn:.1f} | {cpu.nginx:.1f} | {cpu.wrk:.1f} | "
-            f"{available * row.seconds:.1f} | {series.cpu_us(('gunicorn',)):,.0f} | "
+            f"| {series.label} | {cpu.server_core:.1f} ({cores * row.seconds:.1f}) | {cpu.gunicorn:.1f} | "
+            f"{cpu.nginx:.1f} | {cpu.wrk:.1f} | {series.cpu_us(('gunicorn',)):,.0f} | "
             f"{series.cpu_us():,.0f} | {series.gunicorn_pss / 1024:.0f} |"
         )
     return lines

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bench.cores import CORES
 from bench.markdown import Section, render
 from bench.profiles import Profile
 from bench.rounds import Alternated
 from bench.stacks import MemorySample
 from bench.tunings import FEWER_WORKERS, SHARED_LIBRARIES
-from nodestack.gunicorn import DEFAULT_WORKERS
 
 if TYPE_CHECKING:
     # Section 4 measures this section's samples: it imports this module.
@@ -77,7 +77,7 @@ def section(result: MemoryResult, scale: ScaleResult, dynamic: Alternated, profi
         scale=scale,
         profile=profile,
         table=table(result),
-        workers=DEFAULT_WORKERS,
+        workers=CORES.gunicorn_workers,
         fewer_workers=FEWER_WORKERS,
         shared=dynamic.shipped,
         own=dynamic.without(SHARED_LIBRARIES),

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.cores import CORES
 from bench.loadgen import Result, listen_overflows, wrk
 from bench.markdown import Section, render
 from bench.profiles import Profile
@@ -15,7 +16,6 @@ from bench.sections.memory import StackMemory
 from bench.stacks import DYNAMIC, STATIC_FILE, MemorySample, MemorySampler, Stack
 from bench.tunings import FEWER_WORKERS, KEEPALIVE_FEWER, QUEUE_CLOSE
 from infra.user_data import SOMAXCONN
-from nodestack.gunicorn import DEFAULT_WORKERS
 from nodestack.nginx import Nginx
 
 #: The routes: ``(route, path)``.
@@ -25,9 +25,10 @@ ROUTES = (("static", STATIC_FILE), ("dynamic", DYNAMIC))
 SHIPPED = "shipped"
 FEWER_WORKERS_CONFIG = f"WEB_CONCURRENCY={FEWER_WORKERS}"
 QUEUE_OFF_CONFIG = "GUNICORN_KEEPALIVE_QUEUE_MS=off"
-#: nginx's connection slots for the scale scenario: every client plus its upstream connection, over
-#: two workers (the shipped 4096 serves a node behind the ALB; NGINX_WORKER_CONNECTIONS sets it).
-WORKER_CONNECTIONS = "16384"
+#: nginx's connection slots for the scale scenario: every client plus its upstream connection, in the one
+#: worker of the one server core (the shipped 4096 serves a node behind the ALB; NGINX_WORKER_CONNECTIONS
+#: sets it).
+WORKER_CONNECTIONS = "20480"
 
 
 def title(profile: Profile) -> str:
@@ -151,7 +152,7 @@ def section(result: ScaleResult, profile: Profile) -> Section:
         queue_off=QUEUE_OFF_CONFIG,
         worker_connections=WORKER_CONNECTIONS,
         fewer_workers=FEWER_WORKERS,
-        workers=DEFAULT_WORKERS,
+        workers=CORES.gunicorn_workers,
         queue_close=QUEUE_CLOSE.name,
         somaxconn=SOMAXCONN,
         keepalive_fewer=KEEPALIVE_FEWER,

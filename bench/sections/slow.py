@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.cores import CORES
 from bench.loadgen import Result, slow_clients
 from bench.markdown import Section, render
 from bench.profiles import Profile, run_wrk
 from bench.stacks import DYNAMIC, Stack
 from bench.tunings import HEADER_TIMEOUT, MAX_REQUESTS
-from nodestack.gunicorn import DEFAULT_WORKERS
 
 #: The worker classes measured under slow clients.
 WORKER_CLASSES = ("gevent", "sync")
@@ -112,5 +112,5 @@ def measure_before(
 
 def section(result: SlowResult, profile: Profile) -> Section:
     """The section: how the slow clients ran, each worker class exposed or behind nginx, the tunings."""
-    body = render("slow.md.j2", result=result, workers=DEFAULT_WORKERS)
+    body = render("slow.md.j2", result=result, workers=CORES.gunicorn_workers)
     return Section(title(profile), result.rows, body)

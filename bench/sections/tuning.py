@@ -88,13 +88,16 @@ class TuningResult:
         return [step.result for step in self.steps]
 
 
-def measure(workdir: Path, profile: Profile) -> TuningResult:
+def measure(workdir: Path, database: Mapping[str, str], profile: Profile) -> TuningResult:
     """Each step (or, with a profile that skips them, the first and the last) under the scale scenario's
-    connections, on a stack of its own."""
+    connections, on a stack of its own (the app's ``database``)."""
     steps = STEPS if profile.every_tuning_step else (STEPS[0], STEPS[-1])
     runs: list[StepRun] = []
     for step in steps:
-        with without(workdir, step.taken_back, **step.nginx_env) as stack, MemorySampler(stack) as sampler:
+        with (
+            without(workdir, step.taken_back, database=database, **step.nginx_env) as stack,
+            MemorySampler(stack) as sampler,
+        ):
             result, dropped = many_connections(step.label, stack.https(DYNAMIC), profile)
             end = sampler.last.nginx_pss
         late = unanswered_late(stack.nginx, DYNAMIC, profile.scale_timeout)

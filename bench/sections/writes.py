@@ -1,29 +1,26 @@
-"""Section 8: database writes per second, the naive app against the sample app as shipped, side by side
-on the same PostgreSQL (TLS required), in rounds."""
+"""Section 8: database writes per second, the naive app against the sample app with the article's
+configuration and as shipped, side by side on the same PostgreSQL (TLS required), in rounds."""
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from bench.article import article_stack, printed_workers
+from bench.cores import CORES
+from bench.database import count_notes
 from bench.loadgen import WRK_POST_NOTE, Result, cpu_seconds, wrk
 from bench.markdown import Section, render
 from bench.profiles import Profile
 from bench.rounds import alternate
-from bench.stacks import Stack, naive_writes, node_stack
-from nodestack.gunicorn import DEFAULT_WORKERS
-from nodestack.paths import APP
-from nodestack.postgres import APP_DATABASE, Postgres, remove, start_postgres
+from bench.stacks import Served, naive, node_stack
+from nodestack.postgres import Postgres
 
-TITLE = "8. Database writes per second: the naive app against the sample app as shipped"
+TITLE = "8. Database writes per second: the naive app, the article's configuration, the shipped stack"
 #: The route both apps write a note on.
 NOTES = "/api/notes"
 #: "Nginx as a Reverse Proxy for Flask"'s database writes per second: its baseline and its optimized setup.
@@ -122,6 +119,8 @@ class WritesResult:
 
     baseline: tuple[WritesRun, ...]
     optimized: tuple[WritesRun, ...]
+    #: The sample app with the article's configuration as printed.
+    article: tuple[WritesRun, ...]
 
     @property
     def ratios(self) -> list[float]:
@@ -147,14 +146,17 @@ class WritesResult:
         return Totals(self.baseline), Totals(self.optimized)
 
     @property
+    def article_ratio(self) -> float:
+        """The article's configuration over the baseline: the median of the rounds' ratios."""
+        return statistics.median(
+            mine.writes_per_second / theirs.writes_per_second
+            for mine, theirs in zip(self.article, self.baseline, strict=True)
+        )
+
+    @property
     def rows(self) -> list[Result]:
         """Every run's wrk result, the baseline's first, each configuration's in the order they ran."""
-        return [run.result for run in (*self.baseline, *self.optimized)]
-
-
-def count_notes(postgres: Postgres) -> int:
-    """The rows in the notes table."""
-    return int(postgres.psql("SELECT count(*) FROM notes", database=APP_DATABASE))
+        return [run.result for run in (*self.baseline, *self.article, *self.optimized)]
 
 
 def settled(count: Callable[[], int], pause: float = SETTLE_SECONDS) -> int:
@@ -168,33 +170,14 @@ def settled(count: Callable[[], int], pause: float = SETTLE_SECONDS) -> int:
         last = now
 
 
-@contextmanager
-def migrated_postgres(workdir: Path) -> Iterator[Postgres]:
-    """A throwaway cluster (TLS required over TCP) with the sample app's schema, migrated by its release
-    command as the release phase runs it."""
-    postgres = start_postgres(workdir)
-    try:
-        subprocess.run(
-            [sys.executable, "release.py"],
-            cwd=APP,
-            env={**os.environ, **postgres.app_env()},
-            capture_output=True,
-            check=True,
-            timeout=60,
-        )
-        yield postgres
-    finally:
-        remove(postgres)
-
-
 def measure_writers(
-    baseline: Writer,
-    optimized: Writer,
+    writers: tuple[Writer, Writer, Writer],
     count: Callable[[], int],
     database_cpu_seconds: Callable[[], float],
     profile: Profile,
 ) -> WritesResult:
-    """POSTs of a note to each configuration at the profile's connections, in rounds (``alternate``):
+    """POSTs of a note to each configuration (the baseline, the article's, the optimized one) at the
+    profile's connections, in rounds (``alternate``):
     the rows each run added (``count``) by its end and after it, and the CPU its servers and the
     database used."""
 
@@ -213,43 +196,49 @@ def measure_writers(
         server, database = writer.cpu_seconds() - server, database_cpu_seconds() - database
         return WritesRun(result, at_end - before, settled(count) - at_end, server, database)
 
-    runs = alternate(
-        [(baseline.label, partial(run, baseline)), (optimized.label, partial(run, optimized))],
-        profile.rounds,
-    )
-    return WritesResult(runs[baseline.label], runs[optimized.label])
+    baseline, article, optimized = writers
+    runs = alternate([(writer.label, partial(run, writer)) for writer in writers], profile.rounds)
+    return WritesResult(runs[baseline.label], runs[optimized.label], runs[article.label])
 
 
-def server_cpu_seconds(stack: Stack) -> float:
+def server_cpu_seconds(stack: Served) -> float:
     """The CPU seconds gunicorn and nginx have used so far."""
     used = stack.cpu_seconds()
     return used.gunicorn + used.nginx
 
 
-def measure(workdir: Path, profile: Profile) -> WritesResult:
-    """The naive app (``naive_writes``) and the sample app on the shipped stack, both on one throwaway
-    cluster, in rounds."""
-    with migrated_postgres(workdir) as postgres:
-        env = postgres.app_env()
-        with naive_writes(workdir, env) as naive, node_stack(workdir, gunicorn_env=env) as stack:
-            baseline = Writer(
-                f"naive app: gunicorn's defaults ({DEFAULT_WORKERS} sync workers) exposed, a connection "
-                "per request (plain HTTP)",
-                naive.url(NOTES),
-                lambda: cpu_seconds(naive.process.pid),
-            )
-            optimized = Writer(
-                f"sample app as shipped: via nginx (TLS), {DEFAULT_WORKERS} gevent workers, a pool each",
-                stack.https(NOTES),
-                partial(server_cpu_seconds, stack),
-            )
-            return measure_writers(
-                baseline,
-                optimized,
-                partial(count_notes, postgres),
-                partial(cpu_seconds, postgres.process.pid),
-                profile,
-            )
+def measure(workdir: Path, postgres: Postgres, profile: Profile) -> WritesResult:
+    """The naive app (``bench.stacks.naive``), the sample app with the article's configuration and on the
+    shipped stack, all on the run's cluster, in rounds."""
+    env = postgres.app_env()
+    with (
+        naive(workdir, env) as exposed,
+        article_stack(workdir, database=env) as printed,
+        node_stack(workdir, database=env) as stack,
+    ):
+        baseline = Writer(
+            f"naive app: gunicorn's defaults ({CORES.gunicorn_workers} sync workers) exposed, a connection "
+            "per request (plain HTTP)",
+            exposed.url(NOTES),
+            partial(server_cpu_seconds, exposed),
+        )
+        article = Writer(
+            f"sample app, the article's configuration: via nginx (TLS), {printed_workers()} gevent workers, "
+            "a pool each",
+            printed.https(NOTES),
+            partial(server_cpu_seconds, printed),
+        )
+        optimized = Writer(
+            f"sample app as shipped: via nginx (TLS), {CORES.gunicorn_workers} gevent workers, a pool each",
+            stack.https(NOTES),
+            partial(server_cpu_seconds, stack),
+        )
+        return measure_writers(
+            (baseline, article, optimized),
+            partial(count_notes, postgres),
+            partial(cpu_seconds, postgres.process.pid),
+            profile,
+        )
 
 
 def section(result: WritesResult, profile: Profile) -> Section:
@@ -260,6 +249,7 @@ def section(result: WritesResult, profile: Profile) -> Section:
         "writes.md.j2",
         result=result,
         baseline=baseline,
+        article=Totals(result.article),
         optimized=optimized,
         profile=profile,
         make="make bench" if profile.name == "full" else "make bench-quick",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from typing import cast
@@ -10,6 +9,7 @@ from typing import cast
 import pytest
 
 from bench import rounds
+from bench.cores import Cores
 from bench.loadgen import Result, reaped_children_cpu_seconds
 from bench.profiles import QUICK
 from bench.rounds import Alternated, Series
@@ -67,19 +67,20 @@ def test_each_run_reads_its_configurations_cpu_and_wrks(monkeypatch: pytest.Monk
     assert second.cpu.wrk >= children[1] - TICK
 
 
-def measured(direct: Series, shipped: Series, cpu: dict[str, tuple[float, float, float]]) -> Alternated:
-    """The runs with the CPU seconds (gunicorn, nginx, wrk) of each configuration, and gunicorn's memory
-    after them: 100 MB direct, 90 MB through nginx."""
+def measured(direct: Series, shipped: Series, cpu: dict[str, tuple[float, ...]]) -> Alternated:
+    """The runs with the CPU seconds (gunicorn, nginx, wrk, the server's core busy) of each configuration,
+    and gunicorn's memory after them: 100 MB direct, 90 MB through nginx."""
     direct = Series(direct.label, direct.runs, CpuSeconds(*cpu[direct.label]), 100 * 1024)
     shipped = Series(shipped.label, shipped.runs, CpuSeconds(*cpu[shipped.label]), 90 * 1024)
     return Alternated(direct, shipped, ())
 
 
 def static_runs() -> Alternated:
-    """Flask answers 1,000 requests a run on 5 CPU seconds; nginx 20,000 on 1, while wrk takes 4."""
+    """Flask answers 1,000 requests a run on 5 CPU seconds; nginx 20,000 on 1, while wrk takes 4; the
+    server's core is busy 9 of Flask's 10 seconds and 2.5 of nginx's."""
     direct = Series("Flask", (run(1000), run(1000)))
     shipped = Series("nginx", (run(20_000), run(20_000)))
-    return measured(direct, shipped, {"Flask": (10.0, 0.0, 0.5), "nginx": (0.0, 2.0, 8.0)})
+    return measured(direct, shipped, {"Flask": (10.0, 0.0, 0.5, 9.0), "nginx": (0.0, 2.0, 8.0, 2.5)})
 
 
 def test_the_servers_cpu_per_request_leaves_the_load_generator_out() -> None:
@@ -90,47 +91,60 @@ def test_the_servers_cpu_per_request_leaves_the_load_generator_out() -> None:
     assert runs.server_cpu_ratio == 100
 
 
-def test_the_cpu_table_and_the_static_line_state_both_ratios(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+def test_the_cpu_table_gives_the_server_cores_busy_time_and_the_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(compared, "CORES", Cores(frozenset({0}), frozenset({1})))
     runs = static_runs()
 
     table = compared.cpu_table(runs)
     line = next(text for text in static.section(runs, QUICK).body if "Per request" in text)
 
+    assert table[0].startswith("| configuration (all its runs) | server core busy s (of its 1 x run s) |")
     assert table[2].split("|")[1:-1] == [
         " Flask ",
+        " 9.0 (10.0) ",
         " 10.0 ",
         " 0.0 ",
         " 0.5 ",
-        " 20.0 ",
         " 5,000 ",
         " 5,000 ",
         " 100 ",
     ]
     assert table[3].split("|")[1:-1] == [
         " nginx ",
+        " 2.5 (10.0) ",
         " 0.0 ",
         " 2.0 ",
         " 8.0 ",
-        " 20.0 ",
         " 0 ",
         " 50 ",
         " 90 ",
     ]
     assert "nginx used 50 µs of CPU and Flask's gunicorn 5000 µs" in line
     assert "nginx answers 100.0x the requests, against 20.0x in requests/s" in line
-    assert "wrk used 8.0 CPU seconds in nginx's runs" in line
-    assert "against 0.5 in Flask's" in line
+    assert "busy 25% of the time in nginx's runs and 90% in Flask's" in line
+    assert "wrk, on its own core, used 80% of it in nginx's runs" in line
 
 
-def test_the_dynamic_line_gives_nginxs_own_share() -> None:
-    # gunicorn: 500 µs a request direct, 600 through nginx; nginx 100 µs of its own.
+def test_the_dynamic_lines_give_the_cores_time_and_nginxs_own_share_on_the_trivial_route() -> None:
+    # The database read: gunicorn 500 µs a request direct, 600 through nginx; nginx 100 µs of its own.
     direct = Series("direct", (run(1000), run(1000)))
     shipped = Series("nginx", (run(800), run(800)))
-    runs = measured(direct, shipped, {"direct": (1.0, 0.0, 0.2), "nginx": (0.96, 0.16, 0.2)})
+    runs = measured(direct, shipped, {"direct": (1.0, 0.0, 0.2, 1.5), "nginx": (0.96, 0.16, 0.2, 1.4)})
+    # The trivial route: gunicorn 200 µs a request direct; nginx 50 µs of its own.
+    trivial = measured(
+        Series("direct", (run(5000), run(5000))),
+        Series("nginx", (run(4000), run(4000))),
+        {"direct": (2.0, 0.0, 0.2, 2.0), "nginx": (1.6, 0.4, 0.2, 2.0)},
+    )
 
-    line = next(text for text in dynamic.section(runs, QUICK).body if "Where the CPU went" in text)
+    body = dynamic.section(runs, trivial, QUICK).body
+    cpu = next(text for text in body if "Where the CPU went" in text)
+    own = next(text for text in body if "nginx's own CPU per proxied request" in text)
 
-    assert "gunicorn's CPU per request was 600 µs through nginx and 500 µs direct" in line
-    assert "together 700 µs: per CPU second of the server, the path through nginx answers 71%" in line
-    assert "nginx's own CPU per request, 100 µs (TLS, parsing, the round trip to gunicorn), is 20%" in line
+    assert "busy 1.4 s through nginx and 1.5 s direct" in cpu
+    assert "per CPU second of gunicorn and nginx, the path through nginx answers 71%" in cpu
+    assert "**50 µs**" in own
+    assert "**25%** of the 200 µs gunicorn needs direct" in own
+    assert "answers 80% of direct's requests/s" in own

@@ -43,7 +43,7 @@ def test_the_stack_without_tls_is_measured_over_plain_http() -> None:
 
 
 def test_without_tls_nginx_serves_the_site_over_plain_http(workdir: Path) -> None:
-    with without(workdir, (TLS,)) as stack:
+    with without(workdir, (TLS,), database={}) as stack:
         dynamic = requests.get(stack.http("/api/status"), headers={"Host": "localhost"}, timeout=10)
         static = requests.get(stack.http("/static/css/site.css"), headers={"Host": "localhost"}, timeout=10)
 

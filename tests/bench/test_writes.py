@@ -12,7 +12,7 @@ from bench.profiles import FULL, QUICK
 from bench.sections import writes
 from bench.sections.writes import ARTICLE_RATIO, Writer, WritesResult, WritesRun
 from bench.targets import targets
-from tests.bench.results import made_up, run, scale_result
+from tests.bench.results import article_table, made_up, run, scale_result
 
 
 def writes_run(rows: int, requests: int | None = None, seconds: float = 5.0, **errors: int) -> WritesRun:
@@ -35,21 +35,23 @@ def test_the_ratio_is_the_median_of_the_rounds() -> None:
     result = WritesResult(
         (writes_run(100), writes_run(200), writes_run(100)),
         (writes_run(800), writes_run(800), writes_run(300)),
+        (writes_run(300), writes_run(200), writes_run(500)),
     )
 
     assert result.ratios == [8.0, 4.0, 3.0]
     assert result.ratio == 4.0
+    assert result.article_ratio == 3.0
     assert not result.met
 
 
 def test_the_target_is_the_article_ratio() -> None:
     assert ARTICLE_RATIO == 7.1
-    assert WritesResult((writes_run(450),), (writes_run(3200),)).met
-    assert not WritesResult((writes_run(450),), (writes_run(3150),)).met
+    assert WritesResult((writes_run(450),), (writes_run(3200),), ()).met
+    assert not WritesResult((writes_run(450),), (writes_run(3150),), ()).met
 
 
 def test_totals_take_every_run_together() -> None:
-    result = WritesResult((writes_run(100, seconds=5.0), writes_run(300, seconds=5.0)), (writes_run(50),))
+    result = WritesResult((writes_run(100, seconds=5.0), writes_run(300, seconds=5.0)), (writes_run(50),), ())
 
     baseline, _ = result.totals
 
@@ -71,7 +73,7 @@ def test_rounds_alternate_and_count_rows_by_the_end_and_after_it(monkeypatch: py
 
     def fake_wrk(label: str, url: str, **options: object) -> object:
         urls.append(url)
-        table["committed"] += 10 if "naive" in url else 70
+        table["committed"] += {"naive": 10, "printed": 40}.get(url.split("/")[2], 70)
         table["in_flight"] = 3
         assert options["script"] == WRK_POST_NOTE
         return replace(run(table["committed"]), label=label)
@@ -84,26 +86,32 @@ def test_rounds_alternate_and_count_rows_by_the_end_and_after_it(monkeypatch: py
     monkeypatch.setattr(writes, "wrk", fake_wrk)
     monkeypatch.setattr(writes, "settled", fake_settled)
     baseline = Writer("naive", "http://naive/api/notes", lambda: 0.0)
+    printed = Writer("printed", "https://printed/api/notes", lambda: 0.0)
     optimized = Writer("shipped", "https://shipped/api/notes", lambda: 0.0)
 
     result = writes.measure_writers(
-        baseline, optimized, lambda: table["committed"], lambda: 0.0, replace(QUICK, rounds=3)
+        (baseline, printed, optimized), lambda: table["committed"], lambda: 0.0, replace(QUICK, rounds=3)
     )
 
-    assert urls == [baseline.url, optimized.url, optimized.url, baseline.url, baseline.url, optimized.url]
+    one_round = [baseline.url, printed.url, optimized.url]
+    assert urls == [*one_round, *one_round[::-1], *one_round]
     assert [(r.rows, r.late_rows) for r in result.baseline] == [(10, 3)] * 3
+    assert [(r.rows, r.late_rows) for r in result.article] == [(40, 3)] * 3
     assert [(r.rows, r.late_rows) for r in result.optimized] == [(70, 3)] * 3
     assert result.ratio == 7.0
+    assert result.article_ratio == 4.0
 
 
 @pytest.mark.parametrize(("optimized", "verdict"), [(3600, "met"), (900, "**not met**")])
 def test_the_section_reports_both_sides_the_ratio_and_the_article(optimized: int, verdict: str) -> None:
-    result = WritesResult((writes_run(450),), (writes_run(optimized),))
+    result = WritesResult((writes_run(450),), (writes_run(optimized),), (writes_run(900),))
 
     text = "\n".join(writes.section(result, FULL).lines())
 
     assert f"| **{optimized / 450:.1f}x** | | | | | | | 7.1x |" in text
     assert "| baseline: naive app | 90 | 450 | 450 | 0 | 0 |" in text
+    assert "| the article's configuration | 180 | 900 | 900 | 0 | 0 |" in text
+    assert "the article's configuration over baseline: 2.0x" in text
     assert "| 450 |" in text
     assert "| 3,200 |" in text
     assert f"Target: at least the article's 7.1x: {verdict}." in text
@@ -111,7 +119,9 @@ def test_the_section_reports_both_sides_the_ratio_and_the_article(optimized: int
 
 
 def test_quick_reproduces_with_make_bench_quick() -> None:
-    text = "\n".join(writes.section(WritesResult((writes_run(1),), (writes_run(2),)), QUICK).lines())
+    text = "\n".join(
+        writes.section(WritesResult((writes_run(1),), (writes_run(2),), (writes_run(1),)), QUICK).lines()
+    )
 
     assert "Reproduce: `make bench-quick`" in text
     assert "one round" in text
@@ -120,7 +130,8 @@ def test_quick_reproduces_with_make_bench_quick() -> None:
 def test_the_report_targets_show_the_writes_ratio_next_to_the_article() -> None:
     results = made_up(scale_result({}))
 
-    (target,) = [t for t in targets(results, QUICK) if t.what.startswith("Database writes/s")]
+    found = targets(results, QUICK, article_table(results))
+    (target,) = [t for t in found if t.what.startswith("Database writes/s")]
 
     assert "the article's 450 → 3,200" in target.what
     assert target.measured.startswith("8.0x (100 → 800 writes/s; 0 errors")

@@ -1,10 +1,11 @@
-"""The writes benchmark's baseline: the naive app "Nginx as a Reverse Proxy for Flask" starts from.
+"""The benchmarks' baseline: the naive app "Nginx as a Reverse Proxy for Flask" starts from.
 
-``POST /api/notes`` writes a note the way a first Flask app does: a new database connection per request
-(``psycopg.connect``, TLS verified against the same CA and the same ``DATABASE_*`` as the sample app),
-one INSERT into the sample app's table, a commit, the connection closed. No pool, no ORM; the same table,
-the same payload, the same answer (201 with the note) as the sample app's route. Served by gunicorn's
-defaults (sync workers) exposed directly, as the article's baseline is (``bench/sections/writes.py``).
+``POST /api/notes`` writes a note and ``GET /api/notes/<id>`` reads one the way a first Flask app does: a
+new database connection per request (``psycopg.connect``, TLS verified against the same CA and the same
+``DATABASE_*`` as the sample app), one statement on the sample app's table (the INSERT committed), the
+connection closed. No pool, no ORM; the same table, the same payload, the same answers (201 with the note,
+200 with it, 404) as the sample app's routes. Served by gunicorn's defaults (sync workers) exposed
+directly, as the article's baseline is (``bench.stacks.naive``).
 """
 
 from __future__ import annotations
@@ -45,3 +46,16 @@ def create_note() -> tuple[Response, int]:
         ).fetchall()
         connection.commit()
     return jsonify(id=note_id, title=title, body=body, created_at=str(created_at)), 201
+
+
+@app.get("/api/notes/<int:note_id>")
+def get_note(note_id: int) -> tuple[Response, int]:
+    """One note, or 404."""
+    with connect() as connection:
+        found = connection.execute(
+            "SELECT id, title, body, created_at FROM notes WHERE id = %s", (note_id,)
+        ).fetchone()
+    if found is None:
+        return jsonify(error="no such note"), 404
+    found_id, title, body, created_at = found
+    return jsonify(id=found_id, title=title, body=body, created_at=str(created_at)), 200

@@ -1,0 +1,179 @@
+"""The table of "Nginx as a Reverse Proxy for Flask", side by side: its naive baseline, its configuration as
+printed and the shipped stack, measured in the same run (section 9 runs the first two at the scale
+scenario's connections; the shipped stack's run is section 4's, its writes section 8's)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.article import EDITS, article_stack, printed_workers
+from bench.cores import CORES
+from bench.loadgen import Result
+from bench.markdown import Section, render
+from bench.profiles import Profile
+from bench.sections.memory import MemoryResult
+from bench.sections.scale import SHIPPED, ScaleResult, many_connections
+from bench.sections.writes import Totals, WritesResult
+from bench.stacks import DYNAMIC, MemorySample, MemorySampler, Served, naive
+
+#: The article's table (10k concurrent virtual users): baseline, optimized.
+ARTICLE_LATENCY_MS = (280.0, 34.0)
+ARTICLE_MEMORY_MB = (1200.0, 410.0)
+ARTICLE_WRITES = (450.0, 3200.0)
+BASELINE = "naive baseline"
+PRINTED = "the article's configuration"
+
+
+def title(profile: Profile) -> str:
+    """Section 9's title."""
+    return f"9. The article's baseline and configuration at {profile.scale_connections:,} connections"
+
+
+@dataclass(frozen=True)
+class ConfigRun:
+    """One configuration's run at the scale scenario's connections on the dynamic route, its memory at
+    the end of it (its connections still open) and the connections the kernel dropped meanwhile."""
+
+    result: Result
+    end: MemorySample
+    dropped: int
+
+
+@dataclass(frozen=True)
+class ArticleResult:
+    """Section 9: the naive baseline's run and the article's configuration's."""
+
+    baseline: ConfigRun
+    printed: ConfigRun
+
+    @property
+    def rows(self) -> list[Result]:
+        """Both runs' results."""
+        return [self.baseline.result, self.printed.result]
+
+
+def _run(served: Served, url: str, label: str, profile: Profile) -> ConfigRun:
+    with MemorySampler(served) as sampler:
+        result, dropped = many_connections(label, url, profile)
+        end = sampler.last
+    return ConfigRun(result, end, dropped)
+
+
+def measure(workdir: Path, database: Mapping[str, str], profile: Profile) -> ArticleResult:
+    """The naive app exposed, then the sample app with the article's configuration, each on its own at the
+    scale scenario's connections on the dynamic route."""
+    with naive(workdir, database) as exposed:
+        label = f"{BASELINE}: {CORES.gunicorn_workers} sync workers exposed, a connection per request"
+        baseline = _run(exposed, exposed.url(DYNAMIC), label, profile)
+    with article_stack(workdir, database=database) as printed:
+        label = f"{PRINTED}: nginx (TLS), {printed_workers()} gevent workers"
+        article = _run(printed, printed.https(DYNAMIC), label, profile)
+    return ArticleResult(baseline, article)
+
+
+@dataclass(frozen=True)
+class Row:
+    """A row of the article's table: the three configurations' figures and the article's own."""
+
+    metric: str
+    baseline: float
+    printed: float
+    shipped: float
+    article: tuple[float, float]
+    #: Whether a lower figure is better (latency, memory) or a higher one (writes).
+    lower_is_better: bool
+
+    @staticmethod
+    def delta(before: float, after: float) -> float:
+        """``after`` against ``before``, as a fraction (-0.5: half)."""
+        return after / before - 1 if before and math.isfinite(before) else math.inf
+
+    @property
+    def shipped_delta(self) -> float:
+        """The shipped stack against the baseline."""
+        return self.delta(self.baseline, self.shipped)
+
+    @property
+    def printed_delta(self) -> float:
+        """The article's configuration against the baseline."""
+        return self.delta(self.baseline, self.printed)
+
+    @property
+    def article_delta(self) -> float:
+        """The article's claim."""
+        return self.delta(*self.article)
+
+    @property
+    def met(self) -> bool:
+        """Whether the shipped stack improves on the baseline at least as much as the article claims and
+        does better than the article's configuration."""
+        if self.lower_is_better:
+            return self.shipped_delta <= self.article_delta and self.shipped < self.printed
+        return self.shipped_delta >= self.article_delta and self.shipped > self.printed
+
+
+@dataclass(frozen=True)
+class Table:
+    """The article's table, measured: latency, memory, writes."""
+
+    latency: Row
+    memory: Row
+    writes: Row
+    #: The runs each latency comes from (their p99 and errors go in the table too).
+    runs: tuple[Result, Result, Result]
+
+    @property
+    def rows(self) -> tuple[Row, Row, Row]:
+        """The rows, in the article's order."""
+        return self.latency, self.memory, self.writes
+
+
+def table(result: ArticleResult, scale: ScaleResult, memory: MemoryResult, writes: WritesResult) -> Table:
+    """The article's rows from section 9's runs, section 4's shipped dynamic run with section 5's memory at
+    its end, and section 8's writes."""
+    shipped = scale.run(SHIPPED, "dynamic").result
+    runs = (result.baseline.result, result.printed.result, shipped)
+    baseline, optimized = writes.totals
+    # A run that answered nothing has no mean: as slow as can be.
+    mean = [run.latency_ms["mean"] if run.requests else math.inf for run in runs]
+    return Table(
+        latency=Row("average latency", mean[0], mean[1], mean[2], ARTICLE_LATENCY_MS, True),
+        memory=Row(
+            "memory per node",
+            result.baseline.end.pss / 1024,
+            result.printed.end.pss / 1024,
+            memory.shipped.dynamic_end.pss / 1024,
+            ARTICLE_MEMORY_MB,
+            True,
+        ),
+        writes=Row(
+            "database writes",
+            baseline.writes_per_second,
+            Totals(writes.article).writes_per_second,
+            optimized.writes_per_second,
+            ARTICLE_WRITES,
+            False,
+        ),
+        runs=runs,
+    )
+
+
+def summary(measured: Table, profile: Profile) -> list[str]:
+    """The table that opens the report, with one line per row on why ours differ from the article's."""
+    return render("article-table.md.j2", table=measured, profile=profile, cores=CORES)
+
+
+def section(result: ArticleResult, profile: Profile) -> Section:
+    """Section 9: the runs, what each configuration is, what had to change to run the printed files."""
+    body = render(
+        "article.md.j2",
+        result=result,
+        profile=profile,
+        edits=EDITS,
+        workers=CORES.gunicorn_workers,
+        printed_workers=printed_workers(),
+    )
+    return Section(title(profile), result.rows, body)
