@@ -3,12 +3,14 @@ round, so that a drift of the machine's speed lands on every configuration alike
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TypeVar
 
+from bench.cores import CORES
 from bench.loadgen import Result, combined, reaped_children_cpu_seconds
 from bench.profiles import Profile, run_wrk
 from bench.stacks import CpuSeconds, Stack
@@ -60,6 +62,17 @@ class Series:
         default the server's."""
         return 1e6 * sum(float(getattr(self.cpu, part)) for part in parts) / self.row.requests
 
+    @property
+    def per_core_second(self) -> float:
+        """Requests answered per second the server's core was busy: its requests/s when the server kept the
+        core busy, more when the load generator could not."""
+        return self.row.requests / self.cpu.server_core if self.cpu.server_core else 0.0
+
+    @property
+    def core_busy(self) -> float:
+        """The share of the runs' time the server's core was busy (of all its cores, when it has several)."""
+        return self.cpu.server_core / (len(CORES.server) * self.row.seconds)
+
 
 @dataclass(frozen=True)
 class Alternated:
@@ -95,6 +108,13 @@ class Alternated:
     def ratio(self) -> float:
         """Shipped over direct: the median of the rounds' ratios."""
         return self.shipped.ratio(self.direct)
+
+    @property
+    def per_core_ratio(self) -> float:
+        """Requests per second of the server's core busy through nginx as shipped, over direct's (not a
+        number when direct's core time was not read)."""
+        direct = self.direct.per_core_second
+        return self.shipped.per_core_second / direct if direct else math.nan
 
     @property
     def server_cpu_ratio(self) -> float:

@@ -68,7 +68,8 @@ SHARED_LIBRARIES = Tuning(
     "libraries shared by gunicorn's workers", gunicorn_env=(("GUNICORN_SHARED_LIBRARIES", "off"),)
 )
 #: Not a setting to take back: TLS to the client is what edge mode is for. Measured without it to tell
-#: what TLS costs (nginx's and the client's, on the same cores) from what the trip through nginx costs.
+#: what TLS costs (nginx's, on the server's core, and the client's, on the load generator's) from what the
+#: trip through nginx costs.
 TLS = Tuning(
     "TLS (plain HTTP to nginx)",
     edits=(

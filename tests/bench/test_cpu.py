@@ -91,6 +91,15 @@ def test_the_servers_cpu_per_request_leaves_the_load_generator_out() -> None:
     assert runs.server_cpu_ratio == 100
 
 
+def test_per_server_core_the_requests_are_counted_per_second_the_core_was_busy() -> None:
+    runs = static_runs()
+
+    # Flask: 2,000 requests in 9 busy seconds of its 10; nginx: 40,000 in 2.5 of its 10.
+    assert runs.per_core_ratio == pytest.approx((40_000 / 2.5) / (2_000 / 9.0))
+    assert runs.shipped.core_busy == pytest.approx(0.25)
+    assert runs.ratio == 20
+
+
 def test_the_cpu_table_gives_the_server_cores_busy_time_and_the_processes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
