@@ -21,11 +21,11 @@ from bench.sections.memory import MemoryResult
 from bench.sections.scale import (
     FEWER_WORKERS_CONFIG,
     QUEUE_OFF_CONFIG,
+    SCALE_NGINX_ENV,
     SHIPPED,
-    WORKER_CONNECTIONS,
     ScaleResult,
 )
-from bench.stacks import concurrently, node_stack, without
+from bench.stacks import OPEN_FILES, concurrently, node_stack, without
 from nodestack.nginx import prepare_static
 from nodestack.postgres import Postgres
 from nodestack.process import world_readable_tempdir
@@ -45,9 +45,6 @@ DYNAMIC_TUNINGS = (
     tunings.WORKER_COUNT,
 )
 UNTUNED = tuple(dict.fromkeys(STATIC_TUNINGS + DYNAMIC_TUNINGS))
-
-#: Descriptors wrk needs for 10,000 connections, and each nginx worker for its share (two per proxied one).
-OPEN_FILES = 20_000
 
 
 def main(argv: list[str]) -> None:
@@ -81,14 +78,13 @@ def main(argv: list[str]) -> None:
 def _scale(workdir: Path, db: dict[str, str], profile: Profile) -> tuple[ScaleResult, MemoryResult]:
     """Sections 4 and 5: the shipped stack and the one with fewer workers on both routes, with their
     memory; the stack without the queue closing on the dynamic route."""
-    slots = WORKER_CONNECTIONS
     shipped, shipped_memory = scale_section.measure(
-        node_stack(workdir, database=db, NGINX_WORKER_CONNECTIONS=slots), profile, SHIPPED
+        node_stack(workdir, database=db, **SCALE_NGINX_ENV), profile, SHIPPED
     )
     fewer_env = {"WEB_CONCURRENCY": str(tunings.FEWER_WORKERS)}
-    fewer_stack = node_stack(workdir, database=db, gunicorn_env=fewer_env, NGINX_WORKER_CONNECTIONS=slots)
+    fewer_stack = node_stack(workdir, database=db, gunicorn_env=fewer_env, **SCALE_NGINX_ENV)
     fewer, fewer_memory = scale_section.measure(fewer_stack, profile, FEWER_WORKERS_CONFIG)
-    queue_off_stack = without(workdir, (tunings.QUEUE_CLOSE,), database=db, NGINX_WORKER_CONNECTIONS=slots)
+    queue_off_stack = without(workdir, (tunings.QUEUE_CLOSE,), database=db, **SCALE_NGINX_ENV)
     queue_off = scale_section.measure_route(queue_off_stack, profile, QUEUE_OFF_CONFIG, "dynamic")
     return ScaleResult((*shipped, *fewer, *queue_off)), MemoryResult(shipped_memory, fewer_memory)
 

@@ -74,7 +74,7 @@ def write(out: Path, profile: Profile, results: Results, elapsed: float, command
     """Write the report and its chart into ``out``."""
     parts = sections(results, profile)
     chart(parts, out / CHART)
-    measured = article.table(results.article, results.scale, results.memory, results.writes)
+    measured = article.table(results.article, results.writes)
     text = render(
         "report.md.j2",
         make="make bench" if profile.name == "full" else "make bench-quick",

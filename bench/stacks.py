@@ -27,6 +27,9 @@ from nodestack.process import Process, free_port, port_open, running, spawn
 STATIC_FILE = "/static/css/site.css"
 DYNAMIC = "/api/notes/1"
 TRIVIAL = "/api/status"
+#: Descriptors wrk needs for 10,000 connections, and each nginx worker for its share (two per proxied one):
+#: the harness raises its soft limit to this, which its children inherit.
+OPEN_FILES = 20_000
 #: High enough that the per-client limiter never answers 429: all benchmark load comes from 127.0.0.1.
 UNLIMITED = "1000000"
 
@@ -157,15 +160,14 @@ def node_stack(
     }
     gunicorn = start_gunicorn(workdir, env=env, cpus=CORES.server)
     with running(gunicorn.process):
-        env = render_env(
-            workdir,
-            "edge",
-            f"127.0.0.1:{gunicorn.port}" if tcp_upstream else gunicorn.upstream,
-            NGINX_WORKER_PROCESSES=str(CORES.nginx_workers),
-            RATE_LIMIT=UNLIMITED,
-            RATE_LIMIT_BURST=UNLIMITED,
+        overrides = {
+            "NGINX_WORKER_PROCESSES": str(CORES.nginx_workers),
+            "RATE_LIMIT": UNLIMITED,
+            "RATE_LIMIT_BURST": UNLIMITED,
             **nginx_env,
-        )
+        }
+        upstream = f"127.0.0.1:{gunicorn.port}" if tcp_upstream else gunicorn.upstream
+        env = render_env(workdir, "edge", upstream, **overrides)
         nginx = start_nginx(env, workdir, render=render, cpus=CORES.server)
         with running(nginx.process):
             yield Stack(gunicorn, nginx, worker_class)

@@ -1,6 +1,6 @@
 """The table of "Nginx as a Reverse Proxy for Flask", side by side: its naive baseline, its configuration as
-printed and the shipped stack, measured in the same run (section 9 runs the first two at the scale
-scenario's connections; the shipped stack's run is section 4's, its writes section 8's)."""
+printed and the shipped stack, measured in the same run (section 9 runs each at the scale scenario's
+connections on the database read; their writes are section 8's)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ from bench.cores import CORES
 from bench.loadgen import Result
 from bench.markdown import Section, render
 from bench.profiles import Profile
-from bench.sections.memory import MemoryResult
-from bench.sections.scale import SHIPPED, ScaleResult, many_connections
+from bench.sections.scale import SCALE_NGINX_ENV, many_connections
 from bench.sections.writes import Totals, WritesResult
-from bench.stacks import DYNAMIC, MemorySample, MemorySampler, Served, naive
+from bench.stacks import DYNAMIC, MemorySample, MemorySampler, Served, naive, node_stack
 
 #: The article's table (10k concurrent virtual users): baseline, optimized.
 ARTICLE_LATENCY_MS = (280.0, 34.0)
@@ -25,11 +24,15 @@ ARTICLE_MEMORY_MB = (1200.0, 410.0)
 ARTICLE_WRITES = (450.0, 3200.0)
 BASELINE = "naive baseline"
 PRINTED = "the article's configuration"
+SHIPPED_LABEL = "shipped"
 
 
 def title(profile: Profile) -> str:
     """Section 9's title."""
-    return f"9. The article's baseline and configuration at {profile.scale_connections:,} connections"
+    return (
+        f"9. The article's table at {profile.scale_connections:,} connections: the naive baseline, the "
+        "article's configuration and the shipped stack on the database read"
+    )
 
 
 @dataclass(frozen=True)
@@ -44,15 +47,21 @@ class ConfigRun:
 
 @dataclass(frozen=True)
 class ArticleResult:
-    """Section 9: the naive baseline's run and the article's configuration's."""
+    """Section 9: the naive baseline's run, the article's configuration's and the shipped stack's."""
 
     baseline: ConfigRun
     printed: ConfigRun
+    shipped: ConfigRun
+
+    @property
+    def runs(self) -> tuple[ConfigRun, ConfigRun, ConfigRun]:
+        """The runs, in the table's order."""
+        return self.baseline, self.printed, self.shipped
 
     @property
     def rows(self) -> list[Result]:
-        """Both runs' results."""
-        return [self.baseline.result, self.printed.result]
+        """The runs' results."""
+        return [run.result for run in self.runs]
 
 
 def _run(served: Served, url: str, label: str, profile: Profile) -> ConfigRun:
@@ -63,15 +72,18 @@ def _run(served: Served, url: str, label: str, profile: Profile) -> ConfigRun:
 
 
 def measure(workdir: Path, database: Mapping[str, str], profile: Profile) -> ArticleResult:
-    """The naive app exposed, then the sample app with the article's configuration, each on its own at the
-    scale scenario's connections on the dynamic route."""
+    """The naive app exposed, the sample app with the article's configuration, and the shipped stack (as
+    section 4 runs it), each on its own at the scale scenario's connections on the dynamic route."""
     with naive(workdir, database) as exposed:
         label = f"{BASELINE}: {CORES.gunicorn_workers} sync workers exposed, a connection per request"
         baseline = _run(exposed, exposed.url(DYNAMIC), label, profile)
     with article_stack(workdir, database=database) as printed:
         label = f"{PRINTED}: nginx (TLS), {printed_workers()} gevent workers"
         article = _run(printed, printed.https(DYNAMIC), label, profile)
-    return ArticleResult(baseline, article)
+    with node_stack(workdir, database=database, **SCALE_NGINX_ENV) as stack:
+        label = f"{SHIPPED_LABEL}: nginx (TLS), {CORES.gunicorn_workers} gevent workers"
+        shipped = _run(stack, stack.https(DYNAMIC), label, profile)
+    return ArticleResult(baseline, article, shipped)
 
 
 @dataclass(frozen=True)
@@ -131,11 +143,10 @@ class Table:
         return self.latency, self.memory, self.writes
 
 
-def table(result: ArticleResult, scale: ScaleResult, memory: MemoryResult, writes: WritesResult) -> Table:
-    """The article's rows from section 9's runs, section 4's shipped dynamic run with section 5's memory at
-    its end, and section 8's writes."""
-    shipped = scale.run(SHIPPED, "dynamic").result
-    runs = (result.baseline.result, result.printed.result, shipped)
+def table(result: ArticleResult, writes: WritesResult) -> Table:
+    """The article's rows from section 9's runs (latency, and memory at their end) and section 8's writes."""
+    baseline_run, printed_run, shipped_run = result.runs
+    runs = (baseline_run.result, printed_run.result, shipped_run.result)
     baseline, optimized = writes.totals
     # A run that answered nothing has no mean: as slow as can be.
     mean = [run.latency_ms["mean"] if run.requests else math.inf for run in runs]
@@ -143,9 +154,9 @@ def table(result: ArticleResult, scale: ScaleResult, memory: MemoryResult, write
         latency=Row("average latency", mean[0], mean[1], mean[2], ARTICLE_LATENCY_MS, True),
         memory=Row(
             "memory per node",
-            result.baseline.end.pss / 1024,
-            result.printed.end.pss / 1024,
-            memory.shipped.dynamic_end.pss / 1024,
+            baseline_run.end.pss / 1024,
+            printed_run.end.pss / 1024,
+            shipped_run.end.pss / 1024,
             ARTICLE_MEMORY_MB,
             True,
         ),

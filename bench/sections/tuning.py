@@ -10,8 +10,17 @@ from pathlib import Path
 from bench.loadgen import Result
 from bench.markdown import Section, render
 from bench.profiles import Profile
-from bench.sections.scale import SHIPPED, WORKER_CONNECTIONS, ScaleResult, many_connections, unanswered_late
-from bench.stacks import DYNAMIC, MemorySampler, without
+from bench.sections.scale import (
+    SCALE_NGINX_ENV,
+    SCALE_NGINX_WORKERS,
+    SHIPPED,
+    WORKER_CONNECTIONS,
+    ScaleNginxEnv,
+    ScaleResult,
+    many_connections,
+    unanswered_late,
+)
+from bench.stacks import TRIVIAL, MemorySampler, without
 from bench.tunings import (
     BACKLOG,
     GUNICORN_DEFAULT_BACKLOG,
@@ -23,15 +32,13 @@ from bench.tunings import (
     Tuning,
 )
 
-SCALE_NGINX_ENV = {"NGINX_WORKER_CONNECTIONS": WORKER_CONNECTIONS}
-
 
 @dataclass(frozen=True)
 class Step:
     """A step of the tuning: its label, nginx's environment, and the tunings still taken back."""
 
     label: str
-    nginx_env: Mapping[str, str]
+    nginx_env: ScaleNginxEnv
     taken_back: tuple[Tuning, ...]
 
 
@@ -41,7 +48,7 @@ STEPS = (
         "before: NGINX_WORKER_CONNECTIONS=10000, client_header_timeout 10s, "
         f"gunicorn backlog {GUNICORN_DEFAULT_BACKLOG}, nginx backlog {NGINX_DEFAULT_BACKLOG}, "
         "ssl_buffer_size 16k, glibc malloc",
-        {"NGINX_WORKER_CONNECTIONS": "10000"},
+        ScaleNginxEnv(NGINX_WORKER_PROCESSES=SCALE_NGINX_WORKERS, NGINX_WORKER_CONNECTIONS="10000"),
         (HEADER_TIMEOUT, BACKLOG, NGINX_BACKLOG, SSL_BUFFER, JEMALLOC),
     ),
     Step(
@@ -98,9 +105,9 @@ def measure(workdir: Path, database: Mapping[str, str], profile: Profile) -> Tun
             without(workdir, step.taken_back, database=database, **step.nginx_env) as stack,
             MemorySampler(stack) as sampler,
         ):
-            result, dropped = many_connections(step.label, stack.https(DYNAMIC), profile)
+            result, dropped = many_connections(step.label, stack.https(TRIVIAL), profile)
             end = sampler.last.nginx_pss
-        late = unanswered_late(stack.nginx, DYNAMIC, profile.scale_timeout)
+        late = unanswered_late(stack.nginx, TRIVIAL, profile.scale_timeout)
         runs.append(StepRun(result, dropped, sampler.peak.nginx_pss, end, late))
     return TuningResult(tuple(runs))
 

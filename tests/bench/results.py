@@ -120,10 +120,11 @@ def made_up(scale_runs: ScaleResult) -> Results:
         article=ArticleResult(
             ConfigRun(run(10_000, p99=30_000.0), MemorySample(0, 100 * 1024, 100 * 1024), 0),
             ConfigRun(run(20_000, p99=20_000.0), MemorySample(200 * 1024, 200 * 1024, 400 * 1024), 0),
+            ConfigRun(run(50_000), MemorySample(150 * 1024, 150 * 1024, 300 * 1024), 0),
         ),
     )
 
 
 def article_table(results: Results) -> Table:
     """The article's table from ``results``."""
-    return article.table(results.article, results.scale, results.memory, results.writes)
+    return article.table(results.article, results.writes)
