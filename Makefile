@@ -10,10 +10,12 @@ STAMP := $(VENV)/.installed-stamp
 # Commands (and nginx's allocator) the tests and `make local` run, with the Debian package that provides each.
 # dockerd and debootstrap: the tests build and run the images (nodestack/images.py), on an engine they find or
 # start, from stand-in bases that debootstrap makes. docker-registry (the ECR stand-in), curl (the user data's and
-# the probes') and nsenter boot a node from the rendered user data (nodestack/node.py).
+# the probes') and nsenter boot a node from the rendered user data (nodestack/node.py); taskset pins the
+# benchmarks' servers and load generator each to its own core.
 SYSTEM_PACKAGES := nginx:nginx openssl:openssl envsubst:gettext-base shellcheck:shellcheck gzip:gzip ss:iproute2 \
 	libjemalloc.so.2:libjemalloc2 iptables:iptables dockerd:docker.io debootstrap:debootstrap \
-	docker-registry:docker-registry curl:curl nsenter:util-linux strace:strace pg_ctlcluster:postgresql
+	docker-registry:docker-registry curl:curl nsenter:util-linux taskset:util-linux strace:strace \
+	pg_ctlcluster:postgresql
 SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/require-sysctl scripts/local scripts/sast \
 	docker/nginx/render.sh docker/nginx/precompress.sh
 PY_SOURCES := app docker infra offline policy bench nodestack tests __main__.py
