@@ -8,6 +8,8 @@ import resource
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench import report, tunings
@@ -95,10 +97,19 @@ def run(workdir: Path, profile: Profile) -> Results:
         return _sections(workdir, postgres, profile)
 
 
+@contextmanager
+def timed(what: str) -> Iterator[None]:
+    """Say how long ``what`` took, as the run goes."""
+    started = time.monotonic()
+    yield
+    print(f"{what}: {time.monotonic() - started:.0f} s", flush=True)
+
+
 def _sections(workdir: Path, postgres: Postgres, profile: Profile) -> Results:
     db = postgres.app_env()
     # The first stack makes the self-signed certificate every nginx here shares; the others start together.
     with (
+        timed("sections 1 and 2"),
         node_stack(workdir, database=db) as stack,
         concurrently(*(without(workdir, (t,), database=db) for t in UNTUNED)) as others,
     ):
@@ -107,20 +118,25 @@ def _sections(workdir: Path, postgres: Postgres, profile: Profile) -> Results:
         dynamic_runs = dynamic.measure(stack, {t: untuned[t] for t in DYNAMIC_TUNINGS}, profile)
         trivial_runs = dynamic.measure_trivial(stack, profile)
     class_runs, slow_runs = [], []
-    for worker_class in classes.WORKER_CLASSES:
-        with node_stack(workdir, database=db, worker_class=worker_class) as stack:
-            class_runs.append(classes.measure(stack, profile))
-            if worker_class in slow.WORKER_CLASSES:
-                slow_runs.append(slow.measure(stack, profile))
-    with concurrently(
-        without(workdir, (tunings.MAX_REQUESTS,), database=db),
-        without(workdir, (tunings.HEADER_TIMEOUT,), database=db),
-    ) as (no_max_requests, no_header_timeout):
-        recycled, cut_off = slow.measure_before(no_max_requests, no_header_timeout, profile)
-    tuning_runs = tuning.measure(workdir, db, profile)
-    scale_runs, memory = _scale(workdir, db, profile)
-    writes_runs = writes.measure(workdir, postgres, profile)
-    article_runs = article.measure(workdir, db, profile)
+    with timed("sections 3 and 6"):
+        for worker_class in classes.WORKER_CLASSES:
+            with node_stack(workdir, database=db, worker_class=worker_class) as stack:
+                class_runs.append(classes.measure(stack, profile))
+                if worker_class in slow.WORKER_CLASSES:
+                    slow_runs.append(slow.measure(stack, profile))
+        with concurrently(
+            without(workdir, (tunings.MAX_REQUESTS,), database=db),
+            without(workdir, (tunings.HEADER_TIMEOUT,), database=db),
+        ) as (no_max_requests, no_header_timeout):
+            recycled, cut_off = slow.measure_before(no_max_requests, no_header_timeout, profile)
+    with timed("section 7"):
+        tuning_runs = tuning.measure(workdir, db, profile)
+    with timed("sections 4 and 5"):
+        scale_runs, memory = _scale(workdir, db, profile)
+    with timed("section 8"):
+        writes_runs = writes.measure(workdir, postgres, profile)
+    with timed("section 9"):
+        article_runs = article.measure(workdir, db, profile)
     return Results(
         static=static_runs,
         dynamic=dynamic_runs,
