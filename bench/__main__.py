@@ -34,7 +34,12 @@ from nodestack.process import world_readable_tempdir
 
 #: Sections 1 and 2 compare the shipped stack with one stack without each of these, in rounds (TLS first:
 #: its stack runs next to the shipped one in every round).
-STATIC_TUNINGS = (tunings.TLS, tunings.OPEN_FILE_CACHE, tunings.LOG_BUFFER)
+STATIC_TUNINGS = (
+    tunings.TLS,
+    tunings.OPEN_FILE_CACHE,
+    tunings.STATIC_HITS_UNLOGGED,
+    tunings.KEEPALIVE_REQUESTS,
+)
 DYNAMIC_TUNINGS = (
     tunings.TLS,
     tunings.LOG_BUFFER,

@@ -36,6 +36,20 @@ OPEN_FILE_CACHE = Tuning(
 LOG_BUFFER = Tuning(
     "buffered access log", edits=(("nginx.conf.template", " main buffer=64k flush=1s;", " main;"),)
 )
+STATIC_HITS_UNLOGGED = Tuning(
+    "static hits not logged",
+    edits=(
+        (
+            "locations.conf.template",
+            "    access_log ${NGINX_ACCESS_LOG} main buffer=64k flush=1s if=$static_miss;\n",
+            "",
+        ),
+    ),
+)
+KEEPALIVE_REQUESTS = Tuning(
+    "keepalive_requests 10000",
+    edits=(("nginx.conf.template", "    keepalive_requests 10000;\n", "    keepalive_requests 1000;\n"),),
+)
 HEADER_TIMEOUT = Tuning(
     "client_header_timeout 60s",
     edits=(("nginx.conf.template", "client_header_timeout 60s;", "client_header_timeout 10s;"),),

@@ -15,6 +15,7 @@ import requests
 
 from nodestack.nginx import Nginx
 from nodestack.paths import APP
+from nodestack.process import wait_until
 from tests.node.support import AppLog
 
 CSS = APP / "static" / "css" / "site.css"
@@ -130,3 +131,18 @@ def test_no_escape_from_the_static_root(edge: Nginx, path: str) -> None:
     assert response.status in {400, 403, 404}, path
     assert b"create_app" not in body
     assert b"root:" not in body
+
+
+def test_hits_are_not_logged_but_misses_are(edge: Nginx) -> None:
+    marker = uuid.uuid4().hex
+    log = Path(edge.env["NGINX_ACCESS_LOG"])
+    hit = get(edge, f"/static/css/site.css?hit={marker}")
+    miss = get(edge, f"/static/no-such-{marker}.css")
+    # A proxied request after both: once it is logged, nginx has written out what came before it.
+    proxied = get(edge, f"/api/status?after={marker}")
+
+    assert (hit.status_code, miss.status_code, proxied.status_code) == (200, 404, 200)
+    wait_until(lambda: f"after={marker}" in log.read_text(), "nginx's access log")
+    lines = log.read_text()
+    assert f'/static/no-such-{marker}.css HTTP/1.1" 404 ' in lines
+    assert f"hit={marker}" not in lines
