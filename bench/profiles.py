@@ -24,13 +24,13 @@ class Profile:
     scale_timeout: int
     #: Every step of section 7, or only the first and the last (before and after all of them).
     every_tuning_step: bool
-    #: Sections 1 and 2: each configuration runs once per round, for ``round_seconds``.
+    #: Sections 1, 2 and 8: each configuration runs once per round, for ``round_seconds``.
     rounds: int
     round_seconds: int
 
 
 QUICK = Profile("quick", 2, 64, 16, 500, 1000, 3, 1, 2, every_tuning_step=False, rounds=1, round_seconds=1)
-FULL = Profile("full", 15, 64, 16, 1000, 10000, 30, 5, 20, every_tuning_step=True, rounds=6, round_seconds=5)
+FULL = Profile("full", 10, 64, 16, 1000, 10000, 25, 5, 20, every_tuning_step=True, rounds=4, round_seconds=5)
 
 
 def run_wrk(

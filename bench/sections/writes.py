@@ -188,7 +188,7 @@ def measure_writers(
             label,
             writer.url,
             connections=profile.connections,
-            seconds=profile.seconds,
+            seconds=profile.round_seconds,
             timeout=profile.timeout,
             script=WRK_POST_NOTE,
         )
