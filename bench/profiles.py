@@ -29,7 +29,7 @@ class Profile:
     round_seconds: int
 
 
-QUICK = Profile("quick", 2, 64, 16, 500, 1000, 3, 1, 2, every_tuning_step=False, rounds=1, round_seconds=1)
+QUICK = Profile("quick", 1, 64, 16, 200, 1000, 2, 1, 1, every_tuning_step=False, rounds=1, round_seconds=1)
 FULL = Profile("full", 10, 64, 16, 1000, 10000, 25, 5, 20, every_tuning_step=True, rounds=4, round_seconds=5)
 
 

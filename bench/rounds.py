@@ -51,7 +51,10 @@ class Series:
 
     def ratios(self, other: Series) -> list[float]:
         """The requests/s of this configuration over ``other``'s, round by round."""
-        return [mine.rps / theirs.rps for mine, theirs in zip(self.runs, other.runs, strict=True)]
+        return [
+            mine.rps / theirs.rps if theirs.requests else math.nan
+            for mine, theirs in zip(self.runs, other.runs, strict=True)
+        ]
 
     def ratio(self, other: Series) -> float:
         """The median of ``ratios``."""
@@ -59,8 +62,9 @@ class Series:
 
     def cpu_us(self, parts: tuple[str, ...] = SERVER) -> float:
         """Microseconds of CPU ``parts`` (gunicorn, nginx, wrk) used per request over the runs; by
-        default the server's."""
-        return 1e6 * sum(float(getattr(self.cpu, part)) for part in parts) / self.row.requests
+        default the server's (not a number when no request was answered)."""
+        used = sum(float(getattr(self.cpu, part)) for part in parts)
+        return 1e6 * used / self.row.requests if self.row.requests else math.nan
 
     @property
     def per_core_second(self) -> float:

@@ -226,23 +226,23 @@ AT_ONCE = 3
 
 @contextmanager
 def concurrently(*stacks: AbstractContextManager[Stack]) -> Iterator[tuple[Stack, ...]]:
-    """Start the stacks ``AT_ONCE`` at a time and stop them so: each takes about a second to start
-    (gunicorn's workers booting) and to stop (a gevent worker notices SIGTERM within a second). If one
-    fails to start, those that started are stopped and its error raised. The stacks share the workdir's
-    self-signed certificate, which render.sh makes when it is missing: start one stack before."""
+    """Start the stacks ``AT_ONCE`` at a time, and stop them all at once: each takes about a second of
+    the servers' core to start (gunicorn's workers booting) and a second or two of waiting to stop (a
+    gevent worker notices SIGTERM within a second). If one fails to start, those that started are
+    stopped and its error raised. The stacks share the workdir's self-signed certificate, which
+    render.sh makes when it is missing: start one stack before."""
     with ThreadPoolExecutor(max_workers=min(len(stacks), AT_ONCE)) as pool:
         starting = [pool.submit(stack.__enter__) for stack in stacks]
         wait(starting)
-        started = [
-            stack for stack, future in zip(stacks, starting, strict=True) if future.exception() is None
-        ]
-        try:
-            yield tuple(future.result() for future in starting)
-        finally:
+    started = [stack for stack, future in zip(stacks, starting, strict=True) if future.exception() is None]
+    try:
+        yield tuple(future.result() for future in starting)
+    finally:
+        with ThreadPoolExecutor(max_workers=max(len(started), 1)) as pool:
             stopping = [pool.submit(stack.__exit__, None, None, None) for stack in started]
             wait(stopping)
-            for future in stopping:
-                future.result()
+        for future in stopping:
+            future.result()
 
 
 class MemorySampler:
