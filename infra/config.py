@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 
 from infra import app_environment
+from infra import architecture as arch
 
 PROJECT = "flask-nginx-aws"
 
@@ -212,6 +213,9 @@ class Settings:
     https: bool
     domain: Domain | None
     instance_type: str
+    architecture: str = arch.X86_64
+    """The nodes' CPU architecture (`x86_64` or `arm64`, EC2's names): the AMI, the images' platform, the
+    release function's architecture; `instance_type` is of it."""
     root_volume_size_gib: int
     min_size: int
     desired_capacity: int
@@ -245,6 +249,7 @@ class Settings:
 
 KEYS: Mapping[str, str] = {
     "instanceType": "string",
+    "architecture": "string",
     "rootVolumeSizeGib": "integer",
     "minSize": "integer",
     "desiredCapacity": "integer",
@@ -335,9 +340,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
     path = _str(raw, "healthCheckPath")
     if not path.startswith("/") or " " in path:
         raise ConfigError("healthCheckPath", path, "a URL path starting with '/'")
-    instance_type = _str(raw, "instanceType")
-    if not _INSTANCE_TYPE.match(instance_type):
-        raise ConfigError("instanceType", instance_type, "an EC2 instance type such as 't3.small'")
+    instance_type, cpu_architecture = _instance_type(raw)
     retention = _int(raw, "logRetentionDays", low=1, high=LOG_RETENTION_DAYS[-1])
     if retention not in LOG_RETENTION_DAYS:
         raise ConfigError("logRetentionDays", retention, f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
@@ -354,6 +357,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         https=https,
         domain=domain,
         instance_type=instance_type,
+        architecture=cpu_architecture,
         root_volume_size_gib=_int(raw, "rootVolumeSizeGib", low=MIN_ROOT_VOLUME_GIB, high=16384),
         min_size=min_size,
         desired_capacity=desired,
@@ -375,6 +379,31 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         wsgi_app=_wsgi_app(raw),
         app_image_digest=_image_digest(raw),
     )
+
+
+def _instance_type(raw: Mapping[str, Any]) -> tuple[str, str]:
+    """`instanceType` and `architecture`: the type must be of the architecture, since the AMI and the images
+    are (EC2 refuses a launch template whose AMI is of another architecture than its type)."""
+    chosen = _str(raw, "architecture")
+    if chosen not in arch.ARCHITECTURES:
+        raise ConfigError("architecture", chosen, " or ".join(arch.ARCHITECTURES))
+    instance_type = _str(raw, "instanceType")
+    found = arch.of_instance_type(instance_type) if _INSTANCE_TYPE.match(instance_type) else None
+    if found is None:
+        raise ConfigError(
+            "instanceType",
+            instance_type,
+            f"an EC2 instance type such as '{arch.EXAMPLE_TYPE[chosen]}' (no macOS type)",
+        )
+    if found != chosen:
+        raise ConfigError(
+            "instanceType",
+            instance_type,
+            f"an {chosen} instance type, as architecture is '{chosen}' ('{instance_type}' is an {found} "
+            f"type): set architecture to {found}, or take an {chosen} type such as "
+            f"'{arch.EXAMPLE_TYPE[chosen]}'",
+        )
+    return instance_type, chosen
 
 
 def _scheduled_capacity(value: object, *, min_size: int, max_size: int) -> tuple[ScheduledCapacity, ...]:

@@ -284,6 +284,36 @@ RULES = [
         id="instance-type",
     ),
     pytest.param(
+        {"instanceType": "mac2.metal"},
+        "instanceType = 'mac2.metal': expected an EC2 instance type such as 't3.small' (no macOS type)",
+        id="instance-type-not-macos",
+    ),
+    pytest.param(
+        {"architecture": "aarch64"},
+        "architecture = 'aarch64': expected x86_64 or arm64",
+        id="architecture",
+    ),
+    pytest.param(
+        {"instanceType": "t4g.small"},
+        "instanceType = 't4g.small': expected an x86_64 instance type, as architecture is 'x86_64' "
+        "('t4g.small' is an arm64 type): set architecture to arm64, or take an x86_64 type such as "
+        "'t3.small'",
+        id="graviton-type-on-x86",
+    ),
+    pytest.param(
+        {"architecture": "arm64"},
+        "instanceType = 't3.small': expected an arm64 instance type, as architecture is 'arm64' "
+        "('t3.small' is an x86_64 type): set architecture to x86_64, or take an arm64 type such as "
+        "'t4g.small'",
+        id="x86-type-on-graviton",
+    ),
+    pytest.param(
+        {"architecture": "arm64", "instanceType": "g5.xlarge"},
+        "instanceType = 'g5.xlarge': expected an arm64 instance type, as architecture is 'arm64' "
+        "('g5.xlarge' is an x86_64 type)",
+        id="gpu-family-g-is-not-graviton",
+    ),
+    pytest.param(
         {"rootVolumeSizeGib": 29},
         "rootVolumeSizeGib = 29: expected a whole number from 30 to 16384",
         id="root-volume-at-least-ami",
@@ -365,6 +395,26 @@ def test_schedules_within_the_groups_bounds_are_kept_in_order_with_their_recurre
 def test_cron_takes_lists_ranges_steps_and_each_fields_bounds(recurrence: str) -> None:
     (schedule,) = parse("prod", scheduledScaling=[{**PEAK, "recurrence": recurrence}]).scheduled_capacity
     assert schedule.recurrence == recurrence
+
+
+@pytest.mark.parametrize("instance_type", ["t4g.small", "c7g.large", "m8g.large", "c7gn.large", "a1.large"])
+def test_graviton_types_are_taken_with_the_arm64_architecture(instance_type: str) -> None:
+    settings = parse(architecture="arm64", instanceType=instance_type)
+    assert (settings.instance_type, settings.architecture) == (instance_type, "arm64")
+
+
+def test_the_database_class_need_not_match_the_nodes_architecture() -> None:
+    # RDS runs its own hosts and the nodes reach it over the network: a db.t4g serves x86_64 nodes and an
+    # arm64 group alike.
+    for settings, instance_class in (
+        (parse(instanceType="t3.small"), "db.t4g.small"),
+        (
+            parse(architecture="arm64", instanceType="t4g.small", databaseInstanceClass="db.m5.large"),
+            "db.m5.large",
+        ),
+    ):
+        assert settings.database is not None
+        assert settings.database.instance_class == instance_class
 
 
 def test_existing_vpc_replaces_the_new_vpc_layout() -> None:
