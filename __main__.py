@@ -46,6 +46,7 @@ images = Images(
         keep_images=settings.ecr_keep_images,
         force_delete=not settings.deletion_protection,
         release=settings.release is not None,
+        architecture=settings.architecture,
         pinned=pinned,
     ),
 )
@@ -102,6 +103,7 @@ release = Release(
         security_group_id=security.instance_security_group.id,
         app=app,
         log_retention_days=settings.log_retention_days,
+        architecture=settings.architecture,
         after=database.access,
     ),
 )
@@ -111,6 +113,7 @@ nodes = Compute(
         stack=settings.stack,
         region=settings.region,
         instance_type=settings.instance_type,
+        architecture=settings.architecture,
         root_volume_size_gib=settings.root_volume_size_gib,
         security_group_id=security.instance_security_group.id,
         repository_arns=images.repository_arns,

@@ -11,10 +11,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import app_environment, naming, policies, user_data
+from infra.architecture import AMI_PARAMETERS
 
-AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
-"""AWS's public SSM parameter naming the latest Amazon ECS-optimized Amazon Linux 2023 AMI (x86_64, like the
-images): AL2023 with Docker installed, so a booting node installs no package (docs/aws-contracts.md)."""
 SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 """Session Manager: the way operators reach a node (no SSH, no key pair, no open port)."""
 ROOT_DEVICE = "/dev/xvda"
@@ -42,6 +40,8 @@ class ComputeArgs:
     region: str
     instance_type: str
     root_volume_size_gib: int
+    architecture: str
+    """The instance type's architecture, which the AMI and the images are of."""
     security_group_id: pulumi.Input[str]
     repository_arns: pulumi.Input[list[str]]
     """The ECR repositories the node may pull from, and no others."""
@@ -94,9 +94,13 @@ class Compute(pulumi.ComponentResource):
             ),
         ]
         profile = aws.iam.InstanceProfile(naming.child(name, "profile"), role=self.role.name, opts=child)
-        # Resolved at deploy time, not with "resolve:ssm:" at launch: a new AMI makes a new template version
-        # (and an instance refresh), and instance refresh rollback refuses templates with SSM image ids.
-        ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self))
+        # The ECS-optimized Amazon Linux 2023 AMI of the nodes' architecture: AL2023 with Docker installed, so
+        # a booting node installs no package (docs/aws-contracts.md). Resolved at deploy time, not with
+        # "resolve:ssm:" at launch: a new AMI makes a new template version (and an instance refresh), and
+        # instance refresh rollback refuses templates with SSM image ids.
+        ami = aws.ssm.get_parameter_output(
+            name=AMI_PARAMETERS[args.architecture], opts=pulumi.InvokeOutputOptions(parent=self)
+        )
         # The settings a program added from other resources (a database's address) are known at deploy time.
         app_settings = pulumi.Output.from_input(dict(args.app.settings))
         script = pulumi.Output.all(

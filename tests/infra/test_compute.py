@@ -10,7 +10,7 @@ import pulumi_aws as aws
 import pytest
 
 from infra.app_environment import AppEnvironment
-from infra.compute import AMI_PARAMETER, Compute, ComputeArgs, credit_specification
+from infra.compute import Compute, ComputeArgs, credit_specification
 from infra.config import PROJECT
 from tests.conftest import AMI_ID, Harness, spy_options
 
@@ -26,7 +26,11 @@ LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
 
 def build(
-    harness: Harness, after: list[pulumi.Resource] | None = None, app: AppEnvironment | None = None
+    harness: Harness,
+    after: list[pulumi.Resource] | None = None,
+    app: AppEnvironment | None = None,
+    instance_type: str = "t3.small",
+    architecture: str = "x86_64",
 ) -> None:
     def program() -> pulumi.Output[int]:
         nodes = Compute(
@@ -34,7 +38,8 @@ def build(
             ComputeArgs(
                 stack="prod",
                 region="us-east-1",
-                instance_type="t3.small",
+                instance_type=instance_type,
+                architecture=architecture,
                 root_volume_size_gib=20,
                 security_group_id="sg-0123456789abcdef0",
                 repository_arns=REPOSITORIES,
@@ -120,13 +125,21 @@ def test_burstable_types_get_unlimited_credits_and_others_none(
     assert (specification.cpu_credits if specification is not None else None) == credits
 
 
-@pytest.mark.usefixtures("compute")
-def test_launch_template_uses_the_ecs_optimized_al2023_ami_from_ssm_and_the_profile(harness: Harness) -> None:
+@pytest.mark.parametrize(
+    ("instance_type", "architecture", "parameter"),
+    [
+        ("t3.small", "x86_64", "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"),
+        ("t4g.small", "arm64", "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"),
+    ],
+)
+def test_launch_template_uses_the_ecs_optimized_al2023_ami_from_ssm_and_the_profile(
+    harness: Harness, instance_type: str, architecture: str, parameter: str
+) -> None:
+    build(harness, instance_type=instance_type, architecture=architecture)
     template = harness.mocks.one(LAUNCH_TEMPLATE).inputs
-    assert ("aws:ssm/getParameter:getParameter", {"name": AMI_PARAMETER}) in harness.mocks.invokes
-    # The image with Docker (the ECS-optimized AL2023 AMI), x86_64 like the images, its id alone.
-    assert AMI_PARAMETER.startswith("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/")
-    assert AMI_PARAMETER.endswith("/image_id")
+    # The image with Docker (the ECS-optimized AL2023 AMI) of the images' architecture, its id alone.
+    assert ("aws:ssm/getParameter:getParameter", {"name": parameter}) in harness.mocks.invokes
+    assert template["instanceType"] == instance_type
     # Resolved at deploy time: the template holds the id, not "resolve:ssm:", which rollback refuses.
     assert template["imageId"] == AMI_ID
     profile = harness.mocks.one("aws:iam/instanceProfile:InstanceProfile")
