@@ -56,6 +56,8 @@ def group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         }
         for tag in inputs.get("tags", [])
     ]
+    if "LaunchTemplate" in parameters:
+        _check_architectures(aws, parameters["LaunchTemplate"])
     autoscaling.create_auto_scaling_group(AutoScalingGroupName=group_name, **parameters)
     if "enabledMetrics" in inputs:
         autoscaling.enable_metrics_collection(
@@ -67,6 +69,29 @@ def group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         "AutoScalingGroups"
     ]
     return group_name, {"arn": created["AutoScalingGroupARN"], "name": group_name}
+
+
+def _check_architectures(aws: Aws, template: Mapping[str, str]) -> None:
+    """The template's AMI is of an architecture its instance type runs, as CreateAutoScalingGroup requires
+    (it refuses with this ValidationError; RunInstances with InvalidParameterValue); moto checks neither."""
+    ec2 = aws.client("ec2")
+    (version,) = ec2.describe_launch_template_versions(
+        **{key: value for key, value in template.items() if key != "Version"},
+        Versions=[template.get("Version", "$Default")],
+    )["LaunchTemplateVersions"]
+    data = version["LaunchTemplateData"]
+    if "ImageId" not in data or "InstanceType" not in data:
+        return
+    (image,) = ec2.describe_images(ImageIds=[data["ImageId"]])["Images"]
+    (listed,) = ec2.describe_instance_types(InstanceTypes=[data["InstanceType"]])["InstanceTypes"]
+    supported = listed["ProcessorInfo"]["SupportedArchitectures"]
+    if image["Architecture"] not in supported:
+        raise ValueError(
+            "ValidationError: You must use a valid fully-formed launch template. The architecture "
+            f"'{supported[-1]}' of the specified instance type does not match the architecture "
+            f"'{image['Architecture']}' of the specified AMI. Specify an instance type and an AMI that have "
+            "matching architectures, and try again."
+        )
 
 
 @translates("aws:autoscaling/policy:Policy")

@@ -13,6 +13,7 @@ import pulumi_docker as docker
 import pytest
 
 from infra import policies
+from infra.architecture import AMI_PARAMETERS
 from infra.config import PROJECT
 from infra.log_delivery import log_writers
 from infra.rollout import Rollout, RolloutArgs
@@ -52,6 +53,27 @@ def test_an_instance_type_that_does_not_exist_passes_config_but_not_aws() -> Non
     message = str(caught.value)
     assert message.startswith("aws:ec2/launchTemplate:LaunchTemplate nodes-lt:")
     assert "LaunchTemplateData.InstanceType: 't3.smol' is not one of a1.medium" in message
+
+
+def test_a_group_whose_template_pairs_an_arm64_ami_with_an_x86_64_instance_type() -> None:
+    def program() -> None:
+        _, subnets = network()
+        ami = aws.ssm.get_parameter_output(name=AMI_PARAMETERS["arm64"])
+        launch = aws.ec2.LaunchTemplate("lt", image_id=ami.value, instance_type="t3.micro")
+        aws.autoscaling.Group(
+            "asg",
+            min_size=1,
+            max_size=2,
+            vpc_zone_identifiers=[s.id for s in subnets],
+            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(id=launch.id, version="$Latest"),
+        )
+
+    message = rejected(program)
+    assert message.startswith("aws:autoscaling/group:Group asg:")
+    assert (
+        "The architecture 'x86_64' of the specified instance type does not match the architecture 'arm64' of "
+        "the specified AMI"
+    ) in message
 
 
 def test_a_listener_forwarding_to_a_target_group_that_does_not_exist() -> None:
