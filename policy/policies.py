@@ -25,6 +25,7 @@ from pulumi_policy import (
 )
 
 from iam_eval import Decision, Principal, Request, UnsupportedPolicyError, as_list, evaluate
+from infra.architecture import PLATFORMS, X86_64, of_instance_type
 from infra.log_delivery import log_folder, log_writers
 from secret_patterns import app_settings, why_secret
 
@@ -79,6 +80,7 @@ KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
 DOCKER_IMAGE = "docker:index/image:Image"
 DB_INSTANCE = "aws:rds/instance:Instance"
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
 DB_DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306, "mariadb": 3306}
 PRODUCTION_MIN_BACKUP_DAYS = 7
 
@@ -856,6 +858,45 @@ def asg_gated_rollout(args: StackValidationArgs, report: ReportViolation) -> Non
             )
 
 
+def one_architecture(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The nodes' instance types, the images built for them and the image functions (the release phase's)
+    are of one architecture: an image runs only on the architecture it was built for."""
+    resources = list(args.resources)
+    templates = {
+        template: of_instance_type(template.props["instanceType"])
+        for template in resources
+        if template.resource_type == LAUNCH_TEMPLATE and isinstance(template.props.get("instanceType"), str)
+    }
+    architectures = {found for found in templates.values() if found is not None}
+    if len(architectures) != 1:
+        for template, found in templates.items():
+            report(
+                f"instance type {template.props['instanceType']} is {found or 'of no Linux architecture'}, "
+                f"and the stack's launch templates take {sorted(architectures)}: take instance types of one "
+                "architecture, the one the images are built for (config architecture).",
+                template.urn,
+            )
+        return
+    (architecture,) = architectures
+    for image in (r for r in resources if r.resource_type == DOCKER_IMAGE):
+        platform = (image.props.get("build") or {}).get("platform")
+        if platform != PLATFORMS[architecture]:
+            report(
+                f"the image is built for {platform}, and the nodes' instance types are {architecture}: build "
+                f"it for {PLATFORMS[architecture]} (build.platform), or it stops with exec format error.",
+                image.urn,
+            )
+    for function in (r for r in resources if r.resource_type == LAMBDA_FUNCTION):
+        # Lambda runs a function without architectures on x86_64.
+        declared = function.props.get("architectures") or [X86_64]
+        if function.props.get("packageType") == "Image" and declared != [architecture]:
+            report(
+                f"the function runs on {declared}, and the images are built for the nodes' {architecture}: "
+                f"set architectures=[{architecture!r}].",
+                function.urn,
+            )
+
+
 StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
 
 STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
@@ -879,6 +920,10 @@ STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
     "asg-scales-on-cpu-and-requests": (
         "Production autoscaling groups track both CPU and requests per node",
         asg_scales_on_cpu_and_requests,
+    ),
+    "one-architecture": (
+        "Instance types, the images built for them and image functions share one CPU architecture",
+        one_architecture,
     ),
 }
 
