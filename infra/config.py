@@ -16,7 +16,7 @@ from typing import Any
 
 import pulumi
 
-from infra import app_environment
+from infra import app_environment, instance_types, spot_drain
 
 PROJECT = "flask-nginx-aws"
 
@@ -202,6 +202,17 @@ class ScheduledCapacity:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SpotSettings:
+    """A group of On-Demand nodes up to its minimum size and Spot nodes above it, of several types."""
+
+    instance_types: tuple[str, ...]
+    """The types the group may launch, `instanceType` first (the On-Demand nodes' first choice), each of its
+    architecture, vCPUs and memory."""
+    on_demand_base_capacity: int
+    """Nodes that are always On-Demand: the group's minimum size."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything the components need to know about the stack, validated."""
 
@@ -212,6 +223,8 @@ class Settings:
     https: bool
     domain: Domain | None
     instance_type: str
+    spot: SpotSettings | None = None
+    """Spot capacity above the minimum size (`spot`), or None: every node On-Demand."""
     root_volume_size_gib: int
     min_size: int
     desired_capacity: int
@@ -245,6 +258,8 @@ class Settings:
 
 KEYS: Mapping[str, str] = {
     "instanceType": "string",
+    "spot": "boolean",
+    "spotInstanceTypes": "array",
     "rootVolumeSizeGib": "integer",
     "minSize": "integer",
     "desiredCapacity": "integer",
@@ -346,6 +361,8 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         raise ConfigError("alarmEmail", alarm_email, "an email address")
     database = _database(raw)
     release = _release(raw)
+    idle_timeout = _int(raw, "idleTimeoutSeconds", low=1, high=NGINX_KEEPALIVE_SECONDS - 1)
+    spot = _spot(raw, instance_type=instance_type, min_size=min_size, idle_timeout=idle_timeout)
     return Settings(
         stack=stack,
         region=region,
@@ -354,6 +371,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         https=https,
         domain=domain,
         instance_type=instance_type,
+        spot=spot,
         root_volume_size_gib=_int(raw, "rootVolumeSizeGib", low=MIN_ROOT_VOLUME_GIB, high=16384),
         min_size=min_size,
         desired_capacity=desired,
@@ -362,7 +380,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         request_target_per_minute=requests,
         scheduled_capacity=schedules,
         health_check_path=path,
-        idle_timeout_seconds=_int(raw, "idleTimeoutSeconds", low=1, high=NGINX_KEEPALIVE_SECONDS - 1),
+        idle_timeout_seconds=idle_timeout,
         deletion_protection=_bool(raw, "deletionProtection"),
         log_retention_days=retention,
         access_log_retention_days=_int(raw, "accessLogRetentionDays", low=1, high=3650),
@@ -375,6 +393,57 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         wsgi_app=_wsgi_app(raw),
         app_image_digest=_image_digest(raw),
     )
+
+
+def _spot(
+    raw: Mapping[str, Any], *, instance_type: str, min_size: int, idle_timeout: int
+) -> SpotSettings | None:
+    """`spot` and `spotInstanceTypes`: the types, each of `instanceType`'s size class; unset, every type of
+    that class this project knows (infra/instance_types.py)."""
+    listed = _str_list(raw, "spotInstanceTypes")
+    if not _bool(raw, "spot"):
+        if listed:
+            raise ConfigError("spotInstanceTypes", listed, "no types unless spot is true")
+        return None
+    base = instance_types.lookup(instance_type)
+    if base is None:
+        raise ConfigError(
+            "instanceType",
+            instance_type,
+            "with spot, a type whose size class this project knows: the large to 4xlarge sizes of the m, c "
+            "and r families or the t3, t3a and t4g sizes of infra/instance_types.py, such as 't3.small'",
+        )
+    names = [instance_type, *(name for name in listed if name != instance_type)] if listed else []
+    for name in names:
+        other = instance_types.lookup(name)
+        if other is None or other.size_class() != base.size_class():
+            allowed = f"types of the size class of instanceType, {_describe(base)}"
+            found = f"{name} is {_describe(other)}" if other is not None else f"{name} is not a type it knows"
+            raise ConfigError("spotInstanceTypes", name, f"{allowed}; {found}")
+    if len(set(names)) != len(names):
+        raise ConfigError("spotInstanceTypes", listed, "each type once")
+    types = tuple(names) if names else tuple(instance_types.same_class(base))
+    if len(types) < 2:
+        raise ConfigError(
+            "spotInstanceTypes",
+            list(types),
+            f"at least two types of the size class of {instance_type} ({_describe(base)}): one Spot pool "
+            "alone is interrupted and refilled together",
+        )
+    longest = spot_drain.longest_deregistration_delay()
+    if idle_timeout > longest:
+        raise ConfigError(
+            "idleTimeoutSeconds",
+            idle_timeout,
+            f"at most {longest} with spot: the target group drains for this long, and a Spot node must drain "
+            f"and stop within EC2's {spot_drain.NOTICE_SECONDS} s notice",
+        )
+    return SpotSettings(instance_types=types, on_demand_base_capacity=min_size)
+
+
+def _describe(kind: instance_types.InstanceType) -> str:
+    burstable = "burstable" if kind.burstable else "not burstable"
+    return f"{kind.architecture}, {kind.vcpus} vCPUs, {kind.memory_gib:g} GiB, {burstable}"
 
 
 def _scheduled_capacity(value: object, *, min_size: int, max_size: int) -> tuple[ScheduledCapacity, ...]:
