@@ -122,6 +122,9 @@ nodes = Compute(
         server_name=web.server_name,
         https_port=config.NGINX_HTTPS_PORT,
         tags=settings.tags,
+        target_group_arn=web.target_group.arn,
+        deregistration_delay_seconds=web.deregistration_delay_seconds,
+        spot=settings.spot,
         app=app,
         after=release.before_nodes(),
     ),
@@ -144,6 +147,7 @@ scaling = Scaling(
         schedules=settings.scheduled_capacity,
         stack=settings.stack,
         tags=settings.tags,
+        spot=settings.spot,
     ),
 )
 # New launch template versions reach the group only through a gated refresh, which `pulumi up` waits for.
@@ -154,6 +158,7 @@ rollout = Rollout(
         group_name=scaling.group.name,
         launch_template_id=nodes.launch_template.id,
         launch_template_version=nodes.launch_template.latest_version,
+        mixed_instances_policy=scaling.mixed_instances_policy,
         alarm_names=alarms.rollout_alarm_names,
     ),
     opts=pulumi.ResourceOptions(parent=scaling),

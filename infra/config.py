@@ -89,6 +89,10 @@ _SCHEDULE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _CRON_ITEM = re.compile(r"^(?:\*|(?P<low>\d+)(?:-(?P<high>\d+))?)(?:/(?P<step>\d+))?$")
 _IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
+SPOT_MAX_APP_SECRETS = 10
+"""appSecrets with spot: the drain takes room in EC2's 16 KB of user data; these, the database's two and the
+longest settings fit with it (tests/infra/test_node_secrets.py)."""
+
 RELEASE_TIMEOUT_LIMIT_SECONDS = 900
 """Lambda's longest run (Lambda Developer Guide, "Lambda quotas"): the release command must end within it."""
 
@@ -363,6 +367,13 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
     release = _release(raw)
     idle_timeout = _int(raw, "idleTimeoutSeconds", low=1, high=NGINX_KEEPALIVE_SECONDS - 1)
     spot = _spot(raw, instance_type=instance_type, min_size=min_size, idle_timeout=idle_timeout)
+    app = _app(raw, database=database is not None, release=release is not None)
+    if spot is not None and len(app.secrets) > SPOT_MAX_APP_SECRETS:
+        raise ConfigError(
+            "appSecrets",
+            f"{len(app.secrets)} secrets",
+            f"at most {SPOT_MAX_APP_SECRETS} with spot: the node's drain takes room in EC2's 16 KB user data",
+        )
     return Settings(
         stack=stack,
         region=region,
@@ -388,7 +399,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         release=release,
         alarm_email=alarm_email,
         database=database,
-        app=_app(raw, database=database is not None, release=release is not None),
+        app=app,
         app_path=_str(raw, "appPath"),
         wsgi_app=_wsgi_app(raw),
         app_image_digest=_image_digest(raw),

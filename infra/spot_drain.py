@@ -17,6 +17,8 @@ root, the only user the IMDS guard lets reach IMDS and the role's credentials.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import shlex
 from dataclasses import dataclass
 
@@ -117,11 +119,14 @@ WantedBy=multi-user.target
 
 
 def script(drain: SpotDrain | None, *, region: str, imds_timeout_seconds: int) -> str:
-    """The user data's step: write the drain and its unit, start it. Empty without Spot."""
+    """The user data's step: write the drain (gzipped: EC2 takes 16 KB of user data in all) and its unit,
+    start it. Empty without Spot."""
     if drain is None:
         return ""
-    return f"""cat > {PROGRAM} <<'PROGRAM'
-{program(drain, region=region, imds_timeout_seconds=imds_timeout_seconds)}PROGRAM
+    text = program(drain, region=region, imds_timeout_seconds=imds_timeout_seconds)
+    packed = base64.encodebytes(gzip.compress(text.encode(), 9, mtime=0)).decode()
+    return f"""base64 --decode <<'PROGRAM' | gunzip > {PROGRAM}
+{packed}PROGRAM
 chmod 0755 {PROGRAM}
 cat > /etc/systemd/system/{UNIT} <<'UNIT'
 {unit()}UNIT

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 
 import pulumi
 import pulumi_aws as aws
 import pytest
 
+from iam_eval import Decision, Principal, Request, evaluate
 from infra.app_environment import AppEnvironment
 from infra.compute import AMI_PARAMETER, Compute, ComputeArgs, credit_specification
-from infra.config import PROJECT
+from infra.config import PROJECT, SpotSettings
+from infra.spot_drain import NOTICE_LINE, PROGRAM
 from tests.conftest import AMI_ID, Harness, spy_options
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -23,10 +26,17 @@ REPOSITORIES = [
 ]
 LOG_GROUP = f"arn:aws:logs:us-east-1:123456789012:log-group:/{PROJECT}/prod/node"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+TARGET_GROUP = (
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-nginx-1a2b3c4/0123456789abcdef"
+)
+SPOT = SpotSettings(instance_types=("t3.small", "t3a.small"), on_demand_base_capacity=2)
 
 
 def build(
-    harness: Harness, after: list[pulumi.Resource] | None = None, app: AppEnvironment | None = None
+    harness: Harness,
+    after: list[pulumi.Resource] | None = None,
+    app: AppEnvironment | None = None,
+    spot: SpotSettings | None = None,
 ) -> None:
     def program() -> pulumi.Output[int]:
         nodes = Compute(
@@ -46,6 +56,9 @@ def build(
                 server_name="app.example.com",
                 https_port=8443,
                 tags={"Environment": "Production"},
+                target_group_arn=TARGET_GROUP,
+                deregistration_delay_seconds=60,
+                spot=spot,
                 after=after or (),
                 app=app or AppEnvironment.empty(),
             ),
@@ -171,3 +184,34 @@ def test_no_node_launches_before_the_release_has_run(
     build(harness, after=[release])
     (opts,) = options
     assert release in opts.depends_on
+
+
+def user_data(harness: Harness) -> str:
+    return base64.b64decode(harness.mocks.one(LAUNCH_TEMPLATE).inputs["userData"]).decode()
+
+
+def test_a_spot_node_may_leave_its_target_group_and_no_other(harness: Harness) -> None:
+    build(harness, spot=SPOT)
+    document = harness.mocks.one("aws:iam/rolePolicy:RolePolicy", "nodes-spot-drain").inputs["policy"]
+    node = Principal(arn="arn:aws:iam::123456789012:role/nodes-role-1a2b3c4")
+    leave = Request(principal=node, action="elasticloadbalancing:DeregisterTargets", resource=TARGET_GROUP)
+    assert evaluate(document, leave) is Decision.ALLOW
+    other = TARGET_GROUP.replace("web-nginx-1a2b3c4", "other-9z8y7x6")
+    assert (
+        evaluate(document, Request(principal=node, action=leave.action, resource=other)) is not Decision.ALLOW
+    )
+    watch = Request(principal=node, action="elasticloadbalancing:DescribeTargetHealth", resource="*")
+    assert evaluate(document, watch) is Decision.ALLOW
+    # The drain is in the user data (gzipped), with this target group.
+    script = user_data(harness)
+    packed = script.split(f"base64 --decode <<'PROGRAM' | gunzip > {PROGRAM}\n", 1)[1].split("PROGRAM\n")[0]
+    drain = gzip.decompress(base64.b64decode(packed)).decode()
+    assert f"readonly TARGET_GROUP={TARGET_GROUP}" in drain
+    assert NOTICE_LINE in drain
+
+
+@pytest.mark.usefixtures("compute")
+def test_an_on_demand_node_has_no_drain_and_no_grant_on_the_target_group(harness: Harness) -> None:
+    names = {policy.name for policy in harness.mocks.of_type("aws:iam/rolePolicy:RolePolicy")}
+    assert "nodes-spot-drain" not in names
+    assert PROGRAM not in user_data(harness)

@@ -353,6 +353,15 @@ RULES = [
         "idleTimeoutSeconds = 66: expected at most 65 with spot",
         id="spot-drain-fits-the-notice",
     ),
+    pytest.param(
+        {
+            "spot": True,
+            "database": False,
+            "appSecrets": {f"SECRET_{i}": {"ssmParameter": f"/app/secret-{i}"} for i in range(11)},
+        },
+        "appSecrets = '11 secrets': expected at most 10 with spot",
+        id="spot-leaves-room-for-the-drain",
+    ),
 ]
 
 
