@@ -159,7 +159,7 @@ def _desired(refresh: Mapping[str, Any]) -> tuple[str, str] | None:
     return template["LaunchTemplateId"], str(template.get("Version", ""))
 
 
-def _saved(holder: Mapping[str, Any]) -> tuple[str, str] | None:
+def saved(holder: Mapping[str, Any]) -> tuple[str, str] | None:
     """The launch template (id, version) a group, or one of its instances, is on."""
     template = _template(holder)
     if not template:
@@ -244,10 +244,10 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         group = self._group(client, props["group_name"])
         if group is None:
             return pulumi.dynamic.ReadResult(None, {})
-        saved = _saved(group)
+        current = saved(group)
         outs = dict(props)
-        if saved is not None and saved[0] == props["launch_template_id"] and saved[1].isdigit():
-            outs["launch_template_version"] = int(saved[1])
+        if current is not None and current[0] == props["launch_template_id"] and current[1].isdigit():
+            outs["launch_template_version"] = int(current[1])
         return pulumi.dynamic.ReadResult(id_, outs)
 
     # The state machine.
@@ -272,10 +272,10 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         instances = group.get("Instances", [])
         if not instances:
             # Nothing serves yet (the first deploy, or a group scaled to zero): nothing to gate.
-            if _saved(group) != target:
+            if saved(group) != target:
                 client.update_auto_scaling_group(AutoScalingGroupName=name, **_configuration(props, target))
             return self._outs(props, None)
-        if _saved(group) == target and all(_saved(instance) == target for instance in instances):
+        if saved(group) == target and all(saved(instance) == target for instance in instances):
             return self._outs(props, None)
         started = client.start_instance_refresh(
             AutoScalingGroupName=name,

@@ -46,6 +46,9 @@ def group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
             ),
             **({"Version": template["version"]} if "version" in template else {}),
         }
+    if "mixedInstancesPolicy" in inputs:
+        # Every field is sent as the provider sends it; botocore's validation refuses a key the API lacks.
+        parameters["MixedInstancesPolicy"] = pascal(inputs["mixedInstancesPolicy"])
     parameters["Tags"] = [
         {
             "Key": tag["key"],

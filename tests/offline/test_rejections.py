@@ -97,6 +97,21 @@ def test_a_group_on_a_launch_template_version_that_does_not_exist() -> None:
     assert "VersionNotFound" in message
 
 
+def errors_alarm() -> aws.cloudwatch.MetricAlarm:
+    """An alarm a rollout can watch."""
+    return aws.cloudwatch.MetricAlarm(
+        "errors",
+        name="errors",
+        namespace="AWS/ApplicationELB",
+        metric_name="HTTPCode_Target_5XX_Count",
+        statistic="Sum",
+        period=60,
+        evaluation_periods=1,
+        comparison_operator="GreaterThanThreshold",
+        threshold=0,
+    )
+
+
 @pytest.mark.parametrize(
     ("version", "alarm", "error"),
     [(lambda v: v + 1, "errors", "VersionNotFound"), (lambda v: v, "typo", "alarms ['typo'] do not exist")],
@@ -116,17 +131,7 @@ def test_a_rollout_naming_a_version_or_an_alarm_that_does_not_exist(
                 id=launch.id, version=launch.latest_version.apply(str)
             ),
         )
-        errors = aws.cloudwatch.MetricAlarm(
-            "errors",
-            name="errors",
-            namespace="AWS/ApplicationELB",
-            metric_name="HTTPCode_Target_5XX_Count",
-            statistic="Sum",
-            period=60,
-            evaluation_periods=1,
-            comparison_operator="GreaterThanThreshold",
-            threshold=0,
-        )
+        errors = errors_alarm()
         Rollout(
             "rollout",
             RolloutArgs(
@@ -438,3 +443,48 @@ def test_an_alarm_publishing_to_a_topic_whose_key_shuts_cloudwatch_out() -> None
     message = rejected(program)
     assert "policy alarm-topic-key-usable" in message
     assert "cloudwatch.amazonaws.com kms:GenerateDataKey: implicit deny" in message
+
+
+def test_a_rollout_whose_mixed_instances_policy_is_not_the_groups() -> None:
+    def program() -> None:
+        _, subnets = network()
+        launch = template()
+        version = launch.latest_version.apply(str)
+        group = aws.autoscaling.Group(
+            "asg",
+            min_size=1,
+            max_size=2,
+            vpc_zone_identifiers=[s.id for s in subnets],
+            mixed_instances_policy=aws.autoscaling.GroupMixedInstancesPolicyArgs(
+                launch_template=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs(
+                    launch_template_specification=(
+                        aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
+                            launch_template_id=launch.id, version=version
+                        )
+                    ),
+                    overrides=[
+                        aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(
+                            instance_type=kind
+                        )
+                        for kind in ("t3.micro", "t3a.micro")
+                    ],
+                ),
+            ),
+        )
+        alarm = errors_alarm()
+        # A refresh carrying another list of types would change the group's once it succeeded.
+        Rollout(
+            "rollout",
+            RolloutArgs(
+                region="us-east-1",
+                group_name=group.name,
+                launch_template_id=launch.id,
+                launch_template_version=launch.latest_version,
+                mixed_instances_policy={"LaunchTemplate": {"Overrides": [{"InstanceType": "t3.micro"}]}},
+                alarm_names=[alarm.name],
+            ),
+        )
+
+    message = rejected(program)
+    assert message.startswith("pulumi-python:dynamic/rollout:Rollout rollout:")
+    assert "is not the group's" in message
