@@ -407,6 +407,38 @@ def asg_multi_az(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+def asg_spot_keeps_on_demand_base(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A group with Spot capacity picks its pools by price and capacity, rebalances before interruptions,
+    and in production keeps its whole minimum On-Demand: a Spot interruption, which can take several nodes
+    of one pool at once, never takes the site below the capacity the minimum promises."""
+    if args.resource_type != AUTOSCALING_GROUP or not args.props.get("mixedInstancesPolicy"):
+        return
+    distribution = args.props["mixedInstancesPolicy"].get("instancesDistribution") or {}
+    strategy = distribution.get("spotAllocationStrategy", "lowest-price")
+    if strategy == "lowest-price":
+        report(
+            "the group's Spot allocation strategy is lowest-price (the API's default), which may lead to "
+            "high interruption rates: set spot_allocation_strategy='price-capacity-optimized', AWS's "
+            "recommendation.",
+            None,
+        )
+    if not args.props.get("capacityRebalance"):
+        report(
+            "the group has Spot capacity without capacity rebalancing: set capacity_rebalance=True, so a "
+            "node at elevated risk is replaced before EC2 interrupts it.",
+            None,
+        )
+    base = distribution.get("onDemandBaseCapacity", 0)
+    min_size = args.props.get("minSize")
+    if _stack(args.urn) in PRODUCTION_STACKS and (min_size is None or base < min_size):
+        report(
+            f"stack {_stack(args.urn)!r} keeps on_demand_base_capacity={base} below min_size={min_size}: "
+            "set on_demand_base_capacity to min_size, so Spot interruptions never take the group below its "
+            "minimum.",
+            None,
+        )
+
+
 def _tracked_metric(policy: Any) -> Any:
     """The predefined metric a target-tracking policy tracks, or None."""
     if policy.props.get("policyType") != "TargetTrackingScaling":
@@ -799,6 +831,10 @@ RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
     ),
     "iam-no-admin-wildcard": ('No IAM statement allows "*" on "*"', iam_no_full_wildcard),
     "asg-multi-az": ("Autoscaling groups span two AZs, min 2 in production", asg_multi_az),
+    "asg-spot-keeps-on-demand-base": (
+        "Spot groups pick pools by price and capacity, rebalance, and keep min_size On-Demand in production",
+        asg_spot_keeps_on_demand_base,
+    ),
     "iam-actions-exist-and-fit": (
         "Allowed IAM actions exist and their resources can match",
         iam_actions_exist_and_fit,

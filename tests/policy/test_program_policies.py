@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from infra.config import PROJECT
+from offline.stack import stack_config
 from policies import RESOURCE_CHECKS
 from tests.conftest import Harness, Resource
 from tests.policy.support import Declared, resource_violations, stack_violations
@@ -45,8 +47,10 @@ def advisory(stack: str) -> set[str]:
     return {name for name, level in config.items() if level == "advisory"}
 
 
-def violations(harness: Harness, stack: str) -> tuple[list[Declared], list[tuple[str, str, str]]]:
-    harness.use(stack)
+def violations(
+    harness: Harness, stack: str, config: dict[str, str] | None = None
+) -> tuple[list[Declared], list[tuple[str, str, str]]]:
+    harness.use(stack, config)
     resources = declared(harness.evaluate(harness.run_program).resources)
     found = [
         (r.name, policy, message) for r in resources for policy, message in resource_violations(r, stack)
@@ -72,6 +76,13 @@ def test_prod_violates_no_policy_and_downgrades_none(harness: Harness) -> None:
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     ):
         assert guarded in types
+
+
+def test_prod_with_spot_violates_no_policy(harness: Harness) -> None:
+    resources, found = violations(harness, "prod", {**stack_config("prod"), f"{PROJECT}:spot": "true"})
+    assert found == []
+    (group,) = (r for r in resources if r.type == "aws:autoscaling/group:Group")
+    assert group.props["mixedInstancesPolicy"]["instancesDistribution"]["onDemandBaseCapacity"] == 2
 
 
 def test_dev_only_trips_the_plain_http_listener_it_declares_advisory(harness: Harness) -> None:
