@@ -53,6 +53,8 @@ class ComputeArgs:
     vpc_cidr: pulumi.Input[str]
     server_name: pulumi.Input[str]
     https_port: int
+    rate_limit: user_data.NginxRateLimit
+    """nginx's per-client limit on each node, derived from the web ACL's (infra/firewall.py)."""
     tags: Mapping[str, str]
     """Tags for the instances and volumes the template launches (provider default tags do not reach them)."""
     target_group_arn: pulumi.Input[str]
@@ -129,6 +131,7 @@ class Compute(pulumi.ComponentResource):
                     vpc_cidr=values[3],
                     server_name=values[4],
                     https_port=args.https_port,
+                    rate_limit=args.rate_limit,
                     app_settings=values[6],
                     app_secrets=values[5],
                     spot_drain=(

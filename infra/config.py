@@ -92,6 +92,16 @@ _IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 SPOT_MAX_APP_SECRETS = 10
 """appSecrets with spot: the drain takes room in EC2's 16 KB of user data; these, the database's two and the
 longest settings fit with it (tests/infra/test_node_secrets.py)."""
+WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
+"""The requests per evaluation window a WAF rate-based rule accepts (WAF Developer Guide, "Rate-based rule
+high-level settings"; the API's RateLimit)."""
+WAF_EVALUATION_WINDOWS = (60, 120, 300, 600)
+"""The evaluation windows, in seconds, a WAF rate-based rule offers (same page)."""
+WAF_MODES = ("block", "count")
+"""What the managed rule groups do with a match: act on it, or only count it (metrics and logs)."""
+WAF_LARGE_BODY_PATHS_LIMIT = 10
+"""The most paths exempt from the body-size rule: each is one byte match in the web ACL's capacity."""
+_WAF_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,199}$")
 
 RELEASE_TIMEOUT_LIMIT_SECONDS = 900
 """Lambda's longest run (Lambda Developer Guide, "Lambda quotas"): the release command must end within it."""
@@ -217,6 +227,20 @@ class SpotSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WafSettings:
+    """The web ACL in front of the ALB: the fleet-wide rate limit and what the managed rule groups do."""
+
+    rate_limit: int
+    """Requests one client address may send in `window_seconds`, counted across every node."""
+    window_seconds: int
+    """The rate-based rule's evaluation window: how far back WAF counts each time it checks."""
+    mode: str
+    """`block` or `count`: the managed rule groups' action on a match."""
+    large_body_paths: tuple[str, ...]
+    """URL paths whose POST bodies may exceed what the ALB lets WAF inspect (8 KB)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything the components need to know about the stack, validated."""
 
@@ -258,6 +282,8 @@ class Settings:
     app_image_digest: str | None = None
     """The app image of a release the stack's repositories hold, deployed instead of a build (a rollback);
     None: build from the project's files."""
+    waf: WafSettings
+    """The web ACL in front of the ALB (`waf*`)."""
 
 
 KEYS: Mapping[str, str] = {
@@ -306,6 +332,10 @@ KEYS: Mapping[str, str] = {
     "appPath": "string",
     "wsgiApp": "string",
     "appImageDigest": "string",
+    "wafRateLimit": "integer",
+    "wafRateWindowSeconds": "integer",
+    "wafManagedRulesMode": "string",
+    "wafLargeBodyPaths": "array",
 }
 """Every project config key and its type; `Pulumi.yaml` declares each with a description and default, but the
 objects (and `scheduledScaling`, a list of objects): the Pulumi CLI's project schema has no object type, so a
@@ -403,6 +433,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         app_path=_str(raw, "appPath"),
         wsgi_app=_wsgi_app(raw),
         app_image_digest=_image_digest(raw),
+        waf=_waf(raw),
     )
 
 
@@ -455,6 +486,31 @@ def _spot(
 def _describe(kind: instance_types.InstanceType) -> str:
     burstable = "burstable" if kind.burstable else "not burstable"
     return f"{kind.architecture}, {kind.vcpus} vCPUs, {kind.memory_gib:g} GiB, {burstable}"
+
+
+def _waf(raw: Mapping[str, Any]) -> WafSettings:
+    low, high = WAF_RATE_LIMIT_RANGE
+    rate_limit = _int(raw, "wafRateLimit", low=low, high=high)
+    window = raw.get("wafRateWindowSeconds")
+    if isinstance(window, bool) or window not in WAF_EVALUATION_WINDOWS:
+        windows = ", ".join(map(str, WAF_EVALUATION_WINDOWS))
+        raise ConfigError("wafRateWindowSeconds", window, f"one of {windows} (WAF's evaluation windows)")
+    mode = raw.get("wafManagedRulesMode")
+    if mode not in WAF_MODES:
+        raise ConfigError(
+            "wafManagedRulesMode", mode, "'block' (act on matches) or 'count' (only count them)"
+        )
+    paths = _str_list(raw, "wafLargeBodyPaths")
+    allowed = (
+        f"at most {WAF_LARGE_BODY_PATHS_LIMIT} distinct URL paths, each starting with '/', up to 200 "
+        "characters, no query or whitespace, such as '/api/notes'"
+    )
+    if len(paths) > WAF_LARGE_BODY_PATHS_LIMIT or len(set(paths)) != len(paths):
+        raise ConfigError("wafLargeBodyPaths", paths, allowed)
+    for path in paths:
+        if not _WAF_PATH.match(path):
+            raise ConfigError("wafLargeBodyPaths", path, allowed)
+    return WafSettings(rate_limit=rate_limit, window_seconds=window, mode=mode, large_body_paths=tuple(paths))
 
 
 def _scheduled_capacity(value: object, *, min_size: int, max_size: int) -> tuple[ScheduledCapacity, ...]:

@@ -76,6 +76,20 @@ _BY_DIGEST = re.compile(r"^(?P<registry>[a-z0-9.-]+(:\d+)?)/[a-z0-9._/-]+@sha256
 
 
 @dataclass(frozen=True, kw_only=True)
+class NginxRateLimit:
+    """nginx's per-client limit on one node (render.sh's `RATE_LIMIT` and `RATE_LIMIT_BURST`)."""
+
+    per_second: int
+    """Requests a second one client address may make to this node, sustained."""
+    burst: int
+    """Requests above that rate nginx answers at once before it refuses with 429."""
+
+
+RENDER_DEFAULT_RATE_LIMIT = NginxRateLimit(per_second=20, burst=40)
+"""render.sh's defaults, tested equal: a node alone at the WAF's default rate (infra/firewall.py)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class NodeSettings:
     """What one node needs to run the node stack."""
 
@@ -92,6 +106,8 @@ class NodeSettings:
     """The names nginx answers to (the domain, or the ALB's DNS name)."""
     https_port: int
     """nginx's TLS port, the target group's port."""
+    rate_limit: NginxRateLimit = RENDER_DEFAULT_RATE_LIMIT
+    """nginx's per-node limit, the inner line behind the web ACL's fleet-wide one."""
     app_settings: Mapping[str, str] = field(default_factory=dict)
     """Plain environment variables of the app container (not secret: they are in this script)."""
     app_secrets: tuple[Fetch, ...] = ()
@@ -316,6 +332,8 @@ docker run "${{common[@]}}" --name proxy \\
     --env TRUSTED_PROXY_CIDRS={q(node.vpc_cidr)} \\
     --env SERVER_NAME={q(node.server_name)} \\
     --env HTTPS_PORT={node.https_port} \\
+    --env RATE_LIMIT={node.rate_limit.per_second} \\
+    --env RATE_LIMIT_BURST={node.rate_limit.burst} \\
     "$PROXY_IMAGE"
 {drain_step}step
 """

@@ -53,6 +53,7 @@ SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -892,6 +893,29 @@ def asg_gated_rollout(args: StackValidationArgs, report: ReportViolation) -> Non
             )
 
 
+def alb_web_acl_in_production(args: StackValidationArgs, report: ReportViolation) -> None:
+    """In production every internet-facing ALB has a WAF web ACL associated: the rate limit that holds
+    across the fleet, and the managed rules, live there. The association is followed to its load balancer
+    through its `resourceArn` dependency (a first preview knows no ARN), else by the ARN itself."""
+    resources = list(args.resources)
+    associations = [r for r in resources if r.resource_type == WEB_ACL_ASSOCIATION]
+    guarded_urns = {dep.urn for a in associations for dep in a.property_dependencies.get("resourceArn") or []}
+    guarded_arns = {a.props.get("resourceArn") for a in associations}
+    for balancer in (r for r in resources if r.resource_type in LOAD_BALANCERS):
+        internet_facing = not balancer.props.get("internal", False)
+        application = balancer.props.get("loadBalancerType", "application") == "application"
+        if _stack(balancer.urn) not in PRODUCTION_STACKS or not (internet_facing and application):
+            continue
+        arn = balancer.props.get("arn")
+        if balancer.urn not in guarded_urns and (arn is None or arn not in guarded_arns):
+            report(
+                "this internet-facing ALB has no web ACL: declare infra.firewall.Firewall with "
+                "alb_arn=alb.arn (an aws.wafv2.WebAclAssociation), so the rate limit holds across every node "
+                "and the managed rules see each request first.",
+                balancer.urn,
+            )
+
+
 StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
 
 STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
@@ -915,6 +939,10 @@ STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
     "asg-scales-on-cpu-and-requests": (
         "Production autoscaling groups track both CPU and requests per node",
         asg_scales_on_cpu_and_requests,
+    ),
+    "alb-web-acl-in-production": (
+        "Production internet-facing ALBs have a WAF web ACL associated",
+        alb_web_acl_in_production,
     ),
 }
 

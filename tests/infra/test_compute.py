@@ -15,6 +15,7 @@ from infra.app_environment import AppEnvironment
 from infra.compute import AMI_PARAMETER, Compute, ComputeArgs, credit_specification
 from infra.config import PROJECT, SpotSettings
 from infra.spot_drain import NOTICE_LINE, PROGRAM
+from infra.user_data import NginxRateLimit
 from tests.conftest import AMI_ID, Harness, spy_options
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -30,6 +31,7 @@ TARGET_GROUP = (
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-nginx-1a2b3c4/0123456789abcdef"
 )
 SPOT = SpotSettings(instance_types=("t3.small", "t3a.small"), on_demand_base_capacity=2)
+RATE_LIMIT = NginxRateLimit(per_second=7, burst=14)
 
 
 def build(
@@ -55,6 +57,7 @@ def build(
                 vpc_cidr="10.0.0.0/16",
                 server_name="app.example.com",
                 https_port=8443,
+                rate_limit=RATE_LIMIT,
                 tags={"Environment": "Production"},
                 target_group_arn=TARGET_GROUP,
                 deregistration_delay_seconds=60,
@@ -164,6 +167,8 @@ def test_user_data_runs_the_images_by_digest_behind_the_alb(harness: Harness) ->
     assert "--env TRUSTED_PROXY_CIDRS=10.0.0.0/16" in script
     assert "--env SERVER_NAME=app.example.com" in script
     assert "--env HTTPS_PORT=8443" in script
+    # The per-node limit the program derived from the web ACL's, not render.sh's default.
+    assert "--env RATE_LIMIT=7 \\\n    --env RATE_LIMIT_BURST=14 \\\n" in script
 
 
 def test_no_node_launches_before_its_role_may_pull_and_log(

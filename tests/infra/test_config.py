@@ -362,6 +362,56 @@ RULES = [
         "appSecrets = '11 secrets': expected at most 10 with spot",
         id="spot-leaves-room-for-the-drain",
     ),
+    pytest.param(
+        {"wafRateLimit": 9},
+        "wafRateLimit = 9: expected a whole number from 10 to 2000000000",
+        id="waf-rate-below-wafs-minimum",
+    ),
+    pytest.param(
+        {"wafRateLimit": 2_000_000_001},
+        "wafRateLimit = 2000000001: expected a whole number from 10 to 2000000000",
+        id="waf-rate-above-wafs-maximum",
+    ),
+    pytest.param(
+        {"wafRateWindowSeconds": 30},
+        "wafRateWindowSeconds = 30: expected one of 60, 120, 300, 600 (WAF's evaluation windows)",
+        id="waf-window-not-offered",
+    ),
+    pytest.param(
+        {"wafRateWindowSeconds": True},
+        "wafRateWindowSeconds = True: expected one of 60, 120, 300, 600",
+        id="waf-window-bool",
+    ),
+    pytest.param(
+        {"wafManagedRulesMode": "deny"},
+        "wafManagedRulesMode = 'deny': expected 'block' (act on matches) or 'count' (only count them)",
+        id="waf-mode",
+    ),
+    pytest.param(
+        {"wafLargeBodyPaths": ["api/notes"]},
+        "wafLargeBodyPaths = 'api/notes': expected at most 10 distinct URL paths, each starting with '/'",
+        id="waf-path-relative",
+    ),
+    pytest.param(
+        {"wafLargeBodyPaths": ["/api/notes?draft=1"]},
+        "wafLargeBodyPaths = '/api/notes?draft=1': expected at most 10 distinct URL paths",
+        id="waf-path-with-query",
+    ),
+    pytest.param(
+        {"wafLargeBodyPaths": ["/a"] * 2},
+        "wafLargeBodyPaths = ['/a', '/a']: expected at most 10 distinct URL paths",
+        id="waf-paths-repeated",
+    ),
+    pytest.param(
+        {"wafLargeBodyPaths": [f"/p{i}" for i in range(11)]},
+        "wafLargeBodyPaths = ['/p0', '/p1',",
+        id="waf-paths-too-many",
+    ),
+    pytest.param(
+        {"wafLargeBodyPaths": "/api/notes"},
+        "wafLargeBodyPaths = '/api/notes': expected a list of strings",
+        id="waf-paths-not-a-list",
+    ),
 ]
 
 

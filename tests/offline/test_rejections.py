@@ -488,3 +488,65 @@ def test_a_rollout_whose_mixed_instances_policy_is_not_the_groups() -> None:
     message = rejected(program)
     assert message.startswith("pulumi-python:dynamic/rollout:Rollout rollout:")
     assert "is not the group's" in message
+
+
+def web_acl(window: int = 300) -> aws.wafv2.WebAcl:
+    visibility = aws.wafv2.WebAclVisibilityConfigArgs(
+        cloudwatch_metrics_enabled=True, metric_name="acl", sampled_requests_enabled=False
+    )
+    return aws.wafv2.WebAcl(
+        "acl",
+        scope="REGIONAL",
+        default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
+        visibility_config=visibility,
+        rules=[
+            aws.wafv2.WebAclRuleArgs(
+                name="rate",
+                priority=0,
+                action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
+                statement=aws.wafv2.WebAclRuleStatementArgs(
+                    rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
+                        aggregate_key_type="IP", limit=100, evaluation_window_sec=window
+                    )
+                ),
+                visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(
+                    cloudwatch_metrics_enabled=True, metric_name="rate", sampled_requests_enabled=False
+                ),
+            )
+        ],
+    )
+
+
+def test_a_rate_based_rule_with_a_window_waf_does_not_offer() -> None:
+    message = rejected(lambda: web_acl(window=30))
+    assert message.startswith("aws:wafv2/webAcl:WebAcl acl: WAFInvalidParameterException")
+    assert "EvaluationWindowSec 30: one of 60, 120, 300, 600" in message
+
+
+def logging_to(group_name: str) -> None:
+    group = aws.cloudwatch.LogGroup("waf", name=group_name)
+    aws.wafv2.WebAclLoggingConfiguration(
+        "logging", resource_arn=web_acl().arn, log_destination_configs=[group.arn]
+    )
+
+
+def test_waf_logging_to_a_log_group_not_named_for_waf() -> None:
+    message = rejected(lambda: logging_to("/flask/waf"))
+    assert message.startswith("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration logging:")
+    assert "must start with aws-waf-logs-" in message
+
+
+def test_waf_logging_to_its_log_group_is_accepted() -> None:
+    with deploy(
+        "dev", program=lambda: logging_to("aws-waf-logs-flask"), managed_policies=False
+    ) as deployment:
+        created = [c.typ for c in deployment.mocks.created]
+        assert created.count("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration") == 1
+
+
+def test_a_web_acl_associated_with_a_load_balancer_that_does_not_exist() -> None:
+    missing = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/app/gone/0123456789abcdef"
+    message = rejected(
+        lambda: aws.wafv2.WebAclAssociation("guard", resource_arn=missing, web_acl_arn=web_acl().arn)
+    )
+    assert "WAFNonexistentItemException: no load balancer" in message
