@@ -8,6 +8,7 @@ from infra import config
 from infra.certificate import Certificate, CertificateArgs
 from infra.compute import Compute, ComputeArgs
 from infra.database import Database, DatabaseArgs
+from infra.firewall import Firewall, FirewallArgs, node_rate_limit
 from infra.image import Images, ImagesArgs, check_app_path, pinned_release
 from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
 from infra.network import Network, NetworkArgs
@@ -76,6 +77,18 @@ alarms = Alarms(
         min_healthy_hosts=settings.min_size,
     ),
 )
+# The web ACL on the ALB: the rate limit over the whole fleet, and AWS's managed rules.
+firewall = Firewall(
+    "firewall",
+    FirewallArgs(
+        stack=settings.stack,
+        region=settings.region,
+        settings=settings.waf,
+        alb_arn=web.alb.arn,
+        log_retention_days=settings.log_retention_days,
+        alarm_topic_arn=alarms.topic.arn,
+    ),
+)
 database = Database(
     "database",
     DatabaseArgs(
@@ -124,7 +137,12 @@ nodes = Compute(
         vpc_cidr=network.vpc_cidr,
         server_name=web.server_name,
         https_port=config.NGINX_HTTPS_PORT,
+        # nginx's per-node limit, the inner line: the web ACL's rate shared over the smallest group.
+        rate_limit=node_rate_limit(settings.waf, min_size=settings.min_size),
         tags=settings.tags,
+        target_group_arn=web.target_group.arn,
+        deregistration_delay_seconds=web.deregistration_delay_seconds,
+        spot=settings.spot,
         app=app,
         after=release.before_nodes(),
     ),
@@ -147,6 +165,7 @@ scaling = Scaling(
         schedules=settings.scheduled_capacity,
         stack=settings.stack,
         tags=settings.tags,
+        spot=settings.spot,
     ),
 )
 # New launch template versions reach the group only through a gated refresh, which `pulumi up` waits for.
@@ -157,6 +176,7 @@ rollout = Rollout(
         group_name=scaling.group.name,
         launch_template_id=nodes.launch_template.id,
         launch_template_version=nodes.launch_template.latest_version,
+        mixed_instances_policy=scaling.mixed_instances_policy,
         alarm_names=alarms.rollout_alarm_names,
     ),
     opts=pulumi.ResourceOptions(parent=scaling),
@@ -169,5 +189,6 @@ pulumi.export("app_image", images.app_image)
 pulumi.export("proxy_image", images.proxy_image)
 pulumi.export("log_group", logs.log_group.name)
 pulumi.export("alarm_topic_arn", alarms.topic.arn)
+pulumi.export("web_acl_arn", firewall.web_acl.arn)
 pulumi.export("database_endpoint", database.endpoint_address)
 pulumi.export("database_secret_arn", database.master_user_secret_arn)

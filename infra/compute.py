@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from infra import app_environment, naming, policies, user_data
+from infra import app_environment, naming, policies, spot_drain, user_data
 from infra.architecture import AMI_PARAMETERS
+from infra.config import SpotSettings
 
 SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 """Session Manager: the way operators reach a node (no SSH, no key pair, no open port)."""
@@ -52,8 +53,16 @@ class ComputeArgs:
     vpc_cidr: pulumi.Input[str]
     server_name: pulumi.Input[str]
     https_port: int
+    rate_limit: user_data.NginxRateLimit
+    """nginx's per-client limit on each node, derived from the web ACL's (infra/firewall.py)."""
     tags: Mapping[str, str]
     """Tags for the instances and volumes the template launches (provider default tags do not reach them)."""
+    target_group_arn: pulumi.Input[str]
+    """The target group the nodes serve in: a Spot node leaves it on an interruption notice."""
+    deregistration_delay_seconds: int
+    """The target group's drain, which a Spot node waits out before it stops its containers."""
+    spot: SpotSettings | None = None
+    """Spot capacity: the nodes run the drain (infra/spot_drain.py) and may leave the target group."""
     app: app_environment.AppEnvironment = field(default_factory=app_environment.AppEnvironment.empty)
     """The app container's settings, and the secrets its nodes may read and fetch at boot."""
     after: Sequence[pulumi.Resource] = ()
@@ -84,6 +93,10 @@ class Compute(pulumi.ComponentResource):
         fetches = app_environment.resolved(args.app, region=args.region, parent=self)
         if args.app.secrets:
             documents["app-secrets"] = fetches.apply(policies.read_app_secrets)
+        if args.spot is not None:
+            documents["spot-drain"] = pulumi.Output.from_input(args.target_group_arn).apply(
+                policies.leave_target_group
+            )
         grants: list[pulumi.Resource] = [
             aws.iam.RolePolicyAttachment(
                 naming.child(name, "ssm"), role=self.role.name, policy_arn=SSM_MANAGED_POLICY, opts=child
@@ -111,6 +124,7 @@ class Compute(pulumi.ComponentResource):
             args.server_name,
             fetches,
             app_settings,
+            args.target_group_arn,
         ).apply(
             lambda values: user_data.render(
                 user_data.NodeSettings(
@@ -121,8 +135,18 @@ class Compute(pulumi.ComponentResource):
                     vpc_cidr=values[3],
                     server_name=values[4],
                     https_port=args.https_port,
+                    rate_limit=args.rate_limit,
                     app_settings=values[6],
                     app_secrets=values[5],
+                    spot_drain=(
+                        spot_drain.SpotDrain(
+                            target_group_arn=values[7],
+                            port=args.https_port,
+                            deregistration_delay_seconds=args.deregistration_delay_seconds,
+                        )
+                        if args.spot is not None
+                        else None
+                    ),
                 )
             )
         )

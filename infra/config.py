@@ -16,7 +16,7 @@ from typing import Any
 
 import pulumi
 
-from infra import app_environment
+from infra import app_environment, instance_types, spot_drain
 from infra import architecture as arch
 
 PROJECT = "flask-nginx-aws"
@@ -89,6 +89,20 @@ _DB_MAJOR_VERSION = re.compile(r"^[1-9][0-9]$")
 _SCHEDULE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _CRON_ITEM = re.compile(r"^(?:\*|(?P<low>\d+)(?:-(?P<high>\d+))?)(?:/(?P<step>\d+))?$")
 _IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+SPOT_MAX_APP_SECRETS = 10
+"""appSecrets with spot: the drain takes room in EC2's 16 KB of user data; these, the database's two and the
+longest settings fit with it (tests/infra/test_node_secrets.py)."""
+WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
+"""The requests per evaluation window a WAF rate-based rule accepts (WAF Developer Guide, "Rate-based rule
+high-level settings"; the API's RateLimit)."""
+WAF_EVALUATION_WINDOWS = (60, 120, 300, 600)
+"""The evaluation windows, in seconds, a WAF rate-based rule offers (same page)."""
+WAF_MODES = ("block", "count")
+"""What the managed rule groups do with a match: act on it, or only count it (metrics and logs)."""
+WAF_LARGE_BODY_PATHS_LIMIT = 10
+"""The most paths exempt from the body-size rule: each is one byte match in the web ACL's capacity."""
+_WAF_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,199}$")
 
 RELEASE_TIMEOUT_LIMIT_SECONDS = 900
 """Lambda's longest run (Lambda Developer Guide, "Lambda quotas"): the release command must end within it."""
@@ -203,6 +217,31 @@ class ScheduledCapacity:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SpotSettings:
+    """A group of On-Demand nodes up to its minimum size and Spot nodes above it, of several types."""
+
+    instance_types: tuple[str, ...]
+    """The types the group may launch, `instanceType` first (the On-Demand nodes' first choice), each of its
+    architecture, vCPUs and memory."""
+    on_demand_base_capacity: int
+    """Nodes that are always On-Demand: the group's minimum size."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WafSettings:
+    """The web ACL in front of the ALB: the fleet-wide rate limit and what the managed rule groups do."""
+
+    rate_limit: int
+    """Requests one client address may send in `window_seconds`, counted across every node."""
+    window_seconds: int
+    """The rate-based rule's evaluation window: how far back WAF counts each time it checks."""
+    mode: str
+    """`block` or `count`: the managed rule groups' action on a match."""
+    large_body_paths: tuple[str, ...]
+    """URL paths whose POST bodies may exceed what the ALB lets WAF inspect (8 KB)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything the components need to know about the stack, validated."""
 
@@ -216,6 +255,8 @@ class Settings:
     architecture: str = arch.X86_64
     """The nodes' CPU architecture (`x86_64` or `arm64`, EC2's names): the AMI, the images' platform, the
     release function's architecture; `instance_type` is of it."""
+    spot: SpotSettings | None = None
+    """Spot capacity above the minimum size (`spot`), or None: every node On-Demand."""
     root_volume_size_gib: int
     min_size: int
     desired_capacity: int
@@ -245,11 +286,15 @@ class Settings:
     app_image_digest: str | None = None
     """The app image of a release the stack's repositories hold, deployed instead of a build (a rollback);
     None: build from the project's files."""
+    waf: WafSettings
+    """The web ACL in front of the ALB (`waf*`)."""
 
 
 KEYS: Mapping[str, str] = {
     "instanceType": "string",
     "architecture": "string",
+    "spot": "boolean",
+    "spotInstanceTypes": "array",
     "rootVolumeSizeGib": "integer",
     "minSize": "integer",
     "desiredCapacity": "integer",
@@ -292,6 +337,10 @@ KEYS: Mapping[str, str] = {
     "appPath": "string",
     "wsgiApp": "string",
     "appImageDigest": "string",
+    "wafRateLimit": "integer",
+    "wafRateWindowSeconds": "integer",
+    "wafManagedRulesMode": "string",
+    "wafLargeBodyPaths": "array",
 }
 """Every project config key and its type; `Pulumi.yaml` declares each with a description and default, but the
 objects (and `scheduledScaling`, a list of objects): the Pulumi CLI's project schema has no object type, so a
@@ -349,6 +398,15 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         raise ConfigError("alarmEmail", alarm_email, "an email address")
     database = _database(raw)
     release = _release(raw)
+    idle_timeout = _int(raw, "idleTimeoutSeconds", low=1, high=NGINX_KEEPALIVE_SECONDS - 1)
+    spot = _spot(raw, instance_type=instance_type, min_size=min_size, idle_timeout=idle_timeout)
+    app = _app(raw, database=database is not None, release=release is not None)
+    if spot is not None and len(app.secrets) > SPOT_MAX_APP_SECRETS:
+        raise ConfigError(
+            "appSecrets",
+            f"{len(app.secrets)} secrets",
+            f"at most {SPOT_MAX_APP_SECRETS} with spot: the node's drain takes room in EC2's 16 KB user data",
+        )
     return Settings(
         stack=stack,
         region=region,
@@ -358,6 +416,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         domain=domain,
         instance_type=instance_type,
         architecture=cpu_architecture,
+        spot=spot,
         root_volume_size_gib=_int(raw, "rootVolumeSizeGib", low=MIN_ROOT_VOLUME_GIB, high=16384),
         min_size=min_size,
         desired_capacity=desired,
@@ -366,7 +425,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         request_target_per_minute=requests,
         scheduled_capacity=schedules,
         health_check_path=path,
-        idle_timeout_seconds=_int(raw, "idleTimeoutSeconds", low=1, high=NGINX_KEEPALIVE_SECONDS - 1),
+        idle_timeout_seconds=idle_timeout,
         deletion_protection=_bool(raw, "deletionProtection"),
         log_retention_days=retention,
         access_log_retention_days=_int(raw, "accessLogRetentionDays", low=1, high=3650),
@@ -374,10 +433,11 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         release=release,
         alarm_email=alarm_email,
         database=database,
-        app=_app(raw, database=database is not None, release=release is not None),
+        app=app,
         app_path=_str(raw, "appPath"),
         wsgi_app=_wsgi_app(raw),
         app_image_digest=_image_digest(raw),
+        waf=_waf(raw),
     )
 
 
@@ -404,6 +464,82 @@ def _instance_type(raw: Mapping[str, Any]) -> tuple[str, str]:
             f"'{arch.EXAMPLE_TYPE[chosen]}'",
         )
     return instance_type, chosen
+
+
+def _spot(
+    raw: Mapping[str, Any], *, instance_type: str, min_size: int, idle_timeout: int
+) -> SpotSettings | None:
+    """`spot` and `spotInstanceTypes`: the types, each of `instanceType`'s size class; unset, every type of
+    that class this project knows (infra/instance_types.py)."""
+    listed = _str_list(raw, "spotInstanceTypes")
+    if not _bool(raw, "spot"):
+        if listed:
+            raise ConfigError("spotInstanceTypes", listed, "no types unless spot is true")
+        return None
+    base = instance_types.lookup(instance_type)
+    if base is None:
+        raise ConfigError(
+            "instanceType",
+            instance_type,
+            "with spot, a type whose size class this project knows: the large to 4xlarge sizes of the m, c "
+            "and r families or the t3, t3a and t4g sizes of infra/instance_types.py, such as 't3.small'",
+        )
+    names = [instance_type, *(name for name in listed if name != instance_type)] if listed else []
+    for name in names:
+        other = instance_types.lookup(name)
+        if other is None or other.size_class() != base.size_class():
+            allowed = f"types of the size class of instanceType, {_describe(base)}"
+            found = f"{name} is {_describe(other)}" if other is not None else f"{name} is not a type it knows"
+            raise ConfigError("spotInstanceTypes", name, f"{allowed}; {found}")
+    if len(set(names)) != len(names):
+        raise ConfigError("spotInstanceTypes", listed, "each type once")
+    types = tuple(names) if names else tuple(instance_types.same_class(base))
+    if len(types) < 2:
+        raise ConfigError(
+            "spotInstanceTypes",
+            list(types),
+            f"at least two types of the size class of {instance_type} ({_describe(base)}): one Spot pool "
+            "alone is interrupted and refilled together",
+        )
+    longest = spot_drain.longest_deregistration_delay()
+    if idle_timeout > longest:
+        raise ConfigError(
+            "idleTimeoutSeconds",
+            idle_timeout,
+            f"at most {longest} with spot: the target group drains for this long, and a Spot node must drain "
+            f"and stop within EC2's {spot_drain.NOTICE_SECONDS} s notice",
+        )
+    return SpotSettings(instance_types=types, on_demand_base_capacity=min_size)
+
+
+def _describe(kind: instance_types.InstanceType) -> str:
+    burstable = "burstable" if kind.burstable else "not burstable"
+    return f"{kind.architecture}, {kind.vcpus} vCPUs, {kind.memory_gib:g} GiB, {burstable}"
+
+
+def _waf(raw: Mapping[str, Any]) -> WafSettings:
+    low, high = WAF_RATE_LIMIT_RANGE
+    rate_limit = _int(raw, "wafRateLimit", low=low, high=high)
+    window = raw.get("wafRateWindowSeconds")
+    if isinstance(window, bool) or window not in WAF_EVALUATION_WINDOWS:
+        windows = ", ".join(map(str, WAF_EVALUATION_WINDOWS))
+        raise ConfigError("wafRateWindowSeconds", window, f"one of {windows} (WAF's evaluation windows)")
+    mode = raw.get("wafManagedRulesMode")
+    if mode not in WAF_MODES:
+        raise ConfigError(
+            "wafManagedRulesMode", mode, "'block' (act on matches) or 'count' (only count them)"
+        )
+    paths = _str_list(raw, "wafLargeBodyPaths")
+    allowed = (
+        f"at most {WAF_LARGE_BODY_PATHS_LIMIT} distinct URL paths, each starting with '/', up to 200 "
+        "characters, no query or whitespace, such as '/api/notes'"
+    )
+    if len(paths) > WAF_LARGE_BODY_PATHS_LIMIT or len(set(paths)) != len(paths):
+        raise ConfigError("wafLargeBodyPaths", paths, allowed)
+    for path in paths:
+        if not _WAF_PATH.match(path):
+            raise ConfigError("wafLargeBodyPaths", path, allowed)
+    return WafSettings(rate_limit=rate_limit, window_seconds=window, mode=mode, large_body_paths=tuple(paths))
 
 
 def _scheduled_capacity(value: object, *, min_size: int, max_size: int) -> tuple[ScheduledCapacity, ...]:

@@ -3,6 +3,7 @@ latency; three of them gate every rollout (infra/rollout.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -21,6 +22,26 @@ DATAPOINTS_TO_ALARM = 3
 """3 bad minutes out of 5: a blip does not page, a trend does."""
 ROLLOUT_ALARMS = ("error-rate", "response-time", "healthy-hosts")
 """The alarms whose ALARM state fails a rollout and rolls it back."""
+
+
+def sum_per_minute(
+    metric_id: str,
+    *,
+    namespace: str,
+    metric_name: str,
+    dimensions: pulumi.Input[Mapping[str, pulumi.Input[str]]],
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    """A metric alarm's query `metric_id`: the metric's sum over each minute, for metric math."""
+    return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+        id=metric_id,
+        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+            namespace=namespace,
+            metric_name=metric_name,
+            dimensions=dimensions,
+            stat="Sum",
+            period=PERIOD_SECONDS,
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,16 +127,7 @@ class Alarms(pulumi.ComponentResource):
         target_group = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
 
         def alb_metric(metric_id: str, metric_name: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
-            return aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id=metric_id,
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace=ALB_NAMESPACE,
-                    metric_name=metric_name,
-                    dimensions=alb,
-                    stat="Sum",
-                    period=PERIOD_SECONDS,
-                ),
-            )
+            return sum_per_minute(metric_id, namespace=ALB_NAMESPACE, metric_name=metric_name, dimensions=alb)
 
         self.alarms = {
             "error-rate": aws.cloudwatch.MetricAlarm(

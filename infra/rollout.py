@@ -49,7 +49,15 @@ HOW = (
     "timeout_seconds",
 )
 """The inputs that say how a refresh runs and how long `pulumi up` waits for it."""
-INPUTS = ("region", "group_name", "launch_template_id", "launch_template_version", "alarm_names", *HOW)
+INPUTS = (
+    "region",
+    "group_name",
+    "launch_template_id",
+    "launch_template_version",
+    "mixed_instances_policy",
+    "alarm_names",
+    *HOW,
+)
 """The resource's inputs, as the provider receives them."""
 REPLACE_ON = ("region", "group_name")
 """Another group is another rollout: the old one's refresh is cancelled, the new group's version checked."""
@@ -113,6 +121,9 @@ class RolloutArgs:
     launch_template_id: pulumi.Input[str]
     launch_template_version: pulumi.Input[int]
     """A numbered version (AWS cannot roll back to `$Latest` or `$Default`)."""
+    mixed_instances_policy: Mapping[str, Any] | None = None
+    """The group's mixed instances policy as the Auto Scaling API spells it, without its launch template
+    specification, which the rollout fills in with the version; None for a group on a launch template."""
     alarm_names: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Alarms that fail and roll back the refresh when they go to ALARM (at most 10)."""
     preferences: RolloutPreferences = field(default_factory=RolloutPreferences)
@@ -125,23 +136,51 @@ def _number(value: Any) -> Any:
         return int(value)
     if isinstance(value, list):
         return [_number(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _number(item) for key, item in value.items()}
     return value
+
+
+def _template(configuration: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The launch template specification of a group, an instance or a desired configuration: its own
+    `LaunchTemplate`, or the one inside its `MixedInstancesPolicy` (API Reference, `AutoScalingGroup`,
+    `DesiredConfiguration`)."""
+    mixed = configuration.get("MixedInstancesPolicy")
+    if mixed:
+        return mixed.get("LaunchTemplate", {}).get("LaunchTemplateSpecification")  # type: ignore[no-any-return]
+    return configuration.get("LaunchTemplate")
 
 
 def _desired(refresh: Mapping[str, Any]) -> tuple[str, str] | None:
     """The launch template (id, version) a refresh rolls out, or None for a refresh without one."""
-    template = refresh.get("DesiredConfiguration", {}).get("LaunchTemplate")
+    template = _template(refresh.get("DesiredConfiguration", {}))
     if not template or "LaunchTemplateId" not in template:
         return None
     return template["LaunchTemplateId"], str(template.get("Version", ""))
 
 
-def _saved(holder: Mapping[str, Any]) -> tuple[str, str] | None:
+def saved(holder: Mapping[str, Any]) -> tuple[str, str] | None:
     """The launch template (id, version) a group, or one of its instances, is on."""
-    template = holder.get("LaunchTemplate")
+    template = _template(holder)
     if not template:
         return None
     return template.get("LaunchTemplateId", ""), str(template.get("Version", ""))
+
+
+def _configuration(props: Mapping[str, Any], target: tuple[str, str]) -> dict[str, Any]:
+    """The group's launch configuration at the target version, as UpdateAutoScalingGroup and a refresh's
+    `DesiredConfiguration` take it. A group with a mixed instances policy gets the whole policy: a desired
+    configuration of a launch template alone would replace the policy once the refresh succeeds."""
+    specification = {"LaunchTemplateId": target[0], "Version": target[1]}
+    mixed = props.get("mixed_instances_policy")
+    if not mixed:
+        return {"LaunchTemplate": specification}
+    policy = _number(dict(mixed))
+    policy["LaunchTemplate"] = {
+        **policy.get("LaunchTemplate", {}),
+        "LaunchTemplateSpecification": specification,
+    }
+    return {"MixedInstancesPolicy": policy}
 
 
 def _describe(refresh: Mapping[str, Any]) -> str:
@@ -205,10 +244,10 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         group = self._group(client, props["group_name"])
         if group is None:
             return pulumi.dynamic.ReadResult(None, {})
-        saved = _saved(group)
+        current = saved(group)
         outs = dict(props)
-        if saved is not None and saved[0] == props["launch_template_id"] and saved[1].isdigit():
-            outs["launch_template_version"] = int(saved[1])
+        if current is not None and current[0] == props["launch_template_id"] and current[1].isdigit():
+            outs["launch_template_version"] = int(current[1])
         return pulumi.dynamic.ReadResult(id_, outs)
 
     # The state machine.
@@ -233,18 +272,15 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         instances = group.get("Instances", [])
         if not instances:
             # Nothing serves yet (the first deploy, or a group scaled to zero): nothing to gate.
-            if _saved(group) != target:
-                client.update_auto_scaling_group(
-                    AutoScalingGroupName=name,
-                    LaunchTemplate={"LaunchTemplateId": target[0], "Version": target[1]},
-                )
+            if saved(group) != target:
+                client.update_auto_scaling_group(AutoScalingGroupName=name, **_configuration(props, target))
             return self._outs(props, None)
-        if _saved(group) == target and all(_saved(instance) == target for instance in instances):
+        if saved(group) == target and all(saved(instance) == target for instance in instances):
             return self._outs(props, None)
         started = client.start_instance_refresh(
             AutoScalingGroupName=name,
             Strategy="Rolling",
-            DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": target[0], "Version": target[1]}},
+            DesiredConfiguration=_configuration(props, target),
             Preferences=self._preferences(props),
         )
         refresh = self._refresh(client, name, started["InstanceRefreshId"])
@@ -337,7 +373,7 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
 
     @staticmethod
     def _outs(props: Mapping[str, Any], refresh_id: str | None) -> dict[str, Any]:
-        return {**{key: props[key] for key in INPUTS}, "instance_refresh_id": refresh_id}
+        return {**{key: props.get(key) for key in INPUTS}, "instance_refresh_id": refresh_id}
 
     # Time.
     def _now(self) -> float:
@@ -378,6 +414,9 @@ class Rollout(pulumi.dynamic.Resource, module="rollout", name="Rollout"):
                 "group_name": args.group_name,
                 "launch_template_id": args.launch_template_id,
                 "launch_template_version": args.launch_template_version,
+                "mixed_instances_policy": dict(args.mixed_instances_policy)
+                if args.mixed_instances_policy
+                else None,
                 "alarm_names": alarm_names,
                 "min_healthy_percentage": preferences.min_healthy_percent,
                 "max_healthy_percentage": preferences.max_healthy_percent,

@@ -54,6 +54,7 @@ SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -405,6 +406,38 @@ def asg_multi_az(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report(
             f"stack {stack!r} keeps min_size={min_size}: production needs min_size >= {PRODUCTION_MIN_SIZE} "
             "so losing one instance or AZ does not take the site down.",
+            None,
+        )
+
+
+def asg_spot_keeps_on_demand_base(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A group with Spot capacity picks its pools by price and capacity, rebalances before interruptions,
+    and in production keeps its whole minimum On-Demand: a Spot interruption, which can take several nodes
+    of one pool at once, never takes the site below the capacity the minimum promises."""
+    if args.resource_type != AUTOSCALING_GROUP or not args.props.get("mixedInstancesPolicy"):
+        return
+    distribution = args.props["mixedInstancesPolicy"].get("instancesDistribution") or {}
+    strategy = distribution.get("spotAllocationStrategy", "lowest-price")
+    if strategy == "lowest-price":
+        report(
+            "the group's Spot allocation strategy is lowest-price (the API's default), which may lead to "
+            "high interruption rates: set spot_allocation_strategy='price-capacity-optimized', AWS's "
+            "recommendation.",
+            None,
+        )
+    if not args.props.get("capacityRebalance"):
+        report(
+            "the group has Spot capacity without capacity rebalancing: set capacity_rebalance=True, so a "
+            "node at elevated risk is replaced before EC2 interrupts it.",
+            None,
+        )
+    base = distribution.get("onDemandBaseCapacity", 0)
+    min_size = args.props.get("minSize")
+    if _stack(args.urn) in PRODUCTION_STACKS and (min_size is None or base < min_size):
+        report(
+            f"stack {_stack(args.urn)!r} keeps on_demand_base_capacity={base} below min_size={min_size}: "
+            "set on_demand_base_capacity to min_size, so Spot interruptions never take the group below its "
+            "minimum.",
             None,
         )
 
@@ -801,6 +834,10 @@ RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
     ),
     "iam-no-admin-wildcard": ('No IAM statement allows "*" on "*"', iam_no_full_wildcard),
     "asg-multi-az": ("Autoscaling groups span two AZs, min 2 in production", asg_multi_az),
+    "asg-spot-keeps-on-demand-base": (
+        "Spot groups pick pools by price and capacity, rebalance, and keep min_size On-Demand in production",
+        asg_spot_keeps_on_demand_base,
+    ),
     "iam-actions-exist-and-fit": (
         "Allowed IAM actions exist and their resources can match",
         iam_actions_exist_and_fit,
@@ -897,6 +934,29 @@ def one_architecture(args: StackValidationArgs, report: ReportViolation) -> None
             )
 
 
+def alb_web_acl_in_production(args: StackValidationArgs, report: ReportViolation) -> None:
+    """In production every internet-facing ALB has a WAF web ACL associated: the rate limit that holds
+    across the fleet, and the managed rules, live there. The association is followed to its load balancer
+    through its `resourceArn` dependency (a first preview knows no ARN), else by the ARN itself."""
+    resources = list(args.resources)
+    associations = [r for r in resources if r.resource_type == WEB_ACL_ASSOCIATION]
+    guarded_urns = {dep.urn for a in associations for dep in a.property_dependencies.get("resourceArn") or []}
+    guarded_arns = {a.props.get("resourceArn") for a in associations}
+    for balancer in (r for r in resources if r.resource_type in LOAD_BALANCERS):
+        internet_facing = not balancer.props.get("internal", False)
+        application = balancer.props.get("loadBalancerType", "application") == "application"
+        if _stack(balancer.urn) not in PRODUCTION_STACKS or not (internet_facing and application):
+            continue
+        arn = balancer.props.get("arn")
+        if balancer.urn not in guarded_urns and (arn is None or arn not in guarded_arns):
+            report(
+                "this internet-facing ALB has no web ACL: declare infra.firewall.Firewall with "
+                "alb_arn=alb.arn (an aws.wafv2.WebAclAssociation), so the rate limit holds across every node "
+                "and the managed rules see each request first.",
+                balancer.urn,
+            )
+
+
 StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
 
 STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
@@ -924,6 +984,10 @@ STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
     "one-architecture": (
         "Instance types, the images built for them and image functions share one CPU architecture",
         one_architecture,
+    ),
+    "alb-web-acl-in-production": (
+        "Production internet-facing ALBs have a WAF web ACL associated",
+        alb_web_acl_in_production,
     ),
 }
 

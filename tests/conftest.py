@@ -224,6 +224,12 @@ def _alarm(h: str, physical: str, inputs: Mapping[str, Any]) -> Outputs:
     return physical, {"arn": _arn("cloudwatch", f"alarm:{physical}"), "name": physical}
 
 
+def _web_acl(h: str, physical: str, inputs: Mapping[str, Any]) -> Outputs:
+    """A regional web ACL: WAF's id is a UUID, its ARN names scope, name and id."""
+    acl_id = _uuid(h)
+    return acl_id, {"arn": _arn("wafv2", f"regional/webacl/{physical}/{acl_id}"), "capacity": 1000}
+
+
 def _db_named(h: str, physical: str, inputs: Mapping[str, Any]) -> Outputs:
     """RDS subnet and parameter groups: their name is their id (RDS names are lowercase)."""
     return physical.lower(), {"name": physical.lower(), "arn": _arn("rds", f"group:{physical.lower()}")}
@@ -267,6 +273,7 @@ BUILDERS: dict[str, Callable[[str, str, Mapping[str, Any]], Outputs]] = {
     "aws:sns/topic:Topic": _topic,
     "aws:kms/key:Key": _key,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
     "aws:rds/subnetGroup:SubnetGroup": _db_named,
     "aws:rds/parameterGroup:ParameterGroup": _db_named,
     "aws:rds/instance:Instance": _db_instance,

@@ -21,6 +21,7 @@ from offline.translations import (  # noqa: F401
     rds,
     rollout,
     s3,
+    wafv2,
 )
 from offline.translations.registry import RESOURCES, Translation
 

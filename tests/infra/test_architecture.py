@@ -7,7 +7,7 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 from moto import mock_aws
 
-from infra import architecture
+from infra import architecture, instance_types
 
 
 def listed_architectures() -> dict[str, list[str]]:
@@ -51,3 +51,11 @@ def test_the_name_gives_the_architecture_ec2_lists_for_every_instance_type() -> 
 )
 def test_graviton_is_the_g_after_the_generation(instance_type: str, expected: str | None) -> None:
     assert architecture.of_instance_type(instance_type) == expected
+
+
+def test_the_spot_groups_known_types_are_of_the_architecture_their_name_gives() -> None:
+    # A Spot group's types share instanceType's architecture (infra/instance_types.py), and instanceType is
+    # of the configured one: both read the same.
+    for architecture_name, families in instance_types.FAMILIES.items():
+        for family in families:
+            assert architecture.of_instance_type(f"{family}.large") == architecture_name, family

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 
 import pulumi
 import pulumi_aws as aws
 import pytest
 
+from iam_eval import Decision, Principal, Request, evaluate
 from infra.app_environment import AppEnvironment
 from infra.compute import Compute, ComputeArgs, credit_specification
-from infra.config import PROJECT
+from infra.config import PROJECT, SpotSettings
+from infra.spot_drain import NOTICE_LINE, PROGRAM
+from infra.user_data import NginxRateLimit
 from tests.conftest import AMI_ID, Harness, spy_options
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -23,14 +27,21 @@ REPOSITORIES = [
 ]
 LOG_GROUP = f"arn:aws:logs:us-east-1:123456789012:log-group:/{PROJECT}/prod/node"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+TARGET_GROUP = (
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-nginx-1a2b3c4/0123456789abcdef"
+)
+SPOT = SpotSettings(instance_types=("t3.small", "t3a.small"), on_demand_base_capacity=2)
+RATE_LIMIT = NginxRateLimit(per_second=7, burst=14)
 
 
 def build(
     harness: Harness,
+    *,
     after: list[pulumi.Resource] | None = None,
     app: AppEnvironment | None = None,
     instance_type: str = "t3.small",
     architecture: str = "x86_64",
+    spot: SpotSettings | None = None,
 ) -> None:
     def program() -> pulumi.Output[int]:
         nodes = Compute(
@@ -50,7 +61,11 @@ def build(
                 vpc_cidr="10.0.0.0/16",
                 server_name="app.example.com",
                 https_port=8443,
+                rate_limit=RATE_LIMIT,
                 tags={"Environment": "Production"},
+                target_group_arn=TARGET_GROUP,
+                deregistration_delay_seconds=60,
+                spot=spot,
                 after=after or (),
                 app=app or AppEnvironment.empty(),
             ),
@@ -164,6 +179,8 @@ def test_user_data_runs_the_images_by_digest_behind_the_alb(harness: Harness) ->
     assert "--env TRUSTED_PROXY_CIDRS=10.0.0.0/16" in script
     assert "--env SERVER_NAME=app.example.com" in script
     assert "--env HTTPS_PORT=8443" in script
+    # The per-node limit the program derived from the web ACL's, not render.sh's default.
+    assert "--env RATE_LIMIT=7 \\\n    --env RATE_LIMIT_BURST=14 \\\n" in script
 
 
 def test_no_node_launches_before_its_role_may_pull_and_log(
@@ -184,3 +201,34 @@ def test_no_node_launches_before_the_release_has_run(
     build(harness, after=[release])
     (opts,) = options
     assert release in opts.depends_on
+
+
+def user_data(harness: Harness) -> str:
+    return base64.b64decode(harness.mocks.one(LAUNCH_TEMPLATE).inputs["userData"]).decode()
+
+
+def test_a_spot_node_may_leave_its_target_group_and_no_other(harness: Harness) -> None:
+    build(harness, spot=SPOT)
+    document = harness.mocks.one("aws:iam/rolePolicy:RolePolicy", "nodes-spot-drain").inputs["policy"]
+    node = Principal(arn="arn:aws:iam::123456789012:role/nodes-role-1a2b3c4")
+    leave = Request(principal=node, action="elasticloadbalancing:DeregisterTargets", resource=TARGET_GROUP)
+    assert evaluate(document, leave) is Decision.ALLOW
+    other = TARGET_GROUP.replace("web-nginx-1a2b3c4", "other-9z8y7x6")
+    assert (
+        evaluate(document, Request(principal=node, action=leave.action, resource=other)) is not Decision.ALLOW
+    )
+    watch = Request(principal=node, action="elasticloadbalancing:DescribeTargetHealth", resource="*")
+    assert evaluate(document, watch) is Decision.ALLOW
+    # The drain is in the user data (gzipped), with this target group.
+    script = user_data(harness)
+    packed = script.split(f"base64 --decode <<'PROGRAM' | gunzip > {PROGRAM}\n", 1)[1].split("PROGRAM\n")[0]
+    drain = gzip.decompress(base64.b64decode(packed)).decode()
+    assert f"readonly TARGET_GROUP={TARGET_GROUP}" in drain
+    assert NOTICE_LINE in drain
+
+
+@pytest.mark.usefixtures("compute")
+def test_an_on_demand_node_has_no_drain_and_no_grant_on_the_target_group(harness: Harness) -> None:
+    names = {policy.name for policy in harness.mocks.of_type("aws:iam/rolePolicy:RolePolicy")}
+    assert "nodes-spot-drain" not in names
+    assert PROGRAM not in user_data(harness)

@@ -335,6 +335,113 @@ RULES = [
     pytest.param(
         {"singleNatGateway": "yes"}, "singleNatGateway = 'yes': expected true or false", id="boolean"
     ),
+    pytest.param(
+        {"spotInstanceTypes": ["t3a.small"]},
+        "spotInstanceTypes = ['t3a.small']: expected no types unless spot is true",
+        id="spot-types-without-spot",
+    ),
+    pytest.param(
+        {"spot": True, "instanceType": "x2iedn.large"},
+        "instanceType = 'x2iedn.large': expected with spot, a type whose size class this project knows",
+        id="spot-unknown-instance-type",
+    ),
+    pytest.param(
+        {"spot": True, "spotInstanceTypes": ["t3.small", "t4g.small"]},
+        "spotInstanceTypes = 't4g.small': expected types of the size class of instanceType, x86_64, 2 vCPUs, "
+        "2 GiB, burstable; t4g.small is arm64, 2 vCPUs, 2 GiB, burstable",
+        id="spot-type-of-another-architecture",
+    ),
+    pytest.param(
+        {"spot": True, "spotInstanceTypes": ["t3.medium"]},
+        "spotInstanceTypes = 't3.medium': expected types of the size class of instanceType, x86_64, 2 vCPUs, "
+        "2 GiB, burstable; t3.medium is x86_64, 2 vCPUs, 4 GiB, burstable",
+        id="spot-type-of-another-size",
+    ),
+    pytest.param(
+        {"spot": True, "instanceType": "m5.large", "spotInstanceTypes": ["c5.xlarge"]},
+        "spotInstanceTypes = 'c5.xlarge': expected types of the size class of instanceType, x86_64, 2 vCPUs, "
+        "8 GiB, not burstable; c5.xlarge is x86_64, 4 vCPUs, 8 GiB, not burstable",
+        id="spot-type-of-another-class",
+    ),
+    pytest.param(
+        {"spot": True, "spotInstanceTypes": ["t3a.small", "t3a.small"]},
+        "spotInstanceTypes = ['t3a.small', 't3a.small']: expected each type once",
+        id="spot-type-twice",
+    ),
+    pytest.param(
+        {"spot": True, "spotInstanceTypes": ["t3.small"]},
+        "spotInstanceTypes = ['t3.small']: expected at least two types",
+        id="spot-one-pool",
+    ),
+    pytest.param(
+        {"spot": True, "architecture": "arm64", "instanceType": "t4g.medium"},
+        "spotInstanceTypes = ['t4g.medium']: expected at least two types",
+        id="spot-one-known-type-of-the-class",
+    ),
+    pytest.param(
+        {"spot": True, "idleTimeoutSeconds": 66},
+        "idleTimeoutSeconds = 66: expected at most 65 with spot",
+        id="spot-drain-fits-the-notice",
+    ),
+    pytest.param(
+        {
+            "spot": True,
+            "database": False,
+            "appSecrets": {f"SECRET_{i}": {"ssmParameter": f"/app/secret-{i}"} for i in range(11)},
+        },
+        "appSecrets = '11 secrets': expected at most 10 with spot",
+        id="spot-leaves-room-for-the-drain",
+    ),
+    pytest.param(
+        {"wafRateLimit": 9},
+        "wafRateLimit = 9: expected a whole number from 10 to 2000000000",
+        id="waf-rate-below-wafs-minimum",
+    ),
+    pytest.param(
+        {"wafRateLimit": 2_000_000_001},
+        "wafRateLimit = 2000000001: expected a whole number from 10 to 2000000000",
+        id="waf-rate-above-wafs-maximum",
+    ),
+    pytest.param(
+        {"wafRateWindowSeconds": 30},
+        "wafRateWindowSeconds = 30: expected one of 60, 120, 300, 600 (WAF's evaluation windows)",
+        id="waf-window-not-offered",
+    ),
+    pytest.param(
+        {"wafRateWindowSeconds": True},
+        "wafRateWindowSeconds = True: expected one of 60, 120, 300, 600",
+        id="waf-window-bool",
+    ),
+    pytest.param(
+        {"wafManagedRulesMode": "deny"},
+        "wafManagedRulesMode = 'deny': expected 'block' (act on matches) or 'count' (only count them)",
+        id="waf-mode",
+    ),
+    pytest.param(
+        {"wafLargeBodyPaths": ["api/notes"]},
+        "wafLargeBodyPaths = 'api/notes': expected at most 10 distinct URL paths, each starting with '/'",
+        id="waf-path-relative",
+    ),
+    pytest.param(
+        {"wafLargeBodyPaths": ["/api/notes?draft=1"]},
+        "wafLargeBodyPaths = '/api/notes?draft=1': expected at most 10 distinct URL paths",
+        id="waf-path-with-query",
+    ),
+    pytest.param(
+        {"wafLargeBodyPaths": ["/a"] * 2},
+        "wafLargeBodyPaths = ['/a', '/a']: expected at most 10 distinct URL paths",
+        id="waf-paths-repeated",
+    ),
+    pytest.param(
+        {"wafLargeBodyPaths": [f"/p{i}" for i in range(11)]},
+        "wafLargeBodyPaths = ['/p0', '/p1',",
+        id="waf-paths-too-many",
+    ),
+    pytest.param(
+        {"wafLargeBodyPaths": "/api/notes"},
+        "wafLargeBodyPaths = '/api/notes': expected a list of strings",
+        id="waf-paths-not-a-list",
+    ),
 ]
 
 
@@ -506,3 +613,39 @@ def test_no_pin_builds_and_a_digest_pins() -> None:
     assert parse("prod", appImageDigest="").app_image_digest is None
     digest = f"sha256:{'0123456789abcdef' * 4}"
     assert parse("prod", appImageDigest=digest).app_image_digest == digest
+
+
+def test_spot_is_off_unless_asked_and_on_keeps_the_minimum_on_demand() -> None:
+    assert parse("prod").spot is None
+    assert parse("dev").spot is None
+    spot = parse("prod", spot=True).spot
+    assert spot == config.SpotSettings(instance_types=("t3.small", "t3a.small"), on_demand_base_capacity=2)
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "expected"),
+    [
+        ("t3.small", ("t3.small", "t3a.small")),
+        ("c7i.large", ("c7i.large", "c5.large", "c5a.large", "c6i.large", "c6a.large", "c7a.large")),
+        ("m6g.xlarge", ("m6g.xlarge", "m7g.xlarge")),
+        (
+            "r5a.2xlarge",
+            ("r5a.2xlarge", "r5.2xlarge", "r6i.2xlarge", "r6a.2xlarge", "r7i.2xlarge", "r7a.2xlarge"),
+        ),
+    ],
+)
+def test_the_spot_types_default_to_every_known_type_of_the_instance_types_class(
+    instance_type: str, expected: tuple[str, ...]
+) -> None:
+    architecture = "arm64" if instance_type == "m6g.xlarge" else "x86_64"
+    spot = parse("prod", spot=True, instanceType=instance_type, architecture=architecture).spot
+    assert spot is not None
+    assert spot.instance_types == expected
+
+
+def test_listed_spot_types_follow_the_instance_type_which_comes_first() -> None:
+    spot = parse(
+        "prod", spot=True, instanceType="c6i.large", spotInstanceTypes=["c5.large", "c6i.large"]
+    ).spot
+    assert spot is not None
+    assert spot.instance_types == ("c6i.large", "c5.large")

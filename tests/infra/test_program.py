@@ -22,7 +22,8 @@ COMMON = {
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": 1,
     "aws:ec2/internetGateway:InternetGateway": 1,
     "aws:ec2/flowLog:FlowLog": 1,
-    "aws:cloudwatch/logGroup:LogGroup": 2,
+    # The nodes', the flow logs' and the web ACL's.
+    "aws:cloudwatch/logGroup:LogGroup": 3,
     "aws:iam/role:Role": 2,
     "aws:iam/rolePolicy:RolePolicy": 3,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1,
@@ -47,7 +48,12 @@ COMMON = {
     "aws:autoscaling/policy:Policy": 2,
     "aws:sns/topic:Topic": 1,
     "aws:kms/key:Key": 1,
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 4,
+    # Four on the ALB and target group, one on the web ACL's blocked requests.
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 5,
+    # The web ACL on the ALB, its association and its logging.
+    "aws:wafv2/webAcl:WebAcl": 1,
+    "aws:wafv2/webAclAssociation:WebAclAssociation": 1,
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": 1,
     # Each new launch template version reaches the group through the gated rollout.
     "pulumi-python:dynamic/rollout:Rollout": 1,
     f"{PROJECT}:network:Network": 1,
@@ -61,6 +67,7 @@ COMMON = {
     f"{PROJECT}:observability:Alarms": 1,
     f"{PROJECT}:database:Database": 1,
     f"{PROJECT}:release:Release": 1,
+    f"{PROJECT}:firewall:Firewall": 1,
 }
 PROD = {
     **COMMON,
@@ -85,13 +92,13 @@ PROD = {
     "aws:ec2/securityGroup:SecurityGroup": 3,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 4,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 3,
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 7,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 8,
     # The nodes and the release function may read the app's secrets (its SECRET_KEY, the database's).
     # The release phase: its image and repository (with the policy that lets Lambda pull), the function,
     # its role and log group, and the invocation.
     "aws:iam/rolePolicy:RolePolicy": 6,
     "aws:iam/role:Role": 3,
-    "aws:cloudwatch/logGroup:LogGroup": 4,
+    "aws:cloudwatch/logGroup:LogGroup": 5,
     "aws:ecr/repository:Repository": 3,
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": 3,
     "docker:index/image:Image": 3,
@@ -136,6 +143,7 @@ def test_each_stack_declares_its_inventory_and_exports_its_outputs(
         "alarm_topic_arn",
         "database_endpoint",
         "database_secret_arn",
+        "web_acl_arn",
     }
 
 
@@ -232,8 +240,8 @@ def test_stacks_can_share_an_account_and_region(harness: Harness) -> None:
 
     prod, dev = fixed_names("prod"), fixed_names("dev")
     # prod's more: the log group of its database, named for the stack's DB instance identifier, and the
-    # release phase's repository, function and log group.
-    assert len(prod) == 8
+    # release phase's repository, function and log group. Both name their web ACL and its log group.
+    assert len(prod) == 10
     assert prod.isdisjoint(dev)
 
 
@@ -339,3 +347,22 @@ def test_a_pin_ecr_does_not_hold_stops_the_program_before_any_resource(harness: 
     )
     assert harness.mocks.resources == []
     assert [token for token, _ in harness.mocks.invokes] == ["aws:ecr/getImages:getImages"]
+
+
+@pytest.mark.parametrize(("stack", "per_second", "mode"), [("prod", 10, "none"), ("dev", 20, "count")])
+def test_the_web_acl_guards_the_stacks_alb_and_nginx_takes_its_share_of_the_rate(
+    harness: Harness, stack: str, per_second: int, mode: str
+) -> None:
+    evaluate(harness, stack)
+    alb = harness.mocks.one("aws:lb/loadBalancer:LoadBalancer")
+    association = harness.mocks.one("aws:wafv2/webAclAssociation:WebAclAssociation")
+    assert association.inputs["resourceArn"] == alb.state["arn"]
+    assert association.inputs["webAclArn"] == harness.mocks.one("aws:wafv2/webAcl:WebAcl").state["arn"]
+    # prod's two nodes share the web ACL's 20 r/s; dev's single node takes all of it.
+    script = base64.b64decode(harness.mocks.one("aws:ec2/launchTemplate:LaunchTemplate").inputs["userData"])
+    assert (
+        f"--env RATE_LIMIT={per_second} \\\n    --env RATE_LIMIT_BURST={2 * per_second} \\\n"
+        in script.decode()
+    )
+    rules = harness.mocks.one("aws:wafv2/webAcl:WebAcl").inputs["rules"]
+    assert {next(iter(r["overrideAction"])) for r in rules if "overrideAction" in r} == {mode}

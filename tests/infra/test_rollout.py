@@ -48,6 +48,35 @@ PROPS: dict[str, Any] = {
     "bake_time": 300.0,
     "timeout_seconds": 2400.0,
 }
+# A Spot group's policy as the program passes it: no launch template specification, which the rollout adds.
+OVERRIDES = [{"InstanceType": "t3.small"}, {"InstanceType": "t3a.small"}]
+MIXED: dict[str, Any] = {
+    "LaunchTemplate": {"Overrides": OVERRIDES},
+    "InstancesDistribution": {
+        "OnDemandAllocationStrategy": "prioritized",
+        "OnDemandBaseCapacity": 2.0,
+        "OnDemandPercentageAboveBaseCapacity": 0.0,
+        "SpotAllocationStrategy": "price-capacity-optimized",
+    },
+}
+
+
+def mixed_at(version: str) -> dict[str, Any]:
+    """The group's mixed instances policy on `version` of the template, as the API spells it."""
+    return {
+        "LaunchTemplate": {
+            "LaunchTemplateSpecification": {"LaunchTemplateId": TEMPLATE, "Version": version},
+            "Overrides": OVERRIDES,
+        },
+        "InstancesDistribution": {
+            "OnDemandAllocationStrategy": "prioritized",
+            "OnDemandBaseCapacity": 2,
+            "OnDemandPercentageAboveBaseCapacity": 0,
+            "SpotAllocationStrategy": "price-capacity-optimized",
+        },
+    }
+
+
 START = {
     "AutoScalingGroupName": GROUP,
     "Strategy": "Rolling",
@@ -91,8 +120,9 @@ class Aws:
     def provider(self) -> RolloutProvider:
         return RolloutProvider(client=lambda region: self.client, clock=self.clock, sleep=self.clock.sleep)
 
-    def group(self, version: str | None, instances: list[str]) -> None:
-        """DescribeAutoScalingGroups: the group saved on `version`, with one instance per version given."""
+    def group(self, version: str | None, instances: list[str], *, mixed: bool = False) -> None:
+        """DescribeAutoScalingGroups: the group saved on `version` (inside its mixed instances policy when
+        `mixed`), with one instance per version given."""
         group: dict[str, Any] = {
             "AutoScalingGroupName": GROUP,
             "MinSize": 2,
@@ -114,7 +144,9 @@ class Aws:
                 for index, instance in enumerate(instances)
             ],
         }
-        if version is not None:
+        if version is not None and mixed:
+            group["MixedInstancesPolicy"] = mixed_at(version)
+        elif version is not None:
             group["LaunchTemplate"] = {"LaunchTemplateId": TEMPLATE, "Version": version}
         self.stubber.add_response(
             "describe_auto_scaling_groups", {"AutoScalingGroups": [group]}, {"AutoScalingGroupNames": [GROUP]}
@@ -334,6 +366,63 @@ def test_a_group_that_does_not_exist_fails_the_rollout(aws: Aws) -> None:
     aws.no_group()
     with pytest.raises(RolloutError, match=f"autoscaling group {GROUP} does not exist"):
         aws.provider().create(PROPS)
+
+
+# A group with a mixed instances policy (Spot): the launch template version lives inside the policy.
+def test_a_mixed_group_rolls_out_its_whole_policy_at_the_new_version(aws: Aws) -> None:
+    props = {**PROPS, "mixed_instances_policy": MIXED}
+    aws.group("7", ["7", "7"], mixed=True)
+    aws.active()
+    aws.start(params={**START, "DesiredConfiguration": {"MixedInstancesPolicy": mixed_at("8")}})
+    aws.status(REFRESH, "InProgress")
+    aws.status(REFRESH, "Successful")
+    outs = aws.provider().update(GROUP, {**props, "launch_template_version": 7.0}, props).outs
+    assert outs is not None
+    assert outs["instance_refresh_id"] == REFRESH
+    assert outs["mixed_instances_policy"] == MIXED
+
+
+def test_a_mixed_group_already_on_the_version_rolls_nothing(aws: Aws) -> None:
+    aws.group("8", ["8", "8"], mixed=True)
+    aws.active()
+    outs = aws.provider().create({**PROPS, "mixed_instances_policy": MIXED}).outs
+    assert outs is not None
+    assert outs["instance_refresh_id"] is None
+
+
+def test_a_mixed_group_with_no_instance_gets_its_policy_at_the_version(aws: Aws) -> None:
+    props = {**PROPS, "mixed_instances_policy": MIXED}
+    aws.group("7", [], mixed=True)
+    aws.active()
+    aws.stubber.add_response(
+        "update_auto_scaling_group",
+        {},
+        {"AutoScalingGroupName": GROUP, "MixedInstancesPolicy": mixed_at("8")},
+    )
+    outs = aws.provider().update(GROUP, {**props, "launch_template_version": 7.0}, props).outs
+    assert outs is not None
+    assert outs["instance_refresh_id"] is None
+
+
+def test_a_mixed_groups_refresh_of_the_same_version_is_adopted(aws: Aws) -> None:
+    props = {**PROPS, "mixed_instances_policy": MIXED}
+    aws.group("7", ["7", "8"], mixed=True)
+    running = {
+        **refresh(REFRESH, "InProgress"),
+        "DesiredConfiguration": {"MixedInstancesPolicy": mixed_at("8")},
+    }
+    aws.active(running)
+    aws.status(REFRESH, "Successful")
+    outs = aws.provider().update(GROUP, {**props, "launch_template_version": 7.0}, props).outs
+    assert outs is not None
+    assert outs["instance_refresh_id"] == REFRESH
+
+
+def test_read_reports_the_version_a_mixed_group_has_saved_in_its_policy(aws: Aws) -> None:
+    aws.group("7", ["7"], mixed=True)
+    read = aws.provider().read(GROUP, {**PROPS, "mixed_instances_policy": MIXED})
+    assert read.outs is not None
+    assert read.outs["launch_template_version"] == 7
 
 
 # The provider's own diff, delete and read.

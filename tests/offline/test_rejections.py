@@ -55,17 +55,43 @@ def test_an_instance_type_that_does_not_exist_passes_config_but_not_aws() -> Non
     assert "LaunchTemplateData.InstanceType: 't3.smol' is not one of a1.medium" in message
 
 
-def test_a_group_whose_template_pairs_an_arm64_ami_with_an_x86_64_instance_type() -> None:
+@pytest.mark.parametrize("spot", [False, True], ids=["template", "mixed-instances-overrides"])
+def test_a_group_whose_template_pairs_an_arm64_ami_with_an_x86_64_instance_type(spot: bool) -> None:
     def program() -> None:
         _, subnets = network()
         ami = aws.ssm.get_parameter_output(name=AMI_PARAMETERS["arm64"])
-        launch = aws.ec2.LaunchTemplate("lt", image_id=ami.value, instance_type="t3.micro")
+        # With a mixed instances policy, the overrides' types are the ones launched.
+        launch = aws.ec2.LaunchTemplate(
+            "lt", image_id=ami.value, instance_type="t4g.micro" if spot else "t3.micro"
+        )
+        specification = (
+            aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
+                launch_template_id=launch.id, version="$Latest"
+            )
+        )
+        mixed = aws.autoscaling.GroupMixedInstancesPolicyArgs(
+            launch_template=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs(
+                launch_template_specification=specification,
+                overrides=[
+                    aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(instance_type=kind)
+                    for kind in ("t3.micro", "t3a.micro")
+                ],
+            )
+        )
         aws.autoscaling.Group(
             "asg",
             min_size=1,
             max_size=2,
             vpc_zone_identifiers=[s.id for s in subnets],
-            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(id=launch.id, version="$Latest"),
+            **(
+                {"mixed_instances_policy": mixed}
+                if spot
+                else {
+                    "launch_template": aws.autoscaling.GroupLaunchTemplateArgs(
+                        id=launch.id, version="$Latest"
+                    )
+                }
+            ),
         )
 
     message = rejected(program)
@@ -119,6 +145,21 @@ def test_a_group_on_a_launch_template_version_that_does_not_exist() -> None:
     assert "VersionNotFound" in message
 
 
+def errors_alarm() -> aws.cloudwatch.MetricAlarm:
+    """An alarm a rollout can watch."""
+    return aws.cloudwatch.MetricAlarm(
+        "errors",
+        name="errors",
+        namespace="AWS/ApplicationELB",
+        metric_name="HTTPCode_Target_5XX_Count",
+        statistic="Sum",
+        period=60,
+        evaluation_periods=1,
+        comparison_operator="GreaterThanThreshold",
+        threshold=0,
+    )
+
+
 @pytest.mark.parametrize(
     ("version", "alarm", "error"),
     [(lambda v: v + 1, "errors", "VersionNotFound"), (lambda v: v, "typo", "alarms ['typo'] do not exist")],
@@ -138,17 +179,7 @@ def test_a_rollout_naming_a_version_or_an_alarm_that_does_not_exist(
                 id=launch.id, version=launch.latest_version.apply(str)
             ),
         )
-        errors = aws.cloudwatch.MetricAlarm(
-            "errors",
-            name="errors",
-            namespace="AWS/ApplicationELB",
-            metric_name="HTTPCode_Target_5XX_Count",
-            statistic="Sum",
-            period=60,
-            evaluation_periods=1,
-            comparison_operator="GreaterThanThreshold",
-            threshold=0,
-        )
+        errors = errors_alarm()
         Rollout(
             "rollout",
             RolloutArgs(
@@ -460,3 +491,110 @@ def test_an_alarm_publishing_to_a_topic_whose_key_shuts_cloudwatch_out() -> None
     message = rejected(program)
     assert "policy alarm-topic-key-usable" in message
     assert "cloudwatch.amazonaws.com kms:GenerateDataKey: implicit deny" in message
+
+
+def test_a_rollout_whose_mixed_instances_policy_is_not_the_groups() -> None:
+    def program() -> None:
+        _, subnets = network()
+        launch = template()
+        version = launch.latest_version.apply(str)
+        group = aws.autoscaling.Group(
+            "asg",
+            min_size=1,
+            max_size=2,
+            vpc_zone_identifiers=[s.id for s in subnets],
+            mixed_instances_policy=aws.autoscaling.GroupMixedInstancesPolicyArgs(
+                launch_template=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs(
+                    launch_template_specification=(
+                        aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
+                            launch_template_id=launch.id, version=version
+                        )
+                    ),
+                    overrides=[
+                        aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(
+                            instance_type=kind
+                        )
+                        for kind in ("t3.micro", "t3a.micro")
+                    ],
+                ),
+            ),
+        )
+        alarm = errors_alarm()
+        # A refresh carrying another list of types would change the group's once it succeeded.
+        Rollout(
+            "rollout",
+            RolloutArgs(
+                region="us-east-1",
+                group_name=group.name,
+                launch_template_id=launch.id,
+                launch_template_version=launch.latest_version,
+                mixed_instances_policy={"LaunchTemplate": {"Overrides": [{"InstanceType": "t3.micro"}]}},
+                alarm_names=[alarm.name],
+            ),
+        )
+
+    message = rejected(program)
+    assert message.startswith("pulumi-python:dynamic/rollout:Rollout rollout:")
+    assert "is not the group's" in message
+
+
+def web_acl(window: int = 300) -> aws.wafv2.WebAcl:
+    visibility = aws.wafv2.WebAclVisibilityConfigArgs(
+        cloudwatch_metrics_enabled=True, metric_name="acl", sampled_requests_enabled=False
+    )
+    return aws.wafv2.WebAcl(
+        "acl",
+        scope="REGIONAL",
+        default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
+        visibility_config=visibility,
+        rules=[
+            aws.wafv2.WebAclRuleArgs(
+                name="rate",
+                priority=0,
+                action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
+                statement=aws.wafv2.WebAclRuleStatementArgs(
+                    rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
+                        aggregate_key_type="IP", limit=100, evaluation_window_sec=window
+                    )
+                ),
+                visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(
+                    cloudwatch_metrics_enabled=True, metric_name="rate", sampled_requests_enabled=False
+                ),
+            )
+        ],
+    )
+
+
+def test_a_rate_based_rule_with_a_window_waf_does_not_offer() -> None:
+    message = rejected(lambda: web_acl(window=30))
+    assert message.startswith("aws:wafv2/webAcl:WebAcl acl: WAFInvalidParameterException")
+    assert "EvaluationWindowSec 30: one of 60, 120, 300, 600" in message
+
+
+def logging_to(group_name: str) -> None:
+    group = aws.cloudwatch.LogGroup("waf", name=group_name)
+    aws.wafv2.WebAclLoggingConfiguration(
+        "logging", resource_arn=web_acl().arn, log_destination_configs=[group.arn]
+    )
+
+
+def test_waf_logging_to_a_log_group_not_named_for_waf() -> None:
+    message = rejected(lambda: logging_to("/flask/waf"))
+    assert message.startswith("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration logging:")
+    assert "must start with aws-waf-logs-" in message
+
+
+def test_waf_logging_to_its_log_group_is_accepted() -> None:
+    with deploy(
+        "dev", program=lambda: logging_to("aws-waf-logs-flask"), managed_policies=False
+    ) as deployment:
+        created = [c.typ for c in deployment.mocks.created]
+        assert created.count("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration") == 1
+
+
+def test_a_web_acl_associated_with_a_load_balancer_that_does_not_exist() -> None:
+    missing = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/app/gone/0123456789abcdef"
+    message = rejected(
+        lambda: aws.wafv2.WebAclAssociation("guard", resource_arn=missing, web_acl_arn=web_acl().arn)
+    )
+    assert "WAFNonexistentItemException: no load balancer" in message

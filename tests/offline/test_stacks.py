@@ -346,3 +346,31 @@ def test_the_site_name_points_at_the_alb(deployment: Deployment) -> None:
     ]
     assert alias["AliasTarget"]["DNSName"].rstrip(".") == the_load_balancer(deployment)["DNSName"]
     assert deployment.outputs["url"] == f"https://{setting(deployment, 'domainName')}/"
+
+
+def test_the_alb_is_guarded_by_a_web_acl_that_logs_to_its_waf_log_group(deployment: Deployment) -> None:
+    wafv2 = client(deployment, "wafv2")
+    acl = wafv2.get_web_acl_for_resource(ResourceArn=the_load_balancer(deployment)["LoadBalancerArn"])[
+        "WebACL"
+    ]
+    rules = {rule["Name"]: rule for rule in acl["Rules"]}
+    rate = rules["rate-limit"]["Statement"]["RateBasedStatement"]
+    assert (rate["Limit"], rate["EvaluationWindowSec"], rate["AggregateKeyType"]) == (
+        setting(deployment, "wafRateLimit"),
+        setting(deployment, "wafRateWindowSeconds"),
+        "IP",
+    )
+    override = "None" if setting(deployment, "wafManagedRulesMode") == "block" else "Count"
+    managed = [rule for rule in acl["Rules"] if "ManagedRuleGroupStatement" in rule["Statement"]]
+    assert len(managed) == 3
+    assert all(list(rule["OverrideAction"]) == [override] for rule in managed)
+    logging = wafv2.get_logging_configuration(ResourceArn=acl["ARN"])["LoggingConfiguration"]
+    (destination,) = logging["LogDestinationConfigs"]
+    group_name = destination.split(":log-group:", 1)[1]
+    assert group_name.startswith("aws-waf-logs-")
+    (group,) = client(deployment, "logs").describe_log_groups(logGroupNamePrefix=group_name)["logGroups"]
+    assert group["retentionInDays"] == setting(deployment, "logRetentionDays")
+    assert {field["SingleHeader"]["Name"] for field in logging["RedactedFields"]} == {
+        "authorization",
+        "cookie",
+    }

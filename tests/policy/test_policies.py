@@ -76,6 +76,23 @@ def test_good_resources_pass(resource: Declared) -> None:
     assert resource_violations(resource) == []
 
 
+def spot_policy(base: int = 2, strategy: str | None = "price-capacity-optimized") -> dict[str, Any]:
+    """A mixed instances policy as the provider's inputs spell it."""
+    distribution: dict[str, Any] = {"onDemandBaseCapacity": base, "onDemandPercentageAboveBaseCapacity": 0}
+    if strategy is not None:
+        distribution["spotAllocationStrategy"] = strategy
+    return {
+        "launchTemplate": {"overrides": [{"instanceType": "t3.small"}, {"instanceType": "t3a.small"}]},
+        "instancesDistribution": distribution,
+    }
+
+
+SPOT_GROUP = {
+    "vpcZoneIdentifiers": ["subnet-a", "subnet-b"],
+    "minSize": 2,
+    "capacityRebalance": True,
+    "mixedInstancesPolicy": spot_policy(),
+}
 BAD: list[tuple[Declared, str, str, str]] = [
     (
         Declared(LT, "imdsv1", {**GOOD_LT, "metadataOptions": {"httpTokens": "optional"}}),
@@ -221,7 +238,31 @@ BAD: list[tuple[Declared, str, str, str]] = [
         "asg-multi-az",
         "stack 'prod' keeps min_size=1: production needs min_size >= 2",
     ),
+    (
+        Declared(ASG, "spot-below-base", {**SPOT_GROUP, "mixedInstancesPolicy": spot_policy(base=1)}),
+        "prod",
+        "asg-spot-keeps-on-demand-base",
+        "stack 'prod' keeps on_demand_base_capacity=1 below min_size=2",
+    ),
+    (
+        Declared(
+            ASG, "spot-lowest-price", {**SPOT_GROUP, "mixedInstancesPolicy": spot_policy(strategy=None)}
+        ),
+        "dev",
+        "asg-spot-keeps-on-demand-base",
+        "Spot allocation strategy is lowest-price (the API's default)",
+    ),
+    (
+        Declared(ASG, "spot-no-rebalancing", {**SPOT_GROUP, "capacityRebalance": False}),
+        "dev",
+        "asg-spot-keeps-on-demand-base",
+        "without capacity rebalancing: set capacity_rebalance=True",
+    ),
 ]
+
+
+def test_a_spot_group_with_its_minimum_on_demand_passes_in_production() -> None:
+    assert resource_violations(Declared(ASG, "spot", SPOT_GROUP), "prod") == []
 
 
 @pytest.mark.parametrize(

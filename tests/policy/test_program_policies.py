@@ -78,6 +78,13 @@ def test_prod_violates_no_policy_and_downgrades_none(harness: Harness) -> None:
         assert guarded in types
 
 
+def test_prod_with_spot_violates_no_policy(harness: Harness) -> None:
+    resources, found = violations(harness, "prod", {**stack_config("prod"), f"{PROJECT}:spot": "true"})
+    assert found == []
+    (group,) = (r for r in resources if r.type == "aws:autoscaling/group:Group")
+    assert group.props["mixedInstancesPolicy"]["instancesDistribution"]["onDemandBaseCapacity"] == 2
+
+
 def test_dev_only_trips_the_plain_http_listener_it_declares_advisory(harness: Harness) -> None:
     # dev has no domain, so no certificate: its ALB serves plain HTTP (the preview warns why). The
     # listener policy still fires there, and dev's policy config makes it advisory, not mandatory.
