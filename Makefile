@@ -60,8 +60,13 @@ typecheck: venv
 	$(BIN)/mypy . --exclude '^policy/__main__\.py$$'
 	$(BIN)/mypy policy/__main__.py
 
+# Two runs. Those that drive the Docker engine share its images and boot nodes with a dockerd each: one at a
+# time. All the others on both cores, a file per worker, so a module's fixtures (a deployment to moto, a
+# PostgreSQL) are made once.
+ENGINE_TESTS := tests/node tests/nodestack
 pytest: venv system
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile $(addprefix --ignore=,$(ENGINE_TESTS))
+	$(BIN)/pytest $(ENGINE_TESTS)
 
 # Static security testing and supply chain: workflows, Python, Dockerfile, rendered nginx, pinned packages.
 sast: venv system
