@@ -260,11 +260,12 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         if group is None:
             raise RolloutError(f"autoscaling group {name} does not exist")
         active = self._active(client, name)
-        if active is not None and active["Status"] != "Cancelling" and _desired(active) == target:
+        if active is not None and active["Status"] in CANCELLABLE and _desired(active) == target:
             # An interrupted `pulumi up` started this very rollout: adopt it.
             return self._outs(props, self._finish(client, props, active, deadline))
         if active is not None:
-            # An older release still rolling out: superseded. Its replaced nodes are redone below.
+            # An older release still rolling out (superseded), or a rollback still running: waited out
+            # (cancelled first, where it can be); the nodes it left are redone below.
             self._end(client, name, active, deadline)
             group = self._group(client, name)
             if group is None:
@@ -295,9 +296,13 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         release = f"version {version} of {props['launch_template_id']} on group {name}"
         ended = self._wait(client, name, refresh, deadline)
         if ended is None:
-            # Out of time: roll back ourselves and wait for the serving version to be back.
-            rollback_id = client.rollback_instance_refresh(AutoScalingGroupName=name)["InstanceRefreshId"]
-            rollback = self._refresh(client, name, rollback_id)
+            # Out of time: roll back ourselves, unless AWS is already rolling back or cancelling (it refuses
+            # a rollback then), and wait for the serving version to be back.
+            rollback = self._refresh(client, name, refresh["InstanceRefreshId"])
+            if rollback["Status"] in CANCELLABLE:
+                rollback_id = client.rollback_instance_refresh(AutoScalingGroupName=name)["InstanceRefreshId"]
+                rollback = self._refresh(client, name, rollback_id)
+            rollback_id = rollback["InstanceRefreshId"]
             back = self._wait(client, name, rollback, self._now() + _number(props["timeout_seconds"]))
             outcome = _describe(back) if back is not None else f"rollback {rollback_id} still running"
             raise RolloutError(
@@ -363,6 +368,11 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
             "SkipMatching": True,
             "AutoRollback": True,
             "BakeTime": _number(props["bake_time"]),
+            # The API's default for both is Wait: one node in Standby (an operator's) or protected from
+            # scale-in would hold every rollout until its timeout. A protected node serves, so it is
+            # replaced; one in Standby serves nothing and is left to its operator.
+            "ScaleInProtectedInstances": "Refresh",
+            "StandbyInstances": "Ignore",
         }
         if props["checkpoint_percentages"]:
             preferences["CheckpointPercentages"] = _number(props["checkpoint_percentages"])

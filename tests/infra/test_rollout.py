@@ -87,6 +87,8 @@ START = {
         "SkipMatching": True,
         "AutoRollback": True,
         "BakeTime": 300,
+        "ScaleInProtectedInstances": "Refresh",
+        "StandbyInstances": "Ignore",
         "CheckpointPercentages": [50, 100],
         "CheckpointDelay": 300,
         "AlarmSpecification": {"Alarms": ALARMS},
@@ -317,6 +319,20 @@ def test_the_same_release_still_rolling_is_adopted_not_restarted(aws: Aws) -> No
     assert outs["instance_refresh_id"] == REFRESH
 
 
+def test_the_same_release_being_rolled_back_is_waited_out_then_started_anew(aws: Aws) -> None:
+    # AWS is rolling back version 8 (an alarm fired while the last `pulumi up` was gone): adopting it would
+    # report that rollback as this release's outcome.
+    aws.group("7", ["7", "8"])
+    aws.active(refresh(OLDER, "RollbackInProgress", "8"))
+    aws.status(OLDER, "RollbackSuccessful", "8")
+    aws.group("7", ["7", "7"])
+    aws.start()
+    aws.status(REFRESH, "Successful")
+    outs = aws.provider().update(GROUP, {**PROPS, "launch_template_version": 7.0}, PROPS).outs
+    assert outs is not None
+    assert outs["instance_refresh_id"] == REFRESH
+
+
 def test_out_of_time_the_rollout_is_rolled_back_waited_on_and_the_update_fails_saying_so(aws: Aws) -> None:
     props = {**PROPS, "timeout_seconds": 60.0}
     aws.group("7", ["7", "7"])
@@ -325,6 +341,8 @@ def test_out_of_time_the_rollout_is_rolled_back_waited_on_and_the_update_fails_s
     aws.status(REFRESH, "Pending")
     for _ in range(4):
         aws.status(REFRESH, "InProgress")
+    # Read once more at the deadline: still in progress, so the rollout rolls it back itself.
+    aws.status(REFRESH, "InProgress")
     aws.stubber.add_response(
         "rollback_instance_refresh", {"InstanceRefreshId": REFRESH}, {"AutoScalingGroupName": GROUP}
     )
@@ -337,6 +355,22 @@ def test_out_of_time_the_rollout_is_rolled_back_waited_on_and_the_update_fails_s
     assert f"instance refresh {REFRESH} ended RollbackSuccessful" in message
     # Four polls of 15 s reach the deadline; one more while the rollback runs.
     assert aws.clock.sleeps == [15, 15, 15, 15, 15]
+
+
+def test_out_of_time_while_aws_rolls_back_already_the_rollout_only_waits(aws: Aws) -> None:
+    props = {**PROPS, "timeout_seconds": 30.0}
+    aws.group("7", ["7", "7"])
+    aws.active()
+    aws.start()
+    aws.status(REFRESH, "InProgress")
+    aws.status(REFRESH, "RollbackInProgress", reason="An alarm went into ALARM.")
+    # At the deadline AWS is rolling back: no RollbackInstanceRefresh (it would be refused), only the wait.
+    aws.status(REFRESH, "RollbackInProgress", reason="An alarm went into ALARM.")
+    aws.status(REFRESH, "RollbackSuccessful", reason="An alarm went into ALARM.")
+    with pytest.raises(RolloutError) as failed:
+        aws.provider().update(GROUP, {**props, "launch_template_version": 7.0}, props)
+    ended = f"instance refresh {REFRESH} ended RollbackSuccessful: An alarm went into ALARM."
+    assert ended in str(failed.value)
 
 
 def test_first_deploy_the_group_was_created_on_the_version_and_nothing_rolls(aws: Aws) -> None:
