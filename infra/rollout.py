@@ -190,7 +190,8 @@ def _describe(refresh: Mapping[str, Any]) -> str:
 
 class RolloutProvider(pulumi.dynamic.ResourceProvider):
     """Create, update, delete and read of a rollout: the group's version moves only through a refresh that
-    succeeds. `client`, `clock` and `sleep` are for tests; left None, the host uses boto3 and real time."""
+    succeeds. `client` (service, region), `clock` and `sleep` are for tests; left None, the host uses boto3
+    and real time."""
 
     serialize_as_secret_always = False
     """The serialized provider holds no secret; plain state keeps `pulumi stack export` readable."""
@@ -198,7 +199,7 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
     def __init__(
         self,
         *,
-        client: Callable[[str], Any] | None = None,
+        client: Callable[[str, str], Any] | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
         poll_seconds: float = POLL_SECONDS,
@@ -282,7 +283,7 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
             AutoScalingGroupName=name,
             Strategy="Rolling",
             DesiredConfiguration=_configuration(props, target),
-            Preferences=self._preferences(props),
+            Preferences=self._preferences(props, self._quiet_alarms(props)),
         )
         refresh = self._refresh(client, name, started["InstanceRefreshId"])
         return self._outs(props, self._finish(client, props, refresh, deadline))
@@ -337,10 +338,26 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         return refresh
 
     # AWS.
-    def _client(self, region: str) -> Any:
+    def _client(self, region: str, service: str = "autoscaling") -> Any:
         if self.client_factory is not None:
-            return self.client_factory(region)
-        return boto3.client("autoscaling", region_name=region)
+            return self.client_factory(service, region)
+        return boto3.client(service, region_name=region)
+
+    def _quiet_alarms(self, props: Mapping[str, Any]) -> list[str]:
+        """The gate's alarms that are not in ALARM now. One already in ALARM would fail the refresh at once:
+        a fix deployed during an incident could never reach the fleet, so that alarm sits this one out."""
+        names = list(props["alarm_names"])
+        if not names:
+            return []
+        found = self._client(props["region"], "cloudwatch").describe_alarms(
+            AlarmNames=names, StateValue="ALARM"
+        )
+        firing = {
+            alarm["AlarmName"]
+            for kind in ("MetricAlarms", "CompositeAlarms")
+            for alarm in found.get(kind, [])
+        }
+        return [name for name in names if name not in firing]
 
     @staticmethod
     def _group(client: Any, name: str) -> Mapping[str, Any] | None:
@@ -361,7 +378,7 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         return refresh  # type: ignore[no-any-return]
 
     @staticmethod
-    def _preferences(props: Mapping[str, Any]) -> dict[str, Any]:
+    def _preferences(props: Mapping[str, Any], alarms: Sequence[str]) -> dict[str, Any]:
         preferences: dict[str, Any] = {
             "MinHealthyPercentage": _number(props["min_healthy_percentage"]),
             "MaxHealthyPercentage": _number(props["max_healthy_percentage"]),
@@ -377,8 +394,8 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         if props["checkpoint_percentages"]:
             preferences["CheckpointPercentages"] = _number(props["checkpoint_percentages"])
             preferences["CheckpointDelay"] = _number(props["checkpoint_delay"])
-        if props["alarm_names"]:
-            preferences["AlarmSpecification"] = {"Alarms": list(props["alarm_names"])}
+        if alarms:
+            preferences["AlarmSpecification"] = {"Alarms": list(alarms)}
         return preferences
 
     @staticmethod

@@ -77,7 +77,7 @@ def mixed_at(version: str) -> dict[str, Any]:
     }
 
 
-START = {
+START: dict[str, Any] = {
     "AutoScalingGroupName": GROUP,
     "Strategy": "Rolling",
     "DesiredConfiguration": {"LaunchTemplate": {"LaunchTemplateId": TEMPLATE, "Version": "8"}},
@@ -118,9 +118,15 @@ class Aws:
     client: Any
     stubber: Stubber
     clock: Clock
+    #: CloudWatch, which the rollout asks which of its alarms are in ALARM before it starts a refresh.
+    alarms: Stubber
 
     def provider(self) -> RolloutProvider:
-        return RolloutProvider(client=lambda region: self.client, clock=self.clock, sleep=self.clock.sleep)
+        def client(service: str, region: str) -> Any:
+            assert region == "us-east-1"
+            return self.client if service == "autoscaling" else self.alarms.client
+
+        return RolloutProvider(client=client, clock=self.clock, sleep=self.clock.sleep)
 
     def group(self, version: str | None, instances: list[str], *, mixed: bool = False) -> None:
         """DescribeAutoScalingGroups: the group saved on `version` (inside its mixed instances policy when
@@ -175,7 +181,15 @@ class Aws:
             {"AutoScalingGroupName": GROUP, "InstanceRefreshIds": [refresh_id]},
         )
 
-    def start(self, refresh_id: str = REFRESH, params: dict[str, Any] | None = None) -> None:
+    def start(
+        self, refresh_id: str = REFRESH, params: dict[str, Any] | None = None, firing: tuple[str, ...] = ()
+    ) -> None:
+        """DescribeAlarms (those of ``firing`` in ALARM), then StartInstanceRefresh."""
+        self.alarms.add_response(
+            "describe_alarms",
+            {"MetricAlarms": [{"AlarmName": name, "StateValue": "ALARM"} for name in firing]},
+            {"AlarmNames": ALARMS, "StateValue": "ALARM"},
+        )
         self.stubber.add_response(
             "start_instance_refresh",
             {"InstanceRefreshId": refresh_id},
@@ -204,9 +218,16 @@ def aws() -> Iterator[Aws]:
         aws_access_key_id="AKIAEXAMPLEEXAMPLE00",
         aws_secret_access_key="example",  # noqa: S106 - never sent: the stubber answers
     )
-    with Stubber(client) as stubber:
-        yield Aws(client, stubber, Clock())
+    cloudwatch = boto3.client(
+        "cloudwatch",
+        region_name="us-east-1",
+        aws_access_key_id="AKIAEXAMPLEEXAMPLE00",
+        aws_secret_access_key="example",  # noqa: S106 - never sent: the stubber answers
+    )
+    with Stubber(client) as stubber, Stubber(cloudwatch) as alarms:
+        yield Aws(client, stubber, Clock(), alarms)
         stubber.assert_no_pending_responses()
+        alarms.assert_no_pending_responses()
 
 
 # The state machine.
@@ -313,6 +334,19 @@ def test_the_same_release_still_rolling_is_adopted_not_restarted(aws: Aws) -> No
     aws.group("7", ["7", "8"])
     aws.active(refresh(REFRESH, "InProgress", "8"))
     aws.status(REFRESH, "Baking")
+    aws.status(REFRESH, "Successful")
+    outs = aws.provider().update(GROUP, {**PROPS, "launch_template_version": 7.0}, PROPS).outs
+    assert outs is not None
+    assert outs["instance_refresh_id"] == REFRESH
+
+
+def test_an_alarm_already_in_alarm_sits_the_refresh_out_so_a_fix_can_reach_the_fleet(aws: Aws) -> None:
+    # During an incident the error-rate alarm is red: as a gate it would fail the fix's refresh at once.
+    red = ALARMS[0]
+    aws.group("7", ["7", "7"])
+    aws.active()
+    quiet = {**START["Preferences"], "AlarmSpecification": {"Alarms": ALARMS[1:]}}
+    aws.start(params={**START, "Preferences": quiet}, firing=(red,))
     aws.status(REFRESH, "Successful")
     outs = aws.provider().update(GROUP, {**PROPS, "launch_template_version": 7.0}, PROPS).outs
     assert outs is not None
