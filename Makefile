@@ -16,7 +16,8 @@ SYSTEM_PACKAGES := nginx:nginx openssl:openssl envsubst:gettext-base shellcheck:
 	libjemalloc.so.2:libjemalloc2 iptables:iptables dockerd:docker.io debootstrap:debootstrap \
 	docker-registry:docker-registry curl:curl nsenter:util-linux taskset:util-linux strace:strace \
 	pg_ctlcluster:postgresql
-SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/require-sysctl scripts/local scripts/sast \
+SHELL_SCRIPTS := .ci/run scripts/require-system-packages scripts/require-sysctl scripts/require-binfmt \
+	scripts/local scripts/sast \
 	docker/nginx/render.sh docker/nginx/precompress.sh
 PY_SOURCES := app docker infra offline policy bench nodestack tests __main__.py
 
@@ -25,7 +26,8 @@ NODE_REPORT_DIR ?= docs
 export HTTP_PORT ?= 8080
 export HTTPS_PORT ?= 8443
 
-.PHONY: help test local plan bench bench-quick bench-machine node-test node-report lint typecheck pytest sast system venv clean
+.PHONY: help test local plan bench bench-quick bench-machine node-test node-report arm64-test arm64-machine lint \
+	typecheck pytest sast system venv clean
 
 help:
 	@echo "make test    install everything into $(VENV), then run every lint and test"
@@ -35,6 +37,7 @@ help:
 	@echo "make bench-quick   the same scenarios, shorter (under 2 min when the machine is idle); report in .bench/"
 	@echo "make node-test   build the images and boot a node from the user data (root); IMAGE_BASES=production for the real bases"
 	@echo "make node-report   what ships: the images' sizes, a booted node's memory, boot steps and warm start (root); writes docs/node-report.md"
+	@echo "make arm64-test   the images built for linux/arm64 and run under qemu emulation (root; slow, not in make test)"
 
 $(STAMP): requirements.txt requirements-dev.txt docker/requirements.txt app/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
@@ -59,8 +62,13 @@ typecheck: venv
 	$(BIN)/mypy . --exclude '^policy/__main__\.py$$'
 	$(BIN)/mypy policy/__main__.py
 
+# Two runs. Those that drive the Docker engine share its images and boot nodes with a dockerd each: one at a
+# time. All the others on both cores, a file per worker, so a module's fixtures (a deployment to moto, a
+# PostgreSQL) are made once.
+ENGINE_TESTS := tests/node tests/nodestack
 pytest: venv system
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile $(addprefix --ignore=,$(ENGINE_TESTS))
+	$(BIN)/pytest $(ENGINE_TESTS)
 
 # Static security testing and supply chain: workflows, Python, Dockerfile, rendered nginx, pinned packages.
 sast: venv system
@@ -97,6 +105,16 @@ node-report: venv system
 # bases, IMAGE_BASES=production (.github/workflows/test.yml does this on GitHub's runners).
 node-test: venv system
 	$(BIN)/pytest tests/node/test_images.py tests/node/test_boot.py tests/node/test_warm_start.py
+
+# The images built for linux/arm64 (architecture: arm64, AWS Graviton) and started under emulation: their
+# aarch64 binaries run through qemu-user-static. Too slow for `make test`; .ci/run and CI run it after it.
+arm64-test: venv system arm64-machine
+	$(BIN)/pytest -m arm64 tests/node/test_arm64.py
+
+# What emulation needs beyond `system`: qemu-user-static, registered with the kernel's binfmt_misc (root).
+arm64-machine:
+	@scripts/require-system-packages qemu-aarch64-static:qemu-user-static
+	@scripts/require-binfmt aarch64
 
 clean:
 	rm -rf $(VENV) .local .bench .build/docker .pytest_cache .mypy_cache .ruff_cache

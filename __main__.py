@@ -47,6 +47,7 @@ images = Images(
         keep_images=settings.ecr_keep_images,
         force_delete=not settings.deletion_protection,
         release=settings.release is not None,
+        architecture=settings.architecture,
         pinned=pinned,
     ),
 )
@@ -115,6 +116,7 @@ release = Release(
         security_group_id=security.instance_security_group.id,
         app=app,
         log_retention_days=settings.log_retention_days,
+        architecture=settings.architecture,
         after=database.access,
     ),
 )
@@ -124,6 +126,7 @@ nodes = Compute(
         stack=settings.stack,
         region=settings.region,
         instance_type=settings.instance_type,
+        architecture=settings.architecture,
         root_volume_size_gib=settings.root_volume_size_gib,
         security_group_id=security.instance_security_group.id,
         repository_arns=images.repository_arns,
@@ -137,6 +140,9 @@ nodes = Compute(
         # nginx's per-node limit, the inner line: the web ACL's rate shared over the smallest group.
         rate_limit=node_rate_limit(settings.waf, min_size=settings.min_size),
         tags=settings.tags,
+        target_group_arn=web.target_group.arn,
+        deregistration_delay_seconds=web.deregistration_delay_seconds,
+        spot=settings.spot,
         app=app,
         after=release.before_nodes(),
     ),
@@ -159,6 +165,7 @@ scaling = Scaling(
         schedules=settings.scheduled_capacity,
         stack=settings.stack,
         tags=settings.tags,
+        spot=settings.spot,
     ),
 )
 # New launch template versions reach the group only through a gated refresh, which `pulumi up` waits for.
@@ -169,6 +176,7 @@ rollout = Rollout(
         group_name=scaling.group.name,
         launch_template_id=nodes.launch_template.id,
         launch_template_version=nodes.launch_template.latest_version,
+        mixed_instances_policy=scaling.mixed_instances_policy,
         alarm_names=alarms.rollout_alarm_names,
     ),
     opts=pulumi.ResourceOptions(parent=scaling),

@@ -136,6 +136,7 @@ STEP_WHAT = {
     "secrets": "the app's secrets fetched into `/run/app-secrets` (the AWS CLI stand-in)",
     "run-app": "the app's `docker run`",
     "run-proxy": "the proxy's `docker run`",
+    "spot-drain": "(Spot nodes only) the interruption drain's unit installed and started",
 }
 """What each of the user data's timed steps (infra/user_data.py ``BOOT_STEPS``) does on this node."""
 

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from infra import app_environment, naming, policies, user_data
+from infra import app_environment, naming, policies, spot_drain, user_data
+from infra.architecture import AMI_PARAMETERS
+from infra.config import SpotSettings
 
-AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
-"""AWS's public SSM parameter naming the latest Amazon ECS-optimized Amazon Linux 2023 AMI (x86_64, like the
-images): AL2023 with Docker installed, so a booting node installs no package (docs/aws-contracts.md)."""
 SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 """Session Manager: the way operators reach a node (no SSH, no key pair, no open port)."""
 ROOT_DEVICE = "/dev/xvda"
@@ -42,6 +41,8 @@ class ComputeArgs:
     region: str
     instance_type: str
     root_volume_size_gib: int
+    architecture: str
+    """The instance type's architecture, which the AMI and the images are of."""
     security_group_id: pulumi.Input[str]
     repository_arns: pulumi.Input[list[str]]
     """The ECR repositories the node may pull from, and no others."""
@@ -56,6 +57,12 @@ class ComputeArgs:
     """nginx's per-client limit on each node, derived from the web ACL's (infra/firewall.py)."""
     tags: Mapping[str, str]
     """Tags for the instances and volumes the template launches (provider default tags do not reach them)."""
+    target_group_arn: pulumi.Input[str]
+    """The target group the nodes serve in: a Spot node leaves it on an interruption notice."""
+    deregistration_delay_seconds: int
+    """The target group's drain, which a Spot node waits out before it stops its containers."""
+    spot: SpotSettings | None = None
+    """Spot capacity: the nodes run the drain (infra/spot_drain.py) and may leave the target group."""
     app: app_environment.AppEnvironment = field(default_factory=app_environment.AppEnvironment.empty)
     """The app container's settings, and the secrets its nodes may read and fetch at boot."""
     after: Sequence[pulumi.Resource] = ()
@@ -86,6 +93,10 @@ class Compute(pulumi.ComponentResource):
         fetches = app_environment.resolved(args.app, region=args.region, parent=self)
         if args.app.secrets:
             documents["app-secrets"] = fetches.apply(policies.read_app_secrets)
+        if args.spot is not None:
+            documents["spot-drain"] = pulumi.Output.from_input(args.target_group_arn).apply(
+                policies.leave_target_group
+            )
         grants: list[pulumi.Resource] = [
             aws.iam.RolePolicyAttachment(
                 naming.child(name, "ssm"), role=self.role.name, policy_arn=SSM_MANAGED_POLICY, opts=child
@@ -96,9 +107,13 @@ class Compute(pulumi.ComponentResource):
             ),
         ]
         profile = aws.iam.InstanceProfile(naming.child(name, "profile"), role=self.role.name, opts=child)
-        # Resolved at deploy time, not with "resolve:ssm:" at launch: a new AMI makes a new template version
-        # (and an instance refresh), and instance refresh rollback refuses templates with SSM image ids.
-        ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self))
+        # The ECS-optimized Amazon Linux 2023 AMI of the nodes' architecture: AL2023 with Docker installed, so
+        # a booting node installs no package (docs/aws-contracts.md). Resolved at deploy time, not with
+        # "resolve:ssm:" at launch: a new AMI makes a new template version (and an instance refresh), and
+        # instance refresh rollback refuses templates with SSM image ids.
+        ami = aws.ssm.get_parameter_output(
+            name=AMI_PARAMETERS[args.architecture], opts=pulumi.InvokeOutputOptions(parent=self)
+        )
         # The settings a program added from other resources (a database's address) are known at deploy time.
         app_settings = pulumi.Output.from_input(dict(args.app.settings))
         script = pulumi.Output.all(
@@ -109,6 +124,7 @@ class Compute(pulumi.ComponentResource):
             args.server_name,
             fetches,
             app_settings,
+            args.target_group_arn,
         ).apply(
             lambda values: user_data.render(
                 user_data.NodeSettings(
@@ -122,6 +138,15 @@ class Compute(pulumi.ComponentResource):
                     rate_limit=args.rate_limit,
                     app_settings=values[6],
                     app_secrets=values[5],
+                    spot_drain=(
+                        spot_drain.SpotDrain(
+                            target_group_arn=values[7],
+                            port=args.https_port,
+                            deregistration_delay_seconds=args.deregistration_delay_seconds,
+                        )
+                        if args.spot is not None
+                        else None
+                    ),
                 )
             )
         )

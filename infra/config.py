@@ -16,7 +16,8 @@ from typing import Any
 
 import pulumi
 
-from infra import app_environment
+from infra import app_environment, instance_types, spot_drain
+from infra import architecture as arch
 
 PROJECT = "flask-nginx-aws"
 
@@ -89,6 +90,9 @@ _SCHEDULE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _CRON_ITEM = re.compile(r"^(?:\*|(?P<low>\d+)(?:-(?P<high>\d+))?)(?:/(?P<step>\d+))?$")
 _IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
+SPOT_MAX_APP_SECRETS = 10
+"""appSecrets with spot: the drain takes room in EC2's 16 KB of user data; these, the database's two and the
+longest settings fit with it (tests/infra/test_node_secrets.py)."""
 WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
 """The requests per evaluation window a WAF rate-based rule accepts (WAF Developer Guide, "Rate-based rule
 high-level settings"; the API's RateLimit)."""
@@ -213,6 +217,17 @@ class ScheduledCapacity:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SpotSettings:
+    """A group of On-Demand nodes up to its minimum size and Spot nodes above it, of several types."""
+
+    instance_types: tuple[str, ...]
+    """The types the group may launch, `instanceType` first (the On-Demand nodes' first choice), each of its
+    architecture, vCPUs and memory."""
+    on_demand_base_capacity: int
+    """Nodes that are always On-Demand: the group's minimum size."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class WafSettings:
     """The web ACL in front of the ALB: the fleet-wide rate limit and what the managed rule groups do."""
 
@@ -237,6 +252,11 @@ class Settings:
     https: bool
     domain: Domain | None
     instance_type: str
+    architecture: str = arch.X86_64
+    """The nodes' CPU architecture (`x86_64` or `arm64`, EC2's names): the AMI, the images' platform, the
+    release function's architecture; `instance_type` is of it."""
+    spot: SpotSettings | None = None
+    """Spot capacity above the minimum size (`spot`), or None: every node On-Demand."""
     root_volume_size_gib: int
     min_size: int
     desired_capacity: int
@@ -272,6 +292,9 @@ class Settings:
 
 KEYS: Mapping[str, str] = {
     "instanceType": "string",
+    "architecture": "string",
+    "spot": "boolean",
+    "spotInstanceTypes": "array",
     "rootVolumeSizeGib": "integer",
     "minSize": "integer",
     "desiredCapacity": "integer",
@@ -366,9 +389,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
     path = _str(raw, "healthCheckPath")
     if not path.startswith("/") or " " in path:
         raise ConfigError("healthCheckPath", path, "a URL path starting with '/'")
-    instance_type = _str(raw, "instanceType")
-    if not _INSTANCE_TYPE.match(instance_type):
-        raise ConfigError("instanceType", instance_type, "an EC2 instance type such as 't3.small'")
+    instance_type, cpu_architecture = _instance_type(raw)
     retention = _int(raw, "logRetentionDays", low=1, high=LOG_RETENTION_DAYS[-1])
     if retention not in LOG_RETENTION_DAYS:
         raise ConfigError("logRetentionDays", retention, f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
@@ -377,6 +398,15 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         raise ConfigError("alarmEmail", alarm_email, "an email address")
     database = _database(raw)
     release = _release(raw)
+    idle_timeout = _int(raw, "idleTimeoutSeconds", low=1, high=NGINX_KEEPALIVE_SECONDS - 1)
+    spot = _spot(raw, instance_type=instance_type, min_size=min_size, idle_timeout=idle_timeout)
+    app = _app(raw, database=database is not None, release=release is not None)
+    if spot is not None and len(app.secrets) > SPOT_MAX_APP_SECRETS:
+        raise ConfigError(
+            "appSecrets",
+            f"{len(app.secrets)} secrets",
+            f"at most {SPOT_MAX_APP_SECRETS} with spot: the node's drain takes room in EC2's 16 KB user data",
+        )
     return Settings(
         stack=stack,
         region=region,
@@ -385,6 +415,8 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         https=https,
         domain=domain,
         instance_type=instance_type,
+        architecture=cpu_architecture,
+        spot=spot,
         root_volume_size_gib=_int(raw, "rootVolumeSizeGib", low=MIN_ROOT_VOLUME_GIB, high=16384),
         min_size=min_size,
         desired_capacity=desired,
@@ -393,7 +425,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         request_target_per_minute=requests,
         scheduled_capacity=schedules,
         health_check_path=path,
-        idle_timeout_seconds=_int(raw, "idleTimeoutSeconds", low=1, high=NGINX_KEEPALIVE_SECONDS - 1),
+        idle_timeout_seconds=idle_timeout,
         deletion_protection=_bool(raw, "deletionProtection"),
         log_retention_days=retention,
         access_log_retention_days=_int(raw, "accessLogRetentionDays", low=1, high=3650),
@@ -401,12 +433,88 @@ def parse(raw: Mapping[str, Any], *, stack: str, region: str, tags: Mapping[str,
         release=release,
         alarm_email=alarm_email,
         database=database,
-        app=_app(raw, database=database is not None, release=release is not None),
+        app=app,
         app_path=_str(raw, "appPath"),
         wsgi_app=_wsgi_app(raw),
         app_image_digest=_image_digest(raw),
         waf=_waf(raw),
     )
+
+
+def _instance_type(raw: Mapping[str, Any]) -> tuple[str, str]:
+    """`instanceType` and `architecture`: the type must be of the architecture, since the AMI and the images
+    are (EC2 refuses a launch template whose AMI is of another architecture than its type)."""
+    chosen = _str(raw, "architecture")
+    if chosen not in arch.ARCHITECTURES:
+        raise ConfigError("architecture", chosen, " or ".join(arch.ARCHITECTURES))
+    instance_type = _str(raw, "instanceType")
+    found = arch.of_instance_type(instance_type) if _INSTANCE_TYPE.match(instance_type) else None
+    if found is None:
+        raise ConfigError(
+            "instanceType",
+            instance_type,
+            f"an EC2 instance type such as '{arch.EXAMPLE_TYPE[chosen]}' (no macOS type)",
+        )
+    if found != chosen:
+        raise ConfigError(
+            "instanceType",
+            instance_type,
+            f"an {chosen} instance type, as architecture is '{chosen}' ('{instance_type}' is an {found} "
+            f"type): set architecture to {found}, or take an {chosen} type such as "
+            f"'{arch.EXAMPLE_TYPE[chosen]}'",
+        )
+    return instance_type, chosen
+
+
+def _spot(
+    raw: Mapping[str, Any], *, instance_type: str, min_size: int, idle_timeout: int
+) -> SpotSettings | None:
+    """`spot` and `spotInstanceTypes`: the types, each of `instanceType`'s size class; unset, every type of
+    that class this project knows (infra/instance_types.py)."""
+    listed = _str_list(raw, "spotInstanceTypes")
+    if not _bool(raw, "spot"):
+        if listed:
+            raise ConfigError("spotInstanceTypes", listed, "no types unless spot is true")
+        return None
+    base = instance_types.lookup(instance_type)
+    if base is None:
+        raise ConfigError(
+            "instanceType",
+            instance_type,
+            "with spot, a type whose size class this project knows: the large to 4xlarge sizes of the m, c "
+            "and r families or the t3, t3a and t4g sizes of infra/instance_types.py, such as 't3.small'",
+        )
+    names = [instance_type, *(name for name in listed if name != instance_type)] if listed else []
+    for name in names:
+        other = instance_types.lookup(name)
+        if other is None or other.size_class() != base.size_class():
+            allowed = f"types of the size class of instanceType, {_describe(base)}"
+            found = f"{name} is {_describe(other)}" if other is not None else f"{name} is not a type it knows"
+            raise ConfigError("spotInstanceTypes", name, f"{allowed}; {found}")
+    if len(set(names)) != len(names):
+        raise ConfigError("spotInstanceTypes", listed, "each type once")
+    types = tuple(names) if names else tuple(instance_types.same_class(base))
+    if len(types) < 2:
+        raise ConfigError(
+            "spotInstanceTypes",
+            list(types),
+            f"at least two types of the size class of {instance_type} ({_describe(base)}): one Spot pool "
+            "alone is interrupted and refilled together",
+        )
+    longest = spot_drain.longest_deregistration_delay()
+    if idle_timeout > longest:
+        raise ConfigError(
+            "idleTimeoutSeconds",
+            idle_timeout,
+            f"at most {longest} with spot: the target group drains for this long, and a Spot node must drain "
+            f"and stop within EC2's {spot_drain.NOTICE_SECONDS} s notice",
+        )
+    return SpotSettings(instance_types=types, on_demand_base_capacity=min_size)
+
+
+def _describe(kind: instance_types.InstanceType) -> str:
+    burstable = "burstable" if kind.burstable else "not burstable"
+    return f"{kind.architecture}, {kind.vcpus} vCPUs, {kind.memory_gib:g} GiB, {burstable}"
 
 
 def _waf(raw: Mapping[str, Any]) -> WafSettings:

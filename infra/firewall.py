@@ -73,8 +73,10 @@ def node_rate_limit(waf: WafSettings, *, min_size: int) -> NginxRateLimit:
 
     The ALB spreads a client's requests over the nodes (round robin), so a client at the web ACL's
     sustained rate sends each node its share; the share is largest when the group is smallest. Each node
-    therefore admits the WAF rate divided by `min_size`, rounded up: it never refuses a client the web ACL
-    admits, and it stops a burst on one node in the seconds before WAF, which counts with a delay, acts.
+    therefore admits the WAF rate divided by `min_size`, rounded up, as a steady rate with a burst of
+    `BURST_SECONDS` of it: a client at or under the web ACL's rate, spread over the window, passes both; one
+    that spends its window's allowance in a few seconds, which WAF would admit, gets 429 from nginx. That is
+    the inner line's job: WAF counts with a delay, and nginx stops such a burst on one node at once.
     """
     per_second = math.ceil(waf.rate_limit / waf.window_seconds / min_size)
     return NginxRateLimit(per_second=per_second, burst=per_second * BURST_SECONDS)

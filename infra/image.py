@@ -18,10 +18,9 @@ import pulumi_docker as docker
 from docker.utils.build import exclude_paths
 
 from infra import naming, policies
+from infra.architecture import PLATFORMS
 from infra.config import ConfigError
 
-PLATFORM = "linux/amd64"
-"""The instances' architecture (the launch template's AMI is x86_64)."""
 NODE_TARGETS = ("app", "proxy")
 """The images a node runs."""
 RELEASE_TARGET = "release"
@@ -175,14 +174,17 @@ class ImagesArgs:
     """Whether destroying the stack may delete repositories that still hold images."""
     release: bool = False
     """Whether the app has a release command: then the release image is built too."""
+    architecture: str
+    """The nodes' architecture, which the release function shares: every image is built for its platform
+    alone, so a change of architecture is a new build and tag."""
     pinned: PinnedRelease | None = None
     """A release the repositories hold, deployed instead of building one (`pinned_release`): nothing is
     built or pushed."""
 
 
 class Images(pulumi.ComponentResource):
-    """One ECR repository per Dockerfile target, and each target built for `linux/amd64` and pushed under
-    the build's tag; or, with a pinned release, that release's images by digest and nothing built."""
+    """One ECR repository per Dockerfile target, and each target built for the nodes' platform and pushed
+    under the build's tag; or, with a pinned release, that release's images by digest and nothing built."""
 
     repositories: dict[str, aws.ecr.Repository]
     """The repository of each target (`app`, `proxy`, and `release` when the app has a release command)."""
@@ -205,7 +207,7 @@ class Images(pulumi.ComponentResource):
         settings = {
             "context": context.as_posix(),
             "dockerfile": (context / DOCKERFILE).as_posix(),
-            "platform": PLATFORM,
+            "platform": PLATFORMS[args.architecture],
         }
         build_args = {"APP_DIR": Path(args.app_path).as_posix(), "WSGI_APP": args.wsgi_app}
         # The build arguments are pulumi-docker inputs too: each one is in the tag. A pinned release reads
@@ -278,7 +280,7 @@ class Images(pulumi.ComponentResource):
                 context=settings["context"],
                 dockerfile=settings["dockerfile"],
                 target=target,
-                platform=PLATFORM,
+                platform=settings["platform"],
                 args=dict(build_args),
             ),
             image_name=pulumi.Output.concat(repository.repository_url, ":", tag),

@@ -54,11 +54,14 @@ class LoadBalancer(pulumi.ComponentResource):
     """The name clients use for the site (the domain, or the ALB's DNS name): nginx's `server_name`."""
     url: pulumi.Output[str]
     """The site's URL."""
+    deregistration_delay_seconds: int
+    """How long the ALB drains a target leaving the group: its idle timeout."""
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flask-nginx-aws:loadbalancer:LoadBalancer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.access_logs_bucket, bucket_policy = self._access_logs(name, args)
+        self.deregistration_delay_seconds = args.idle_timeout_seconds
         self.alb = aws.lb.LoadBalancer(
             naming.child(name, "alb"),
             load_balancer_type="application",
@@ -86,7 +89,7 @@ class LoadBalancer(pulumi.ComponentResource):
             # A node leaving the group (scale-in, refresh) finishes its in-flight requests for as long as the
             # ALB waits on any of them, its idle timeout (ELB guide, "Deregistration delay"); the group
             # terminates the node only afterwards.
-            deregistration_delay=args.idle_timeout_seconds,
+            deregistration_delay=self.deregistration_delay_seconds,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 enabled=True,
                 protocol="HTTPS",

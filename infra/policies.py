@@ -121,6 +121,27 @@ def _decrypt_through(service: str, context_key: str, arns: Sequence[str]) -> dic
     }
 
 
+def leave_target_group(target_group_arn: str) -> str:
+    """A Spot node's drain: deregister from its target group (resource type `targetgroup`), and read target
+    health, which takes no resource but "*" (Service Authorization Reference, Elastic Load Balancing V2)."""
+    return json.dumps(
+        _document(
+            {
+                "Sid": "LeaveTargetGroup",
+                "Effect": "Allow",
+                "Action": "elasticloadbalancing:DeregisterTargets",
+                "Resource": target_group_arn,
+            },
+            {
+                "Sid": "WatchTheDrain",
+                "Effect": "Allow",
+                "Action": "elasticloadbalancing:DescribeTargetHealth",
+                "Resource": "*",
+            },
+        )
+    )
+
+
 def read_app_secrets(fetches: Sequence[Fetch]) -> str:
     """Read exactly these parameters and secrets, and decrypt them only through their services.
 

@@ -50,6 +50,8 @@ class ReleaseArgs:
     """The app's settings and secrets, as its nodes get them: the function's environment holds the settings
     and the secrets' references, never their values; the run reads those and no other."""
     log_retention_days: int
+    architecture: str
+    """The nodes' architecture, which the release image is built for: Lambda runs it on the same."""
     after: Sequence[pulumi.Resource] = ()
     """What the command needs in place before it runs: the rules that let it reach the database."""
 
@@ -147,7 +149,7 @@ class Release(pulumi.ComponentResource):
             description="Runs the app's release command once per release, before its nodes launch",
             package_type="Image",
             image_uri=image,
-            architectures=["x86_64"],
+            architectures=[args.architecture],
             role=role.arn,
             timeout=settings.timeout_seconds,
             memory_size=MEMORY_MB,

@@ -49,7 +49,15 @@ HOW = (
     "timeout_seconds",
 )
 """The inputs that say how a refresh runs and how long `pulumi up` waits for it."""
-INPUTS = ("region", "group_name", "launch_template_id", "launch_template_version", "alarm_names", *HOW)
+INPUTS = (
+    "region",
+    "group_name",
+    "launch_template_id",
+    "launch_template_version",
+    "mixed_instances_policy",
+    "alarm_names",
+    *HOW,
+)
 """The resource's inputs, as the provider receives them."""
 REPLACE_ON = ("region", "group_name")
 """Another group is another rollout: the old one's refresh is cancelled, the new group's version checked."""
@@ -113,6 +121,9 @@ class RolloutArgs:
     launch_template_id: pulumi.Input[str]
     launch_template_version: pulumi.Input[int]
     """A numbered version (AWS cannot roll back to `$Latest` or `$Default`)."""
+    mixed_instances_policy: Mapping[str, Any] | None = None
+    """The group's mixed instances policy as the Auto Scaling API spells it, without its launch template
+    specification, which the rollout fills in with the version; None for a group on a launch template."""
     alarm_names: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Alarms that fail and roll back the refresh when they go to ALARM (at most 10)."""
     preferences: RolloutPreferences = field(default_factory=RolloutPreferences)
@@ -125,23 +136,51 @@ def _number(value: Any) -> Any:
         return int(value)
     if isinstance(value, list):
         return [_number(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _number(item) for key, item in value.items()}
     return value
+
+
+def _template(configuration: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The launch template specification of a group, an instance or a desired configuration: its own
+    `LaunchTemplate`, or the one inside its `MixedInstancesPolicy` (API Reference, `AutoScalingGroup`,
+    `DesiredConfiguration`)."""
+    mixed = configuration.get("MixedInstancesPolicy")
+    if mixed:
+        return mixed.get("LaunchTemplate", {}).get("LaunchTemplateSpecification")  # type: ignore[no-any-return]
+    return configuration.get("LaunchTemplate")
 
 
 def _desired(refresh: Mapping[str, Any]) -> tuple[str, str] | None:
     """The launch template (id, version) a refresh rolls out, or None for a refresh without one."""
-    template = refresh.get("DesiredConfiguration", {}).get("LaunchTemplate")
+    template = _template(refresh.get("DesiredConfiguration", {}))
     if not template or "LaunchTemplateId" not in template:
         return None
     return template["LaunchTemplateId"], str(template.get("Version", ""))
 
 
-def _saved(holder: Mapping[str, Any]) -> tuple[str, str] | None:
+def saved(holder: Mapping[str, Any]) -> tuple[str, str] | None:
     """The launch template (id, version) a group, or one of its instances, is on."""
-    template = holder.get("LaunchTemplate")
+    template = _template(holder)
     if not template:
         return None
     return template.get("LaunchTemplateId", ""), str(template.get("Version", ""))
+
+
+def _configuration(props: Mapping[str, Any], target: tuple[str, str]) -> dict[str, Any]:
+    """The group's launch configuration at the target version, as UpdateAutoScalingGroup and a refresh's
+    `DesiredConfiguration` take it. A group with a mixed instances policy gets the whole policy: a desired
+    configuration of a launch template alone would replace the policy once the refresh succeeds."""
+    specification = {"LaunchTemplateId": target[0], "Version": target[1]}
+    mixed = props.get("mixed_instances_policy")
+    if not mixed:
+        return {"LaunchTemplate": specification}
+    policy = _number(dict(mixed))
+    policy["LaunchTemplate"] = {
+        **policy.get("LaunchTemplate", {}),
+        "LaunchTemplateSpecification": specification,
+    }
+    return {"MixedInstancesPolicy": policy}
 
 
 def _describe(refresh: Mapping[str, Any]) -> str:
@@ -151,7 +190,8 @@ def _describe(refresh: Mapping[str, Any]) -> str:
 
 class RolloutProvider(pulumi.dynamic.ResourceProvider):
     """Create, update, delete and read of a rollout: the group's version moves only through a refresh that
-    succeeds. `client`, `clock` and `sleep` are for tests; left None, the host uses boto3 and real time."""
+    succeeds. `client` (service, region), `clock` and `sleep` are for tests; left None, the host uses boto3
+    and real time."""
 
     serialize_as_secret_always = False
     """The serialized provider holds no secret; plain state keeps `pulumi stack export` readable."""
@@ -159,7 +199,7 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
     def __init__(
         self,
         *,
-        client: Callable[[str], Any] | None = None,
+        client: Callable[[str, str], Any] | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
         poll_seconds: float = POLL_SECONDS,
@@ -205,10 +245,10 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         group = self._group(client, props["group_name"])
         if group is None:
             return pulumi.dynamic.ReadResult(None, {})
-        saved = _saved(group)
+        current = saved(group)
         outs = dict(props)
-        if saved is not None and saved[0] == props["launch_template_id"] and saved[1].isdigit():
-            outs["launch_template_version"] = int(saved[1])
+        if current is not None and current[0] == props["launch_template_id"] and current[1].isdigit():
+            outs["launch_template_version"] = int(current[1])
         return pulumi.dynamic.ReadResult(id_, outs)
 
     # The state machine.
@@ -221,11 +261,12 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         if group is None:
             raise RolloutError(f"autoscaling group {name} does not exist")
         active = self._active(client, name)
-        if active is not None and active["Status"] != "Cancelling" and _desired(active) == target:
+        if active is not None and active["Status"] in CANCELLABLE and _desired(active) == target:
             # An interrupted `pulumi up` started this very rollout: adopt it.
             return self._outs(props, self._finish(client, props, active, deadline))
         if active is not None:
-            # An older release still rolling out: superseded. Its replaced nodes are redone below.
+            # An older release still rolling out (superseded), or a rollback still running: waited out
+            # (cancelled first, where it can be); the nodes it left are redone below.
             self._end(client, name, active, deadline)
             group = self._group(client, name)
             if group is None:
@@ -233,19 +274,16 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         instances = group.get("Instances", [])
         if not instances:
             # Nothing serves yet (the first deploy, or a group scaled to zero): nothing to gate.
-            if _saved(group) != target:
-                client.update_auto_scaling_group(
-                    AutoScalingGroupName=name,
-                    LaunchTemplate={"LaunchTemplateId": target[0], "Version": target[1]},
-                )
+            if saved(group) != target:
+                client.update_auto_scaling_group(AutoScalingGroupName=name, **_configuration(props, target))
             return self._outs(props, None)
-        if _saved(group) == target and all(_saved(instance) == target for instance in instances):
+        if saved(group) == target and all(saved(instance) == target for instance in instances):
             return self._outs(props, None)
         started = client.start_instance_refresh(
             AutoScalingGroupName=name,
             Strategy="Rolling",
-            DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateId": target[0], "Version": target[1]}},
-            Preferences=self._preferences(props),
+            DesiredConfiguration=_configuration(props, target),
+            Preferences=self._preferences(props, self._quiet_alarms(props)),
         )
         refresh = self._refresh(client, name, started["InstanceRefreshId"])
         return self._outs(props, self._finish(client, props, refresh, deadline))
@@ -259,9 +297,13 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         release = f"version {version} of {props['launch_template_id']} on group {name}"
         ended = self._wait(client, name, refresh, deadline)
         if ended is None:
-            # Out of time: roll back ourselves and wait for the serving version to be back.
-            rollback_id = client.rollback_instance_refresh(AutoScalingGroupName=name)["InstanceRefreshId"]
-            rollback = self._refresh(client, name, rollback_id)
+            # Out of time: roll back ourselves, unless AWS is already rolling back or cancelling (it refuses
+            # a rollback then), and wait for the serving version to be back.
+            rollback = self._refresh(client, name, refresh["InstanceRefreshId"])
+            if rollback["Status"] in CANCELLABLE:
+                rollback_id = client.rollback_instance_refresh(AutoScalingGroupName=name)["InstanceRefreshId"]
+                rollback = self._refresh(client, name, rollback_id)
+            rollback_id = rollback["InstanceRefreshId"]
             back = self._wait(client, name, rollback, self._now() + _number(props["timeout_seconds"]))
             outcome = _describe(back) if back is not None else f"rollback {rollback_id} still running"
             raise RolloutError(
@@ -296,10 +338,26 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         return refresh
 
     # AWS.
-    def _client(self, region: str) -> Any:
+    def _client(self, region: str, service: str = "autoscaling") -> Any:
         if self.client_factory is not None:
-            return self.client_factory(region)
-        return boto3.client("autoscaling", region_name=region)
+            return self.client_factory(service, region)
+        return boto3.client(service, region_name=region)
+
+    def _quiet_alarms(self, props: Mapping[str, Any]) -> list[str]:
+        """The gate's alarms that are not in ALARM now. One already in ALARM would fail the refresh at once:
+        a fix deployed during an incident could never reach the fleet, so that alarm sits this one out."""
+        names = list(props["alarm_names"])
+        if not names:
+            return []
+        found = self._client(props["region"], "cloudwatch").describe_alarms(
+            AlarmNames=names, StateValue="ALARM"
+        )
+        firing = {
+            alarm["AlarmName"]
+            for kind in ("MetricAlarms", "CompositeAlarms")
+            for alarm in found.get(kind, [])
+        }
+        return [name for name in names if name not in firing]
 
     @staticmethod
     def _group(client: Any, name: str) -> Mapping[str, Any] | None:
@@ -320,24 +378,29 @@ class RolloutProvider(pulumi.dynamic.ResourceProvider):
         return refresh  # type: ignore[no-any-return]
 
     @staticmethod
-    def _preferences(props: Mapping[str, Any]) -> dict[str, Any]:
+    def _preferences(props: Mapping[str, Any], alarms: Sequence[str]) -> dict[str, Any]:
         preferences: dict[str, Any] = {
             "MinHealthyPercentage": _number(props["min_healthy_percentage"]),
             "MaxHealthyPercentage": _number(props["max_healthy_percentage"]),
             "SkipMatching": True,
             "AutoRollback": True,
             "BakeTime": _number(props["bake_time"]),
+            # The API's default for both is Wait: one node in Standby (an operator's) or protected from
+            # scale-in would hold every rollout until its timeout. A protected node serves, so it is
+            # replaced; one in Standby serves nothing and is left to its operator.
+            "ScaleInProtectedInstances": "Refresh",
+            "StandbyInstances": "Ignore",
         }
         if props["checkpoint_percentages"]:
             preferences["CheckpointPercentages"] = _number(props["checkpoint_percentages"])
             preferences["CheckpointDelay"] = _number(props["checkpoint_delay"])
-        if props["alarm_names"]:
-            preferences["AlarmSpecification"] = {"Alarms": list(props["alarm_names"])}
+        if alarms:
+            preferences["AlarmSpecification"] = {"Alarms": list(alarms)}
         return preferences
 
     @staticmethod
     def _outs(props: Mapping[str, Any], refresh_id: str | None) -> dict[str, Any]:
-        return {**{key: props[key] for key in INPUTS}, "instance_refresh_id": refresh_id}
+        return {**{key: props.get(key) for key in INPUTS}, "instance_refresh_id": refresh_id}
 
     # Time.
     def _now(self) -> float:
@@ -378,6 +441,9 @@ class Rollout(pulumi.dynamic.Resource, module="rollout", name="Rollout"):
                 "group_name": args.group_name,
                 "launch_template_id": args.launch_template_id,
                 "launch_template_version": args.launch_template_version,
+                "mixed_instances_policy": dict(args.mixed_instances_policy)
+                if args.mixed_instances_policy
+                else None,
                 "alarm_names": alarm_names,
                 "min_healthy_percentage": preferences.min_healthy_percent,
                 "max_healthy_percentage": preferences.max_healthy_percent,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from infra import naming
-from infra.config import ScheduledCapacity
+from infra.config import ScheduledCapacity, SpotSettings
 
 HEALTH_CHECK_GRACE_SECONDS = 300
 """Boot, Docker install and two image pulls before the ALB's verdict counts against a new node."""
@@ -32,6 +33,27 @@ GROUP_METRICS = (
     aws.autoscaling.Metric.GROUP_TOTAL_INSTANCES,
 )
 """Group metrics published to CloudWatch each minute (free): capacity over time, refreshes in progress."""
+SPOT_ALLOCATION_STRATEGY = "price-capacity-optimized"
+"""The Spot pools least likely to be interrupted, the cheapest of those: AWS's recommended strategy; the API's
+default, lowest-price, may lead to high interruption rates (API Reference, `InstancesDistribution`)."""
+ON_DEMAND_ALLOCATION_STRATEGY = "prioritized"
+"""The On-Demand nodes take the first type that has capacity, in the listed order: `instanceType` first."""
+LAUNCH_TEMPLATE_VERSION_PATH = "mixedInstancesPolicy.launchTemplate.launchTemplateSpecification.version"
+"""Where a Spot group keeps its launch template version: the rollout's, as `launchTemplate` is on others."""
+
+
+def mixed_instances_policy(spot: SpotSettings) -> dict[str, Any]:
+    """The group's mixed instances policy as the Auto Scaling API spells it, less its launch template
+    specification: On-Demand up to the base, Spot above it (0 % On-Demand above the base)."""
+    return {
+        "LaunchTemplate": {"Overrides": [{"InstanceType": name} for name in spot.instance_types]},
+        "InstancesDistribution": {
+            "OnDemandAllocationStrategy": ON_DEMAND_ALLOCATION_STRATEGY,
+            "OnDemandBaseCapacity": spot.on_demand_base_capacity,
+            "OnDemandPercentageAboveBaseCapacity": 0,
+            "SpotAllocationStrategy": SPOT_ALLOCATION_STRATEGY,
+        },
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +79,8 @@ class ScalingArgs:
     schedules: Sequence[ScheduledCapacity]
     stack: str
     tags: Mapping[str, str]
+    spot: SpotSettings | None = None
+    """Spot capacity above the minimum size, or None: every node On-Demand, of the template's type."""
 
 
 class Scaling(pulumi.ComponentResource):
@@ -72,19 +96,30 @@ class Scaling(pulumi.ComponentResource):
     """The target-tracking policy on `ALBRequestCountPerTarget`."""
     schedules: list[aws.autoscaling.Schedule]
     """The scheduled actions, one per configured entry."""
+    mixed_instances_policy: dict[str, Any] | None
+    """A Spot group's policy as the API spells it, less the launch template specification (the rollout
+    fills it in); None for a group on its launch template alone."""
 
     def __init__(self, name: str, args: ScalingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flask-nginx-aws:scaling:Scaling", name, None, opts)
+        version = pulumi.Output.from_input(args.launch_template_version).apply(str)
+        self.mixed_instances_policy = mixed_instances_policy(args.spot) if args.spot is not None else None
         self.group = aws.autoscaling.Group(
             naming.child(name, "asg"),
             min_size=args.min_size,
             desired_capacity=args.desired_capacity,
             max_size=args.max_size,
             vpc_zone_identifiers=args.subnet_ids,
-            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(
-                id=args.launch_template_id,
-                version=pulumi.Output.from_input(args.launch_template_version).apply(str),
+            launch_template=(
+                aws.autoscaling.GroupLaunchTemplateArgs(id=args.launch_template_id, version=version)
+                if args.spot is None
+                else None
             ),
+            mixed_instances_policy=_mixed_instances_policy_args(args.spot, args.launch_template_id, version),
+            # A Spot node at elevated risk of interruption is replaced before it is interrupted: the group
+            # launches a new node and ends the old one once the new one is healthy (Auto Scaling guide, "Use
+            # Capacity Rebalancing to handle Amazon EC2 Spot interruptions").
+            capacity_rebalance=args.spot is not None,
             target_group_arns=[args.target_group_arn],
             # Replace nodes the ALB finds unhealthy, not only those EC2 finds dead.
             health_check_type="ELB",
@@ -101,7 +136,13 @@ class Scaling(pulumi.ComponentResource):
             # reset it to the configured starting value. The launch template version is the rollout's:
             # AWS saves it when a refresh succeeds, and the provider would save it before any refresh
             # (hashicorp/terraform-provider-aws#34189), so scale-outs would launch an unjudged release.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity", "launchTemplate"]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                ignore_changes=[
+                    "desiredCapacity",
+                    "launchTemplate" if args.spot is None else LAUNCH_TEMPLATE_VERSION_PATH,
+                ],
+            ),
         )
         # AWS scales out when either policy asks and scales in only when both agree (Auto Scaling guide,
         # "Target tracking scaling policies"): requests catch load that gevent's waiting hides from CPU.
@@ -164,3 +205,34 @@ class Scaling(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
         )
+
+
+def _mixed_instances_policy_args(
+    spot: SpotSettings | None, launch_template_id: pulumi.Input[str], version: pulumi.Input[str]
+) -> aws.autoscaling.GroupMixedInstancesPolicyArgs | None:
+    """`mixed_instances_policy(spot)` in the provider's types, on the launch template at `version`."""
+    if spot is None:
+        return None
+    policy = mixed_instances_policy(spot)
+    distribution = policy["InstancesDistribution"]
+    return aws.autoscaling.GroupMixedInstancesPolicyArgs(
+        launch_template=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs(
+            launch_template_specification=(
+                aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
+                    launch_template_id=launch_template_id, version=version
+                )
+            ),
+            overrides=[
+                aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(
+                    instance_type=o["InstanceType"]
+                )
+                for o in policy["LaunchTemplate"]["Overrides"]
+            ],
+        ),
+        instances_distribution=aws.autoscaling.GroupMixedInstancesPolicyInstancesDistributionArgs(
+            on_demand_allocation_strategy=distribution["OnDemandAllocationStrategy"],
+            on_demand_base_capacity=distribution["OnDemandBaseCapacity"],
+            on_demand_percentage_above_base_capacity=distribution["OnDemandPercentageAboveBaseCapacity"],
+            spot_allocation_strategy=distribution["SpotAllocationStrategy"],
+        ),
+    )

@@ -7,8 +7,9 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from infra import node_secrets
+from infra import node_secrets, spot_drain
 from infra.app_environment import Fetch
+from infra.spot_drain import SpotDrain
 
 APP_STOP_TIMEOUT_SECONDS = 45
 """docker's grace before SIGKILL: above gunicorn's graceful_timeout (30 s) and nginx's in-flight requests."""
@@ -64,8 +65,10 @@ BOOT_STEPS = (
     "secrets",
     "run-app",
     "run-proxy",
+    "spot-drain",
 )
-"""The boot's steps in order, each timed (`step_function`); `secrets` only when the app has secrets."""
+"""The boot's steps in order, each timed (`step_function`); `secrets` only when the app has secrets,
+`spot-drain` only on a Spot group's nodes."""
 STEP_LINE = "user data: step {name} took {seconds} s"
 """The line each boot step ends with (`step_function`), its seconds to the millisecond."""
 _IMDS_GUARD_RULE = f"OUTPUT --destination {IMDS_ADDRESS}/32 --match owner ! --uid-owner 0 --jump REJECT"
@@ -109,11 +112,14 @@ class NodeSettings:
     """Plain environment variables of the app container (not secret: they are in this script)."""
     app_secrets: tuple[Fetch, ...] = ()
     """Where the app's secrets are; the node fetches their values at boot (infra/node_secrets.py)."""
+    spot_drain: SpotDrain | None = None
+    """On a group with Spot capacity: the target group the node leaves on an interruption notice."""
 
 
 def boot_steps(node: NodeSettings) -> tuple[str, ...]:
     """The steps the script for ``node`` times, in order."""
-    return tuple(step for step in BOOT_STEPS if step != "secrets" or node.app_secrets)
+    optional = {"secrets": bool(node.app_secrets), "spot-drain": node.spot_drain is not None}
+    return tuple(step for step in BOOT_STEPS if optional.get(step, True))
 
 
 def registry_of(image: str) -> str:
@@ -234,6 +240,8 @@ def render(node: NodeSettings) -> str:
         )
     )
     secrets_step = f"step secrets\n{node_secrets.script(node.app_secrets)}" if node.app_secrets else ""
+    drain = spot_drain.script(node.spot_drain, region=node.region, imds_timeout_seconds=IMDS_TIMEOUT_SECONDS)
+    drain_step = f"\nstep spot-drain\n{drain}" if drain else ""
     script = f"""#!/bin/bash
 # Rendered by infra/user_data.py: the node stack (gunicorn + Flask, nginx) on this instance.
 set -euo pipefail
@@ -327,7 +335,7 @@ docker run "${{common[@]}}" --name proxy \\
     --env RATE_LIMIT={node.rate_limit.per_second} \\
     --env RATE_LIMIT_BURST={node.rate_limit.burst} \\
     "$PROXY_IMAGE"
-step
+{drain_step}step
 """
     if len(script.encode()) > USER_DATA_LIMIT:
         raise ValueError(

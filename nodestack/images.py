@@ -32,6 +32,15 @@ BASES_VARIABLE = "IMAGE_BASES"
 #: A build or a debootstrap that takes longer than this has hung.
 BUILD_TIMEOUT = 600.0
 ENGINE_TIMEOUT = 60.0
+#: The platform of this machine's engine, the images' unless another is asked for.
+NATIVE = "linux/amd64"
+#: The platforms the stack's nodes run (infra/architecture.py), by Debian's name for their architecture:
+#: debootstrap makes a stand-in of either; one that is not this machine's runs its binaries through
+#: qemu-user-static, registered with binfmt_misc (make system, scripts/require-binfmt).
+DEBIAN_ARCHITECTURES = {"linux/amd64": "amd64", "linux/arm64": "arm64"}
+#: qemu's name for each emulated platform's machine: its binfmt_misc entry is qemu-<machine>.
+QEMU_MACHINES = {"linux/arm64": "aarch64"}
+BINFMT_MISC = Path("/proc/sys/fs/binfmt_misc")
 
 #: The stand-ins' Debian: the release the production bases are built on (python:3.11.14-slim-bookworm,
 #: debian:12.12-slim), whose python3 is 3.11 as theirs is.
@@ -57,6 +66,14 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 #: by python3) does not rewrite.
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 STANDIN_CA_BUNDLE = "/etc/ssl/host-ca-certificates.crt"
+#: The Debian stand-in: debootstrap's tree as an image's one layer. Built rather than `docker import`ed: an
+#: engine before Docker 23 ignores import's --platform (unless experimental), and so labels an arm64 tree
+#: amd64, which a build for linux/arm64 then looks for on Docker Hub instead; a build labels it with its own.
+DEBIAN_STANDIN = """\
+FROM scratch
+ADD rootfs.tar /
+CMD ["bash"]
+"""
 #: The Python stand-in on the Debian one: python and pip in /usr/local/bin, where python:3.11-slim has them,
 #: from a virtualenv (Debian's own python3 refuses pip installs, PEP 668).
 PYTHON_STANDIN = f"""\
@@ -193,24 +210,40 @@ def unmount_under(directory: Path) -> None:
         subprocess.run(["umount", str(mount)], check=True)  # noqa: S603, S607 - umount from PATH
 
 
+def require_emulation(platform: str) -> None:
+    """Raise, saying how to fix it, unless this machine runs ``platform``'s binaries: natively, or through
+    an enabled binfmt_misc entry of qemu-user-static."""
+    if platform == NATIVE:
+        return
+    machine = QEMU_MACHINES[platform]
+    entry = BINFMT_MISC / f"qemu-{machine}"
+    if not entry.exists() or entry.read_text().splitlines()[0] != "enabled":
+        raise RuntimeError(
+            f"{entry} is not enabled: this machine cannot run {platform} binaries; as root, `make "
+            f"arm64-machine` installs qemu-user-static and registers it (scripts/require-binfmt {machine})"
+        )
+
+
 def standin_key() -> str:
     """A digest of everything the stand-ins are made of: a change to any of it builds them again."""
     recipe = hashlib.sha256()
-    for part in (SUITE, MIRROR, DEBIAN_SOURCES, PYTHON_STANDIN):
+    for part in (SUITE, MIRROR, DEBIAN_SOURCES, DEBIAN_STANDIN, PYTHON_STANDIN):
         recipe.update(part.encode() + b"\0")
     recipe.update(CA_BUNDLE.read_bytes())
     return recipe.hexdigest()[:12]
 
 
-def debian_standin(engine: Engine, tag: str) -> None:
-    """A minimal bookworm (debootstrap's minbase, as Debian's slim images are) imported as ``tag``."""
+def debian_standin(engine: Engine, tag: str, platform: str = NATIVE) -> None:
+    """A minimal bookworm (debootstrap's minbase, as Debian's slim images are) for ``platform``, built as
+    ``tag``. For another architecture debootstrap's second stage runs its binaries under emulation."""
     with tempfile.TemporaryDirectory(prefix="standin-") as scratch:
         root = Path(scratch) / "root"
         debootstrap = sbin_tool("debootstrap")
         if debootstrap is None:
             raise RuntimeError("no debootstrap: install Debian's debootstrap (make system does)")
+        architecture = f"--arch={DEBIAN_ARCHITECTURES[platform]}"
         result = subprocess.run(  # noqa: S603 - fixed arguments
-            [debootstrap, "--variant=minbase", SUITE, str(root), MIRROR],
+            [debootstrap, "--variant=minbase", architecture, SUITE, str(root), MIRROR],
             capture_output=True,
             timeout=BUILD_TIMEOUT,
             check=False,
@@ -225,47 +258,54 @@ def debian_standin(engine: Engine, tag: str) -> None:
         shutil.copyfile(CA_BUNDLE, bundle)
         shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
         (root / "var/cache/apt/archives/partial").mkdir(parents=True)
-        tar = subprocess.run(  # noqa: S603 - fixed arguments
-            ["tar", "--numeric-owner", "-C", str(root), "-c", "."],  # noqa: S607 - tar from PATH
+        context = Path(scratch) / "context"
+        context.mkdir()
+        subprocess.run(  # noqa: S603 - fixed arguments
+            # Owners by number: the tree's, not this machine's names for them.
+            ["tar", "--numeric-owner", "-C", str(root), "-cf", str(context / "rootfs.tar"), "."],  # noqa: S607
             capture_output=True,
             timeout=BUILD_TIMEOUT,
             check=True,
         )
-        engine.run("import", "--change", 'CMD ["bash"]', "-", tag, stdin=tar.stdout, timeout=BUILD_TIMEOUT)
+        (context / "Dockerfile").write_text(DEBIAN_STANDIN)
+        engine.run("build", "--platform", platform, "--tag", tag, str(context), timeout=BUILD_TIMEOUT)
 
 
-def standin_bases(engine: Engine) -> dict[str, str]:
-    """The Dockerfile's base-image arguments set to stand-ins, built unless the engine holds them already."""
+def standin_bases(engine: Engine, platform: str = NATIVE) -> dict[str, str]:
+    """The Dockerfile's base-image arguments set to stand-ins for ``platform``, built unless the engine
+    holds them already."""
     key = standin_key()
-    debian = f"standin/debian:{SUITE}-{key}"
-    python = f"standin/python:3.11-{SUITE}-{key}"
+    architecture = DEBIAN_ARCHITECTURES[platform]
+    debian = f"standin/debian:{SUITE}-{architecture}-{key}"
+    python = f"standin/python:3.11-{SUITE}-{architecture}-{key}"
     if not engine.has_image(debian):
-        debian_standin(engine, debian)
+        debian_standin(engine, debian, platform)
     if not engine.has_image(python):
         dockerfile = PYTHON_STANDIN.format(debian=debian).encode()
         # "-": the Dockerfile on stdin and no context, since it copies nothing in.
-        build = ["build", "--network", "host", "--tag", python, "-"]
+        build = ["build", "--network", "host", "--platform", platform, "--tag", python, "-"]
         engine.run(*build, stdin=dockerfile, timeout=BUILD_TIMEOUT)
     return {"PYTHON_IMAGE": python, "DEBIAN_IMAGE": debian}
 
 
-def base_args(engine: Engine) -> dict[str, str]:
+def base_args(engine: Engine, platform: str = NATIVE) -> dict[str, str]:
     """The base-image arguments the build gets: none (the Dockerfile's own) or the stand-ins."""
     bases = os.environ.get(BASES_VARIABLE, "standin")
     if bases == "production":
         return {}
     if bases != "standin":
         raise ValueError(f"{BASES_VARIABLE}={bases!r}: expected 'standin' or 'production'")
-    return standin_bases(engine)
+    return standin_bases(engine, platform)
 
 
-def build(engine: Engine, target: str, build_args: Mapping[str, str]) -> str:
-    """Build ``target`` from the project root (docker/Dockerfile, the sample app) and return its image id."""
-    tag = f"nodestack/{target}:test"
+def build(engine: Engine, target: str, build_args: Mapping[str, str], platform: str = NATIVE) -> str:
+    """Build ``target`` for ``platform`` from the project root (docker/Dockerfile, the sample app) and
+    return its image id."""
+    tag = f"nodestack/{target}:{DEBIAN_ARCHITECTURES[platform]}-test"
     arguments = [arg for name, value in build_args.items() for arg in ("--build-arg", f"{name}={value}")]
     engine.run(
-        "build", "--network", "host", "--file", str(DOCKERFILE), "--target", target, "--tag", tag, *arguments,
-        str(CONTEXT),
+        "build", "--network", "host", "--platform", platform, "--file", str(DOCKERFILE), "--target", target,
+        "--tag", tag, *arguments, str(CONTEXT),
         timeout=BUILD_TIMEOUT,
     )  # fmt: skip
     return engine.run("image", "inspect", "--format", "{{.Id}}", tag).strip()
@@ -289,13 +329,14 @@ def served_file(path: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
 
 
-def build_images(engine: Engine, database_ca: Path = CA_BUNDLE) -> dict[str, str]:
-    """Every target's image id, by target. The app image ships ``database_ca`` as its database CA bundle
-    (``RDS_CA_BUNDLE_URL``, RDS's own in a real build, out of reach here): the tests that connect to their
-    PostgreSQL pass its CA; by default the host's bundle stands in."""
+def build_images(engine: Engine, database_ca: Path = CA_BUNDLE, platform: str = NATIVE) -> dict[str, str]:
+    """Every target's image id for ``platform``, by target. The app image ships ``database_ca`` as its
+    database CA bundle (``RDS_CA_BUNDLE_URL``, RDS's own in a real build, out of reach here): the tests that
+    connect to their PostgreSQL pass its CA; by default the host's bundle stands in."""
+    require_emulation(platform)
     with served_file(database_ca) as url:
-        build_args = {**base_args(engine), "RDS_CA_BUNDLE_URL": url}
-        return {target: build(engine, target, build_args) for target in TARGETS}
+        build_args = {**base_args(engine, platform), "RDS_CA_BUNDLE_URL": url}
+        return {target: build(engine, target, build_args, platform) for target in TARGETS}
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,12 @@
 /latest/api/token), then metadata only for requests that carry it; token-less requests get 401 (EC2 User
 Guide, "Use the Instance Metadata Service to access instance metadata", IMDSv2 required).
 
-Run as ``python -m nodestack.imds ADDRESS INSTANCE_ID ROLE [TOKEN_FAILURES]`` in the namespace that holds
-ADDRESS. TOKEN_FAILURES: the first so many token requests get 503 Service Unavailable; -1: none is ever
-answered (the connection stays open, silent), as a metadata service that has stopped answering."""
+Run as ``python -m nodestack.imds ADDRESS INSTANCE_ID ROLE [TOKEN_FAILURES [NOTICE]]`` in the namespace that
+holds ADDRESS. TOKEN_FAILURES: the first so many token requests get 503 Service Unavailable; -1: none is ever
+answered (the connection stays open, silent), as a metadata service that has stopped answering. NOTICE: a
+file whose content, once it exists, is the Spot interruption notice at `spot/instance-action`; until then
+that item is absent (404), as on an instance EC2 has not marked (EC2 User Guide, "Spot Instance interruption
+notices")."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import secrets
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from nodestack.standins import Replying
 
@@ -21,6 +25,7 @@ TOKEN_PATH = "/latest/api/token"  # noqa: S105
 TOKEN_TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"  # noqa: S105
 TOKEN_HEADER = "X-aws-ec2-metadata-token"  # noqa: S105
 CREDENTIALS_PATH = "/latest/meta-data/iam/security-credentials/"
+INSTANCE_ACTION_PATH = "/latest/meta-data/spot/instance-action"
 
 
 def metadata(instance_id: str, role: str) -> dict[str, str]:
@@ -43,8 +48,11 @@ def metadata(instance_id: str, role: str) -> dict[str, str]:
     }
 
 
-def handler(instance_id: str, role: str, token_failures: int = 0) -> type[BaseHTTPRequestHandler]:
-    """A request handler that serves ``metadata`` to token holders, failing token requests as asked."""
+def handler(
+    instance_id: str, role: str, token_failures: int = 0, notice: Path | None = None
+) -> type[BaseHTTPRequestHandler]:
+    """A request handler that serves ``metadata`` to token holders, failing token requests as asked, and
+    the content of ``notice`` at `spot/instance-action` once that file exists."""
     served = metadata(instance_id, role)
     tokens: set[str] = set()
     failed = 0
@@ -77,6 +85,8 @@ def handler(instance_id: str, role: str, token_failures: int = 0) -> type[BaseHT
                 self._answer(401, "")
                 return
             body = served.get(self.path)
+            if self.path == INSTANCE_ACTION_PATH and notice is not None and notice.exists():
+                body = notice.read_text()
             self._answer(404, "") if body is None else self._answer(200, body)
 
     return Imds
@@ -86,7 +96,8 @@ def main() -> None:
     """Serve on ADDRESS:80 until stopped."""
     address, instance_id, role = sys.argv[1:4]
     token_failures = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-    server = ThreadingHTTPServer((address, 80), handler(instance_id, role, token_failures))
+    notice = Path(sys.argv[5]) if len(sys.argv) > 5 else None
+    server = ThreadingHTTPServer((address, 80), handler(instance_id, role, token_failures, notice))
     server.serve_forever()
 
 

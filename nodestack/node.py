@@ -58,9 +58,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra import node_secrets, user_data
+from infra import node_secrets, spot_drain, user_data
 from infra.app_environment import Fetch
-from nodestack import aws_secrets
+from nodestack import aws_elb, aws_secrets
 from nodestack.images import BUILD_TIMEOUT, NODE_TARGETS, Engine, client, sbin_tool, unmount_under
 from nodestack.paths import REPO
 from nodestack.process import Process, free_port
@@ -76,6 +76,11 @@ SERVER_NAME = "app.example.com"
 HTTPS_PORT = 8443
 INSTANCE_ID = "i-0123456789abcdef0"
 ROLE = "web-node"
+#: A Spot node's target group, and the delay the ALB drains it for (the stack's idle timeout).
+TARGET_GROUP_ARN = (
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-nginx-1a2b3c4/0123456789abcdef"
+)
+DEREGISTRATION_DELAY = 60
 #: The node's and the ALB's addresses inside the VPC CIDR, and a peer's outside it (TEST-NET-1, RFC 5737).
 NODE_ADDRESS = "10.0.1.10"
 ALB_ADDRESS = "10.0.0.10"
@@ -148,6 +153,11 @@ case "$*" in
         read -ra argv <<<"$(sed -n 's/^ExecStart=//p' /etc/systemd/system/{secrets_unit})"
         "${{argv[@]}}" ;;
     "enable --now {secrets_timer}" | "start {secrets_timer}") ;;
+    # A Spot node's drain: a long-running service, started in the background as systemd would.
+    "enable --now {drain_unit}" | "start {drain_unit}")
+        program=$(sed -n 's/^ExecStart=//p' /etc/systemd/system/{drain_unit})
+        setsid "$program" </dev/null >{state}/spot-drain.log 2>&1 &
+        echo $! >{state}/spot-drain.pid ;;
     # The ECS-optimized AMI's agent: this machine has none to stop.
     "mask --now {ecs_agent}") touch {state}/ecs-agent-masked ;;
     "enable --now {guard}" | "start {guard}")
@@ -181,7 +191,7 @@ DNF_UNREACHABLE = (
 #: The AWS CLI stand-in's first lines: the secret reads go to nodestack/aws_secrets.py's stand-in, which
 #: answers from the node's store; the rest is ECR's, which fails as ``Faults`` asks.
 AWS_DISPATCH = """#!/bin/bash
-case "$1" in ssm | secretsmanager) exec {secrets} "$@" ;; esac
+case "$1" in ssm | secretsmanager) exec {secrets} "$@" ;; elbv2) exec {elb} "$@" ;; esac
 """
 #: A sleep that records each pause in {pauses} and returns at once.
 RECORDED_SLEEP = """#!/bin/bash
@@ -440,6 +450,15 @@ class Ready:
         """A stand-in server's log: ``imds``, ``ecr`` (the flaky registry's), ``moto``."""
         return (self.scratch / f"{standin}.log").read_text(errors="replace")
 
+    @property
+    def target_group(self) -> Path:
+        """The ELB stand-in's state of the node's target group (nodestack/aws_elb.py)."""
+        return self.scratch / "state" / "target-group"
+
+    def announce_interruption(self, notice: dict[str, str]) -> None:
+        """EC2 marks the instance for interruption: IMDS serves ``notice`` at `spot/instance-action`."""
+        (self.scratch / "state" / "spot-notice").write_text(json.dumps(notice))
+
 
 @dataclass(frozen=True)
 class Node:
@@ -544,10 +563,11 @@ def standins(bin_dir: Path, state: Path, engine: Engine, daemon_config: Path, fa
                               status=status)  # fmt: skip
 
     scripts = {
-        "aws": AWS_DISPATCH.format(secrets=bin_dir / "aws-secrets")
+        "aws": AWS_DISPATCH.format(secrets=bin_dir / "aws-secrets", elb=bin_dir / "aws-elb")
         + failing("aws", faults.ecr_password, AWS_UNREACHABLE, 255)
         + AWS_STANDIN.format(region=REGION, password=PASSWORD),
         "aws-secrets": aws_secrets.standin(state / "secrets-store.json", state / "secrets-calls"),
+        "aws-elb": aws_elb.standin(state / "target-group"),
         "dnf": "#!/bin/bash"
         + failing("dnf", faults.dnf, DNF_UNREACHABLE, 1)
         + DNF_STANDIN.format(held=held / "aws", installed=bin_dir / "aws"),
@@ -555,6 +575,7 @@ def standins(bin_dir: Path, state: Path, engine: Engine, daemon_config: Path, fa
             ecs_agent=user_data.ECS_AGENT_UNIT,
             secrets_unit=node_secrets.UNIT,
             secrets_timer=node_secrets.TIMER,
+            drain_unit=spot_drain.UNIT,
             guard=user_data.IMDS_GUARD_UNIT,
             state=state,
             dockerd=dockerd,
@@ -588,18 +609,20 @@ def stop_dockerd(state: Path, engine: Engine) -> None:
 
 
 def stop_holder(state: Path) -> None:
-    """End the process that holds the node's mount namespace, if the boot got as far as starting it."""
-    pidfile = state / "mounts.pid"
-    if pidfile.exists():
-        run("kill", pidfile.read_text().strip(), check=False)
+    """End the process that holds the node's mount namespace, if the boot got as far as starting it, and a
+    Spot node's drain, if the boot started one."""
+    for name in ("mounts.pid", "spot-drain.pid"):
+        pidfile = state / name
+        if pidfile.exists():
+            run("kill", pidfile.read_text().strip(), check=False)
 
 
 @contextmanager
 def ready_node(engine: Engine, images: dict[str, str], faults: Faults = Faults(),
-               registry: Registry | None = None) -> Iterator[Ready]:  # fmt: skip
+               registry: Registry | None = None, spot: bool = False) -> Iterator[Ready]:  # fmt: skip
     """A node ready to boot from the user data rendered for ``images`` (in ``registry``, or pushed to one of
-    its own), its stand-ins failing as ``faults`` asks; torn down on exit: containers, dockerd, stand-in
-    servers, namespaces, scratch files."""
+    its own), its stand-ins failing as ``faults`` asks, with a Spot node's drain if ``spot``; torn down on
+    exit: containers, dockerd, stand-in servers, namespaces, scratch files."""
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="node-")))
         names = stack.enter_context(namespaces())
@@ -619,13 +642,15 @@ def ready_node(engine: Engine, images: dict[str, str], faults: Faults = Faults()
             [*in_node, sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(logs_port)],
             scratch / "moto.log"), "127.0.0.1", logs_port))  # fmt: skip
         stack.enter_context(serving(names.aws, start("IMDS stand-in", [*in_aws, sys.executable, "-m",
-            "nodestack.imds", user_data.IMDS_ADDRESS, INSTANCE_ID, ROLE, str(faults.imds_token)],
+            "nodestack.imds", user_data.IMDS_ADDRESS, INSTANCE_ID, ROLE, str(faults.imds_token),
+            str(scratch / "state" / "spot-notice")],
             scratch / "imds.log"), user_data.IMDS_ADDRESS, 80))  # fmt: skip
         logs_endpoint = f"http://127.0.0.1:{logs_port}"
         logs_call(names, logs_endpoint, "create_log_group", logGroupName=LOG_GROUP)
 
         state = scratch / "state"
         state.mkdir()
+        (state / "target-group").mkdir()
         (scratch / "root").mkdir()
         node_engine = Engine(host=f"unix://{state}/docker.sock", client=client())
         daemon_config = scratch / "daemon.json"
@@ -643,10 +668,16 @@ def ready_node(engine: Engine, images: dict[str, str], faults: Faults = Faults()
         if not secrets_dir.exists():
             secrets_dir.mkdir()
             stack.callback(secrets_dir.rmdir)
+        drain = spot_drain.SpotDrain(
+            target_group_arn=TARGET_GROUP_ARN,
+            port=HTTPS_PORT,
+            deregistration_delay_seconds=DEREGISTRATION_DELAY,
+        )
         settings = user_data.NodeSettings(
             region=REGION, app_image=ecr.images["app"], proxy_image=ecr.images["proxy"], log_group=LOG_GROUP,
             vpc_cidr=VPC_CIDR, server_name=SERVER_NAME, https_port=HTTPS_PORT,
             app_settings=APP_SETTINGS, app_secrets=APP_SECRETS,
+            spot_drain=drain if spot else None,
         )  # fmt: skip
         script = scratch / "user-data.sh"
         script.write_text(user_data.render(settings))
@@ -670,9 +701,9 @@ def ready_node(engine: Engine, images: dict[str, str], faults: Faults = Faults()
 
 @contextmanager
 def booted_node(engine: Engine, images: dict[str, str], faults: Faults = Faults(),
-                registry: Registry | None = None) -> Iterator[Node]:  # fmt: skip
+                registry: Registry | None = None, spot: bool = False) -> Iterator[Node]:  # fmt: skip
     """A node booted from the user data (``ready_node``); raises with the boot's output if the boot fails."""
-    with ready_node(engine, images, faults, registry) as ready:
+    with ready_node(engine, images, faults, registry, spot) as ready:
         boot = ready.boot()
         output = boot.stdout + boot.stderr
         if boot.returncode != 0:

@@ -64,6 +64,9 @@ KEY_PROPERTIES: Mapping[str, tuple[str, ...]] = {
         "maxSize",
         "defaultInstanceWarmup",
         "terminationPolicies",
+        "capacityRebalance",
+        "mixedInstancesPolicy.instancesDistribution.onDemandBaseCapacity",
+        "mixedInstancesPolicy.instancesDistribution.spotAllocationStrategy",
     ),
     "pulumi-python:dynamic/rollout:Rollout": (
         "launch_template_version",

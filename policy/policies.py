@@ -25,6 +25,7 @@ from pulumi_policy import (
 )
 
 from iam_eval import Decision, Principal, Request, UnsupportedPolicyError, as_list, evaluate
+from infra.architecture import PLATFORMS, X86_64, of_instance_type
 from infra.log_delivery import log_folder, log_writers
 from secret_patterns import app_settings, why_secret
 
@@ -80,6 +81,7 @@ KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
 DOCKER_IMAGE = "docker:index/image:Image"
 DB_INSTANCE = "aws:rds/instance:Instance"
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
 DB_DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306, "mariadb": 3306}
 PRODUCTION_MIN_BACKUP_DAYS = 7
 
@@ -404,6 +406,38 @@ def asg_multi_az(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report(
             f"stack {stack!r} keeps min_size={min_size}: production needs min_size >= {PRODUCTION_MIN_SIZE} "
             "so losing one instance or AZ does not take the site down.",
+            None,
+        )
+
+
+def asg_spot_keeps_on_demand_base(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A group with Spot capacity picks its pools by price and capacity, rebalances before interruptions,
+    and in production keeps its whole minimum On-Demand: a Spot interruption, which can take several nodes
+    of one pool at once, never takes the site below the capacity the minimum promises."""
+    if args.resource_type != AUTOSCALING_GROUP or not args.props.get("mixedInstancesPolicy"):
+        return
+    distribution = args.props["mixedInstancesPolicy"].get("instancesDistribution") or {}
+    strategy = distribution.get("spotAllocationStrategy", "lowest-price")
+    if strategy == "lowest-price":
+        report(
+            "the group's Spot allocation strategy is lowest-price (the API's default), which may lead to "
+            "high interruption rates: set spot_allocation_strategy='price-capacity-optimized', AWS's "
+            "recommendation.",
+            None,
+        )
+    if not args.props.get("capacityRebalance"):
+        report(
+            "the group has Spot capacity without capacity rebalancing: set capacity_rebalance=True, so a "
+            "node at elevated risk is replaced before EC2 interrupts it.",
+            None,
+        )
+    base = distribution.get("onDemandBaseCapacity", 0)
+    min_size = args.props.get("minSize")
+    if _stack(args.urn) in PRODUCTION_STACKS and (min_size is None or base < min_size):
+        report(
+            f"stack {_stack(args.urn)!r} keeps on_demand_base_capacity={base} below min_size={min_size}: "
+            "set on_demand_base_capacity to min_size, so Spot interruptions never take the group below its "
+            "minimum.",
             None,
         )
 
@@ -800,6 +834,10 @@ RESOURCE_CHECKS: dict[str, tuple[str, ResourceCheck]] = {
     ),
     "iam-no-admin-wildcard": ('No IAM statement allows "*" on "*"', iam_no_full_wildcard),
     "asg-multi-az": ("Autoscaling groups span two AZs, min 2 in production", asg_multi_az),
+    "asg-spot-keeps-on-demand-base": (
+        "Spot groups pick pools by price and capacity, rebalance, and keep min_size On-Demand in production",
+        asg_spot_keeps_on_demand_base,
+    ),
     "iam-actions-exist-and-fit": (
         "Allowed IAM actions exist and their resources can match",
         iam_actions_exist_and_fit,
@@ -857,6 +895,45 @@ def asg_gated_rollout(args: StackValidationArgs, report: ReportViolation) -> Non
             )
 
 
+def one_architecture(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The nodes' instance types, the images built for them and the image functions (the release phase's)
+    are of one architecture: an image runs only on the architecture it was built for."""
+    resources = list(args.resources)
+    templates = {
+        template: of_instance_type(template.props["instanceType"])
+        for template in resources
+        if template.resource_type == LAUNCH_TEMPLATE and isinstance(template.props.get("instanceType"), str)
+    }
+    architectures = {found for found in templates.values() if found is not None}
+    if len(architectures) != 1:
+        for template, found in templates.items():
+            report(
+                f"instance type {template.props['instanceType']} is {found or 'of no Linux architecture'}, "
+                f"and the stack's launch templates take {sorted(architectures)}: take instance types of one "
+                "architecture, the one the images are built for (config architecture).",
+                template.urn,
+            )
+        return
+    (architecture,) = architectures
+    for image in (r for r in resources if r.resource_type == DOCKER_IMAGE):
+        platform = (image.props.get("build") or {}).get("platform")
+        if platform != PLATFORMS[architecture]:
+            report(
+                f"the image is built for {platform}, and the nodes' instance types are {architecture}: build "
+                f"it for {PLATFORMS[architecture]} (build.platform), or it stops with exec format error.",
+                image.urn,
+            )
+    for function in (r for r in resources if r.resource_type == LAMBDA_FUNCTION):
+        # Lambda runs a function without architectures on x86_64.
+        declared = function.props.get("architectures") or [X86_64]
+        if function.props.get("packageType") == "Image" and declared != [architecture]:
+            report(
+                f"the function runs on {declared}, and the images are built for the nodes' {architecture}: "
+                f"set architectures=[{architecture!r}].",
+                function.urn,
+            )
+
+
 def alb_web_acl_in_production(args: StackValidationArgs, report: ReportViolation) -> None:
     """In production every internet-facing ALB has a WAF web ACL associated: the rate limit that holds
     across the fleet, and the managed rules, live there. The association is followed to its load balancer
@@ -903,6 +980,10 @@ STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
     "asg-scales-on-cpu-and-requests": (
         "Production autoscaling groups track both CPU and requests per node",
         asg_scales_on_cpu_and_requests,
+    ),
+    "one-architecture": (
+        "Instance types, the images built for them and image functions share one CPU architecture",
+        one_architecture,
     ),
     "alb-web-acl-in-production": (
         "Production internet-facing ALBs have a WAF web ACL associated",

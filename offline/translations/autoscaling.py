@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from offline.aws import Aws, Inputs, pascal, physical_name, require_known
@@ -46,6 +46,9 @@ def group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
             ),
             **({"Version": template["version"]} if "version" in template else {}),
         }
+    if "mixedInstancesPolicy" in inputs:
+        # Every field is sent as the provider sends it; botocore's validation refuses a key the API lacks.
+        parameters["MixedInstancesPolicy"] = pascal(inputs["mixedInstancesPolicy"])
     parameters["Tags"] = [
         {
             "Key": tag["key"],
@@ -56,6 +59,12 @@ def group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         }
         for tag in inputs.get("tags", [])
     ]
+    if "LaunchTemplate" in parameters:
+        _check_architectures(aws, parameters["LaunchTemplate"])
+    if "MixedInstancesPolicy" in parameters:
+        mixed = parameters["MixedInstancesPolicy"]["LaunchTemplate"]
+        overrides = [o["InstanceType"] for o in mixed.get("Overrides", []) if "InstanceType" in o]
+        _check_architectures(aws, mixed["LaunchTemplateSpecification"], overrides)
     autoscaling.create_auto_scaling_group(AutoScalingGroupName=group_name, **parameters)
     if "enabledMetrics" in inputs:
         autoscaling.enable_metrics_collection(
@@ -67,6 +76,31 @@ def group(aws: Aws, name: str, inputs: Inputs) -> Outputs:
         "AutoScalingGroups"
     ]
     return group_name, {"arn": created["AutoScalingGroupARN"], "name": group_name}
+
+
+def _check_architectures(aws: Aws, template: Mapping[str, str], overrides: Sequence[str] = ()) -> None:
+    """The template's AMI is of an architecture each instance type the group launches runs (the template's,
+    or a mixed instances policy's overrides), as CreateAutoScalingGroup requires (it refuses with this
+    ValidationError; RunInstances with InvalidParameterValue); moto checks neither."""
+    ec2 = aws.client("ec2")
+    (version,) = ec2.describe_launch_template_versions(
+        **{key: value for key, value in template.items() if key != "Version"},
+        Versions=[template.get("Version", "$Default")],
+    )["LaunchTemplateVersions"]
+    data = version["LaunchTemplateData"]
+    types = list(overrides) or ([data["InstanceType"]] if "InstanceType" in data else [])
+    if "ImageId" not in data or not types:
+        return
+    (image,) = ec2.describe_images(ImageIds=[data["ImageId"]])["Images"]
+    for listed in ec2.describe_instance_types(InstanceTypes=types)["InstanceTypes"]:
+        supported = listed["ProcessorInfo"]["SupportedArchitectures"]
+        if image["Architecture"] not in supported:
+            raise ValueError(
+                "ValidationError: You must use a valid fully-formed launch template. The architecture "
+                f"'{supported[-1]}' of the specified instance type does not match the architecture "
+                f"'{image['Architecture']}' of the specified AMI. Specify an instance type and an AMI that "
+                "have matching architectures, and try again."
+            )
 
 
 @translates("aws:autoscaling/policy:Policy")

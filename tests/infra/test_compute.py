@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 
 import pulumi
 import pulumi_aws as aws
 import pytest
 
+from iam_eval import Decision, Principal, Request, evaluate
 from infra.app_environment import AppEnvironment
-from infra.compute import AMI_PARAMETER, Compute, ComputeArgs, credit_specification
-from infra.config import PROJECT
+from infra.compute import Compute, ComputeArgs, credit_specification
+from infra.config import PROJECT, SpotSettings
+from infra.spot_drain import NOTICE_LINE, PROGRAM
 from infra.user_data import NginxRateLimit
 from tests.conftest import AMI_ID, Harness, spy_options
 
@@ -24,11 +27,21 @@ REPOSITORIES = [
 ]
 LOG_GROUP = f"arn:aws:logs:us-east-1:123456789012:log-group:/{PROJECT}/prod/node"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+TARGET_GROUP = (
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-nginx-1a2b3c4/0123456789abcdef"
+)
+SPOT = SpotSettings(instance_types=("t3.small", "t3a.small"), on_demand_base_capacity=2)
 RATE_LIMIT = NginxRateLimit(per_second=7, burst=14)
 
 
 def build(
-    harness: Harness, after: list[pulumi.Resource] | None = None, app: AppEnvironment | None = None
+    harness: Harness,
+    *,
+    after: list[pulumi.Resource] | None = None,
+    app: AppEnvironment | None = None,
+    instance_type: str = "t3.small",
+    architecture: str = "x86_64",
+    spot: SpotSettings | None = None,
 ) -> None:
     def program() -> pulumi.Output[int]:
         nodes = Compute(
@@ -36,7 +49,8 @@ def build(
             ComputeArgs(
                 stack="prod",
                 region="us-east-1",
-                instance_type="t3.small",
+                instance_type=instance_type,
+                architecture=architecture,
                 root_volume_size_gib=20,
                 security_group_id="sg-0123456789abcdef0",
                 repository_arns=REPOSITORIES,
@@ -49,6 +63,9 @@ def build(
                 https_port=8443,
                 rate_limit=RATE_LIMIT,
                 tags={"Environment": "Production"},
+                target_group_arn=TARGET_GROUP,
+                deregistration_delay_seconds=60,
+                spot=spot,
                 after=after or (),
                 app=app or AppEnvironment.empty(),
             ),
@@ -123,13 +140,21 @@ def test_burstable_types_get_unlimited_credits_and_others_none(
     assert (specification.cpu_credits if specification is not None else None) == credits
 
 
-@pytest.mark.usefixtures("compute")
-def test_launch_template_uses_the_ecs_optimized_al2023_ami_from_ssm_and_the_profile(harness: Harness) -> None:
+@pytest.mark.parametrize(
+    ("instance_type", "architecture", "parameter"),
+    [
+        ("t3.small", "x86_64", "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"),
+        ("t4g.small", "arm64", "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"),
+    ],
+)
+def test_launch_template_uses_the_ecs_optimized_al2023_ami_from_ssm_and_the_profile(
+    harness: Harness, instance_type: str, architecture: str, parameter: str
+) -> None:
+    build(harness, instance_type=instance_type, architecture=architecture)
     template = harness.mocks.one(LAUNCH_TEMPLATE).inputs
-    assert ("aws:ssm/getParameter:getParameter", {"name": AMI_PARAMETER}) in harness.mocks.invokes
-    # The image with Docker (the ECS-optimized AL2023 AMI), x86_64 like the images, its id alone.
-    assert AMI_PARAMETER.startswith("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/")
-    assert AMI_PARAMETER.endswith("/image_id")
+    # The image with Docker (the ECS-optimized AL2023 AMI) of the images' architecture, its id alone.
+    assert ("aws:ssm/getParameter:getParameter", {"name": parameter}) in harness.mocks.invokes
+    assert template["instanceType"] == instance_type
     # Resolved at deploy time: the template holds the id, not "resolve:ssm:", which rollback refuses.
     assert template["imageId"] == AMI_ID
     profile = harness.mocks.one("aws:iam/instanceProfile:InstanceProfile")
@@ -176,3 +201,34 @@ def test_no_node_launches_before_the_release_has_run(
     build(harness, after=[release])
     (opts,) = options
     assert release in opts.depends_on
+
+
+def user_data(harness: Harness) -> str:
+    return base64.b64decode(harness.mocks.one(LAUNCH_TEMPLATE).inputs["userData"]).decode()
+
+
+def test_a_spot_node_may_leave_its_target_group_and_no_other(harness: Harness) -> None:
+    build(harness, spot=SPOT)
+    document = harness.mocks.one("aws:iam/rolePolicy:RolePolicy", "nodes-spot-drain").inputs["policy"]
+    node = Principal(arn="arn:aws:iam::123456789012:role/nodes-role-1a2b3c4")
+    leave = Request(principal=node, action="elasticloadbalancing:DeregisterTargets", resource=TARGET_GROUP)
+    assert evaluate(document, leave) is Decision.ALLOW
+    other = TARGET_GROUP.replace("web-nginx-1a2b3c4", "other-9z8y7x6")
+    assert (
+        evaluate(document, Request(principal=node, action=leave.action, resource=other)) is not Decision.ALLOW
+    )
+    watch = Request(principal=node, action="elasticloadbalancing:DescribeTargetHealth", resource="*")
+    assert evaluate(document, watch) is Decision.ALLOW
+    # The drain is in the user data (gzipped), with this target group.
+    script = user_data(harness)
+    packed = script.split(f"base64 --decode <<'PROGRAM' | gunzip > {PROGRAM}\n", 1)[1].split("PROGRAM\n")[0]
+    drain = gzip.decompress(base64.b64decode(packed)).decode()
+    assert f"readonly TARGET_GROUP={TARGET_GROUP}" in drain
+    assert NOTICE_LINE in drain
+
+
+@pytest.mark.usefixtures("compute")
+def test_an_on_demand_node_has_no_drain_and_no_grant_on_the_target_group(harness: Harness) -> None:
+    names = {policy.name for policy in harness.mocks.of_type("aws:iam/rolePolicy:RolePolicy")}
+    assert "nodes-spot-drain" not in names
+    assert PROGRAM not in user_data(harness)

@@ -284,6 +284,36 @@ RULES = [
         id="instance-type",
     ),
     pytest.param(
+        {"instanceType": "mac2.metal"},
+        "instanceType = 'mac2.metal': expected an EC2 instance type such as 't3.small' (no macOS type)",
+        id="instance-type-not-macos",
+    ),
+    pytest.param(
+        {"architecture": "aarch64"},
+        "architecture = 'aarch64': expected x86_64 or arm64",
+        id="architecture",
+    ),
+    pytest.param(
+        {"instanceType": "t4g.small"},
+        "instanceType = 't4g.small': expected an x86_64 instance type, as architecture is 'x86_64' "
+        "('t4g.small' is an arm64 type): set architecture to arm64, or take an x86_64 type such as "
+        "'t3.small'",
+        id="graviton-type-on-x86",
+    ),
+    pytest.param(
+        {"architecture": "arm64"},
+        "instanceType = 't3.small': expected an arm64 instance type, as architecture is 'arm64' "
+        "('t3.small' is an x86_64 type): set architecture to x86_64, or take an arm64 type such as "
+        "'t4g.small'",
+        id="x86-type-on-graviton",
+    ),
+    pytest.param(
+        {"architecture": "arm64", "instanceType": "g5.xlarge"},
+        "instanceType = 'g5.xlarge': expected an arm64 instance type, as architecture is 'arm64' "
+        "('g5.xlarge' is an x86_64 type)",
+        id="gpu-family-g-is-not-graviton",
+    ),
+    pytest.param(
         {"rootVolumeSizeGib": 29},
         "rootVolumeSizeGib = 29: expected a whole number from 30 to 16384",
         id="root-volume-at-least-ami",
@@ -304,6 +334,63 @@ RULES = [
     pytest.param({"alarmEmail": "ops"}, "alarmEmail = 'ops': expected an email address", id="alarm-email"),
     pytest.param(
         {"singleNatGateway": "yes"}, "singleNatGateway = 'yes': expected true or false", id="boolean"
+    ),
+    pytest.param(
+        {"spotInstanceTypes": ["t3a.small"]},
+        "spotInstanceTypes = ['t3a.small']: expected no types unless spot is true",
+        id="spot-types-without-spot",
+    ),
+    pytest.param(
+        {"spot": True, "instanceType": "x2iedn.large"},
+        "instanceType = 'x2iedn.large': expected with spot, a type whose size class this project knows",
+        id="spot-unknown-instance-type",
+    ),
+    pytest.param(
+        {"spot": True, "spotInstanceTypes": ["t3.small", "t4g.small"]},
+        "spotInstanceTypes = 't4g.small': expected types of the size class of instanceType, x86_64, 2 vCPUs, "
+        "2 GiB, burstable; t4g.small is arm64, 2 vCPUs, 2 GiB, burstable",
+        id="spot-type-of-another-architecture",
+    ),
+    pytest.param(
+        {"spot": True, "spotInstanceTypes": ["t3.medium"]},
+        "spotInstanceTypes = 't3.medium': expected types of the size class of instanceType, x86_64, 2 vCPUs, "
+        "2 GiB, burstable; t3.medium is x86_64, 2 vCPUs, 4 GiB, burstable",
+        id="spot-type-of-another-size",
+    ),
+    pytest.param(
+        {"spot": True, "instanceType": "m5.large", "spotInstanceTypes": ["c5.xlarge"]},
+        "spotInstanceTypes = 'c5.xlarge': expected types of the size class of instanceType, x86_64, 2 vCPUs, "
+        "8 GiB, not burstable; c5.xlarge is x86_64, 4 vCPUs, 8 GiB, not burstable",
+        id="spot-type-of-another-class",
+    ),
+    pytest.param(
+        {"spot": True, "spotInstanceTypes": ["t3a.small", "t3a.small"]},
+        "spotInstanceTypes = ['t3a.small', 't3a.small']: expected each type once",
+        id="spot-type-twice",
+    ),
+    pytest.param(
+        {"spot": True, "spotInstanceTypes": ["t3.small"]},
+        "spotInstanceTypes = ['t3.small']: expected at least two types",
+        id="spot-one-pool",
+    ),
+    pytest.param(
+        {"spot": True, "architecture": "arm64", "instanceType": "t4g.medium"},
+        "spotInstanceTypes = ['t4g.medium']: expected at least two types",
+        id="spot-one-known-type-of-the-class",
+    ),
+    pytest.param(
+        {"spot": True, "idleTimeoutSeconds": 66},
+        "idleTimeoutSeconds = 66: expected at most 65 with spot",
+        id="spot-drain-fits-the-notice",
+    ),
+    pytest.param(
+        {
+            "spot": True,
+            "database": False,
+            "appSecrets": {f"SECRET_{i}": {"ssmParameter": f"/app/secret-{i}"} for i in range(11)},
+        },
+        "appSecrets = '11 secrets': expected at most 10 with spot",
+        id="spot-leaves-room-for-the-drain",
     ),
     pytest.param(
         {"wafRateLimit": 9},
@@ -417,6 +504,26 @@ def test_cron_takes_lists_ranges_steps_and_each_fields_bounds(recurrence: str) -
     assert schedule.recurrence == recurrence
 
 
+@pytest.mark.parametrize("instance_type", ["t4g.small", "c7g.large", "m8g.large", "c7gn.large", "a1.large"])
+def test_graviton_types_are_taken_with_the_arm64_architecture(instance_type: str) -> None:
+    settings = parse(architecture="arm64", instanceType=instance_type)
+    assert (settings.instance_type, settings.architecture) == (instance_type, "arm64")
+
+
+def test_the_database_class_need_not_match_the_nodes_architecture() -> None:
+    # RDS runs its own hosts and the nodes reach it over the network: a db.t4g serves x86_64 nodes and an
+    # arm64 group alike.
+    for settings, instance_class in (
+        (parse(instanceType="t3.small"), "db.t4g.small"),
+        (
+            parse(architecture="arm64", instanceType="t4g.small", databaseInstanceClass="db.m5.large"),
+            "db.m5.large",
+        ),
+    ):
+        assert settings.database is not None
+        assert settings.database.instance_class == instance_class
+
+
 def test_existing_vpc_replaces_the_new_vpc_layout() -> None:
     settings = parse("prod", **EXISTING)
     assert settings.network == EXISTING_VPC
@@ -506,3 +613,39 @@ def test_no_pin_builds_and_a_digest_pins() -> None:
     assert parse("prod", appImageDigest="").app_image_digest is None
     digest = f"sha256:{'0123456789abcdef' * 4}"
     assert parse("prod", appImageDigest=digest).app_image_digest == digest
+
+
+def test_spot_is_off_unless_asked_and_on_keeps_the_minimum_on_demand() -> None:
+    assert parse("prod").spot is None
+    assert parse("dev").spot is None
+    spot = parse("prod", spot=True).spot
+    assert spot == config.SpotSettings(instance_types=("t3.small", "t3a.small"), on_demand_base_capacity=2)
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "expected"),
+    [
+        ("t3.small", ("t3.small", "t3a.small")),
+        ("c7i.large", ("c7i.large", "c5.large", "c5a.large", "c6i.large", "c6a.large", "c7a.large")),
+        ("m6g.xlarge", ("m6g.xlarge", "m7g.xlarge")),
+        (
+            "r5a.2xlarge",
+            ("r5a.2xlarge", "r5.2xlarge", "r6i.2xlarge", "r6a.2xlarge", "r7i.2xlarge", "r7a.2xlarge"),
+        ),
+    ],
+)
+def test_the_spot_types_default_to_every_known_type_of_the_instance_types_class(
+    instance_type: str, expected: tuple[str, ...]
+) -> None:
+    architecture = "arm64" if instance_type == "m6g.xlarge" else "x86_64"
+    spot = parse("prod", spot=True, instanceType=instance_type, architecture=architecture).spot
+    assert spot is not None
+    assert spot.instance_types == expected
+
+
+def test_listed_spot_types_follow_the_instance_type_which_comes_first() -> None:
+    spot = parse(
+        "prod", spot=True, instanceType="c6i.large", spotInstanceTypes=["c5.large", "c6i.large"]
+    ).spot
+    assert spot is not None
+    assert spot.instance_types == ("c6i.large", "c5.large")

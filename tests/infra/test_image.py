@@ -15,7 +15,6 @@ import pytest
 
 from infra.config import PROJECT, ConfigError
 from infra.image import (
-    PLATFORM,
     Images,
     ImagesArgs,
     PinnedRelease,
@@ -45,10 +44,16 @@ def registry(image: Resource) -> dict[str, str]:
 IMAGE = "docker:index/image:Image"
 
 
-def images_args(context: Path) -> ImagesArgs:
+def images_args(context: Path, architecture: str = "x86_64") -> ImagesArgs:
     """The images of the sample app, built from the project at ``context``."""
     return ImagesArgs(
-        context=context, app_path="app", wsgi_app="wsgi:app", stack="prod", keep_images=10, force_delete=False
+        context=context,
+        app_path="app",
+        wsgi_app="wsgi:app",
+        stack="prod",
+        keep_images=10,
+        force_delete=False,
+        architecture=architecture,
     )
 
 
@@ -118,6 +123,25 @@ def test_each_target_is_built_for_amd64_and_pushed_to_its_repository(
     assert sorted(i.inputs["build"]["target"] for i in harness.mocks.of_type(IMAGE)) == ["app", "proxy"]
 
 
+def test_arm64_nodes_get_every_image_built_for_linux_arm64_under_a_tag_of_its_own(harness: Harness) -> None:
+    def program() -> pulumi.Output[None]:
+        Images("amd64", images_args(ROOT))
+        Images("arm64", dataclasses.replace(images_args(ROOT, "arm64"), release=True))
+        return pulumi.Output.from_input(None)
+
+    harness.evaluate(program)
+    built = {image.name: image.inputs for image in harness.mocks.of_type(IMAGE)}
+    arm64 = {name: inputs for name, inputs in built.items() if name.startswith("arm64")}
+    assert sorted(inputs["build"]["target"] for inputs in arm64.values()) == ["app", "proxy", "release"]
+    assert {inputs["build"]["platform"] for inputs in arm64.values()} == {"linux/arm64"}
+    # The same files for another platform are another release: its tag is never the amd64 build's.
+    tags: dict[str, set[str]] = {}
+    for inputs in built.values():
+        tags.setdefault(inputs["build"]["platform"], set()).add(inputs["imageName"].rsplit(":", 1)[1])
+    assert len(tags["linux/amd64"]) == len(tags["linux/arm64"]) == 1
+    assert tags["linux/amd64"] != tags["linux/arm64"]
+
+
 def test_the_images_of_one_build_share_its_release_tag(harness: Harness, references: dict[str, str]) -> None:
     # One tag, each in its own repository: an app image's tag finds its release's proxy image.
     tags = {str(i.inputs["imageName"]).rsplit(":", 1)[1] for i in harness.mocks.of_type(IMAGE)}
@@ -175,7 +199,7 @@ def test_tag_changes_whenever_pulumi_docker_would_rebuild(tmp_path: Path) -> Non
     (tmp_path / "app").mkdir()
     script = tmp_path / "app" / "main.py"
     script.write_text("print('hello')\n")
-    settings = {"context": "docker", "dockerfile": "docker/Dockerfile", "platform": PLATFORM}
+    settings = {"context": "docker", "dockerfile": "docker/Dockerfile", "platform": "linux/amd64"}
     before = build_tag(context_digest(tmp_path), settings)
     assert before == build_tag(context_digest(tmp_path), settings)
     assert len(before) == 16

@@ -6,6 +6,7 @@ import pytest
 
 from infra import naming
 from infra.config import PROJECT
+from tests.conftest import Harness
 
 
 def test_child_names_are_prefixed_by_the_component() -> None:
@@ -18,7 +19,7 @@ def test_child_names_refuse_anything_but_kebab_case(suffix: str) -> None:
         naming.child("network", suffix)
 
 
-def test_display_names_tell_stacks_apart() -> None:
+def test_display_names_tell_stacks_apart(harness: Harness) -> None:
     assert naming.display("prod", "private", "a") == f"{PROJECT}-prod-private-a"
     assert naming.display("dev") == f"{PROJECT}-dev"
 

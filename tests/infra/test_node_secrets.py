@@ -16,6 +16,8 @@ import pytest
 
 from infra import app_environment, node_secrets, user_data
 from infra.app_environment import Fetch
+from infra.config import SPOT_MAX_APP_SECRETS
+from infra.spot_drain import SpotDrain, longest_deregistration_delay
 from tests.infra.support import node
 from tests.infra.test_user_data import docker_run
 
@@ -131,6 +133,9 @@ def test_the_script_with_settings_and_secrets_passes_shellcheck(tmp_path: Path) 
     assert result.returncode == 0, result.stdout
 
 
+TARGET_GROUPS = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup"
+
+
 def test_the_most_secrets_and_settings_config_allows_fit_ec2s_16_kb() -> None:
     long_arn = (
         f"arn:aws:ssm:us-east-1:123456789012:parameter/{'organisation/application/environment/' * 2}key"
@@ -143,6 +148,15 @@ def test_the_most_secrets_and_settings_config_allows_fit_ec2s_16_kb() -> None:
     settings = {f"SETTING_{i}": "v" * (per_setting - len(f"SETTING_{i}=")) for i in range(8)}
     script = user_data.render(node(app_settings=settings, app_secrets=fetches))
     assert len(script.encode()) <= user_data.USER_DATA_LIMIT
+    # A Spot node also carries its drain, naming a target group of the longest name (32 characters), with
+    # the secrets config allows with spot and the database's two.
+    drain = SpotDrain(
+        target_group_arn=f"{TARGET_GROUPS}/{'t' * 32}/{'0' * 16}",
+        port=8443,
+        deregistration_delay_seconds=longest_deregistration_delay(),
+    )
+    spot = node(app_settings=settings, app_secrets=fetches[: SPOT_MAX_APP_SECRETS + 2], spot_drain=drain)
+    assert len(user_data.render(spot).encode()) <= user_data.USER_DATA_LIMIT
 
 
 def test_user_data_over_16_kb_is_refused_before_ec2_refuses_it() -> None:

@@ -38,7 +38,9 @@ APP = AppEnvironment(
 )
 
 
-def build(harness: Harness, image: str = IMAGE, after: Sequence[pulumi.Resource] = ()) -> None:
+def build(
+    harness: Harness, image: str = IMAGE, after: Sequence[pulumi.Resource] = (), architecture: str = "x86_64"
+) -> None:
     def program() -> pulumi.Output[Any]:
         made = Release(
             "release",
@@ -52,6 +54,7 @@ def build(harness: Harness, image: str = IMAGE, after: Sequence[pulumi.Resource]
                 security_group_id="sg-0123456789abcdef0",
                 app=APP,
                 log_retention_days=30,
+                architecture=architecture,
                 after=after,
             ),
         )
@@ -93,6 +96,12 @@ def test_the_release_runs_from_the_release_image_in_the_private_subnets(harness:
     assert made["vpcConfig"]["subnetIds"] == ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
     assert made["vpcConfig"]["securityGroupIds"] == ["sg-0123456789abcdef0"]
     assert made["name"] == f"{PROJECT}-prod-release"
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_lambda_runs_the_release_image_on_the_nodes_architecture(harness: Harness, architecture: str) -> None:
+    build(harness, architecture=architecture)
+    assert function(harness)["architectures"] == [architecture]
 
 
 @pytest.mark.usefixtures("built")
@@ -230,6 +239,7 @@ def test_without_a_release_command_nothing_is_declared_and_the_nodes_wait_for_no
                 security_group_id="sg-0123456789abcdef0",
                 app=APP,
                 log_retention_days=7,
+                architecture="x86_64",
             ),
         )
         assert made.before_nodes() == []

@@ -48,7 +48,36 @@ PROPS: dict[str, Any] = {
     "bake_time": 300.0,
     "timeout_seconds": 2400.0,
 }
-START = {
+# A Spot group's policy as the program passes it: no launch template specification, which the rollout adds.
+OVERRIDES = [{"InstanceType": "t3.small"}, {"InstanceType": "t3a.small"}]
+MIXED: dict[str, Any] = {
+    "LaunchTemplate": {"Overrides": OVERRIDES},
+    "InstancesDistribution": {
+        "OnDemandAllocationStrategy": "prioritized",
+        "OnDemandBaseCapacity": 2.0,
+        "OnDemandPercentageAboveBaseCapacity": 0.0,
+        "SpotAllocationStrategy": "price-capacity-optimized",
+    },
+}
+
+
+def mixed_at(version: str) -> dict[str, Any]:
+    """The group's mixed instances policy on `version` of the template, as the API spells it."""
+    return {
+        "LaunchTemplate": {
+            "LaunchTemplateSpecification": {"LaunchTemplateId": TEMPLATE, "Version": version},
+            "Overrides": OVERRIDES,
+        },
+        "InstancesDistribution": {
+            "OnDemandAllocationStrategy": "prioritized",
+            "OnDemandBaseCapacity": 2,
+            "OnDemandPercentageAboveBaseCapacity": 0,
+            "SpotAllocationStrategy": "price-capacity-optimized",
+        },
+    }
+
+
+START: dict[str, Any] = {
     "AutoScalingGroupName": GROUP,
     "Strategy": "Rolling",
     "DesiredConfiguration": {"LaunchTemplate": {"LaunchTemplateId": TEMPLATE, "Version": "8"}},
@@ -58,6 +87,8 @@ START = {
         "SkipMatching": True,
         "AutoRollback": True,
         "BakeTime": 300,
+        "ScaleInProtectedInstances": "Refresh",
+        "StandbyInstances": "Ignore",
         "CheckpointPercentages": [50, 100],
         "CheckpointDelay": 300,
         "AlarmSpecification": {"Alarms": ALARMS},
@@ -87,12 +118,19 @@ class Aws:
     client: Any
     stubber: Stubber
     clock: Clock
+    #: CloudWatch, which the rollout asks which of its alarms are in ALARM before it starts a refresh.
+    alarms: Stubber
 
     def provider(self) -> RolloutProvider:
-        return RolloutProvider(client=lambda region: self.client, clock=self.clock, sleep=self.clock.sleep)
+        def client(service: str, region: str) -> Any:
+            assert region == "us-east-1"
+            return self.client if service == "autoscaling" else self.alarms.client
 
-    def group(self, version: str | None, instances: list[str]) -> None:
-        """DescribeAutoScalingGroups: the group saved on `version`, with one instance per version given."""
+        return RolloutProvider(client=client, clock=self.clock, sleep=self.clock.sleep)
+
+    def group(self, version: str | None, instances: list[str], *, mixed: bool = False) -> None:
+        """DescribeAutoScalingGroups: the group saved on `version` (inside its mixed instances policy when
+        `mixed`), with one instance per version given."""
         group: dict[str, Any] = {
             "AutoScalingGroupName": GROUP,
             "MinSize": 2,
@@ -114,7 +152,9 @@ class Aws:
                 for index, instance in enumerate(instances)
             ],
         }
-        if version is not None:
+        if version is not None and mixed:
+            group["MixedInstancesPolicy"] = mixed_at(version)
+        elif version is not None:
             group["LaunchTemplate"] = {"LaunchTemplateId": TEMPLATE, "Version": version}
         self.stubber.add_response(
             "describe_auto_scaling_groups", {"AutoScalingGroups": [group]}, {"AutoScalingGroupNames": [GROUP]}
@@ -141,7 +181,15 @@ class Aws:
             {"AutoScalingGroupName": GROUP, "InstanceRefreshIds": [refresh_id]},
         )
 
-    def start(self, refresh_id: str = REFRESH, params: dict[str, Any] | None = None) -> None:
+    def start(
+        self, refresh_id: str = REFRESH, params: dict[str, Any] | None = None, firing: tuple[str, ...] = ()
+    ) -> None:
+        """DescribeAlarms (those of ``firing`` in ALARM), then StartInstanceRefresh."""
+        self.alarms.add_response(
+            "describe_alarms",
+            {"MetricAlarms": [{"AlarmName": name, "StateValue": "ALARM"} for name in firing]},
+            {"AlarmNames": ALARMS, "StateValue": "ALARM"},
+        )
         self.stubber.add_response(
             "start_instance_refresh",
             {"InstanceRefreshId": refresh_id},
@@ -170,9 +218,16 @@ def aws() -> Iterator[Aws]:
         aws_access_key_id="AKIAEXAMPLEEXAMPLE00",
         aws_secret_access_key="example",  # noqa: S106 - never sent: the stubber answers
     )
-    with Stubber(client) as stubber:
-        yield Aws(client, stubber, Clock())
+    cloudwatch = boto3.client(
+        "cloudwatch",
+        region_name="us-east-1",
+        aws_access_key_id="AKIAEXAMPLEEXAMPLE00",
+        aws_secret_access_key="example",  # noqa: S106 - never sent: the stubber answers
+    )
+    with Stubber(client) as stubber, Stubber(cloudwatch) as alarms:
+        yield Aws(client, stubber, Clock(), alarms)
         stubber.assert_no_pending_responses()
+        alarms.assert_no_pending_responses()
 
 
 # The state machine.
@@ -285,6 +340,33 @@ def test_the_same_release_still_rolling_is_adopted_not_restarted(aws: Aws) -> No
     assert outs["instance_refresh_id"] == REFRESH
 
 
+def test_an_alarm_already_in_alarm_sits_the_refresh_out_so_a_fix_can_reach_the_fleet(aws: Aws) -> None:
+    # During an incident the error-rate alarm is red: as a gate it would fail the fix's refresh at once.
+    red = ALARMS[0]
+    aws.group("7", ["7", "7"])
+    aws.active()
+    quiet = {**START["Preferences"], "AlarmSpecification": {"Alarms": ALARMS[1:]}}
+    aws.start(params={**START, "Preferences": quiet}, firing=(red,))
+    aws.status(REFRESH, "Successful")
+    outs = aws.provider().update(GROUP, {**PROPS, "launch_template_version": 7.0}, PROPS).outs
+    assert outs is not None
+    assert outs["instance_refresh_id"] == REFRESH
+
+
+def test_the_same_release_being_rolled_back_is_waited_out_then_started_anew(aws: Aws) -> None:
+    # AWS is rolling back version 8 (an alarm fired while the last `pulumi up` was gone): adopting it would
+    # report that rollback as this release's outcome.
+    aws.group("7", ["7", "8"])
+    aws.active(refresh(OLDER, "RollbackInProgress", "8"))
+    aws.status(OLDER, "RollbackSuccessful", "8")
+    aws.group("7", ["7", "7"])
+    aws.start()
+    aws.status(REFRESH, "Successful")
+    outs = aws.provider().update(GROUP, {**PROPS, "launch_template_version": 7.0}, PROPS).outs
+    assert outs is not None
+    assert outs["instance_refresh_id"] == REFRESH
+
+
 def test_out_of_time_the_rollout_is_rolled_back_waited_on_and_the_update_fails_saying_so(aws: Aws) -> None:
     props = {**PROPS, "timeout_seconds": 60.0}
     aws.group("7", ["7", "7"])
@@ -293,6 +375,8 @@ def test_out_of_time_the_rollout_is_rolled_back_waited_on_and_the_update_fails_s
     aws.status(REFRESH, "Pending")
     for _ in range(4):
         aws.status(REFRESH, "InProgress")
+    # Read once more at the deadline: still in progress, so the rollout rolls it back itself.
+    aws.status(REFRESH, "InProgress")
     aws.stubber.add_response(
         "rollback_instance_refresh", {"InstanceRefreshId": REFRESH}, {"AutoScalingGroupName": GROUP}
     )
@@ -305,6 +389,22 @@ def test_out_of_time_the_rollout_is_rolled_back_waited_on_and_the_update_fails_s
     assert f"instance refresh {REFRESH} ended RollbackSuccessful" in message
     # Four polls of 15 s reach the deadline; one more while the rollback runs.
     assert aws.clock.sleeps == [15, 15, 15, 15, 15]
+
+
+def test_out_of_time_while_aws_rolls_back_already_the_rollout_only_waits(aws: Aws) -> None:
+    props = {**PROPS, "timeout_seconds": 30.0}
+    aws.group("7", ["7", "7"])
+    aws.active()
+    aws.start()
+    aws.status(REFRESH, "InProgress")
+    aws.status(REFRESH, "RollbackInProgress", reason="An alarm went into ALARM.")
+    # At the deadline AWS is rolling back: no RollbackInstanceRefresh (it would be refused), only the wait.
+    aws.status(REFRESH, "RollbackInProgress", reason="An alarm went into ALARM.")
+    aws.status(REFRESH, "RollbackSuccessful", reason="An alarm went into ALARM.")
+    with pytest.raises(RolloutError) as failed:
+        aws.provider().update(GROUP, {**props, "launch_template_version": 7.0}, props)
+    ended = f"instance refresh {REFRESH} ended RollbackSuccessful: An alarm went into ALARM."
+    assert ended in str(failed.value)
 
 
 def test_first_deploy_the_group_was_created_on_the_version_and_nothing_rolls(aws: Aws) -> None:
@@ -334,6 +434,63 @@ def test_a_group_that_does_not_exist_fails_the_rollout(aws: Aws) -> None:
     aws.no_group()
     with pytest.raises(RolloutError, match=f"autoscaling group {GROUP} does not exist"):
         aws.provider().create(PROPS)
+
+
+# A group with a mixed instances policy (Spot): the launch template version lives inside the policy.
+def test_a_mixed_group_rolls_out_its_whole_policy_at_the_new_version(aws: Aws) -> None:
+    props = {**PROPS, "mixed_instances_policy": MIXED}
+    aws.group("7", ["7", "7"], mixed=True)
+    aws.active()
+    aws.start(params={**START, "DesiredConfiguration": {"MixedInstancesPolicy": mixed_at("8")}})
+    aws.status(REFRESH, "InProgress")
+    aws.status(REFRESH, "Successful")
+    outs = aws.provider().update(GROUP, {**props, "launch_template_version": 7.0}, props).outs
+    assert outs is not None
+    assert outs["instance_refresh_id"] == REFRESH
+    assert outs["mixed_instances_policy"] == MIXED
+
+
+def test_a_mixed_group_already_on_the_version_rolls_nothing(aws: Aws) -> None:
+    aws.group("8", ["8", "8"], mixed=True)
+    aws.active()
+    outs = aws.provider().create({**PROPS, "mixed_instances_policy": MIXED}).outs
+    assert outs is not None
+    assert outs["instance_refresh_id"] is None
+
+
+def test_a_mixed_group_with_no_instance_gets_its_policy_at_the_version(aws: Aws) -> None:
+    props = {**PROPS, "mixed_instances_policy": MIXED}
+    aws.group("7", [], mixed=True)
+    aws.active()
+    aws.stubber.add_response(
+        "update_auto_scaling_group",
+        {},
+        {"AutoScalingGroupName": GROUP, "MixedInstancesPolicy": mixed_at("8")},
+    )
+    outs = aws.provider().update(GROUP, {**props, "launch_template_version": 7.0}, props).outs
+    assert outs is not None
+    assert outs["instance_refresh_id"] is None
+
+
+def test_a_mixed_groups_refresh_of_the_same_version_is_adopted(aws: Aws) -> None:
+    props = {**PROPS, "mixed_instances_policy": MIXED}
+    aws.group("7", ["7", "8"], mixed=True)
+    running = {
+        **refresh(REFRESH, "InProgress"),
+        "DesiredConfiguration": {"MixedInstancesPolicy": mixed_at("8")},
+    }
+    aws.active(running)
+    aws.status(REFRESH, "Successful")
+    outs = aws.provider().update(GROUP, {**props, "launch_template_version": 7.0}, props).outs
+    assert outs is not None
+    assert outs["instance_refresh_id"] == REFRESH
+
+
+def test_read_reports_the_version_a_mixed_group_has_saved_in_its_policy(aws: Aws) -> None:
+    aws.group("7", ["7"], mixed=True)
+    read = aws.provider().read(GROUP, {**PROPS, "mixed_instances_policy": MIXED})
+    assert read.outs is not None
+    assert read.outs["launch_template_version"] == 7
 
 
 # The provider's own diff, delete and read.

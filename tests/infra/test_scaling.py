@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from infra.config import PROJECT, ScheduledCapacity
+from infra.config import PROJECT, ScheduledCapacity, SpotSettings
 from infra.scaling import INSTANCE_WARMUP_SECONDS, Scaling, ScalingArgs
 from tests.conftest import Harness, spy_options
 
@@ -27,7 +27,12 @@ EVENING = ScheduledCapacity(
 )
 
 
-def build(harness: Harness, schedules: Sequence[ScheduledCapacity] = ()) -> Scaling:
+SPOT = SpotSettings(instance_types=("t3.small", "t3a.small"), on_demand_base_capacity=2)
+
+
+def build(
+    harness: Harness, schedules: Sequence[ScheduledCapacity] = (), spot: SpotSettings | None = None
+) -> Scaling:
     built: list[Scaling] = []
 
     def program() -> pulumi.Output[list[str]]:
@@ -58,6 +63,7 @@ def build(harness: Harness, schedules: Sequence[ScheduledCapacity] = ()) -> Scal
                     schedules=schedules,
                     stack="prod",
                     tags={"Environment": "Production"},
+                    spot=spot,
                 ),
             )
         )
@@ -122,6 +128,51 @@ def test_capacity_is_the_policys_and_the_version_the_rollouts_after_creation(
     build(harness)
     (opts,) = options
     assert opts.ignore_changes == ["desiredCapacity", "launchTemplate"]
+
+
+def test_a_spot_group_keeps_the_minimum_on_demand_and_spot_above_it_over_several_types(
+    harness: Harness,
+) -> None:
+    build(harness, spot=SPOT)
+    group = harness.mocks.one(GROUP).inputs
+    assert "launchTemplate" not in group
+    policy = group["mixedInstancesPolicy"]
+    assert policy["launchTemplate"] == {
+        "launchTemplateSpecification": {"launchTemplateId": "lt-0123456789abcdef0", "version": "7"},
+        "overrides": [{"instanceType": "t3.small"}, {"instanceType": "t3a.small"}],
+    }
+    assert policy["instancesDistribution"] == {
+        "onDemandAllocationStrategy": "prioritized",
+        "onDemandBaseCapacity": group["minSize"],
+        "onDemandPercentageAboveBaseCapacity": 0,
+        "spotAllocationStrategy": "price-capacity-optimized",
+    }
+    assert group["capacityRebalance"] is True
+
+
+def test_an_on_demand_group_has_no_mixed_instances_policy_and_no_rebalancing(
+    harness: Harness, scaling: Scaling
+) -> None:
+    group = harness.mocks.one(GROUP).inputs
+    assert "mixedInstancesPolicy" not in group
+    assert group["capacityRebalance"] is False
+    assert scaling.mixed_instances_policy is None
+
+
+def test_a_spot_groups_version_inside_its_policy_is_the_rollouts_after_creation(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = spy_options(monkeypatch, aws.autoscaling.Group)
+    scaling = build(harness, spot=SPOT)
+    (opts,) = options
+    assert opts.ignore_changes == [
+        "desiredCapacity",
+        "mixedInstancesPolicy.launchTemplate.launchTemplateSpecification.version",
+    ]
+    # What the rollout hands to StartInstanceRefresh, but for the launch template specification it adds.
+    assert scaling.mixed_instances_policy is not None
+    assert scaling.mixed_instances_policy["InstancesDistribution"]["OnDemandBaseCapacity"] == 2
+    assert "LaunchTemplateSpecification" not in scaling.mixed_instances_policy["LaunchTemplate"]
 
 
 def test_tags_propagate_at_launch_and_group_metrics_are_on(harness: Harness, scaling: Scaling) -> None:

@@ -9,21 +9,22 @@ import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
+import pytest
+
 from appserver.environment import SOCKET
 from nodestack.nginx import PROXY_COMMAND
 from nodestack.paths import APP, CONTEXT, DOCKER, DOCKERFILE
 
 #: Both requirement files the builder resolves together: the node stack's and the sample app's.
 REQUIREMENTS = (DOCKER / "requirements.txt", APP / "requirements.txt")
+#: The release image's packages, installed on their own (--no-deps).
+RELEASE_REQUIREMENTS = DOCKER / "release-requirements.txt"
 #: Both images make gunicorn's socket directory, the mount point of the volume they share.
 MAKE_SOCKET_DIR = f"install -d -o 1001 -g 1001 -m 0750 {PurePosixPath(SOCKET).parent}"
-# python:3.11-slim-bookworm is glibc 2.36 on x86_64 (the instances' linux/amd64).
-PLATFORMS = (
-    "manylinux_2_36_x86_64",
-    "manylinux_2_28_x86_64",
-    "manylinux_2_17_x86_64",
-    "manylinux2014_x86_64",
-)
+# python:3.11-slim-bookworm is glibc 2.36, on linux/amd64 and linux/arm64 alike: the wheel tags it takes.
+GLIBC_TAGS = ("manylinux_2_36", "manylinux_2_28", "manylinux_2_17", "manylinux2014")
+#: The machines of the nodes' platforms (infra/architecture.py), as wheel tags name them.
+MACHINES = ("x86_64", "aarch64")
 
 
 def stages() -> dict[str, list[str]]:
@@ -137,32 +138,56 @@ def test_the_builder_resolves_the_node_stack_and_the_app_requirements_together()
     assert wheels.endswith("-r requirements/nodestack.txt -r requirements/app.txt")
 
 
-def test_every_runtime_requirement_is_a_binary_wheel_for_the_image(tmp_path: Path) -> None:
-    platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
+def pinned_names(paths: tuple[Path, ...]) -> list[str]:
+    """The distributions ``paths`` pin, as wheel file names spell them."""
+    return [
+        re.split(r"\[|==", line)[0].replace("-", "_").lower()
+        for path in paths
+        for line in path.read_text().splitlines()
+        if "==" in line
+    ]
+
+
+def download_wheels(paths: tuple[Path, ...], machine: str, dest: Path, *extra: str) -> None:
+    """pip's resolver on ``paths``' pins for CPython 3.11 on glibc ``machine``, binary wheels only, into
+    ``dest``; fails naming each requirement that has none."""
+    platforms = [arg for tag in GLIBC_TAGS for arg in ("--platform", f"{tag}_{machine}")]
     result = subprocess.run(
         [
             sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", *platforms,
             "--python-version", "3.11", "--implementation", "cp",
-            "--abi", "cp311", "--abi", "abi3", "--abi", "none",
-            *[arg for path in REQUIREMENTS for arg in ("--requirement", str(path))], "--dest", str(tmp_path),
+            "--abi", "cp311", "--abi", "abi3", "--abi", "none", *extra,
+            *[arg for path in paths for arg in ("--requirement", str(path))], "--dest", str(dest),
         ],
         capture_output=True,
         text=True,
         check=False,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    wheels = sorted(path.name for path in tmp_path.iterdir())
-    pinned = [
-        re.split(r"\[|==", line)[0].replace("-", "_").lower()
-        for path in REQUIREMENTS
-        for line in path.read_text().splitlines()
-        if "==" in line
-    ]
-    assert sorted(name.split("-")[0].lower() for name in wheels) == sorted(pinned)
+    missing = re.findall(r"(?:satisfies the requirement|distribution found for) (\S+)", result.stderr)
+    assert result.returncode == 0, f"no binary wheel for {machine}: {sorted(set(missing))}\n{result.stderr}"
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_runtime_requirement_is_a_binary_wheel_for_each_nodes_platform(
+    machine: str, tmp_path: Path
+) -> None:
+    # The app image's pins resolved together, as the builder's `pip wheel` does; the release image's alone
+    # and without dependencies, as its `pip install --no-deps` does (a source distribution would compile).
+    wheels: list[str] = []
+    for image, paths, extra in (
+        ("app", REQUIREMENTS, ()),
+        ("release", (RELEASE_REQUIREMENTS,), ("--no-deps",)),
+    ):
+        download_wheels(paths, machine, tmp_path / image, *extra)
+        downloaded = sorted(path.name for path in (tmp_path / image).iterdir())
+        assert sorted(name.split("-")[0].lower() for name in downloaded) == sorted(pinned_names(paths))
+        wheels += downloaded
+    # Pure-Python wheels, or compiled ones for CPython 3.11 on glibc for this machine.
+    binary = re.compile(rf"-((py2\.)?py3-none-any|cp311-(cp311|abi3)-manylinux.*_{machine})\.whl$")
     for name in wheels:
-        # Pure-Python wheels, or compiled ones for CPython 3.11 on glibc x86_64: nothing to compile.
-        assert re.search(r"-(py3-none-any|cp311-cp311-.*manylinux.*x86_64)\.whl$", name), name
-    assert any("cp311-cp311" in name for name in wheels)  # gevent, greenlet... really are compiled
+        assert binary.search(name), name
+    # gevent, greenlet, psycopg-binary... really are compiled for it.
+    assert any(re.search(rf"-cp311-cp311-manylinux.*_{machine}\.whl$", name) for name in wheels)
 
 
 def test_the_app_image_ships_rds_ca_bundle_for_verified_database_tls() -> None:

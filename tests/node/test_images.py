@@ -7,7 +7,8 @@ engine."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -17,7 +18,7 @@ import requests
 from appserver.environment import SOCKET
 from nodestack.images import Container, Engine, running, volume
 from nodestack.postgres import Postgres
-from nodestack.process import free_port, wait_until
+from nodestack.process import STARTUP_TIMEOUT, free_port, wait_until
 
 SOCKET_DIR = str(PurePosixPath(SOCKET).parent)
 #: How a node runs both containers (infra/user_data.py): the host's network, no capabilities.
@@ -55,17 +56,21 @@ class Stack:
         )
 
 
-@pytest.fixture(scope="module")
-def stack(
-    engine: Engine, images: dict[str, str], postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def running_stack(
+    engine: Engine,
+    images: dict[str, str],
+    cafile: Path,
+    app_env: Sequence[str] = (),
+    timeout: float = STARTUP_TIMEOUT,
 ) -> Iterator[Stack]:
+    """The app and proxy containers as a node runs them, sharing the socket volume, once the proxy answers
+    its health check through the app; removed on exit."""
     https_port, http_port = free_port(), free_port()
-    # The release phase: the image's release command, once, before the app serves.
-    engine.run("run", "--rm", *HARDENED, *database(postgres), images["app"], "python", "release.py")
     with (
         volume(engine) as socket_volume,
         running(engine, *HARDENED, "--mount", f"type=volume,source={socket_volume},target={SOCKET_DIR}",
-                *database(postgres), images["app"]) as app,
+                *app_env, images["app"]) as app,
         running(
             engine, *HARDENED,
             "--mount", f"type=volume,source={socket_volume},target={SOCKET_DIR},readonly",
@@ -75,7 +80,7 @@ def stack(
             images["proxy"],
         ) as proxy,
     ):  # fmt: skip
-        node = Stack(app, proxy, https_port, tmp_path_factory.mktemp("proxy-tls") / "node.crt")
+        node = Stack(app, proxy, https_port, cafile)
 
         def up() -> bool:
             app.check_running()
@@ -89,7 +94,18 @@ def stack(
             except requests.RequestException:
                 return False
 
-        wait_until(up, "the app and proxy images to answer /healthz")
+        wait_until(up, "the app and proxy images to answer /healthz", timeout)
+        yield node
+
+
+@pytest.fixture(scope="module")
+def stack(
+    engine: Engine, images: dict[str, str], postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    # The release phase: the image's release command, once, before the app serves.
+    engine.run("run", "--rm", *HARDENED, *database(postgres), images["app"], "python", "release.py")
+    cafile = tmp_path_factory.mktemp("proxy-tls") / "node.crt"
+    with running_stack(engine, images, cafile, database(postgres)) as node:
         yield node
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from nodestack import images
@@ -28,3 +30,20 @@ def test_a_change_to_the_standin_recipe_builds_new_standins(monkeypatch: pytest.
     assert standin_key() == before
     monkeypatch.setattr(images, "PYTHON_STANDIN", images.PYTHON_STANDIN + "RUN true\n")
     assert standin_key() != before
+
+
+def test_a_platform_this_machine_cannot_run_is_refused_saying_how_to_register_qemu(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(images, "BINFMT_MISC", tmp_path)
+    with pytest.raises(RuntimeError, match=r"qemu-aarch64 is not enabled: .* `make arm64-machine`"):
+        images.require_emulation("linux/arm64")
+    interpreter = "interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\n"
+    (tmp_path / "qemu-aarch64").write_text("disabled\n" + interpreter)
+    with pytest.raises(RuntimeError, match=r"cannot run linux/arm64 binaries"):
+        images.require_emulation("linux/arm64")
+    (tmp_path / "qemu-aarch64").write_text("enabled\n" + interpreter)
+    images.require_emulation("linux/arm64")
+    # This machine's own platform needs no emulation.
+    monkeypatch.setattr(images, "BINFMT_MISC", tmp_path / "none")
+    images.require_emulation(images.NATIVE)

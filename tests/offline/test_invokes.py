@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from infra.compute import AMI_PARAMETER
+from infra.architecture import AMI_PARAMETERS
 from infra.config import PROJECT
 from offline import invokes
 from offline.aws import Aws
@@ -77,7 +77,9 @@ def test_lookups_are_answered_from_moto() -> None:
         seen["vpc_id"] = ec2.create_vpc(CidrBlock="172.20.0.0/16")["Vpc"]["VpcId"]
         pulumi.export("vpc_cidr", aws.ec2.get_vpc_output(id=seen["vpc_id"]).cidr_block)
         pulumi.export("account", aws.get_caller_identity_output().account_id)
-        pulumi.export("ami", aws.ssm.get_parameter_output(name=AMI_PARAMETER).value.apply(lambda v: v[:4]))
+        for architecture, parameter in AMI_PARAMETERS.items():
+            ami = aws.ssm.get_parameter_output(name=parameter).value
+            pulumi.export(f"ami-{architecture}", ami.apply(lambda v: v[:4]))
         pulumi.export("user", aws.ecr.get_authorization_token_output().user_name)
 
     with deploy("prod", program=program, managed_policies=False) as deployment:
@@ -85,6 +87,7 @@ def test_lookups_are_answered_from_moto() -> None:
     assert deployment.outputs == {
         "vpc_cidr": "172.20.0.0/16",
         "account": account,
-        "ami": "ami-",
+        "ami-x86_64": "ami-",
+        "ami-arm64": "ami-",
         "user": "AWS",
     }

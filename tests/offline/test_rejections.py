@@ -13,6 +13,7 @@ import pulumi_docker as docker
 import pytest
 
 from infra import policies
+from infra.architecture import AMI_PARAMETERS
 from infra.config import PROJECT
 from infra.log_delivery import log_writers
 from infra.rollout import Rollout, RolloutArgs
@@ -52,6 +53,53 @@ def test_an_instance_type_that_does_not_exist_passes_config_but_not_aws() -> Non
     message = str(caught.value)
     assert message.startswith("aws:ec2/launchTemplate:LaunchTemplate nodes-lt:")
     assert "LaunchTemplateData.InstanceType: 't3.smol' is not one of a1.medium" in message
+
+
+@pytest.mark.parametrize("spot", [False, True], ids=["template", "mixed-instances-overrides"])
+def test_a_group_whose_template_pairs_an_arm64_ami_with_an_x86_64_instance_type(spot: bool) -> None:
+    def program() -> None:
+        _, subnets = network()
+        ami = aws.ssm.get_parameter_output(name=AMI_PARAMETERS["arm64"])
+        # With a mixed instances policy, the overrides' types are the ones launched.
+        launch = aws.ec2.LaunchTemplate(
+            "lt", image_id=ami.value, instance_type="t4g.micro" if spot else "t3.micro"
+        )
+        specification = (
+            aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
+                launch_template_id=launch.id, version="$Latest"
+            )
+        )
+        mixed = aws.autoscaling.GroupMixedInstancesPolicyArgs(
+            launch_template=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs(
+                launch_template_specification=specification,
+                overrides=[
+                    aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(instance_type=kind)
+                    for kind in ("t3.micro", "t3a.micro")
+                ],
+            )
+        )
+        aws.autoscaling.Group(
+            "asg",
+            min_size=1,
+            max_size=2,
+            vpc_zone_identifiers=[s.id for s in subnets],
+            **(
+                {"mixed_instances_policy": mixed}
+                if spot
+                else {
+                    "launch_template": aws.autoscaling.GroupLaunchTemplateArgs(
+                        id=launch.id, version="$Latest"
+                    )
+                }
+            ),
+        )
+
+    message = rejected(program)
+    assert message.startswith("aws:autoscaling/group:Group asg:")
+    assert (
+        "The architecture 'x86_64' of the specified instance type does not match the architecture 'arm64' of "
+        "the specified AMI"
+    ) in message
 
 
 def test_a_listener_forwarding_to_a_target_group_that_does_not_exist() -> None:
@@ -97,6 +145,21 @@ def test_a_group_on_a_launch_template_version_that_does_not_exist() -> None:
     assert "VersionNotFound" in message
 
 
+def errors_alarm() -> aws.cloudwatch.MetricAlarm:
+    """An alarm a rollout can watch."""
+    return aws.cloudwatch.MetricAlarm(
+        "errors",
+        name="errors",
+        namespace="AWS/ApplicationELB",
+        metric_name="HTTPCode_Target_5XX_Count",
+        statistic="Sum",
+        period=60,
+        evaluation_periods=1,
+        comparison_operator="GreaterThanThreshold",
+        threshold=0,
+    )
+
+
 @pytest.mark.parametrize(
     ("version", "alarm", "error"),
     [(lambda v: v + 1, "errors", "VersionNotFound"), (lambda v: v, "typo", "alarms ['typo'] do not exist")],
@@ -116,17 +179,7 @@ def test_a_rollout_naming_a_version_or_an_alarm_that_does_not_exist(
                 id=launch.id, version=launch.latest_version.apply(str)
             ),
         )
-        errors = aws.cloudwatch.MetricAlarm(
-            "errors",
-            name="errors",
-            namespace="AWS/ApplicationELB",
-            metric_name="HTTPCode_Target_5XX_Count",
-            statistic="Sum",
-            period=60,
-            evaluation_periods=1,
-            comparison_operator="GreaterThanThreshold",
-            threshold=0,
-        )
+        errors = errors_alarm()
         Rollout(
             "rollout",
             RolloutArgs(
@@ -438,6 +491,51 @@ def test_an_alarm_publishing_to_a_topic_whose_key_shuts_cloudwatch_out() -> None
     message = rejected(program)
     assert "policy alarm-topic-key-usable" in message
     assert "cloudwatch.amazonaws.com kms:GenerateDataKey: implicit deny" in message
+
+
+def test_a_rollout_whose_mixed_instances_policy_is_not_the_groups() -> None:
+    def program() -> None:
+        _, subnets = network()
+        launch = template()
+        version = launch.latest_version.apply(str)
+        group = aws.autoscaling.Group(
+            "asg",
+            min_size=1,
+            max_size=2,
+            vpc_zone_identifiers=[s.id for s in subnets],
+            mixed_instances_policy=aws.autoscaling.GroupMixedInstancesPolicyArgs(
+                launch_template=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs(
+                    launch_template_specification=(
+                        aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
+                            launch_template_id=launch.id, version=version
+                        )
+                    ),
+                    overrides=[
+                        aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(
+                            instance_type=kind
+                        )
+                        for kind in ("t3.micro", "t3a.micro")
+                    ],
+                ),
+            ),
+        )
+        alarm = errors_alarm()
+        # A refresh carrying another list of types would change the group's once it succeeded.
+        Rollout(
+            "rollout",
+            RolloutArgs(
+                region="us-east-1",
+                group_name=group.name,
+                launch_template_id=launch.id,
+                launch_template_version=launch.latest_version,
+                mixed_instances_policy={"LaunchTemplate": {"Overrides": [{"InstanceType": "t3.micro"}]}},
+                alarm_names=[alarm.name],
+            ),
+        )
+
+    message = rejected(program)
+    assert message.startswith("pulumi-python:dynamic/rollout:Rollout rollout:")
+    assert "is not the group's" in message
 
 
 def web_acl(window: int = 300) -> aws.wafv2.WebAcl:

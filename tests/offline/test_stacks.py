@@ -12,7 +12,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from infra.compute import AMI_PARAMETER
+from infra.architecture import AMI_PARAMETERS
 from infra.config import DATABASE_PORT, NGINX_HTTPS_PORT, NGINX_KEEPALIVE_SECONDS
 from offline.stack import Deployment, deploy, project_name, stack_config
 
@@ -201,7 +201,8 @@ def test_aws_stores_the_template_with_the_ssm_ami_imdsv2_and_an_encrypted_root(
         Versions=[group["LaunchTemplate"]["Version"]],
     )["LaunchTemplateVersions"]
     data = version["LaunchTemplateData"]
-    ami = client(deployment, "ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
+    parameter = AMI_PARAMETERS[setting(deployment, "architecture")]
+    ami = client(deployment, "ssm").get_parameter(Name=parameter)["Parameter"]["Value"]
     assert data["ImageId"] == ami
     assert data["InstanceType"] == setting(deployment, "instanceType")
     assert data["MetadataOptions"]["HttpTokens"] == "required"

@@ -76,6 +76,23 @@ def test_good_resources_pass(resource: Declared) -> None:
     assert resource_violations(resource) == []
 
 
+def spot_policy(base: int = 2, strategy: str | None = "price-capacity-optimized") -> dict[str, Any]:
+    """A mixed instances policy as the provider's inputs spell it."""
+    distribution: dict[str, Any] = {"onDemandBaseCapacity": base, "onDemandPercentageAboveBaseCapacity": 0}
+    if strategy is not None:
+        distribution["spotAllocationStrategy"] = strategy
+    return {
+        "launchTemplate": {"overrides": [{"instanceType": "t3.small"}, {"instanceType": "t3a.small"}]},
+        "instancesDistribution": distribution,
+    }
+
+
+SPOT_GROUP = {
+    "vpcZoneIdentifiers": ["subnet-a", "subnet-b"],
+    "minSize": 2,
+    "capacityRebalance": True,
+    "mixedInstancesPolicy": spot_policy(),
+}
 BAD: list[tuple[Declared, str, str, str]] = [
     (
         Declared(LT, "imdsv1", {**GOOD_LT, "metadataOptions": {"httpTokens": "optional"}}),
@@ -221,7 +238,31 @@ BAD: list[tuple[Declared, str, str, str]] = [
         "asg-multi-az",
         "stack 'prod' keeps min_size=1: production needs min_size >= 2",
     ),
+    (
+        Declared(ASG, "spot-below-base", {**SPOT_GROUP, "mixedInstancesPolicy": spot_policy(base=1)}),
+        "prod",
+        "asg-spot-keeps-on-demand-base",
+        "stack 'prod' keeps on_demand_base_capacity=1 below min_size=2",
+    ),
+    (
+        Declared(
+            ASG, "spot-lowest-price", {**SPOT_GROUP, "mixedInstancesPolicy": spot_policy(strategy=None)}
+        ),
+        "dev",
+        "asg-spot-keeps-on-demand-base",
+        "Spot allocation strategy is lowest-price (the API's default)",
+    ),
+    (
+        Declared(ASG, "spot-no-rebalancing", {**SPOT_GROUP, "capacityRebalance": False}),
+        "dev",
+        "asg-spot-keeps-on-demand-base",
+        "without capacity rebalancing: set capacity_rebalance=True",
+    ),
 ]
+
+
+def test_a_spot_group_with_its_minimum_on_demand_passes_in_production() -> None:
+    assert resource_violations(Declared(ASG, "spot", SPOT_GROUP), "prod") == []
 
 
 @pytest.mark.parametrize(
@@ -539,3 +580,69 @@ def test_a_group_rolled_out_without_the_gate_is_reported(resources: list[Declare
     violations = stack_violations(resources)
     gated = [text.startswith(message) for name, _, text in violations if name == "asg-gated-rollout"]
     assert gated == [True]
+
+
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+IMAGE = "docker:index/image:Image"
+FUNCTION = "aws:lambda/function:Function"
+
+
+def architecture_violations(*resources: Declared) -> list[tuple[str, str]]:
+    return [(urn, text) for name, urn, text in stack_violations(resources) if name == "one-architecture"]
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "platform", "architectures"),
+    [("t3.small", "linux/amd64", None), ("t4g.small", "linux/arm64", ["arm64"])],
+)
+def test_nodes_images_and_release_function_of_one_architecture_pass(
+    instance_type: str, platform: str, architectures: list[str] | None
+) -> None:
+    function = {"packageType": "Image", **({"architectures": architectures} if architectures else {})}
+    assert (
+        architecture_violations(
+            Declared(LAUNCH_TEMPLATE, "lt", {"instanceType": instance_type}),
+            Declared(IMAGE, "app", {"build": {"platform": platform}}),
+            Declared(FUNCTION, "release", function),
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("resources", "culprit", "message"),
+    [
+        (
+            [
+                Declared(LAUNCH_TEMPLATE, "lt", {"instanceType": "t4g.small"}),
+                Declared(IMAGE, "app", {"build": {"platform": "linux/amd64"}}),
+            ],
+            "app",
+            "the image is built for linux/amd64, and the nodes' instance types are arm64: build it for "
+            "linux/arm64",
+        ),
+        (
+            # Without architectures, Lambda runs x86_64.
+            [
+                Declared(LAUNCH_TEMPLATE, "lt", {"instanceType": "c7g.large"}),
+                Declared(FUNCTION, "release", {"packageType": "Image"}),
+            ],
+            "release",
+            "the function runs on ['x86_64'], and the images are built for the nodes' arm64: set "
+            "architectures=['arm64']",
+        ),
+        (
+            [
+                Declared(LAUNCH_TEMPLATE, "lt", {"instanceType": "t3.small"}),
+                Declared(LAUNCH_TEMPLATE, "graviton", {"instanceType": "t4g.small"}),
+            ],
+            "graviton",
+            "instance type t4g.small is arm64, and the stack's launch templates take ['arm64', 'x86_64']",
+        ),
+    ],
+)
+def test_an_image_or_function_of_another_architecture_than_the_nodes_is_reported(
+    resources: list[Declared], culprit: str, message: str
+) -> None:
+    found = architecture_violations(*resources)
+    assert any(urn.endswith(f"::{culprit}") and text.startswith(message) for urn, text in found), found

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from infra.config import PROJECT
+from offline.stack import stack_config
 from policies import RESOURCE_CHECKS
 from tests.conftest import Harness, Resource
 from tests.policy.support import Declared, resource_violations, stack_violations
@@ -45,8 +47,10 @@ def advisory(stack: str) -> set[str]:
     return {name for name, level in config.items() if level == "advisory"}
 
 
-def violations(harness: Harness, stack: str) -> tuple[list[Declared], list[tuple[str, str, str]]]:
-    harness.use(stack)
+def violations(
+    harness: Harness, stack: str, config: dict[str, str] | None = None
+) -> tuple[list[Declared], list[tuple[str, str, str]]]:
+    harness.use(stack, config)
     resources = declared(harness.evaluate(harness.run_program).resources)
     found = [
         (r.name, policy, message) for r in resources for policy, message in resource_violations(r, stack)
@@ -74,9 +78,26 @@ def test_prod_violates_no_policy_and_downgrades_none(harness: Harness) -> None:
         assert guarded in types
 
 
+def test_prod_with_spot_violates_no_policy(harness: Harness) -> None:
+    resources, found = violations(harness, "prod", {**stack_config("prod"), f"{PROJECT}:spot": "true"})
+    assert found == []
+    (group,) = (r for r in resources if r.type == "aws:autoscaling/group:Group")
+    assert group.props["mixedInstancesPolicy"]["instancesDistribution"]["onDemandBaseCapacity"] == 2
+
+
 def test_dev_only_trips_the_plain_http_listener_it_declares_advisory(harness: Harness) -> None:
     # dev has no domain, so no certificate: its ALB serves plain HTTP (the preview warns why). The
     # listener policy still fires there, and dev's policy config makes it advisory, not mandatory.
     _, found = violations(harness, "dev")
     assert [(name, policy) for name, policy, _ in found] == [("web-http", "alb-listeners-https")]
     assert advisory("dev") == {"alb-listeners-https"}
+
+
+def test_prod_on_graviton_violates_no_policy(harness: Harness) -> None:
+    # The program builds the images and runs the release function for the nodes' architecture.
+    graviton = {f"{PROJECT}:architecture": "arm64", f"{PROJECT}:instanceType": "t4g.small"}
+    config = {**stack_config("prod"), **graviton}
+    resources, found = violations(harness, "prod", config)
+    assert found == []
+    platforms = {r.props["build"]["platform"] for r in resources if r.type == "docker:index/image:Image"}
+    assert platforms == {"linux/arm64"}
