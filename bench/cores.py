@@ -23,6 +23,11 @@ class Cores:
     server: frozenset[int]
 
     @property
+    def every(self) -> frozenset[int]:
+        """Both sides' cores."""
+        return self.load | self.server
+
+    @property
     def pinned(self) -> bool:
         """Whether the two sides run on different cores."""
         return not self.load & self.server

@@ -4,6 +4,7 @@ the servers and wrk started on their own core."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from bench import loadgen
 from bench.cores import CORES, Cores, busy_seconds, split
 from bench.loadgen import tree_pids
-from bench.stacks import node_stack
+from bench.stacks import node_stack, pin
 from nodestack.process import on_cpus
 
 STAT = """cpu  900 0 900 9000 90 0 9 0 0 0
@@ -93,3 +94,28 @@ def test_wrk_runs_on_the_load_generators_core_with_a_thread_per_core(monkeypatch
         loadgen.wrk("x", "https://127.0.0.1:1/", connections=8, seconds=1)
 
     assert seen[0][:5] == ["taskset", "--cpu-list", "0", "wrk", "-t1"]
+
+
+def test_pin_moves_a_master_and_its_workers_and_the_ones_it_forks_later() -> None:
+    # The shell prints each child's pid once it has forked it, and forks the second when told to.
+    script = "sleep 60 & echo $!; read line; sleep 60 & echo $!; wait"
+    argv = on_cpus(["sh", "-c", script], CORES.every)
+    master = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert master.stdin is not None
+    assert master.stdout is not None
+    children = [int(master.stdout.readline())]
+    try:
+        pin((master.pid,), CORES.server)
+        assert [os.sched_getaffinity(pid) for pid in [master.pid, *children]] == [CORES.server] * 2
+
+        master.stdin.write("fork another\n")
+        master.stdin.flush()
+        children.append(int(master.stdout.readline()))
+        assert os.sched_getaffinity(children[1]) == CORES.server
+
+        pin((master.pid,), CORES.every)
+        assert [os.sched_getaffinity(pid) for pid in [master.pid, *children]] == [CORES.every] * 3
+    finally:
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+        master.wait(timeout=10)
