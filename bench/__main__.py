@@ -123,17 +123,20 @@ def _sections(workdir: Path, postgres: Postgres, profile: Profile) -> Results:
         dynamic_runs = dynamic.measure(stack, {t: untuned[t] for t in DYNAMIC_TUNINGS}, profile)
         trivial_runs = dynamic.measure_trivial(stack, profile)
     class_runs, slow_runs = [], []
-    with timed("sections 3 and 6"):
-        for worker_class in classes.WORKER_CLASSES:
-            with node_stack(workdir, database=db, worker_class=worker_class) as stack:
-                class_runs.append(classes.measure(stack, profile))
-                if worker_class in slow.WORKER_CLASSES:
-                    slow_runs.append(slow.measure(stack, profile))
-        with concurrently(
+    with (
+        timed("sections 3 and 6"),
+        concurrently(
+            *(node_stack(workdir, database=db, worker_class=c) for c in classes.WORKER_CLASSES),
             without(workdir, (tunings.MAX_REQUESTS,), database=db),
             without(workdir, (tunings.HEADER_TIMEOUT,), database=db),
-        ) as (no_max_requests, no_header_timeout):
-            recycled, cut_off = slow.measure_before(no_max_requests, no_header_timeout, profile)
+        ) as started,
+    ):
+        *by_class, no_max_requests, no_header_timeout = started
+        for worker_class, stack in zip(classes.WORKER_CLASSES, by_class, strict=True):
+            class_runs.append(classes.measure(stack, profile))
+            if worker_class in slow.WORKER_CLASSES:
+                slow_runs.append(slow.measure(stack, profile))
+        recycled, cut_off = slow.measure_before(no_max_requests, no_header_timeout, profile)
     with timed("section 7"):
         tuning_runs = tuning.measure(workdir, db, profile)
     with timed("sections 4 and 5"):

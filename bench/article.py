@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.cores import CORES
 from bench.loadgen import tree_pids
-from bench.stacks import CpuSeconds, MemorySample, servers_cpu, servers_memory
+from bench.stacks import CpuSeconds, MemorySample, on_servers_core, servers_cpu, servers_memory
 from nodestack.paths import APP
 from nodestack.postgres import make_certificates
 from nodestack.process import Process, free_port, healthy, port_open, running, spawn
@@ -204,16 +204,17 @@ def article_stack(workdir: Path, *, database: Mapping[str, str]) -> Iterator[Art
         f"--bind=127.0.0.1:{port}",
     ]
     gunicorn = spawn(
-        "gunicorn", [*argv, APP_MODULE], database, APP, runtime / "gunicorn.log", cpus=CORES.server
+        "gunicorn", [*argv, APP_MODULE], database, APP, runtime / "gunicorn.log", cpus=CORES.every
     )
-    with running(gunicorn):
+    with running(gunicorn, at_once=True):
         gunicorn.wait_ready(lambda: healthy(f"http://127.0.0.1:{port}/healthz"), "the article's gunicorn")
         workers = printed_workers()
         gunicorn.wait_ready(lambda: len(tree_pids(gunicorn.pid)) == workers + 1, "its workers")
         argv = ["nginx", "-e", str(runtime / "error.log"), "-c", str(files[NGINX_CONF]), "-g", "daemon off;"]
-        nginx = spawn("nginx", argv, {}, runtime, runtime / "nginx.log", cpus=CORES.server)
-        with running(nginx):
+        nginx = spawn("nginx", argv, {}, runtime, runtime / "nginx.log", cpus=CORES.every)
+        with running(nginx, at_once=True):
             nginx.wait_ready(
                 lambda: _listening(runtime / "nginx.pid", nginx.pid, https), "the article's nginx"
             )
-            yield ArticleStack(nginx, gunicorn, https, port, files)
+            with on_servers_core(gunicorn.pid, nginx.pid):
+                yield ArticleStack(nginx, gunicorn, https, port, files)

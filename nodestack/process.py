@@ -160,11 +160,19 @@ def child_pids(pid: int) -> set[int]:
     return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
 
 
+#: The signals that stop each server gracefully (requests in flight finish) and at once.
+GRACEFUL = {"nginx": signal.SIGQUIT, "gunicorn": signal.SIGTERM}
+AT_ONCE = {"nginx": signal.SIGTERM, "gunicorn": signal.SIGQUIT}
+
+
 @contextmanager
-def running(*processes: Process) -> Iterator[None]:
-    """Stop the processes on exit (nginx gracefully with QUIT, gunicorn with TERM)."""
+def running(*processes: Process, at_once: bool = False) -> Iterator[None]:
+    """Stop the processes on exit: gracefully (nginx with QUIT, gunicorn with TERM), or ``at_once`` (nginx
+    with TERM, gunicorn with QUIT: its gevent workers do not wait the second their loop takes to notice)
+    when nothing in flight matters, as between benchmark runs."""
+    signals = AT_ONCE if at_once else GRACEFUL
     try:
         yield
     finally:
         for process in processes:
-            process.stop(signal.SIGQUIT if process.name == "nginx" else signal.SIGTERM)
+            process.stop(signals.get(process.name, signal.SIGTERM))

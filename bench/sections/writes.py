@@ -28,8 +28,8 @@ ARTICLE_BASELINE = 450
 ARTICLE_OPTIMIZED = 3200
 ARTICLE_RATIO = round(ARTICLE_OPTIMIZED / ARTICLE_BASELINE, 1)
 #: How long a count of the table must hold still before a run starts: requests the server was serving
-#: when wrk stopped still commit their row.
-SETTLE_SECONDS = 0.5
+#: when wrk stopped still commit their row. Ten times what the slowest configuration spends on a write.
+SETTLE_SECONDS = 0.2
 
 
 @dataclass(frozen=True)

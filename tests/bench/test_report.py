@@ -11,15 +11,19 @@ import pytest
 from bench import report
 from bench.cores import Cores
 from bench.profiles import FULL, QUICK, Profile
+from bench.results import Results
 from bench.sections.writes import WritesResult, WritesRun
 from tests.bench.results import article_table, made_up, run, scale_result
 
 
-def written(tmp_path: Path, profile: Profile, monkeypatch: pytest.MonkeyPatch) -> str:
+def written(
+    tmp_path: Path, profile: Profile, monkeypatch: pytest.MonkeyPatch, results: Results | None = None
+) -> str:
+    """The report of ``results`` (default: ``made_up``'s), on a made-up machine with one core a side."""
     monkeypatch.setattr(report, "machine", lambda: ["- CPU: made up"])
     monkeypatch.setattr(report, "chart", lambda sections, path: None)
     monkeypatch.setattr(report, "CORES", Cores(frozenset({0}), frozenset({1})))
-    report.write(tmp_path, profile, made_up(scale_result({})), 12.0, "python -m bench")
+    report.write(tmp_path, profile, results or made_up(scale_result({})), 12.0, "python -m bench")
     return (tmp_path / report.MARKDOWN).read_text()
 
 
@@ -74,12 +78,9 @@ def test_a_configuration_that_answered_nothing_has_no_latency_and_loses_its_row(
     results = made_up(scale_result({}))
     silent = replace(results.article.printed, result=run(0, connect=21_000))
     results = replace(results, article=replace(results.article, printed=silent))
-    monkeypatch.setattr(report, "machine", lambda: ["- CPU: made up"])
-    monkeypatch.setattr(report, "chart", lambda sections, path: None)
 
-    report.write(tmp_path, FULL, results, 12.0, "python -m bench")
+    text = written(tmp_path, FULL, monkeypatch, results)
 
-    text = (tmp_path / report.MARKDOWN).read_text()
     (latency,) = [line for line in text.splitlines() if line.startswith("| average latency")]
     assert latency.split(" | ")[2] == "no answer (21,000, 0)"
     assert latency.split(" | ")[5] == "none (no answer)"
@@ -96,12 +97,9 @@ def test_the_writes_row_takes_the_median_of_the_rounds_as_its_target_does(
     shipped = tuple(WritesRun(run(rows), rows, 0, 5.0, 1.0) for rows in (4000, 4000, 1500))
     results = made_up(scale_result({}))
     results = replace(results, writes=WritesResult(baseline, shipped, article_runs))
-    monkeypatch.setattr(report, "machine", lambda: ["- CPU: made up"])
-    monkeypatch.setattr(report, "chart", lambda sections, path: None)
 
-    report.write(tmp_path, FULL, results, 12.0, "python -m bench")
+    text = written(tmp_path, FULL, monkeypatch, results)
 
-    text = (tmp_path / report.MARKDOWN).read_text()
     (writes,) = [line for line in text.splitlines() if line.startswith("| database writes per second")]
     assert writes.endswith("| 100 | 400 | 633 | **+700.0%** | +300.0% | 450 → 3,200, +611.1% |")
     (target,) = [line for line in text.splitlines() if line.startswith("| Database writes/s")]
@@ -109,3 +107,16 @@ def test_the_writes_row_takes_the_median_of_the_rounds_as_its_target_does(
     assert target.endswith("| yes |")
     (against,) = [line for line in text.splitlines() if "Against the article, database writes" in line]
     assert against.endswith("| yes |")
+
+
+def test_a_shipped_stack_that_answered_nothing_at_scale_gets_a_report_that_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A quick run's second at 1,000 connections can end before any TLS handshake does.
+    results = made_up(scale_result({}))
+    silent = replace(results.article.shipped, result=run(0, read=1_000))
+    results = replace(results, article=replace(results.article, shipped=silent))
+
+    text = written(tmp_path, QUICK, monkeypatch, results)
+
+    assert "(Little's law: the shipped stack answered no request in this run)" in text

@@ -65,7 +65,14 @@ def printed_ready(server: process.Process) -> bool:
     return "ready" in server.output()
 
 
-def test_running_stops_nginx_with_quit_and_others_with_term(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("at_once", "signals"),
+    [(False, [signal.SIGQUIT, signal.SIGTERM]), (True, [signal.SIGTERM, signal.SIGQUIT])],
+    ids=["gracefully", "at-once"],
+)
+def test_running_stops_nginx_and_gunicorn_with_their_signals(
+    tmp_path: Path, at_once: bool, signals: list[int]
+) -> None:
     # Each reports the signal that stopped it in its exit status.
     script = (
         "import signal, sys, time\n"
@@ -81,7 +88,7 @@ def test_running_stops_nginx_with_quit_and_others_with_term(tmp_path: Path) -> N
     for server in servers:
         server.wait_ready(partial(printed_ready, server), server.name)
 
-    with process.running(*servers):
+    with process.running(*servers, at_once=at_once):
         pass
 
-    assert [server.popen.returncode for server in servers] == [signal.SIGQUIT, signal.SIGTERM]
+    assert [server.popen.returncode for server in servers] == signals
