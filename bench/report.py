@@ -11,6 +11,7 @@ from pathlib import Path
 from bench.chart import chart
 from bench.cores import CORES
 from bench.markdown import Section, render
+from bench.missed import missed
 from bench.profiles import Profile
 from bench.results import Results
 from bench.sections import article, classes, dynamic, memory, scale, slow, static, tuning, writes
@@ -86,6 +87,7 @@ def write(out: Path, profile: Profile, results: Results, elapsed: float, command
         article_table=article.summary(measured, profile),
         machine=machine(),
         targets=targets(results, profile, measured),
+        missed=missed(results, profile, measured),
         chart=CHART,
         tls=TLS.name,
         sections=parts,
