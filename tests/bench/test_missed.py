@@ -10,6 +10,7 @@ from bench.profiles import FULL
 from bench.results import Results
 from bench.rounds import Alternated, Series
 from bench.sections.memory import MemoryResult, StackMemory
+from bench.sections.writes import WritesResult, WritesRun
 from bench.stacks import CpuSeconds, MemorySample
 from bench.tunings import OPEN_FILE_CACHE, TLS
 from tests.bench.results import article_table, made_up, run, scale_result
@@ -82,3 +83,19 @@ def test_a_latency_that_loses_to_a_configuration_that_refused_requests_says_so()
 
     assert "the shipped stack answers every one (0 errors)" in line
     assert "the article's configuration refused 38,000" in line
+
+
+def test_writes_short_of_the_article_give_the_spread_and_each_sides_cpu_per_write() -> None:
+    baseline = tuple(WritesRun(run(500), 500, 0, 5.0, 5.0) for _ in range(2))
+    article_runs = tuple(WritesRun(run(2000), 2000, 0, 5.0, 2.0) for _ in range(2))
+    shipped = tuple(WritesRun(run(rows), rows, 0, 1.0, 0.2) for rows in (2500, 3000))
+    results = replace(made_up(scale_result({})), writes=WritesResult(baseline, shipped, article_runs))
+
+    lines = bullets(results)
+
+    (writes,) = [b for b in lines if b.startswith("- **Writes")]
+    assert writes.startswith("- **Writes, 5.5x of 7.1x.** The rounds' ratios run from 5.0x to 6.0x.")
+    assert "costs the baseline 10.0 ms of its servers' CPU and 10.0 ms of PostgreSQL's" in writes
+    assert "and the shipped stack 0.4 and 0.1 ms" in writes
+    (against,) = [b for b in lines if b.startswith("- **Against the article, writes")]
+    assert "+450.0% against the article's +611.1%" in against
