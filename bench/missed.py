@@ -14,7 +14,7 @@ from bench.rounds import Alternated
 from bench.sections import compared
 from bench.sections.article import ARTICLE_MEMORY_MB, Table
 from bench.sections.writes import ARTICLE_RATIO
-from bench.targets import DYNAMIC_SHARE, STATIC_RATIO
+from bench.targets import DYNAMIC_SHARE, STATIC_RATIO, dynamic_met, memory_met, static_met
 from bench.tunings import FEWER_WORKERS
 
 #: What OpenSSL's maintainers say of its memory per connection (openssl/openssl#11324, 2020).
@@ -31,11 +31,6 @@ def _tried(runs: Alternated) -> str:
         for tuning, series in runs.untuned
         if not tuning.plain_http
     )
-
-
-def _spread(runs: Alternated, form: str) -> str:
-    ratios = runs.shipped.ratios(runs.direct)
-    return f"{form.format(min(ratios))} to {form.format(max(ratios))}"
 
 
 ULP = Path("/proc/sys/net/ipv4/tcp_available_ulp")
@@ -56,35 +51,35 @@ def ktls(ulp: Path = ULP, modules: Path = MODULES) -> str:
 
 def _static(results: Results) -> list[str]:
     runs = results.static
-    if runs.per_core_ratio >= STATIC_RATIO:
+    if static_met(results):
         return []
     return [
         f"- **Static, {runs.per_core_ratio:.1f}x of {STATIC_RATIO:.0f}x.** What nginx's side does for it, "
         f"each measured against the stack without it in section 1: {_tried(runs)}. The rounds' ratios run "
-        f"from {_spread(runs, '{:.1f}x')}, so the target lies within the spread between rounds on this "
-        f"machine, where nginx keeps its core {runs.shipped.core_busy:.0%} busy. What is left is mostly TLS"
-        f"{compared.plain_http(runs, '{:.1f}x')}. {ktls()}."
+        f"from {compared.ratio_range(runs, '{:.1f}x')}, so the target lies within the spread between rounds "
+        f"on this machine, where nginx keeps its core {runs.shipped.core_busy:.0%} busy. What is left is "
+        f"mostly TLS{compared.plain_http(runs, '{:.1f}x')}. {ktls()}."
     ]
 
 
 def _dynamic(results: Results) -> list[str]:
     runs = results.dynamic
-    if runs.per_core_ratio >= DYNAMIC_SHARE:
+    if dynamic_met(results):
         return []
     return [
         f"- **Dynamic, {runs.per_core_ratio:.0%} of {DYNAMIC_SHARE:.0%}.** What the path through nginx does "
         f"for it, each measured against the stack without it in section 2: {_tried(runs)}. The rounds' "
-        f"ratios run from {_spread(runs, '{:.0%}')}: the target lies within the spread between rounds on "
-        "this machine. Through nginx a request also pays for TLS and a second hop on the one core "
+        f"ratios run from {compared.ratio_range(runs, '{:.0%}')}: the target lies within the spread between "
+        "rounds on this machine. Through nginx a request also pays for TLS and a second hop on the one core "
         "PostgreSQL shares."
     ]
 
 
 def _memory(results: Results, profile: Profile) -> list[str]:
     shipped, fewer = results.memory.shipped, results.memory.fewer_workers
-    if shipped.end_mb <= ARTICLE_MEMORY_MB[1]:
+    if memory_met(results):
         return []
-    end = max(shipped.static_end, shipped.dynamic_end, key=lambda sample: sample.pss)
+    end = shipped.end
     steps = results.tuning.steps
     per_connection = end.nginx_pss / profile.scale_connections
     return [

@@ -11,12 +11,18 @@ from bench.rounds import Alternated
 ROWS_ARE = "configuration (all its runs)"
 
 
+def ratio_range(runs: Alternated, form: str) -> str:
+    """The lowest and the highest of the rounds' ratios of shipped to direct."""
+    ratios = runs.shipped.ratios(runs.direct)
+    return f"{form.format(min(ratios))} to {form.format(max(ratios))}"
+
+
 def spread(runs: Alternated, form: str) -> str:
     """How far apart the rounds' ratios of shipped to direct are."""
-    ratios = runs.shipped.ratios(runs.direct)
-    if len(ratios) == 1:
+    rounds = len(runs.shipped.runs)
+    if rounds == 1:
         return "one round"
-    return f"median of {len(ratios)} rounds, {form.format(min(ratios))} to {form.format(max(ratios))}"
+    return f"median of {rounds} rounds, {ratio_range(runs, form)}"
 
 
 def p99_lower(runs: Alternated) -> str:

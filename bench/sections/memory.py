@@ -32,9 +32,14 @@ class StackMemory:
     after: MemorySample
 
     @property
+    def end(self) -> MemorySample:
+        """The stack at the end of the scenario: the route's end sample with the larger PSS."""
+        return max(self.static_end, self.dynamic_end, key=lambda sample: sample.pss)
+
+    @property
     def end_mb(self) -> float:
-        """The stack's PSS at the end of the scenario: the larger of the two routes' end samples."""
-        return max(self.static_end.pss, self.dynamic_end.pss) / 1024
+        """The stack's PSS at the end of the scenario (MB)."""
+        return self.end.pss / 1024
 
 
 #: The moments the table shows: ``(StackMemory field, what)``.

@@ -125,6 +125,14 @@ def made_up(scale_runs: ScaleResult) -> Results:
     )
 
 
+def with_article_runs(results: Results, **replacing: Result) -> Results:
+    """``results`` with these wrk results in section 9's runs so named (baseline, printed, shipped)."""
+    runs = {
+        name: replace(getattr(results.article, name), result=result) for name, result in replacing.items()
+    }
+    return replace(results, article=replace(results.article, **runs))
+
+
 def article_table(results: Results) -> Table:
     """The article's table from ``results``."""
     return article.table(results.article, results.writes)

@@ -13,7 +13,7 @@ from bench.sections.memory import MemoryResult, StackMemory
 from bench.sections.writes import WritesResult, WritesRun
 from bench.stacks import CpuSeconds, MemorySample
 from bench.tunings import OPEN_FILE_CACHE, TLS
-from tests.bench.results import article_table, made_up, run, scale_result
+from tests.bench.results import article_table, made_up, run, scale_result, with_article_runs
 
 CPU = CpuSeconds(1.0, 1.0, 0.0, 2.0)
 
@@ -74,10 +74,11 @@ def test_memory_over_410_mb_gives_nginx_share_per_connection_and_both_attempts()
 
 
 def test_a_latency_that_loses_to_a_configuration_that_refused_requests_says_so() -> None:
-    results = made_up(scale_result({}))
-    slow = replace(results.article.shipped, result=run(500, p99=60_000.0))
-    refusing = replace(results.article.printed, result=run(20_000, p99=2_000.0, connect=38_000))
-    results = replace(results, article=replace(results.article, shipped=slow, printed=refusing))
+    results = with_article_runs(
+        made_up(scale_result({})),
+        shipped=run(500, p99=60_000.0),
+        printed=run(20_000, p99=2_000.0, connect=38_000),
+    )
 
     (line,) = [b for b in bullets(results) if b.startswith("- **Against the article, latency")]
 

@@ -13,7 +13,7 @@ from bench.cores import Cores
 from bench.profiles import FULL, QUICK, Profile
 from bench.results import Results
 from bench.sections.writes import WritesResult, WritesRun
-from tests.bench.results import article_table, made_up, run, scale_result
+from tests.bench.results import article_table, made_up, run, scale_result, with_article_runs
 
 
 def written(
@@ -75,9 +75,7 @@ def test_the_article_table_gives_each_rows_delta_next_to_the_articles(
 def test_a_configuration_that_answered_nothing_has_no_latency_and_loses_its_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    results = made_up(scale_result({}))
-    silent = replace(results.article.printed, result=run(0, connect=21_000))
-    results = replace(results, article=replace(results.article, printed=silent))
+    results = with_article_runs(made_up(scale_result({})), printed=run(0, connect=21_000))
 
     text = written(tmp_path, FULL, monkeypatch, results)
 
@@ -113,9 +111,7 @@ def test_a_shipped_stack_that_answered_nothing_at_scale_gets_a_report_that_says_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A quick run's second at 1,000 connections can end before any TLS handshake does.
-    results = made_up(scale_result({}))
-    silent = replace(results.article.shipped, result=run(0, read=1_000))
-    results = replace(results, article=replace(results.article, shipped=silent))
+    results = with_article_runs(made_up(scale_result({})), shipped=run(0, read=1_000))
 
     text = written(tmp_path, QUICK, monkeypatch, results)
 
